@@ -1,1 +1,6 @@
 //! Loupe: a terminal workbench for deciding between prompting, RAG and fine-tuning with data.
+
+pub mod cli;
+pub mod eval;
+pub mod providers;
+pub mod session;

@@ -1,0 +1,3 @@
+//! Evaluation: automatic checks on outputs and the statistics that say whether a win is real.
+
+pub mod spec;

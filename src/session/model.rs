@@ -1,0 +1,280 @@
+//! The session file as written by a person: plain serde structures, unknown keys rejected.
+//!
+//! Loading (with file:line:col errors) and validation live in `load.rs`; this module only
+//! says what a session may contain.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::eval::spec::CheckSpec;
+
+/// A whole session file.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SessionFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub models: IndexMap<String, ModelSpec>,
+    #[serde(default)]
+    pub templates: IndexMap<String, TemplateSpec>,
+    #[serde(default)]
+    pub rag: IndexMap<String, RagSpec>,
+    pub variants: Vec<VariantSpec>,
+    pub cases: CasesSpec,
+    /// How many times each (variant, case) cell is run.
+    #[serde(default = "one")]
+    pub repeats: u32,
+    #[serde(default)]
+    pub checks: Vec<CheckSpec>,
+    #[serde(default)]
+    pub rubric: Vec<RubricDim>,
+    #[serde(default)]
+    pub rating: Option<RatingSpec>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible chat completions server (llama.cpp, vLLM, TGI, OpenAI).
+    Openai,
+    /// Anthropic Messages API.
+    Anthropic,
+    /// Ollama's native `/api/chat`.
+    Ollama,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub provider: ProviderKind,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    pub model: String,
+    #[serde(default)]
+    pub params: Params,
+    /// Name of the environment variable holding the API key; the key itself is never
+    /// read from a file nor written anywhere.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub price: Option<Price>,
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Requests per minute.
+    #[serde(default)]
+    pub rpm: Option<u32>,
+    #[serde(default)]
+    pub timeouts: Option<Timeouts>,
+    /// Attempts after the first one for retryable failures.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Stream the response (default true): gives time to first token and live output.
+    #[serde(default)]
+    pub stream: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    #[serde(default)]
+    pub connect_ms: Option<u64>,
+    /// Whole request, first byte to last.
+    #[serde(default)]
+    pub total_ms: Option<u64>,
+    /// Longest silence allowed between two chunks of a response (and before the first).
+    #[serde(default)]
+    pub idle_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSpec {
+    #[serde(default)]
+    pub inherits: Option<String>,
+    #[serde(default)]
+    pub system: Option<String>,
+    #[serde(default)]
+    pub examples: Option<Vec<Example>>,
+    #[serde(default)]
+    pub user: Option<String>,
+    /// A path (relative to the session file) or an inline JSON Schema.
+    #[serde(default)]
+    pub output_schema: Option<SchemaRef>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    pub user: String,
+    pub assistant: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum SchemaRef {
+    Path(String),
+    Inline(serde_json::Value),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Retriever {
+    Bm25,
+    Embedding,
+    Hybrid,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RagSpec {
+    pub corpus: Vec<String>,
+    #[serde(default)]
+    pub chunk: ChunkSpec,
+    pub retriever: Retriever,
+    #[serde(default)]
+    pub embedder: Option<String>,
+    #[serde(default = "default_top_k")]
+    pub top_k: u32,
+    #[serde(default)]
+    pub rerank: Option<String>,
+    #[serde(default)]
+    pub keep: Option<u32>,
+    #[serde(default)]
+    pub query_rewrite: Option<String>,
+}
+
+fn default_top_k() -> u32 {
+    8
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkSpec {
+    pub tokens: u32,
+    #[serde(default)]
+    pub overlap: u32,
+}
+
+impl Default for ChunkSpec {
+    fn default() -> Self {
+        Self {
+            tokens: 400,
+            overlap: 40,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    pub name: String,
+    pub template: String,
+    pub model: String,
+    #[serde(default)]
+    pub rag: Option<String>,
+    /// Checks for this variant only, added to the session's global ones.
+    #[serde(default)]
+    pub checks: Vec<CheckSpec>,
+    #[serde(default)]
+    pub enforce_schema: Option<EnforceSchema>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EnforceSchema {
+    /// Repair turns after the first answer.
+    pub retries: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum CasesSpec {
+    Inline(Vec<serde_json::Map<String, serde_json::Value>>),
+    File(CasesFile),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CasesFile {
+    /// JSONL, CSV or YAML, by extension; relative to the session file.
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RubricDim {
+    pub key: String,
+    #[serde(default = "default_scale")]
+    pub scale: u8,
+}
+
+fn default_scale() -> u8 {
+    5
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RatingSpec {
+    pub pairs: Vec<[String; 2]>,
+    #[serde(default = "default_raters")]
+    pub raters_per_comparison: u32,
+    /// Share of gold items mixed into each rater's queue (0..1).
+    #[serde(default)]
+    pub gold_rate: Option<f64>,
+    /// Extra phrases masked in outputs shown to raters (model names are always masked).
+    #[serde(default)]
+    pub mask: Vec<String>,
+}
+
+fn default_raters() -> u32 {
+    1
+}
+
+/// One row of inputs, after loading from the session or its cases file.
+///
+/// In a file a case is a flat object: the reserved keys below, and every other key is a
+/// template variable (or put variables under `vars`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Case {
+    /// Stable id: the `id` field, or `case-N` (1-based row number) when absent.
+    pub id: String,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// `train`, `valid`, `eval`, ... (free text; `eval` rows are kept out of exports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
+    /// For rating: the variant known to be better on this case (a gold item).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gold: Option<String>,
+}
