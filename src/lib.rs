@@ -4,3 +4,4 @@ pub mod cli;
 pub mod eval;
 pub mod providers;
 pub mod session;
+pub mod store;

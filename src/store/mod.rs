@@ -1,0 +1,392 @@
+//! The sled store: the only module that touches sled.
+//!
+//! Typed trees, values as JSON (readable with any sled dump tool, and small enough at
+//! these sizes), keys that sort by time, a schema version checked on open, and a holder
+//! file that says which process has the store when another one tries to open it.
+
+mod records;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use records::*;
+
+/// Bumped when a stored record changes shape incompatibly.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META: &str = "meta";
+const SESSIONS: &str = "sessions";
+const TEMPLATE_VERSIONS: &str = "template_versions";
+const TEMPLATE_HISTORY: &str = "template_history";
+const RUNS: &str = "runs";
+const OUTPUTS: &str = "outputs";
+const CACHE: &str = "cache";
+const RATINGS: &str = "ratings";
+const RATERS: &str = "raters";
+const EXPORTS: &str = "exports";
+const RELEASES: &str = "releases";
+const HOLDER_FILE: &str = "loupe-holder.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store {path} is in use by {holder}; close that first")]
+    Locked { path: PathBuf, holder: String },
+    #[error(
+        "the store {path} has schema version {found}, this Loupe reads version {expected}: \
+         use a Loupe that matches, or point --store at a new directory"
+    )]
+    SchemaMismatch {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+    #[error("cannot open the store {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: corrupt record in {tree}: {source}")]
+    Decode {
+        tree: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("no run {0} in the store (see `loupe runs`)")]
+    NoRun(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// One handle for the whole process; cheap to clone (sled's trees are shared handles).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    db: sled::Db,
+    meta: sled::Tree,
+    sessions: sled::Tree,
+    template_versions: sled::Tree,
+    template_history: sled::Tree,
+    runs: sled::Tree,
+    outputs: sled::Tree,
+    cache: sled::Tree,
+    ratings: sled::Tree,
+    raters: sled::Tree,
+    exports: sled::Tree,
+    releases: sled::Tree,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.db.flush();
+        let _ = std::fs::remove_file(self.path.join(HOLDER_FILE));
+    }
+}
+
+/// Who holds a store, written beside it so a second process can say so.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct Holder {
+    pid: u32,
+    command: String,
+    since_ms: u64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
+            path: path.to_owned(),
+            source: e.into(),
+        })?;
+        let db = sled::Config::new()
+            .path(path)
+            .flush_every_ms(Some(200))
+            .open()
+            .map_err(|source| {
+                if is_lock_error(&source) {
+                    StoreError::Locked {
+                        path: path.to_owned(),
+                        holder: describe_holder(path),
+                    }
+                } else {
+                    StoreError::Open {
+                        path: path.to_owned(),
+                        source,
+                    }
+                }
+            })?;
+        let tree = |name: &str| db.open_tree(name);
+        let inner = Inner {
+            path: path.to_owned(),
+            meta: tree(META)?,
+            sessions: tree(SESSIONS)?,
+            template_versions: tree(TEMPLATE_VERSIONS)?,
+            template_history: tree(TEMPLATE_HISTORY)?,
+            runs: tree(RUNS)?,
+            outputs: tree(OUTPUTS)?,
+            cache: tree(CACHE)?,
+            ratings: tree(RATINGS)?,
+            raters: tree(RATERS)?,
+            exports: tree(EXPORTS)?,
+            releases: tree(RELEASES)?,
+            db,
+        };
+        check_schema(&inner)?;
+        write_holder(path);
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Waits until everything written so far is on disk.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    // ---- sessions and template versions ----
+
+    pub fn put_session(&self, rec: &SessionRecord) -> Result<()> {
+        put(&self.inner.sessions, rec.hash.as_bytes(), rec)
+    }
+
+    pub fn session(&self, hash: &str) -> Result<Option<SessionRecord>> {
+        get(&self.inner.sessions, SESSIONS, hash.as_bytes())
+    }
+
+    /// Records a template version (idempotent: the hash names the content) and appends it
+    /// to the template's history when it differs from the latest one there.
+    pub fn put_template_version(&self, rec: &TemplateVersionRecord) -> Result<()> {
+        put(&self.inner.template_versions, rec.hash.as_bytes(), rec)?;
+        let prefix = history_prefix(&rec.session, &rec.template);
+        let latest = self
+            .inner
+            .template_history
+            .scan_prefix(&prefix)
+            .next_back()
+            .transpose()?;
+        if latest.is_some_and(|(_, v)| v.as_ref() == rec.hash.as_bytes()) {
+            return Ok(());
+        }
+        let mut key = prefix;
+        key.extend_from_slice(&time_key(rec.created_ms));
+        self.inner
+            .template_history
+            .insert(key, rec.hash.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn template_version(&self, hash: &str) -> Result<Option<TemplateVersionRecord>> {
+        get(&self.inner.template_versions, TEMPLATE_VERSIONS, hash.as_bytes())
+    }
+
+    /// A template's versions, oldest first.
+    pub fn template_history(
+        &self,
+        session: &str,
+        template: &str,
+    ) -> Result<Vec<TemplateVersionRecord>> {
+        let mut out = Vec::new();
+        for item in self
+            .inner
+            .template_history
+            .scan_prefix(history_prefix(session, template))
+        {
+            let (_, hash) = item?;
+            if let Some(rec) = get(&self.inner.template_versions, TEMPLATE_VERSIONS, &hash)? {
+                out.push(rec);
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- runs and outputs ----
+
+    pub fn put_run(&self, run: &RunRecord) -> Result<()> {
+        put(&self.inner.runs, run.id.as_bytes(), run)
+    }
+
+    pub fn run(&self, id: &str) -> Result<RunRecord> {
+        get(&self.inner.runs, RUNS, id.as_bytes())?.ok_or_else(|| StoreError::NoRun(id.into()))
+    }
+
+    /// All runs, oldest first (run ids sort by time).
+    pub fn runs(&self) -> Result<Vec<RunRecord>> {
+        self.inner
+            .runs
+            .iter()
+            .values()
+            .map(|v| decode(RUNS, &v?))
+            .collect()
+    }
+
+    /// The newest run, optionally only a complete one of the named session.
+    pub fn latest_run(&self, session: Option<&str>, complete_only: bool) -> Result<Option<RunRecord>> {
+        for v in self.inner.runs.iter().values().rev() {
+            let run: RunRecord = decode(RUNS, &v?)?;
+            if session.is_some_and(|s| s != run.session_name) {
+                continue;
+            }
+            if complete_only && run.status != RunStatus::Complete {
+                continue;
+            }
+            return Ok(Some(run));
+        }
+        Ok(None)
+    }
+
+    pub fn put_output(&self, out: &OutputRecord) -> Result<()> {
+        put(&self.inner.outputs, &out.key().encode(), out)
+    }
+
+    pub fn output(&self, key: &CellKey) -> Result<Option<OutputRecord>> {
+        get(&self.inner.outputs, OUTPUTS, &key.encode())
+    }
+
+    /// Whether a cell already has an output (without decoding it).
+    pub fn has_output(&self, key: &CellKey) -> Result<bool> {
+        Ok(self.inner.outputs.contains_key(key.encode())?)
+    }
+
+    /// Every output of a run, in key order (variant, case, repeat).
+    pub fn outputs(&self, run_id: &str) -> impl Iterator<Item = Result<OutputRecord>> + use<> {
+        self.inner
+            .outputs
+            .scan_prefix(CellKey::run_prefix(run_id))
+            .values()
+            .map(|v| decode(OUTPUTS, &v?))
+    }
+
+    // ---- response cache ----
+
+    pub fn cached(&self, request_hash: &str) -> Result<Option<CacheRecord>> {
+        get(&self.inner.cache, CACHE, request_hash.as_bytes())
+    }
+
+    pub fn put_cached(&self, request_hash: &str, rec: &CacheRecord) -> Result<()> {
+        put(&self.inner.cache, request_hash.as_bytes(), rec)
+    }
+
+    // ---- trees the rating, export and gate steps fill ----
+
+    pub fn ratings_tree(&self) -> &sled::Tree {
+        &self.inner.ratings
+    }
+
+    pub fn raters_tree(&self) -> &sled::Tree {
+        &self.inner.raters
+    }
+
+    pub fn exports_tree(&self) -> &sled::Tree {
+        &self.inner.exports
+    }
+
+    pub fn releases_tree(&self) -> &sled::Tree {
+        &self.inner.releases
+    }
+}
+
+fn check_schema(inner: &Inner) -> Result<()> {
+    let key = b"schema_version";
+    match inner.meta.get(key)? {
+        Some(v) => {
+            let found = <[u8; 4]>::try_from(v.as_ref()).map_or(0, u32::from_be_bytes);
+            if found != SCHEMA_VERSION {
+                return Err(StoreError::SchemaMismatch {
+                    path: inner.path.clone(),
+                    found,
+                    expected: SCHEMA_VERSION,
+                });
+            }
+        }
+        None => {
+            inner.meta.insert(key, &SCHEMA_VERSION.to_be_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+fn is_lock_error(err: &sled::Error) -> bool {
+    // sled reports a held lock as an io error from its lock file (fs2's try_lock_exclusive).
+    match err {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io.raw_os_error() == Some(11)
+                || io.to_string().contains("lock")
+        }
+        _ => false,
+    }
+}
+
+fn describe_holder(path: &Path) -> String {
+    let Ok(text) = std::fs::read_to_string(path.join(HOLDER_FILE)) else {
+        return "another process".into();
+    };
+    match serde_json::from_str::<Holder>(&text) {
+        Ok(h) => format!(
+            "process {} (`{}`, since {})",
+            h.pid,
+            h.command,
+            records::format_time(h.since_ms)
+        ),
+        Err(_) => "another process".into(),
+    }
+}
+
+fn write_holder(path: &Path) {
+    let holder = Holder {
+        pid: std::process::id(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        since_ms: records::now_ms(),
+    };
+    // Best effort: the holder file only improves the message another process prints.
+    if let Ok(text) = serde_json::to_string(&holder) {
+        let _ = std::fs::write(path.join(HOLDER_FILE), text);
+    }
+}
+
+fn history_prefix(session: &str, template: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(session.len() + template.len() + 2);
+    key.extend_from_slice(session.as_bytes());
+    key.push(0);
+    key.extend_from_slice(template.as_bytes());
+    key.push(0);
+    key
+}
+
+/// Big-endian milliseconds: byte order is time order.
+fn time_key(ms: u64) -> [u8; 8] {
+    ms.to_be_bytes()
+}
+
+fn put<T: Serialize>(tree: &sled::Tree, key: &[u8], value: &T) -> Result<()> {
+    // Serialising our own plain records cannot fail (string keys, finite floats are
+    // written as null by serde_json when not finite).
+    let bytes = serde_json::to_vec(value).map_err(|source| StoreError::Decode {
+        tree: "write",
+        source,
+    })?;
+    tree.insert(key, bytes)?;
+    Ok(())
+}
+
+fn get<T: DeserializeOwned>(tree: &sled::Tree, name: &'static str, key: &[u8]) -> Result<Option<T>> {
+    tree.get(key)?.map(|v| decode(name, &v)).transpose()
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Decode { tree, source })
+}
