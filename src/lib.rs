@@ -3,5 +3,6 @@
 pub mod cli;
 pub mod eval;
 pub mod providers;
+pub mod sanitize;
 pub mod session;
 pub mod store;

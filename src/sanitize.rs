@@ -1,0 +1,68 @@
+//! Model output is untrusted: nothing in it may drive the terminal.
+//!
+//! Every C0 control other than newline and tab becomes its visible Unicode control picture
+//! (ESC shows as `␛`, so `ESC[2J` reads `␛[2J` and clears nothing; an OSC 52 clipboard
+//! write loses its ESC and BEL and is plain text). C1 controls (which some terminals also
+//! obey as CSI/OSC introducers) become U+FFFD. Bidirectional overrides and isolates are
+//! dropped so right-to-left text cannot reorder the rest of the screen line.
+
+use std::borrow::Cow;
+
+/// Returns `text` safe to draw; borrows when there was nothing to change (the common case).
+pub fn sanitize(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_change) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\u{0}'..='\u{1f}' => out.push(control_picture(c)),
+            '\u{7f}' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
+            c if is_bidi_control(c) => {}
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_change(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c)
+}
+
+fn control_picture(c: char) -> char {
+    // U+2400..U+241F are the pictures of U+0000..U+001F, in order.
+    char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}')
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize;
+
+    #[test]
+    fn clean_text_is_borrowed() {
+        assert!(matches!(sanitize("plain\ttext\n"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn escapes_bells_and_nuls_become_visible_text() {
+        let s = sanitize("a\x1b[2Jb\x1b]52;c;ZWNobyBoaQ==\x07c\0d\re");
+        assert_eq!(s, "a␛[2Jb␛]52;c;ZWNobyBoaQ==␇c␀d␍e");
+        assert!(!s.chars().any(|c| c.is_control()));
+    }
+
+    #[test]
+    fn c1_controls_and_bidi_overrides_are_neutralised() {
+        assert_eq!(sanitize("x\u{9b}31m\u{202e}y"), "x\u{fffd}31my");
+    }
+
+    #[test]
+    fn wide_and_rtl_text_is_kept() {
+        assert_eq!(sanitize("日本語 🚀 שלום"), "日本語 🚀 שלום");
+    }
+}
