@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: build Loupe, install and start the local model (cached
+# under .loupe/), check and run the demo session, print its report, then open the
+# workbench on it. The model server is stopped when the workbench closes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --locked
+scripts/model.sh install
+LOUPE_MODEL_PORT=8080 scripts/model.sh start
+trap 'scripts/model.sh stop >/dev/null 2>&1 || true' EXIT
+
+loupe=target/release/loupe
+"$loupe" check sessions/demo.yaml
+run_id=$("$loupe" run sessions/demo.yaml)
+"$loupe" report --store sessions/.loupe/store "$run_id"
+if [ -t 0 ] && [ -t 2 ]; then
+  "$loupe" sessions/demo.yaml
+else
+  echo "no terminal here: open the workbench later with: $loupe sessions/demo.yaml" >&2
+fi

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command: formatting, lints, and every test, against the real local model.
+# Installs what it needs under .loupe/ (cached), starts the model server, stops it at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+
+echo "== local model"
+scripts/model.sh install
+port="${LOUPE_MODEL_PORT:-18080}"
+LOUPE_MODEL_PORT="$port" scripts/model.sh start
+trap 'scripts/model.sh stop || true' EXIT
+export LOUPE_TEST_BASE_URL="http://127.0.0.1:$port"
+
+echo "== tests"
+# Two test binaries at a time: the machine has two cores and the model server wants one.
+cargo test --all-targets --locked -- --test-threads 2
