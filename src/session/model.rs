@@ -1,10 +1,11 @@
 //! The session file as written by a person: plain serde structures, unknown keys rejected.
 //!
-//! Loading (with file:line:col errors) and validation live in `load.rs`; this module only
-//! says what a session may contain.
+//! Loading (with `file:line:col` errors) and validation live in `load.rs`; this module only
+//! says what a session may contain. Serialising writes the shortest form that reads back the
+//! same (absent options are left out), because templates are written back into the file.
 
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de};
 
 use crate::eval::spec::CheckSpec;
 
@@ -41,7 +42,7 @@ fn one() -> u32 {
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
-    /// Any OpenAI-compatible chat completions server (llama.cpp, vLLM, TGI, OpenAI).
+    /// Any OpenAI-compatible chat completions server (llama.cpp, vLLM, TGI, `OpenAI`).
     Openai,
     /// Anthropic Messages API.
     Anthropic,
@@ -114,19 +115,21 @@ pub struct Timeouts {
     pub idle_ms: Option<u64>,
 }
 
+/// A template as written: every part optional, because `inherits` fills in the rest.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateSpec {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherits: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
-    #[serde(default)]
+    /// `Some(vec![])` clears the examples an inherited template has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub examples: Option<Vec<Example>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// A path (relative to the session file) or an inline JSON Schema.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<SchemaRef>,
 }
 
@@ -214,11 +217,40 @@ pub struct EnforceSchema {
     pub retries: u32,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+/// `cases:` is either the rows themselves (a list) or `{ file: ... }`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum CasesSpec {
     Inline(Vec<serde_json::Map<String, serde_json::Value>>),
     File(CasesFile),
+}
+
+/// By hand rather than `untagged`: an untagged enum reports only "data did not match any
+/// variant", while a list or a map each deserialise with their own precise errors.
+impl<'de> Deserialize<'de> for CasesSpec {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CasesVisitor;
+
+        impl<'de> de::Visitor<'de> for CasesVisitor {
+            type Value = CasesSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of cases or `{ file: path }`")
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<CasesSpec, A::Error> {
+                Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(CasesSpec::Inline)
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<CasesSpec, A::Error> {
+                Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(CasesSpec::File)
+            }
+        }
+
+        d.deserialize_any(CasesVisitor)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
