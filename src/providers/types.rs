@@ -53,9 +53,20 @@ pub enum StreamEvent {
     /// Text to append to the output.
     Delta(String),
     /// Token usage as reported by the API.
-    Usage { input_tokens: u64, output_tokens: u64 },
+    Usage {
+        input_tokens: u64,
+        output_tokens: u64,
+    },
     /// The model stopped; the reason as the API names it.
     Finish(Option<String>),
+    /// The attempt that streamed the text so far failed and another one starts: drop what
+    /// was shown, the next `Delta`s start the answer again.
+    Restart {
+        /// The attempt about to start (2 for the first retry).
+        attempt: u32,
+        /// Why the last attempt failed.
+        reason: String,
+    },
 }
 
 /// A finished response with the measurements Loupe keeps.

@@ -1,0 +1,289 @@
+//! `OpenAI`-compatible chat completions (`OpenAI`, llama.cpp, vLLM, TGI, `SGLang`, ...).
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::error::ProviderError;
+use super::protocol::{Decoder, Provider, Whole, in_band_error, parse_json};
+use super::types::{ChatRequest, StreamEvent};
+use super::wire::Sse;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenAi;
+
+impl Provider for OpenAi {
+    fn default_base_url(&self) -> &'static str {
+        "https://api.openai.com/v1"
+    }
+
+    fn url(&self, base: &str) -> String {
+        format!("{base}/chat/completions")
+    }
+
+    fn headers(&self, key: Option<&str>) -> Result<HeaderMap, ProviderError> {
+        let mut h = HeaderMap::new();
+        if let Some(key) = key {
+            let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+                ProviderError::Config("the API key holds characters a header cannot carry".into())
+            })?;
+            v.set_sensitive(true);
+            h.insert(AUTHORIZATION, v);
+        }
+        Ok(h)
+    }
+
+    fn body(&self, req: &ChatRequest, stream: bool) -> Value {
+        let mut body = Map::new();
+        body.insert("model".into(), json!(req.model));
+        let messages: Vec<Value> = req
+            .messages
+            .iter()
+            .map(|m| json!({"role": m.role, "content": m.content}))
+            .collect();
+        body.insert("messages".into(), Value::Array(messages));
+        let p = &req.params;
+        if let Some(t) = p.temperature {
+            body.insert("temperature".into(), json!(t));
+        }
+        if let Some(t) = p.top_p {
+            body.insert("top_p".into(), json!(t));
+        }
+        if let Some(n) = p.max_tokens {
+            body.insert("max_tokens".into(), json!(n));
+        }
+        if let Some(s) = p.seed {
+            body.insert("seed".into(), json!(s));
+        }
+        if !p.stop.is_empty() {
+            body.insert("stop".into(), json!(p.stop));
+        }
+        if let Some(schema) = &req.response_format {
+            body.insert(
+                "response_format".into(),
+                json!({
+                    "type": "json_schema",
+                    "json_schema": {"name": "output", "schema": schema, "strict": true}
+                }),
+            );
+        }
+        body.insert("stream".into(), json!(stream));
+        if stream {
+            // Without it the usage never comes on a stream and would have to be estimated.
+            body.insert("stream_options".into(), json!({"include_usage": true}));
+        }
+        Value::Object(body)
+    }
+
+    fn decoder(&self, stream: bool) -> Box<dyn Decoder> {
+        if stream {
+            Box::new(SseDecoder::default())
+        } else {
+            Box::new(Whole::new(parse_whole))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Response {
+    #[serde(default)]
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Choice {
+    #[serde(default)]
+    index: u32,
+    /// Streamed chunks carry `delta`, whole responses `message`.
+    #[serde(default, alias = "message")]
+    delta: Option<Content>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Content {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+fn push_response(r: Response, out: &mut Vec<StreamEvent>) {
+    // Only the first choice: Loupe never asks for n > 1.
+    for choice in r.choices.into_iter().filter(|c| c.index == 0) {
+        if let Some(text) = choice.delta.and_then(|d| d.content)
+            && !text.is_empty()
+        {
+            out.push(StreamEvent::Delta(text));
+        }
+        if let Some(reason) = choice.finish_reason {
+            out.push(StreamEvent::Finish(Some(reason)));
+        }
+    }
+    if let Some(u) = r.usage {
+        out.push(StreamEvent::Usage {
+            input_tokens: u.prompt_tokens,
+            output_tokens: u.completion_tokens,
+        });
+    }
+}
+
+fn parse_whole(body: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
+    let v: Value = parse_json(body)?;
+    if let Some(e) = in_band_error(&v) {
+        return Err(e);
+    }
+    let r: Response = serde_json::from_value(v).map_err(|e| ProviderError::decode(e, body))?;
+    if r.choices.is_empty() {
+        return Err(ProviderError::decode("the response has no choices", body));
+    }
+    push_response(r, out);
+    Ok(())
+}
+
+#[derive(Default)]
+struct SseDecoder {
+    sse: Sse,
+    done: bool,
+    finished: bool,
+}
+
+impl SseDecoder {
+    fn on_data(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
+        if self.done {
+            return Ok(());
+        }
+        if data.trim() == "[DONE]" {
+            self.done = true;
+            return Ok(());
+        }
+        let v: Value = parse_json(data.as_bytes())?;
+        if let Some(e) = in_band_error(&v) {
+            return Err(e);
+        }
+        let r: Response =
+            serde_json::from_value(v).map_err(|e| ProviderError::decode(e, data.as_bytes()))?;
+        let before = out.len();
+        push_response(r, out);
+        self.finished |= out[before..]
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Finish(_)));
+        Ok(())
+    }
+}
+
+impl Decoder for SseDecoder {
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
+        let mut events = Vec::new();
+        self.sse.feed(chunk, |e| {
+            events.push(e);
+            Ok(())
+        })?;
+        for e in events {
+            self.on_data(&e.data, out)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
+        if let Some(e) = self.sse.finish() {
+            self.on_data(&e.data, out)?;
+        }
+        // Some servers omit `[DONE]`; a finish reason still says the answer is whole.
+        if self.done || self.finished {
+            Ok(())
+        } else {
+            Err(ProviderError::StreamCut {
+                reason: "the body ended before `data: [DONE]`".into(),
+            })
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::types::{Message, Role};
+
+    fn events(body: &str) -> Result<Vec<StreamEvent>, ProviderError> {
+        let mut d = OpenAi.decoder(true);
+        let mut out = Vec::new();
+        d.feed(body.as_bytes(), &mut out)?;
+        d.finish(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn stream_keeps_text_exactly() {
+        let body = concat!(
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" Hello\"}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"  \\n\"}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n",
+            "data: [DONE]\n\n",
+        );
+        assert_eq!(
+            events(body).expect("complete"),
+            vec![
+                StreamEvent::Delta(" Hello".into()),
+                StreamEvent::Delta("  \n".into()),
+                StreamEvent::Finish(Some("stop".into())),
+                StreamEvent::Usage {
+                    input_tokens: 5,
+                    output_tokens: 2
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn cut_and_malformed_streams() {
+        let cut = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+        assert!(matches!(events(cut), Err(ProviderError::StreamCut { .. })));
+        let bad = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"\n\n";
+        assert!(matches!(events(bad), Err(ProviderError::Decode { .. })));
+        let err = "data: {\"error\":{\"type\":\"server_error\",\"message\":\"boom\"}}\n\n";
+        assert!(matches!(events(err), Err(ProviderError::Api { .. })));
+    }
+
+    #[test]
+    fn body_carries_params_and_schema() {
+        let req = ChatRequest {
+            model: "m".into(),
+            messages: vec![
+                Message::new(Role::System, "s"),
+                Message::new(Role::User, "u"),
+            ],
+            params: crate::session::Params {
+                temperature: Some(0.5),
+                max_tokens: Some(7),
+                seed: Some(3),
+                stop: vec!["\n\n".into()],
+                ..Default::default()
+            },
+            response_format: Some(json!({"type": "object"})),
+        };
+        let b = OpenAi.body(&req, true);
+        assert_eq!(b["messages"][0]["role"], "system");
+        assert_eq!(b["max_tokens"], 7);
+        assert_eq!(b["seed"], 3);
+        assert_eq!(b["stop"][0], "\n\n");
+        assert_eq!(b["response_format"]["json_schema"]["strict"], true);
+        assert_eq!(b["stream_options"]["include_usage"], true);
+        assert!(OpenAi.body(&req, false).get("stream_options").is_none());
+    }
+}
