@@ -14,7 +14,7 @@ echo "== local model"
 scripts/model.sh install
 port="${LOUPE_MODEL_PORT:-18080}"
 LOUPE_MODEL_PORT="$port" scripts/model.sh start
-trap 'scripts/model.sh stop || true' EXIT
+trap 'scripts/model.sh stop "$port" || true' EXIT
 export LOUPE_TEST_BASE_URL="http://127.0.0.1:$port"
 
 echo "== tests"

@@ -1,8 +1,13 @@
 //! Loupe: a terminal workbench for deciding between prompting, RAG and fine-tuning with data.
 
 pub mod cli;
+pub mod diff;
 pub mod eval;
 pub mod providers;
+pub mod report;
+pub mod runner;
 pub mod sanitize;
 pub mod session;
 pub mod store;
+pub mod template;
+pub mod tui;

@@ -46,14 +46,17 @@ mod tests {
 
     #[test]
     fn clean_text_is_borrowed() {
-        assert!(matches!(sanitize("plain\ttext\n"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            sanitize("plain\ttext\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
     fn escapes_bells_and_nuls_become_visible_text() {
         let s = sanitize("a\x1b[2Jb\x1b]52;c;ZWNobyBoaQ==\x07c\0d\re");
         assert_eq!(s, "a␛[2Jb␛]52;c;ZWNobyBoaQ==␇c␀d␍e");
-        assert!(!s.chars().any(|c| c.is_control()));
+        assert!(!s.chars().any(char::is_control));
     }
 
     #[test]

@@ -3,7 +3,13 @@
 //! Exit codes (STYLE.md): 0 success, 1 a problem was found (a failed gate), 2 a usage or
 //! input error. Data goes to stdout; progress and errors to stderr.
 
-use std::path::PathBuf;
+mod check;
+mod open;
+mod render;
+mod run;
+mod runs;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -18,21 +24,94 @@ pub enum Outcome {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "loupe", version, about = "A terminal workbench for LLM teams", long_about = None)]
+#[command(
+    name = "loupe",
+    version,
+    about = "A terminal workbench for LLM teams",
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
-    /// Store directory (default: .loupe/store beside the session file).
+    /// Store directory (default: .loupe/store beside the session file; for commands without
+    /// a session: $`LOUPE_STORE`, ./.loupe/store, or the one store found one level down).
     #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
+    /// Open the workbench on this session (same as `loupe open SESSION`).
+    pub session: Option<PathBuf>,
+    #[command(flatten)]
+    pub ui: UiArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// How the workbench looks.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UiArgs {
+    /// Theme name: dark, light, high-contrast, monochrome, or a file in ./themes.
+    #[arg(long, default_value = "dark")]
+    pub theme: String,
+    /// Plain ASCII borders and marks.
+    #[arg(long)]
+    pub ascii: bool,
+    /// A keymap YAML file overriding the default keys.
+    #[arg(long, value_name = "FILE")]
+    pub keymap: Option<PathBuf>,
+}
+
+/// Which part of the matrix `loupe run` executes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SelectArgs {
+    /// Only these variants (repeatable).
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
+    /// Only cases with this tag (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Only these cases, by id (repeatable).
+    #[arg(long = "case", value_name = "ID")]
+    pub cases: Vec<String>,
+    /// Only the cases that failed in this earlier run.
+    #[arg(long, value_name = "RUN")]
+    pub failed_in: Option<String>,
+    /// Run each cell this many times (default: the session's `repeats`).
+    #[arg(long)]
+    pub repeats: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate a session without calling any model.
-    Check {
+    /// Open the workbench TUI on a session.
+    Open {
         session: PathBuf,
+        #[command(flatten)]
+        ui: UiArgs,
     },
+    /// Run a session's variants x cases x repeats and store every output.
+    Run {
+        session: PathBuf,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Resume this interrupted run instead of starting a new one.
+        #[arg(long, value_name = "RUN")]
+        resume: Option<String>,
+        /// Send every request even when the response cache has it.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// List the runs in the store.
+    Runs {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Per-variant figures of a run.
+    Report {
+        /// Run id (default: the newest run).
+        run: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Validate a session without calling any model.
+    Check { session: PathBuf },
     /// Print the exact messages a variant sends for a case.
     Render {
         session: PathBuf,
@@ -41,7 +120,15 @@ pub enum Command {
         /// Case id, or its 1-based row number.
         #[arg(long)]
         case: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: render::RenderFormat,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
 }
 
 pub fn main() -> ExitCode {
@@ -77,9 +164,95 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
-    match cli.command {
-        Command::Check { .. } | Command::Render { .. } => {
-            anyhow::bail!("not wired yet")
+    let store_flag = cli.store.as_deref();
+    let Some(command) = cli.command else {
+        let Some(session) = cli.session else {
+            anyhow::bail!(
+                "no session given: `loupe SESSION` opens the workbench, `loupe --help` lists commands"
+            );
+        };
+        return open::open(&session, &store_for_session(store_flag, &session), &cli.ui);
+    };
+    match command {
+        Command::Open { session, ui } => {
+            open::open(&session, &store_for_session(store_flag, &session), &ui)
         }
+        Command::Run {
+            session,
+            select,
+            resume,
+            no_cache,
+        } => run::run(&run::RunArgs {
+            store: &store_for_session(store_flag, &session),
+            session: &session,
+            selection: crate::runner::Selection {
+                variants: select.variants,
+                case_ids: select.cases,
+                tags: select.tags,
+                failed_in: select.failed_in,
+                repeats: select.repeats,
+            },
+            resume: resume.as_deref(),
+            no_cache,
+        }),
+        Command::Runs { format } => runs::list(&find_store(store_flag)?, format),
+        Command::Report { run, format } => {
+            runs::report(&find_store(store_flag)?, run.as_deref(), format)
+        }
+        Command::Check { session } => check::check(&session),
+        Command::Render {
+            session,
+            variant,
+            case,
+            format,
+        } => render::render(&session, &variant, &case, format),
+    }
+}
+
+/// `.loupe/store` beside the session file, unless `--store` says otherwise.
+pub fn store_for_session(flag: Option<&Path>, session: &Path) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_owned();
+    }
+    session
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(".loupe")
+        .join("store")
+}
+
+/// The store for commands that name no session: `--store`, `$LOUPE_STORE`,
+/// `./.loupe/store`, or the single `*/.loupe/store` one level down.
+pub fn find_store(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = flag {
+        return Ok(p.to_owned());
+    }
+    if let Some(p) = std::env::var_os("LOUPE_STORE") {
+        return Ok(PathBuf::from(p));
+    }
+    let here = Path::new(".loupe").join("store");
+    if here.is_dir() {
+        return Ok(here);
+    }
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(".")?.flatten() {
+        let candidate = entry.path().join(".loupe").join("store");
+        if candidate.is_dir() {
+            found.push(candidate);
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => anyhow::bail!(
+            "no store here: pass --store DIR (a session's store is .loupe/store beside it)"
+        ),
+        _ => anyhow::bail!(
+            "several stores here ({}): pass --store DIR",
+            found
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }

@@ -190,7 +190,11 @@ impl Store {
     }
 
     pub fn template_version(&self, hash: &str) -> Result<Option<TemplateVersionRecord>> {
-        get(&self.inner.template_versions, TEMPLATE_VERSIONS, hash.as_bytes())
+        get(
+            &self.inner.template_versions,
+            TEMPLATE_VERSIONS,
+            hash.as_bytes(),
+        )
     }
 
     /// A template's versions, oldest first.
@@ -234,7 +238,11 @@ impl Store {
     }
 
     /// The newest run, optionally only a complete one of the named session.
-    pub fn latest_run(&self, session: Option<&str>, complete_only: bool) -> Result<Option<RunRecord>> {
+    pub fn latest_run(
+        &self,
+        session: Option<&str>,
+        complete_only: bool,
+    ) -> Result<Option<RunRecord>> {
         for v in self.inner.runs.iter().values().rev() {
             let run: RunRecord = decode(RUNS, &v?)?;
             if session.is_some_and(|s| s != run.session_name) {
@@ -383,7 +391,11 @@ fn put<T: Serialize>(tree: &sled::Tree, key: &[u8], value: &T) -> Result<()> {
     Ok(())
 }
 
-fn get<T: DeserializeOwned>(tree: &sled::Tree, name: &'static str, key: &[u8]) -> Result<Option<T>> {
+fn get<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    name: &'static str,
+    key: &[u8],
+) -> Result<Option<T>> {
     tree.get(key)?.map(|v| decode(name, &v)).transpose()
 }
 

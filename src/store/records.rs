@@ -227,7 +227,8 @@ pub struct CacheRecord {
 /// Cost in US dollars from usage and a model's price, when the model has one.
 pub fn cost_usd(model: &ModelSpec, usage: &Usage) -> Option<f64> {
     model.price.map(|p| {
-        (usage.input_tokens as f64 * p.input_per_mtok + usage.output_tokens as f64 * p.output_per_mtok)
+        (usage.input_tokens as f64 * p.input_per_mtok
+            + usage.output_tokens as f64 * p.output_per_mtok)
             / 1_000_000.0
     })
 }

@@ -1,0 +1,62 @@
+//! `loupe runs` and `loupe report`.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{Format, Outcome};
+use crate::store::{Store, format_time};
+
+pub fn list(store: &Path, format: Format) -> anyhow::Result<Outcome> {
+    let store = Store::open(store)?;
+    let runs = store.runs()?;
+    let mut out = std::io::stdout().lock();
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut out, &runs)?;
+        writeln!(out)?;
+        return Ok(Outcome::Ok);
+    }
+    let mut rows = vec![
+        ["run", "session", "status", "started", "variants", "cells"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for r in &runs {
+        rows.push(vec![
+            r.id.clone(),
+            r.session_name.clone(),
+            format!("{:?}", r.status).to_lowercase(),
+            format_time(r.created_ms),
+            r.variants
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            r.cell_count().to_string(),
+        ]);
+    }
+    let mut text = String::new();
+    crate::report::push_table(&mut text, &rows);
+    out.write_all(text.as_bytes())?;
+    Ok(Outcome::Ok)
+}
+
+pub fn report(store: &Path, run: Option<&str>, format: Format) -> anyhow::Result<Outcome> {
+    let store = Store::open(store)?;
+    let run = match run {
+        Some(id) => store.run(id)?,
+        None => store.latest_run(None, false)?.ok_or_else(|| {
+            anyhow::anyhow!("the store has no runs yet: start one with `loupe run SESSION`")
+        })?,
+    };
+    let outputs = store.outputs(&run.id).collect::<Result<Vec<_>, _>>()?;
+    let report = crate::report::build(&run, &outputs);
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        Format::Table => out.write_all(crate::report::render_table(&report).as_bytes())?,
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,296 @@
+//! Per-variant figures of a run: what `loupe report` prints and the Results screen shows.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::eval::stats::{self, Interval};
+use crate::store::{OutputRecord, RunRecord};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunReport {
+    pub run_id: String,
+    pub session: String,
+    pub status: String,
+    pub cells: usize,
+    pub variants: Vec<VariantReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VariantReport {
+    pub variant: String,
+    pub model: String,
+    pub template_version: String,
+    /// Outputs present (including errors).
+    pub n: usize,
+    pub errors: usize,
+    pub cached: usize,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// True when some token counts are estimates (the API did not report usage).
+    pub tokens_estimated: bool,
+    pub cost_usd: Option<f64>,
+    pub cost_per_1k_usd: Option<f64>,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+    pub ttft_p50_ms: Option<f64>,
+    /// Outputs with no error whose every check passed.
+    pub pass_all: Rate,
+    pub checks: Vec<CheckRate>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rate {
+    pub passed: usize,
+    pub n: usize,
+    pub rate: Option<f64>,
+    /// Wilson 95% interval.
+    pub interval: Option<Interval>,
+}
+
+impl Rate {
+    fn new(passed: usize, n: usize) -> Self {
+        Self {
+            passed,
+            n,
+            rate: (n > 0).then(|| passed as f64 / n as f64),
+            interval: (n > 0).then(|| {
+                stats::wilson_interval(passed as f64, n as f64, stats::z_for_confidence(0.95))
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CheckRate {
+    pub check: String,
+    #[serde(flatten)]
+    pub rate: Rate,
+}
+
+#[derive(Default)]
+struct Acc {
+    n: usize,
+    errors: usize,
+    cached: usize,
+    tokens_in: u64,
+    tokens_out: u64,
+    estimated: bool,
+    cost: Option<f64>,
+    latencies: Vec<f64>,
+    ttfts: Vec<f64>,
+    pass_all: usize,
+    graded: usize,
+    checks: IndexMap<String, (usize, usize)>,
+}
+
+impl Acc {
+    fn add(&mut self, o: &OutputRecord) {
+        self.n += 1;
+        self.cached += usize::from(o.cached);
+        if o.is_error() {
+            self.errors += 1;
+            return;
+        }
+        self.graded += 1;
+        self.pass_all += usize::from(o.passed());
+        self.tokens_in += o.usage.input_tokens;
+        self.tokens_out += o.usage.output_tokens;
+        self.estimated |= o.usage.estimated;
+        if let Some(c) = o.cost_usd {
+            *self.cost.get_or_insert(0.0) += c;
+        }
+        // A cached answer's latency is the original request's, still a fair sample.
+        self.latencies.push(o.latency_ms as f64);
+        if let Some(t) = o.ttft_ms {
+            self.ttfts.push(t as f64);
+        }
+        for c in &o.checks {
+            let e = self.checks.entry(c.name.clone()).or_default();
+            e.0 += usize::from(c.pass);
+            e.1 += 1;
+        }
+    }
+}
+
+/// Builds the report from a run and its outputs (any iterator: the store streams them).
+pub fn build<'a>(
+    run: &RunRecord,
+    outputs: impl IntoIterator<Item = &'a OutputRecord>,
+) -> RunReport {
+    let mut accs: IndexMap<&str, Acc> = run
+        .variants
+        .iter()
+        .map(|v| (v.name.as_str(), Acc::default()))
+        .collect();
+    for o in outputs {
+        if let Some(acc) = accs.get_mut(o.variant.as_str()) {
+            acc.add(o);
+        }
+    }
+    let variants = run
+        .variants
+        .iter()
+        .zip(accs.into_values())
+        .map(|(v, mut a)| VariantReport {
+            variant: v.name.clone(),
+            model: v.model.model.clone(),
+            template_version: v.template_version.clone(),
+            n: a.n,
+            errors: a.errors,
+            cached: a.cached,
+            tokens_in: a.tokens_in,
+            tokens_out: a.tokens_out,
+            tokens_estimated: a.estimated,
+            cost_usd: a.cost,
+            cost_per_1k_usd: a
+                .cost
+                .filter(|_| a.graded > 0)
+                .map(|c| c * 1000.0 / a.graded as f64),
+            latency_p50_ms: quantile(&mut a.latencies, 0.50),
+            latency_p95_ms: quantile(&mut a.latencies, 0.95),
+            ttft_p50_ms: quantile(&mut a.ttfts, 0.50),
+            pass_all: Rate::new(a.pass_all, a.n),
+            checks: a
+                .checks
+                .into_iter()
+                .map(|(check, (passed, n))| CheckRate {
+                    check,
+                    rate: Rate::new(passed, n),
+                })
+                .collect(),
+        })
+        .collect();
+    RunReport {
+        run_id: run.id.clone(),
+        session: run.session_name.clone(),
+        status: format!("{:?}", run.status).to_lowercase(),
+        cells: run.cell_count(),
+        variants,
+    }
+}
+
+/// The plain-text table `loupe report` prints.
+pub fn render_table(r: &RunReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "run {} ({}, {}, {} cells)",
+        r.run_id, r.session, r.status, r.cells
+    );
+    let header = [
+        "variant", "n", "err", "tok in", "tok out", "cost $", "p50 ms", "p95 ms", "ttft p50",
+        "pass all",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| (*s).to_string()).collect()];
+    for v in &r.variants {
+        rows.push(vec![
+            v.variant.clone(),
+            v.n.to_string(),
+            v.errors.to_string(),
+            format!(
+                "{}{}",
+                v.tokens_in,
+                if v.tokens_estimated { "~" } else { "" }
+            ),
+            format!(
+                "{}{}",
+                v.tokens_out,
+                if v.tokens_estimated { "~" } else { "" }
+            ),
+            v.cost_usd.map_or_else(|| "-".into(), |c| format!("{c:.6}")),
+            fmt_ms(v.latency_p50_ms),
+            fmt_ms(v.latency_p95_ms),
+            fmt_ms(v.ttft_p50_ms),
+            fmt_rate(&v.pass_all),
+        ]);
+    }
+    push_table(&mut out, &rows);
+    let names: Vec<&str> = {
+        let mut seen = IndexMap::new();
+        for v in &r.variants {
+            for c in &v.checks {
+                seen.insert(c.check.as_str(), ());
+            }
+        }
+        seen.into_keys().collect()
+    };
+    if !names.is_empty() {
+        out.push_str("\nchecks (pass rate, Wilson 95%)\n");
+        let mut rows = vec![
+            std::iter::once("check".to_string())
+                .chain(r.variants.iter().map(|v| v.variant.clone()))
+                .collect::<Vec<_>>(),
+        ];
+        for name in names {
+            let mut row = vec![name.to_string()];
+            for v in &r.variants {
+                row.push(
+                    v.checks
+                        .iter()
+                        .find(|c| c.check == name)
+                        .map_or_else(|| "-".into(), |c| fmt_rate(&c.rate)),
+                );
+            }
+            rows.push(row);
+        }
+        push_table(&mut out, &rows);
+    }
+    if r.variants.iter().any(|v| v.tokens_estimated) {
+        out.push_str("~ token counts estimated: the API reported no usage\n");
+    }
+    out
+}
+
+fn fmt_ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |ms| format!("{ms:.0}"))
+}
+
+fn fmt_rate(r: &Rate) -> String {
+    match (r.rate, r.interval) {
+        (Some(p), Some(i)) => format!(
+            "{:.0}% [{:.0}-{:.0}] {}/{}",
+            p * 100.0,
+            i.low * 100.0,
+            i.high * 100.0,
+            r.passed,
+            r.n
+        ),
+        _ => "-".into(),
+    }
+}
+
+/// Left-aligns the first column, right-aligns the rest.
+pub fn push_table(out: &mut String, rows: &[Vec<String>]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = widths[c].saturating_sub(cell.chars().count());
+            if c == 0 {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            } else {
+                line.push_str("  ");
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    stats::quantile_sorted(values, q)
+}

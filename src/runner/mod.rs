@@ -1,0 +1,380 @@
+//! Runs: variants x cases x repeats, each cell's output written to the store as it completes.
+//!
+//! Cells are grouped by model and each group is driven at that model's concurrency, so one
+//! slow endpoint never holds slots another could use. The response cache is keyed by the
+//! blake3 of the exact request; a cell that already has an output is skipped, which is all
+//! that resuming an interrupted run needs.
+
+mod plan;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use plan::{Cell, Plan, PlanError, Selection, plan_new_run, plan_resume};
+
+use crate::eval::checks::{CheckInput, CompiledCheck, run_checks, validate_json};
+use crate::providers::{ChatRequest, Client, Completion, Failure, Message, Role, StreamEvent};
+use crate::session::{ModelSpec, ProviderKind};
+use crate::store::{
+    CacheRecord, CellKey, OutputRecord, RunRecord, RunStatus, SchemaAttempt, Store, StoreError,
+    cost_usd, now_ms,
+};
+
+/// What a run reports while it goes, for progress bars and the TUI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    Started {
+        run_id: String,
+        total: usize,
+        already_done: usize,
+    },
+    /// Streamed text for a cell (only when the caller asked for deltas).
+    Delta {
+        key: CellKey,
+        text: String,
+    },
+    CellDone {
+        key: CellKey,
+        cached: bool,
+        error: Option<String>,
+        passed: bool,
+    },
+    Finished {
+        run_id: String,
+        status: RunStatus,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Send every request even when the cache has its answer.
+    pub no_cache: bool,
+    /// Forward streamed text as `RunEvent::Delta` (the TUI wants it, the CLI does not).
+    pub deltas: bool,
+}
+
+/// One model endpoint as the runner uses it.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub client: Client,
+    pub spec: ModelSpec,
+}
+
+/// Builds a client for each model the plan uses.
+pub fn endpoints(
+    plan: &Plan,
+) -> Result<HashMap<String, Endpoint>, crate::providers::ProviderError> {
+    let mut out = HashMap::new();
+    for v in &plan.run.variants {
+        if !out.contains_key(&v.model_name) {
+            let client = Client::new(&v.model)?;
+            out.insert(
+                v.model_name.clone(),
+                Endpoint {
+                    client,
+                    spec: v.model.clone(),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The blake3 of the exact request and where it goes; never includes the key.
+pub fn request_hash(model: &ModelSpec, req: &ChatRequest) -> String {
+    #[derive(serde::Serialize)]
+    struct Keyed<'a> {
+        provider: ProviderKind,
+        base_url: Option<&'a str>,
+        request: &'a ChatRequest,
+    }
+    let keyed = Keyed {
+        provider: model.provider,
+        base_url: model.base_url.as_deref(),
+        request: req,
+    };
+    // serde_json writes struct fields in declaration order, so this is canonical.
+    let bytes = serde_json::to_vec(&keyed).unwrap_or_default();
+    blake3::hash(&bytes).to_hex().to_string()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("model {model} has no endpoint")]
+    NoEndpoint { model: String },
+}
+
+/// Executes a plan to the end or until `cancel` fires; returns the run as stored last.
+pub async fn execute(
+    store: &Store,
+    mut plan: Plan,
+    endpoints: &HashMap<String, Endpoint>,
+    opts: RunOptions,
+    cancel: &CancellationToken,
+    events: &mpsc::UnboundedSender<RunEvent>,
+) -> Result<RunRecord, RunError> {
+    plan.run.status = RunStatus::Running;
+    plan.run.finished_ms = None;
+    store.put_run(&plan.run)?;
+
+    let mut todo: HashMap<&str, Vec<Arc<Cell>>> = HashMap::new();
+    let mut already_done = 0;
+    for cell in &plan.cells {
+        if store.has_output(&cell.key)? {
+            already_done += 1;
+        } else {
+            todo.entry(cell.model.as_str())
+                .or_default()
+                .push(cell.clone());
+        }
+    }
+    let _ = events.send(RunEvent::Started {
+        run_id: plan.run.id.clone(),
+        total: plan.cells.len(),
+        already_done,
+    });
+
+    let mut groups = Vec::new();
+    for (model, cells) in todo {
+        let endpoint = endpoints.get(model).ok_or_else(|| RunError::NoEndpoint {
+            model: model.into(),
+        })?;
+        let width = endpoint.spec.concurrency.unwrap_or(4).max(1) as usize;
+        groups.push(
+            futures::stream::iter(cells)
+                .map(|cell| {
+                    let ctx = Ctx {
+                        store,
+                        endpoint,
+                        opts,
+                        cancel,
+                        events,
+                    };
+                    async move { ctx.run_cell(cell).await }
+                })
+                .buffer_unordered(width)
+                .collect::<Vec<_>>(),
+        );
+    }
+    let results = futures::future::join_all(groups).await;
+    for result in results.into_iter().flatten() {
+        result?;
+    }
+
+    plan.run.status = if cancel.is_cancelled() {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Complete
+    };
+    plan.run.finished_ms = Some(now_ms());
+    store.put_run(&plan.run)?;
+    store.flush()?;
+    let _ = events.send(RunEvent::Finished {
+        run_id: plan.run.id.clone(),
+        status: plan.run.status,
+    });
+    Ok(plan.run)
+}
+
+/// The answer to one request, from the cache or the model.
+struct Fetched {
+    completion: Completion,
+    cached: bool,
+}
+
+/// What every cell of one model's group shares.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    store: &'a Store,
+    endpoint: &'a Endpoint,
+    opts: RunOptions,
+    cancel: &'a CancellationToken,
+    events: &'a mpsc::UnboundedSender<RunEvent>,
+}
+
+impl Ctx<'_> {
+    async fn fetch(
+        self,
+        req: &ChatRequest,
+        hash: &str,
+        cell: &CellKey,
+    ) -> Result<Result<Fetched, Failure>, StoreError> {
+        let Self {
+            store,
+            endpoint,
+            opts,
+            cancel,
+            events,
+        } = self;
+        if !opts.no_cache
+            && let Some(hit) = store.cached(hash)?
+        {
+            return Ok(Ok(Fetched {
+                completion: hit.completion,
+                cached: true,
+            }));
+        }
+        let mut on_event = |ev: &StreamEvent| {
+            if let (true, StreamEvent::Delta(text)) = (opts.deltas, ev) {
+                let _ = events.send(RunEvent::Delta {
+                    key: cell.clone(),
+                    text: text.clone(),
+                });
+            }
+        };
+        match endpoint.client.complete(req, cancel, &mut on_event).await {
+            Ok(completion) => {
+                store.put_cached(
+                    hash,
+                    &CacheRecord {
+                        completion: completion.clone(),
+                        provider: endpoint.spec.provider,
+                        created_ms: now_ms(),
+                    },
+                )?;
+                Ok(Ok(Fetched {
+                    completion,
+                    cached: false,
+                }))
+            }
+            Err(failure) => Ok(Err(failure)),
+        }
+    }
+
+    async fn run_cell(self, cell: Arc<Cell>) -> Result<(), StoreError> {
+        let Self {
+            store,
+            endpoint,
+            cancel,
+            events,
+            ..
+        } = self;
+        if cancel.is_cancelled() {
+            return Ok(());
+        }
+        let mut req = cell.request.clone();
+        let mut hash = cell.request_hash.clone();
+        let mut schema_attempts = Vec::new();
+        let mut repairs_left = cell.enforce.as_ref().map_or(0, |e| e.retries);
+        let mut all_cached = true;
+        let outcome = loop {
+            let fetched = match self.fetch(&req, &hash, &cell.key).await? {
+                Ok(f) => f,
+                Err(failure) => break Err(failure),
+            };
+            all_cached &= fetched.cached;
+            let Some(enforce) = &cell.enforce else {
+                break Ok(fetched.completion);
+            };
+            let Err(errors) = validate_json(&enforce.validator, &fetched.completion.text) else {
+                break Ok(fetched.completion);
+            };
+            if repairs_left == 0 {
+                break Ok(fetched.completion);
+            }
+            repairs_left -= 1;
+            // A repair turn: the model sees its own answer and exactly what was wrong with it.
+            req.messages.push(Message::new(
+                Role::Assistant,
+                fetched.completion.text.clone(),
+            ));
+            req.messages
+                .push(Message::new(Role::User, repair_prompt(&errors)));
+            hash = request_hash(&endpoint.spec, &req);
+            schema_attempts.push(SchemaAttempt {
+                text: fetched.completion.text,
+                errors,
+            });
+        };
+
+        let record = match outcome {
+            Err(failure) if matches!(failure.error, crate::providers::ProviderError::Cancelled) => {
+                // Not finished: a resumed run asks again.
+                return Ok(());
+            }
+            Err(failure) => OutputRecord {
+                run_id: cell.key.run_id.clone(),
+                variant: cell.key.variant.clone(),
+                case_id: cell.key.case_id.clone(),
+                repeat: cell.key.repeat,
+                text: String::new(),
+                usage: crate::providers::Usage::default(),
+                latency_ms: 0,
+                ttft_ms: None,
+                cost_usd: None,
+                cached: false,
+                attempts: failure.attempts,
+                finish_reason: None,
+                error: Some(failure.error.to_string()),
+                request_hash: cell.request_hash.clone(),
+                checks: Vec::new(),
+                schema_attempts,
+                passages: Vec::new(),
+                finished_ms: now_ms(),
+            },
+            Ok(completion) => {
+                let cost = cost_usd(&endpoint.spec, &completion.usage);
+                let checks = run_checks(
+                    &cell.checks,
+                    &CheckInput {
+                        text: &completion.text,
+                        case: &cell.case,
+                        latency_ms: completion.latency_ms,
+                        ttft_ms: completion.ttft_ms,
+                        cost_usd: cost,
+                        output_tokens: completion.usage.output_tokens,
+                        schema: cell.schema.as_deref(),
+                    },
+                );
+                OutputRecord {
+                    run_id: cell.key.run_id.clone(),
+                    variant: cell.key.variant.clone(),
+                    case_id: cell.key.case_id.clone(),
+                    repeat: cell.key.repeat,
+                    text: completion.text,
+                    usage: completion.usage,
+                    latency_ms: completion.latency_ms,
+                    ttft_ms: completion.ttft_ms,
+                    cost_usd: cost,
+                    cached: all_cached,
+                    attempts: completion.attempts,
+                    finish_reason: completion.finish_reason,
+                    error: None,
+                    request_hash: cell.request_hash.clone(),
+                    checks,
+                    schema_attempts,
+                    passages: Vec::new(),
+                    finished_ms: now_ms(),
+                }
+            }
+        };
+        store.put_output(&record)?;
+        let _ = events.send(RunEvent::CellDone {
+            key: cell.key.clone(),
+            cached: record.cached,
+            passed: record.passed(),
+            error: record.error,
+        });
+        Ok(())
+    }
+}
+
+fn repair_prompt(errors: &[String]) -> String {
+    let mut text = String::from("Your answer does not match the required JSON schema:\n");
+    for e in errors {
+        text.push_str("- ");
+        text.push_str(e);
+        text.push('\n');
+    }
+    text.push_str("Reply again with corrected JSON only, no other text.");
+    text
+}
+
+/// Compiled checks shared by every cell of a variant.
+pub type Checks = Arc<Vec<CompiledCheck>>;

@@ -1,0 +1,270 @@
+//! From a session and a selection to the list of cells a run executes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::eval::checks::CompiledCheck;
+use crate::providers::ChatRequest;
+use crate::session::{Case, Session};
+use crate::store::{
+    CellKey, RunRecord, RunStatus, RunVariant, SessionRecord, Store, StoreError, new_run_id, now_ms,
+};
+
+use super::{Checks, request_hash};
+
+/// Which part of a session's matrix to run. Empty lists mean "all".
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub variants: Vec<String>,
+    pub case_ids: Vec<String>,
+    pub tags: Vec<String>,
+    /// Only cases with a failed or errored output in this earlier run.
+    pub failed_in: Option<String>,
+    pub repeats: Option<u32>,
+}
+
+/// The `enforce_schema` loop for a cell: how many repair turns, against which schema.
+pub struct Enforce {
+    pub retries: u32,
+    pub validator: Arc<jsonschema::Validator>,
+}
+
+/// One request to make (or find in the cache), and how to judge its answer.
+pub struct Cell {
+    pub key: CellKey,
+    /// Session model name: cells are grouped by it to apply its concurrency.
+    pub model: String,
+    pub request: ChatRequest,
+    pub request_hash: String,
+    pub checks: Checks,
+    pub schema: Option<Arc<jsonschema::Validator>>,
+    pub enforce: Option<Enforce>,
+    pub case: Arc<Case>,
+}
+
+pub struct Plan {
+    pub run: RunRecord,
+    pub cells: Vec<Arc<Cell>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Template(String),
+    #[error("no variant named {0:?} in the session")]
+    NoVariant(String),
+    #[error("no case {0:?} in the session")]
+    NoCase(String),
+    #[error("the selection has no cells: no variant or no case matched")]
+    Empty,
+    #[error(
+        "the session changed since run {run} started: template {template} is now version {now}, \
+         the run used {then}; start a new run instead"
+    )]
+    Changed {
+        run: String,
+        template: String,
+        now: String,
+        then: String,
+    },
+    #[error("check {check}: {reason}")]
+    Check { check: String, reason: String },
+}
+
+/// Plans a new run and records it (status running) with the session and template versions.
+pub fn plan_new_run(
+    session: &Session,
+    store: &Store,
+    sel: &Selection,
+    no_cache: bool,
+) -> Result<Plan, PlanError> {
+    let variants: Vec<&crate::session::VariantSpec> = if sel.variants.is_empty() {
+        session.file.variants.iter().collect()
+    } else {
+        sel.variants
+            .iter()
+            .map(|name| {
+                session
+                    .variant(name)
+                    .ok_or_else(|| PlanError::NoVariant(name.clone()))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    for id in &sel.case_ids {
+        if !session.cases.iter().any(|c| &c.id == id) {
+            return Err(PlanError::NoCase(id.clone()));
+        }
+    }
+    let failed: Option<Vec<String>> = match &sel.failed_in {
+        Some(run) => {
+            let mut ids = Vec::new();
+            for o in store.outputs(run) {
+                let o = o?;
+                if !o.passed() && !ids.contains(&o.case_id) {
+                    ids.push(o.case_id);
+                }
+            }
+            Some(ids)
+        }
+        None => None,
+    };
+    let case_ids: Vec<String> = session
+        .cases
+        .iter()
+        .filter(|c| sel.case_ids.is_empty() || sel.case_ids.contains(&c.id))
+        .filter(|c| sel.tags.is_empty() || c.tags.iter().any(|t| sel.tags.contains(t)))
+        .filter(|c| failed.as_ref().is_none_or(|f| f.contains(&c.id)))
+        .map(|c| c.id.clone())
+        .collect();
+
+    let now = now_ms();
+    store.put_session(&SessionRecord {
+        hash: session.hash.clone(),
+        name: session.file.name.clone(),
+        path: session.path.display().to_string(),
+        source: session.source.clone(),
+        created_ms: now,
+    })?;
+    let mut run_variants = Vec::new();
+    for v in variants {
+        let version =
+            crate::template::version_record(session, &session.template_specs(), &v.template)
+                .map_err(|e| PlanError::Template(e.to_string()))?;
+        store.put_template_version(&version)?;
+        let model = session
+            .file
+            .models
+            .get(&v.model)
+            .cloned()
+            .ok_or_else(|| PlanError::NoVariant(v.name.clone()))?;
+        run_variants.push(RunVariant {
+            name: v.name.clone(),
+            template: v.template.clone(),
+            template_version: version.hash,
+            model_name: v.model.clone(),
+            model,
+            rag: v.rag.clone(),
+        });
+    }
+    let run = RunRecord {
+        id: new_run_id(),
+        session_name: session.file.name.clone(),
+        session_path: session.path.display().to_string(),
+        session_hash: session.hash.clone(),
+        created_ms: now,
+        finished_ms: None,
+        status: RunStatus::Running,
+        variants: run_variants,
+        case_ids,
+        repeats: sel.repeats.unwrap_or(session.file.repeats).max(1),
+        no_cache,
+    };
+    let cells = cells_for(session, &run)?;
+    if cells.is_empty() {
+        return Err(PlanError::Empty);
+    }
+    store.put_run(&run)?;
+    Ok(Plan { run, cells })
+}
+
+/// Plans the rest of an interrupted run. The session's templates must be the versions the
+/// run started with, so that resumed cells answer the same question as finished ones.
+pub fn plan_resume(session: &Session, store: &Store, run_id: &str) -> Result<Plan, PlanError> {
+    let run = store.run(run_id)?;
+    for v in &run.variants {
+        let now = crate::template::version_record(session, &session.template_specs(), &v.template)
+            .map_err(|e| PlanError::Template(e.to_string()))?;
+        if now.hash != v.template_version {
+            return Err(PlanError::Changed {
+                run: run.id.clone(),
+                template: v.template.clone(),
+                now: now.hash,
+                then: v.template_version.clone(),
+            });
+        }
+    }
+    let cells = cells_for(session, &run)?;
+    Ok(Plan { run, cells })
+}
+
+fn cells_for(session: &Session, run: &RunRecord) -> Result<Vec<Arc<Cell>>, PlanError> {
+    let cases: HashMap<&str, Arc<Case>> = session
+        .cases
+        .iter()
+        .map(|c| (c.id.as_str(), Arc::new(c.clone())))
+        .collect();
+    let renderer =
+        crate::template::Renderer::new(session).map_err(|e| PlanError::Template(e.to_string()))?;
+    let mut cells = Vec::with_capacity(run.cell_count());
+    for v in &run.variants {
+        let spec = session
+            .variant(&v.name)
+            .ok_or_else(|| PlanError::NoVariant(v.name.clone()))?;
+        let schema = renderer
+            .schema_validator(&v.template)
+            .map_err(|e| PlanError::Template(e.to_string()))?;
+        let checks: Checks = Arc::new(
+            session
+                .checks_for(&v.name)
+                .iter()
+                .map(|c| {
+                    CompiledCheck::compile(c, &session.dir).map_err(|e| PlanError::Check {
+                        check: c.to_string(),
+                        reason: e.message,
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        );
+        let response_format = spec
+            .enforce_schema
+            .and(renderer.schema_json(&v.template))
+            .cloned();
+        for case_id in &run.case_ids {
+            let case = cases
+                .get(case_id.as_str())
+                .ok_or_else(|| PlanError::NoCase(case_id.clone()))?;
+            let messages = renderer
+                .render(&v.template, case, &[])
+                .map_err(|e| PlanError::Template(e.to_string()))?;
+            let request = ChatRequest {
+                model: v.model.model.clone(),
+                messages,
+                params: v.model.params.clone(),
+                response_format: response_format.clone(),
+            };
+            let hash = request_hash(&v.model, &request);
+            for repeat in 0..run.repeats {
+                cells.push(Arc::new(Cell {
+                    key: CellKey {
+                        run_id: run.id.clone(),
+                        variant: v.name.clone(),
+                        case_id: case_id.clone(),
+                        repeat,
+                    },
+                    model: v.model_name.clone(),
+                    // Repeats differ only by the cache: each repeat beyond the first must
+                    // be a fresh sample, so its hash carries the repeat number.
+                    request_hash: if repeat == 0 {
+                        hash.clone()
+                    } else {
+                        format!("{hash}#{repeat}")
+                    },
+                    request: request.clone(),
+                    checks: checks.clone(),
+                    schema: schema.clone(),
+                    enforce: spec
+                        .enforce_schema
+                        .zip(schema.clone())
+                        .map(|(e, validator)| Enforce {
+                            retries: e.retries,
+                            validator,
+                        }),
+                    case: case.clone(),
+                }));
+            }
+        }
+    }
+    Ok(cells)
+}

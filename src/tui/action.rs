@@ -1,0 +1,125 @@
+//! What a key can do: the keymap's vocabulary (`snake_case` names in keymap YAML).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Leave Loupe.
+    Quit,
+    /// Show or hide the help overlay.
+    Help,
+    /// Open the command palette.
+    Palette,
+    /// Go to the Templates screen.
+    GotoTemplates,
+    /// Go to the Run screen.
+    GotoRun,
+    /// Go to the Compare screen.
+    GotoCompare,
+    /// Go to the Results screen.
+    GotoResults,
+    /// Go to the Rate screen.
+    GotoRate,
+    /// Next screen.
+    NextScreen,
+    /// Previous screen.
+    PrevScreen,
+    /// Move up.
+    Up,
+    /// Move down.
+    Down,
+    /// Page up.
+    PageUp,
+    /// Page down.
+    PageDown,
+    /// Move left / previous pane.
+    Left,
+    /// Move right / next pane.
+    Right,
+    /// Open or confirm the selection.
+    Select,
+    /// Close, cancel or go back.
+    Back,
+    /// Edit the selected template part.
+    Edit,
+    /// Save the edited template as a new version.
+    Save,
+    /// Write the saved template back to the session YAML file.
+    WriteSession,
+    /// Restore the selected older template version.
+    RestoreVersion,
+    /// Show the template's version history.
+    Versions,
+    /// Start a run of the chosen variants and cases.
+    StartRun,
+    /// Cancel the run in progress.
+    CancelRun,
+    /// Cycle which cases to run: all, a tag, failed last time.
+    CycleCases,
+    /// Toggle the focused variant in the run selection.
+    ToggleVariant,
+    /// Next case.
+    NextCase,
+    /// Previous case.
+    PrevCase,
+    /// Next case whose outputs differ.
+    NextDiffering,
+    /// Cycle diff mode: word, line, unified.
+    CycleDiffMode,
+    /// Cycle the variant shown on the right.
+    CycleVariant,
+    /// Compare with the same variant in an earlier run.
+    CompareEarlier,
+    /// Sort the results table by the next column.
+    SortNext,
+    /// Show only failed cells.
+    FilterFailed,
+    /// Show only cases whose outputs differ.
+    FilterDiffering,
+    /// Cycle the tag filter.
+    FilterTag,
+}
+
+impl Action {
+    /// Every action, for the palette and the help overlay.
+    pub const ALL: &[Action] = &[
+        Action::Quit,
+        Action::Help,
+        Action::Palette,
+        Action::GotoTemplates,
+        Action::GotoRun,
+        Action::GotoCompare,
+        Action::GotoResults,
+        Action::GotoRate,
+        Action::NextScreen,
+        Action::PrevScreen,
+        Action::Up,
+        Action::Down,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Left,
+        Action::Right,
+        Action::Select,
+        Action::Back,
+        Action::Edit,
+        Action::Save,
+        Action::WriteSession,
+        Action::RestoreVersion,
+        Action::Versions,
+        Action::StartRun,
+        Action::CancelRun,
+        Action::CycleCases,
+        Action::ToggleVariant,
+        Action::NextCase,
+        Action::PrevCase,
+        Action::NextDiffering,
+        Action::CycleDiffMode,
+        Action::CycleVariant,
+        Action::CompareEarlier,
+        Action::SortNext,
+        Action::FilterFailed,
+        Action::FilterDiffering,
+        Action::FilterTag,
+    ];
+}

@@ -1,0 +1,350 @@
+//! The App loop, generic over the terminal backend and the input stream, and the host side
+//! of effects: tokio tasks that do the work and report back with messages.
+//!
+//! Nothing here is global: two Apps can run in one process over one store (the SSH server
+//! runs one per connection; a test runs two on two `TestBackend`s).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossterm::event::Event;
+use futures::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::draw::{View, draw};
+use super::keymap::Keymap;
+use super::msg::{Effect, Msg};
+use super::state::State;
+use super::theme::Theme;
+use super::update::update;
+use crate::diff::DiffCache;
+use crate::runner::{self, RunOptions, Selection};
+use crate::session::{Session, TemplateSpec};
+use crate::store::Store;
+
+/// Configuration an App is started with.
+pub struct AppConfig {
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub ascii: bool,
+}
+
+/// Redraws at most this often, however fast tokens stream in.
+const FRAME: Duration = Duration::from_millis(16);
+
+/// Runs one App until the user quits or `shutdown` fires.
+pub async fn run_app<B, S>(
+    terminal: &mut Terminal<B>,
+    mut input: S,
+    store: Store,
+    session: Arc<Session>,
+    config: &AppConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    S: Stream<Item = std::io::Result<Event>> + Unpin,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let mut state = State::new(session.clone());
+    let mut host = Host::new(store, session, tx.clone());
+    let view = View {
+        theme: &config.theme,
+        keymap: &config.keymap,
+        ascii: config.ascii,
+    };
+    let started = Instant::now();
+    terminal.draw(|f| draw(&state, &view, f))?;
+    host.run(Effect::LoadLatestRun);
+
+    let mut ticker = tokio::time::interval(FRAME);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut batch = Vec::with_capacity(256);
+    let mut dirty = false;
+    let mut last_draw = Instant::now();
+    loop {
+        tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(ev)) => {
+                    if let Some(msg) = event_to_msg(ev) {
+                        batch.push(msg);
+                    }
+                }
+                // The input is gone (terminal closed, SSH channel dropped): leave cleanly.
+                Some(Err(_)) | None => break,
+            },
+            n = rx.recv_many(&mut batch, 256) => {
+                if n == 0 {
+                    break;
+                }
+            }
+            _ = ticker.tick() => {
+                batch.push(Msg::Tick(started.elapsed().as_millis() as u64));
+            }
+            () = shutdown.cancelled() => break,
+        }
+        // Drain whatever else is already waiting, then draw once.
+        while let Ok(msg) = rx.try_recv() {
+            batch.push(msg);
+        }
+        for msg in batch.drain(..) {
+            let is_tick = matches!(msg, Msg::Tick(_));
+            let toasts = state.toasts.len();
+            let effects = update(&mut state, &config.keymap, msg);
+            dirty |= !is_tick || !effects.is_empty() || toasts != state.toasts.len();
+            for effect in effects {
+                host.run(effect);
+            }
+        }
+        if state.quit {
+            break;
+        }
+        // A running job's rate and elapsed time change without messages; refresh them 4x/s.
+        if state.run.active.is_some() && last_draw.elapsed() >= Duration::from_millis(250) {
+            dirty = true;
+        }
+        if dirty && last_draw.elapsed() >= FRAME {
+            terminal.draw(|f| draw(&state, &view, f))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+    }
+    host.shutdown().await;
+    Ok(())
+}
+
+fn event_to_msg(ev: Event) -> Option<Msg> {
+    match ev {
+        Event::Key(k) => Some(Msg::Key(k)),
+        Event::Paste(text) => Some(Msg::Paste(text)),
+        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        _ => None,
+    }
+}
+
+/// Runs effects as tasks. Owns what is not plain data: the store, task handles, the
+/// cancellation token of the run in progress, the diff cache.
+struct Host {
+    store: Store,
+    session: Arc<Session>,
+    tx: mpsc::UnboundedSender<Msg>,
+    run: Option<(CancellationToken, JoinHandle<()>)>,
+    /// A newer preview replaces the one in flight (dropping its handle aborts it).
+    preview: Option<JoinHandle<()>>,
+    diffs: Arc<Mutex<DiffCache>>,
+}
+
+impl Host {
+    fn new(store: Store, session: Arc<Session>, tx: mpsc::UnboundedSender<Msg>) -> Self {
+        Self {
+            store,
+            session,
+            tx,
+            run: None,
+            preview: None,
+            diffs: Arc::new(Mutex::new(DiffCache::default())),
+        }
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(h) = self.preview.take() {
+            h.abort();
+        }
+        if let Some((cancel, handle)) = self.run.take() {
+            cancel.cancel();
+            let _ = handle.await;
+        }
+        let _ = self.store.flush();
+    }
+
+    fn run(&mut self, effect: Effect) {
+        let tx = self.tx.clone();
+        let store = self.store.clone();
+        let session = self.session.clone();
+        match effect {
+            Effect::RenderPreview {
+                generation,
+                template,
+                specs,
+                case,
+            } => {
+                if let Some(h) = self.preview.take() {
+                    h.abort();
+                }
+                self.preview = Some(tokio::task::spawn_blocking(move || {
+                    let result = crate::template::preview(&session, &specs, &template, case)
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::PreviewRendered { generation, result });
+                }));
+            }
+            Effect::StartRun {
+                variants,
+                case_ids,
+                specs,
+            } => {
+                if self.run.as_ref().is_some_and(|(_, h)| !h.is_finished()) {
+                    let _ = tx.send(Msg::Error("a run is already going".into()));
+                    return;
+                }
+                let cancel = CancellationToken::new();
+                let token = cancel.clone();
+                let handle = tokio::spawn(async move {
+                    if let Err(e) =
+                        start_run(&store, &session, &specs, variants, case_ids, &token, &tx).await
+                    {
+                        let _ = tx.send(Msg::Error(format!("run failed: {e:#}")));
+                    }
+                });
+                self.run = Some((cancel, handle));
+            }
+            Effect::CancelRun => {
+                if let Some((cancel, _)) = &self.run {
+                    cancel.cancel();
+                }
+            }
+            Effect::LoadLatestRun => spawn_blocking_reporting(tx.clone(), move || {
+                match store.latest_run(Some(&session.file.name), false)? {
+                    Some(run) => load_run(&store, &session, &run.id, &tx),
+                    None => Ok(()),
+                }
+            }),
+            Effect::LoadRun(id) => {
+                spawn_blocking_reporting(tx.clone(), move || load_run(&store, &session, &id, &tx));
+            }
+            Effect::LoadEarlier(id) => spawn_blocking_reporting(tx.clone(), move || {
+                let outputs = store.outputs(&id).collect::<Result<Vec<_>, _>>()?;
+                let _ = tx.send(Msg::EarlierLoaded {
+                    run_id: id,
+                    outputs,
+                });
+                Ok(())
+            }),
+            Effect::ComputeDiff {
+                key,
+                left,
+                right,
+                mode,
+            } => {
+                let cache = self.diffs.clone();
+                tokio::task::spawn_blocking(move || {
+                    let cached = cache
+                        .lock()
+                        .ok()
+                        .and_then(|mut c| c.get(&left, &right, mode));
+                    let diff = cached.unwrap_or_else(|| {
+                        let d = Arc::new(crate::diff::diff(&left, &right, mode));
+                        if let Ok(mut c) = cache.lock() {
+                            c.insert(&left, &right, mode, d.clone());
+                        }
+                        d
+                    });
+                    let _ = tx.send(Msg::DiffReady { key, diff });
+                });
+            }
+            Effect::SaveTemplate { template, specs } => {
+                spawn_blocking_reporting(tx.clone(), move || {
+                    let rec = crate::template::version_record(&session, &specs, &template)?;
+                    store.put_template_version(&rec)?;
+                    store.flush()?;
+                    let _ = tx.send(Msg::TemplateSaved {
+                        template,
+                        hash: rec.hash,
+                    });
+                    Ok(())
+                });
+            }
+            Effect::LoadVersions(template) => spawn_blocking_reporting(tx.clone(), move || {
+                let list = store.template_history(&session.file.name, &template)?;
+                let _ = tx.send(Msg::VersionsLoaded { template, list });
+                Ok(())
+            }),
+            Effect::WriteSession { specs } => spawn_blocking_reporting(tx.clone(), move || {
+                crate::session::write_templates(&session, &specs)?;
+                let _ = tx.send(Msg::SessionWritten {
+                    path: session.path.display().to_string(),
+                });
+                Ok(())
+            }),
+        }
+    }
+}
+
+/// Runs blocking work (store reads, rendering) off the UI thread; an error becomes a toast.
+fn spawn_blocking_reporting(
+    tx: mpsc::UnboundedSender<Msg>,
+    work: impl FnOnce() -> anyhow::Result<()> + Send + 'static,
+) {
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = work() {
+            let _ = tx.send(Msg::Error(format!("{e:#}")));
+        }
+    });
+}
+
+fn load_run(
+    store: &Store,
+    session: &Session,
+    id: &str,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> anyhow::Result<()> {
+    let run = store.run(id)?;
+    let outputs = store.outputs(id).collect::<Result<Vec<_>, _>>()?;
+    let report = crate::report::build(&run, &outputs);
+    let earlier = store
+        .runs()?
+        .into_iter()
+        .rev()
+        .filter(|r| r.session_name == session.file.name && r.id != id)
+        .map(|r| r.id)
+        .collect();
+    let _ = tx.send(Msg::RunLoaded {
+        run,
+        outputs,
+        earlier,
+    });
+    let _ = tx.send(Msg::ReportReady(report));
+    Ok(())
+}
+
+async fn start_run(
+    store: &Store,
+    session: &Session,
+    specs: &HashMap<String, TemplateSpec>,
+    variants: Vec<String>,
+    case_ids: Vec<String>,
+    cancel: &CancellationToken,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> anyhow::Result<()> {
+    let edited = session.with_templates(specs)?;
+    let selection = Selection {
+        variants,
+        case_ids,
+        ..Selection::default()
+    };
+    let plan = runner::plan_new_run(&edited, store, &selection, false)?;
+    let endpoints = runner::endpoints(&plan)?;
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let forward = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = erx.recv().await {
+                let _ = tx.send(Msg::Run(ev));
+            }
+        })
+    };
+    let opts = RunOptions {
+        no_cache: false,
+        deltas: true,
+    };
+    let result = runner::execute(store, plan, &endpoints, opts, cancel, &etx).await;
+    drop(etx);
+    let _ = forward.await;
+    result?;
+    Ok(())
+}

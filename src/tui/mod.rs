@@ -1,0 +1,12 @@
+//! The workbench TUI: plain `State`, `Msg`s into `update`, `Effect`s out, pure `draw`.
+
+pub mod action;
+pub mod app;
+pub mod draw;
+pub mod keymap;
+pub mod msg;
+pub mod state;
+pub mod strings;
+pub mod term;
+pub mod theme;
+pub mod update;

@@ -1,0 +1,93 @@
+//! Messages into `update` and the effects it asks for.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crossterm::event::KeyEvent;
+
+use super::action::Action;
+use super::state::DiffKey;
+use crate::diff::{DiffLines, DiffMode};
+use crate::providers::Message;
+use crate::report::RunReport;
+use crate::runner::RunEvent;
+use crate::session::TemplateSpec;
+use crate::store::{OutputRecord, RunRecord, TemplateVersionRecord};
+
+/// Everything `update` reacts to: input, time, and the results of effects.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Paste(String),
+    Resize(u16, u16),
+    /// Time passed; the value is milliseconds since the App started.
+    Tick(u64),
+    Action(Action),
+    PreviewRendered {
+        generation: u64,
+        result: Result<Vec<Message>, String>,
+    },
+    Run(RunEvent),
+    RunLoaded {
+        run: RunRecord,
+        outputs: Vec<OutputRecord>,
+        earlier: Vec<String>,
+    },
+    EarlierLoaded {
+        run_id: String,
+        outputs: Vec<OutputRecord>,
+    },
+    ReportReady(RunReport),
+    DiffReady {
+        key: DiffKey,
+        diff: Arc<DiffLines>,
+    },
+    TemplateSaved {
+        template: String,
+        hash: String,
+    },
+    VersionsLoaded {
+        template: String,
+        list: Vec<TemplateVersionRecord>,
+    },
+    SessionWritten {
+        path: String,
+    },
+    Error(String),
+}
+
+/// Work `update` asks the host to do; each reports back with a `Msg`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    RenderPreview {
+        generation: u64,
+        template: String,
+        specs: HashMap<String, TemplateSpec>,
+        case: usize,
+    },
+    StartRun {
+        variants: Vec<String>,
+        case_ids: Vec<String>,
+        /// The templates as edited in the App (the run uses them, saved or not).
+        specs: HashMap<String, TemplateSpec>,
+    },
+    CancelRun,
+    /// Load the newest run of the session (and its outputs).
+    LoadLatestRun,
+    LoadRun(String),
+    LoadEarlier(String),
+    ComputeDiff {
+        key: DiffKey,
+        left: String,
+        right: String,
+        mode: DiffMode,
+    },
+    SaveTemplate {
+        template: String,
+        specs: HashMap<String, TemplateSpec>,
+    },
+    LoadVersions(String),
+    WriteSession {
+        specs: HashMap<String, TemplateSpec>,
+    },
+}

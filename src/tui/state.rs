@@ -1,0 +1,307 @@
+//! The whole of what the screen shows, as plain data. `update` changes it; `draw` reads it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use ratatui_textarea::TextArea;
+
+use crate::diff::{DiffLines, DiffMode};
+use crate::providers::Message;
+use crate::report::RunReport;
+use crate::session::{Session, TemplateSpec};
+use crate::store::{OutputRecord, RunRecord, TemplateVersionRecord};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Screen {
+    Templates,
+    Run,
+    Compare,
+    Results,
+}
+
+impl Screen {
+    pub const ALL: [Screen; 4] = [
+        Screen::Templates,
+        Screen::Run,
+        Screen::Compare,
+        Screen::Results,
+    ];
+
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Toast {
+    pub text: String,
+    pub level: Level,
+    /// `State::now_ms` after which it disappears.
+    pub until_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help { scroll: u16 },
+    Palette { query: String, selected: usize },
+}
+
+/// The part of a template being looked at or edited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    System,
+    Examples,
+    User,
+}
+
+impl Part {
+    pub const ALL: [Part; 3] = [Part::System, Part::Examples, Part::User];
+}
+
+pub struct TemplatesState {
+    pub names: Vec<String>,
+    pub selected: usize,
+    pub part: Part,
+    /// The session's templates as edited in this App (saved or not).
+    pub specs: HashMap<String, TemplateSpec>,
+    /// Templates changed since the last save.
+    pub unsaved: Vec<String>,
+    /// Templates saved as a new version but not yet written to the session file.
+    pub unwritten: Vec<String>,
+    /// Present while the user types in the editor.
+    pub editor: Option<TextArea<'static>>,
+    /// Case whose variables feed the preview.
+    pub case: usize,
+    pub preview: Result<Vec<Message>, String>,
+    /// Bumped at each edit; a preview rendered for an older generation is dropped.
+    pub edit_gen: u64,
+    pub preview_gen: u64,
+    /// When to re-render the preview (after a pause in typing).
+    pub preview_due_ms: Option<u64>,
+    pub versions: Option<VersionsView>,
+}
+
+pub struct VersionsView {
+    pub template: String,
+    pub list: Vec<TemplateVersionRecord>,
+    pub selected: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseFilter {
+    All,
+    Tag(String),
+    FailedLastRun,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveRun {
+    pub run_id: String,
+    pub total: usize,
+    pub done: usize,
+    pub errors: usize,
+    pub cached: usize,
+    pub started_ms: u64,
+}
+
+pub struct RunState {
+    /// Which session variants the next run includes (by index).
+    pub chosen: Vec<bool>,
+    pub cursor: usize,
+    pub filter: CaseFilter,
+    pub active: Option<ActiveRun>,
+    /// Case whose outputs stream into the panes.
+    pub case: usize,
+    /// Text streamed so far for the focused case, per variant.
+    pub live: HashMap<String, String>,
+    pub cell_errors: Vec<String>,
+}
+
+pub struct CompareState {
+    pub case: usize,
+    /// Variant indices into the run's variants.
+    pub left: usize,
+    pub right: usize,
+    pub mode: ViewMode,
+    /// The earlier run the right side comes from, for a regression view.
+    pub right_run: Option<String>,
+    pub diff: Option<(DiffKey, Arc<DiffLines>)>,
+    pub scroll: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViewMode {
+    Word,
+    Line,
+    Unified,
+}
+
+impl ViewMode {
+    pub fn diff_mode(self) -> DiffMode {
+        match self {
+            ViewMode::Line => DiffMode::Line,
+            ViewMode::Word | ViewMode::Unified => DiffMode::Word,
+        }
+    }
+}
+
+/// Names a computed diff: which two texts, compared how.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DiffKey {
+    pub left: String,
+    pub right: String,
+    pub mode: DiffMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Variant,
+    PassRate,
+    LatencyP50,
+    Cost,
+    Errors,
+}
+
+pub struct ResultsState {
+    pub report: Option<RunReport>,
+    pub sort: SortBy,
+    /// Row of the case x variant grid.
+    pub row: usize,
+    pub failed_only: bool,
+    pub differing_only: bool,
+    pub tag: Option<String>,
+}
+
+/// Outputs of one run, by (variant, case id), first repeat.
+#[derive(Default)]
+pub struct RunData {
+    pub run: Option<RunRecord>,
+    pub outputs: HashMap<(String, String), OutputRecord>,
+    /// Earlier runs of this session, newest first (ids), for the regression view.
+    pub earlier: Vec<String>,
+    pub earlier_outputs: HashMap<(String, String), OutputRecord>,
+}
+
+pub struct State {
+    pub session: Arc<Session>,
+    pub screen: Screen,
+    pub overlay: Overlay,
+    pub toasts: VecDeque<Toast>,
+    /// Milliseconds since the App started, advanced by ticks (no clock inside `update`).
+    pub now_ms: u64,
+    pub templates: TemplatesState,
+    pub run: RunState,
+    pub compare: CompareState,
+    pub results: ResultsState,
+    pub data: RunData,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(session: Arc<Session>) -> Self {
+        let names: Vec<String> = session.file.templates.keys().cloned().collect();
+        let specs = session
+            .file
+            .templates
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let variants = session.file.variants.len();
+        Self {
+            screen: Screen::Templates,
+            overlay: Overlay::None,
+            toasts: VecDeque::new(),
+            now_ms: 0,
+            templates: TemplatesState {
+                names,
+                selected: 0,
+                part: Part::User,
+                specs,
+                unsaved: Vec::new(),
+                unwritten: Vec::new(),
+                editor: None,
+                case: 0,
+                preview: Err(String::new()),
+                edit_gen: 1,
+                preview_gen: 0,
+                preview_due_ms: Some(0),
+                versions: None,
+            },
+            run: RunState {
+                chosen: vec![true; variants],
+                cursor: 0,
+                filter: CaseFilter::All,
+                active: None,
+                case: 0,
+                live: HashMap::new(),
+                cell_errors: Vec::new(),
+            },
+            compare: CompareState {
+                case: 0,
+                left: 0,
+                right: usize::from(variants > 1),
+                mode: ViewMode::Word,
+                right_run: None,
+                diff: None,
+                scroll: 0,
+            },
+            results: ResultsState {
+                report: None,
+                sort: SortBy::Variant,
+                row: 0,
+                failed_only: false,
+                differing_only: false,
+                tag: None,
+            },
+            data: RunData::default(),
+            session,
+            quit: false,
+        }
+    }
+
+    pub fn toast(&mut self, level: Level, text: impl Into<String>) {
+        let ttl = if level == Level::Error { 6_000 } else { 3_000 };
+        self.toasts.push_back(Toast {
+            text: text.into(),
+            level,
+            until_ms: self.now_ms + ttl,
+        });
+        while self.toasts.len() > 3 {
+            self.toasts.pop_front();
+        }
+    }
+
+    pub fn selected_template(&self) -> Option<&str> {
+        self.templates
+            .names
+            .get(self.templates.selected)
+            .map(String::as_str)
+    }
+
+    /// Variant names of the loaded run (or the session when no run is loaded).
+    pub fn run_variants(&self) -> Vec<String> {
+        match &self.data.run {
+            Some(run) => run.variants.iter().map(|v| v.name.clone()).collect(),
+            None => self
+                .session
+                .file
+                .variants
+                .iter()
+                .map(|v| v.name.clone())
+                .collect(),
+        }
+    }
+
+    pub fn output(&self, variant: &str, case_id: &str) -> Option<&OutputRecord> {
+        self.data
+            .outputs
+            .get(&(variant.to_owned(), case_id.to_owned()))
+    }
+}

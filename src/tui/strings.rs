@@ -1,0 +1,239 @@
+//! Every user-facing word about actions, screens and keys, in one place, so the help
+//! overlay, the palette and the status bar agree with each other and with the keymap.
+
+use super::action::Action;
+use super::keymap::{Context, Keymap};
+use super::state::Screen;
+
+/// One line for the help overlay and the command palette; the same sense as the `///`
+/// line of the action in `action.rs`.
+pub fn describe(action: Action) -> &'static str {
+    match action {
+        Action::Quit => "Leave Loupe",
+        Action::Help => "Show or hide this help",
+        Action::Palette => "Open the command palette",
+        Action::GotoTemplates => "Go to the Templates screen",
+        Action::GotoRun => "Go to the Run screen",
+        Action::GotoCompare => "Go to the Compare screen",
+        Action::GotoResults => "Go to the Results screen",
+        Action::GotoRate => "Go to the Rate screen",
+        Action::NextScreen => "Go to the next screen",
+        Action::PrevScreen => "Go to the previous screen",
+        Action::Up => "Move up",
+        Action::Down => "Move down",
+        Action::PageUp => "Move up a page",
+        Action::PageDown => "Move down a page",
+        Action::Left => "Move left / previous pane",
+        Action::Right => "Move right / next pane",
+        Action::Select => "Open or confirm the selection",
+        Action::Back => "Close, cancel or go back",
+        Action::Edit => "Edit the selected template part",
+        Action::Save => "Save the edited template as a new version",
+        Action::WriteSession => "Write the saved template back to the session file",
+        Action::RestoreVersion => "Restore the selected older template version",
+        Action::Versions => "Show the template's version history",
+        Action::StartRun => "Run the chosen variants on the chosen cases",
+        Action::CancelRun => "Cancel the run in progress",
+        Action::CycleCases => "Cycle which cases to run: all, a tag, failed last time",
+        Action::ToggleVariant => "Include or leave out the focused variant",
+        Action::NextCase => "Show the next case",
+        Action::PrevCase => "Show the previous case",
+        Action::NextDiffering => "Jump to the next case whose outputs differ",
+        Action::CycleDiffMode => "Cycle the diff: word, line, unified",
+        Action::CycleVariant => "Cycle the variant shown on the right",
+        Action::CompareEarlier => "Compare with the same variant in an earlier run",
+        Action::SortNext => "Sort the results by the next column",
+        Action::FilterFailed => "Show only failed cells, or all",
+        Action::FilterDiffering => "Show only cases whose outputs differ, or all",
+        Action::FilterTag => "Cycle the tag filter",
+    }
+}
+
+/// A word or two for the status bar, next to the key.
+pub fn hint(action: Action) -> &'static str {
+    match action {
+        Action::Quit => "quit",
+        Action::Help => "help",
+        Action::Palette => "commands",
+        Action::GotoTemplates => "templates",
+        Action::GotoRun => "run screen",
+        Action::GotoCompare => "compare",
+        Action::GotoResults => "results",
+        Action::GotoRate => "rate",
+        Action::NextScreen => "next screen",
+        Action::PrevScreen => "prev screen",
+        Action::Up => "up",
+        Action::Down => "down",
+        Action::PageUp => "page up",
+        Action::PageDown => "page down",
+        Action::Left => "left",
+        Action::Right => "right",
+        Action::Select => "open",
+        Action::Back => "back",
+        Action::Edit => "edit",
+        Action::Save => "save",
+        Action::WriteSession => "write file",
+        Action::RestoreVersion => "restore",
+        Action::Versions => "versions",
+        Action::StartRun => "run",
+        Action::CancelRun => "cancel run",
+        Action::CycleCases => "cases",
+        Action::ToggleVariant => "toggle",
+        Action::NextCase => "next case",
+        Action::PrevCase => "prev case",
+        Action::NextDiffering => "next diff",
+        Action::CycleDiffMode => "diff mode",
+        Action::CycleVariant => "variant",
+        Action::CompareEarlier => "earlier run",
+        Action::SortNext => "sort",
+        Action::FilterFailed => "failed",
+        Action::FilterDiffering => "differing",
+        Action::FilterTag => "tag",
+    }
+}
+
+pub fn screen_name(screen: Screen) -> &'static str {
+    match screen {
+        Screen::Templates => "Templates",
+        Screen::Run => "Run",
+        Screen::Compare => "Compare",
+        Screen::Results => "Results",
+    }
+}
+
+/// The heading of a context's section in the help overlay.
+pub fn context_name(context: Context) -> &'static str {
+    match context {
+        Context::Global => "Everywhere",
+        Context::Templates => "Templates",
+        Context::Editor => "Editor",
+        Context::Run => "Run",
+        Context::Compare => "Compare",
+        Context::Results => "Results",
+        Context::Rate => "Rate",
+        Context::Help => "Help",
+        Context::Palette => "Command palette",
+    }
+}
+
+/// The actions worth a place in the status bar, most useful first, with the word to show
+/// where it differs from [`hint`].
+fn hinted(context: Context) -> &'static [(Action, Option<&'static str>)] {
+    match context {
+        Context::Global | Context::Rate => &[],
+        Context::Templates => &[
+            (Action::Edit, None),
+            (Action::Save, None),
+            (Action::Versions, None),
+            (Action::StartRun, None),
+            (Action::WriteSession, None),
+        ],
+        Context::Editor => &[(Action::Back, Some("done")), (Action::Save, None)],
+        Context::Run => &[
+            (Action::ToggleVariant, None),
+            (Action::CycleCases, None),
+            (Action::StartRun, None),
+            (Action::CancelRun, None),
+        ],
+        Context::Compare => &[
+            (Action::NextCase, None),
+            (Action::NextDiffering, None),
+            (Action::CycleDiffMode, None),
+            (Action::CycleVariant, None),
+            (Action::CompareEarlier, None),
+        ],
+        Context::Results => &[
+            (Action::Select, Some("compare")),
+            (Action::SortNext, None),
+            (Action::FilterFailed, None),
+            (Action::FilterDiffering, None),
+            (Action::FilterTag, None),
+        ],
+        Context::Help => &[
+            (Action::Back, Some("close")),
+            (Action::Down, Some("scroll")),
+        ],
+        Context::Palette => &[(Action::Select, Some("run")), (Action::Back, Some("close"))],
+    }
+}
+
+/// Everywhere except overlays and the editor, after the context's own.
+const GLOBAL_HINTS: &[(Action, Option<&'static str>)] = &[
+    (Action::Help, None),
+    (Action::Palette, None),
+    (Action::Quit, None),
+];
+
+/// Status-bar hints for `context`: `(key, word)` pairs for a few important actions, with
+/// the keys the live keymap gives them there; an action with no key is left out.
+pub fn hints(keymap: &Keymap, context: Context) -> Vec<(String, &'static str)> {
+    let global: &[(Action, Option<&'static str>)] = match context {
+        Context::Help | Context::Palette | Context::Editor => &[],
+        _ => GLOBAL_HINTS,
+    };
+    hinted(context)
+        .iter()
+        .chain(global)
+        .filter_map(|(action, word)| {
+            let key = keymap.keys_for(context, *action).into_iter().next()?;
+            Some((key, word.unwrap_or_else(|| hint(*action))))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_has_words() {
+        for a in Action::ALL {
+            assert!(!describe(*a).is_empty() && !describe(*a).ends_with('.'));
+            assert!(!hint(*a).is_empty() && hint(*a).len() <= 12, "{a:?}");
+        }
+        for c in Context::ALL {
+            assert!(!context_name(c).is_empty());
+        }
+    }
+
+    #[test]
+    fn descriptions_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for a in Action::ALL {
+            assert!(seen.insert(describe(*a)), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn hints_follow_the_live_keymap() {
+        let km = Keymap::default();
+        assert_eq!(
+            hints(&km, Context::Templates),
+            vec![
+                ("e".to_owned(), "edit"),
+                ("ctrl-s".to_owned(), "save"),
+                ("v".to_owned(), "versions"),
+                ("r".to_owned(), "run"),
+                ("W".to_owned(), "write file"),
+                ("?".to_owned(), "help"),
+                (":".to_owned(), "commands"),
+                ("q".to_owned(), "quit"),
+            ]
+        );
+        assert_eq!(
+            hints(&km, Context::Editor),
+            vec![("esc".to_owned(), "done"), ("ctrl-s".to_owned(), "save")]
+        );
+        let km = km
+            .with_overrides(
+                "global:\n  q: null\n  ctrl-q: quit\ncompare:\n  ']': null\n",
+                "t.yaml",
+            )
+            .unwrap();
+        let compare = hints(&km, Context::Compare);
+        assert!(compare.contains(&("ctrl-q".to_owned(), "quit")));
+        assert!(!compare.iter().any(|(_, w)| *w == "next diff"));
+        assert!(hints(&km, Context::Run).len() >= 4);
+    }
+}

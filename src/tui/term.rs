@@ -1,0 +1,88 @@
+//! The local terminal host: raw mode, alternate screen, bracketed paste, and a terminal
+//! restored on every way out (normal quit, error, panic, SIGTERM, SIGHUP).
+
+use std::io::{self, Stderr, Write};
+use std::sync::Arc;
+
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, EventStream};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio_util::sync::CancellationToken;
+
+use super::app::{AppConfig, run_app};
+use crate::session::Session;
+use crate::store::Store;
+
+fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        io::stderr(),
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+/// Puts the terminal back however the process ends, including a panic.
+struct Guard;
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Opens the workbench full screen. The TUI is drawn on stderr, so stdout stays free for
+/// data even when it is piped (as television does).
+pub fn run_local(store: Store, session: Arc<Session>, config: &AppConfig) -> anyhow::Result<()> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        hook(info);
+    }));
+    enable_raw_mode()?;
+    let _guard = Guard;
+    execute!(io::stderr(), EnterAlternateScreen, EnableBracketedPaste)?;
+    let mut terminal: Terminal<CrosstermBackend<Stderr>> =
+        Terminal::new(CrosstermBackend::new(io::stderr()))?;
+    terminal.clear()?;
+
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let shutdown = CancellationToken::new();
+        let signals = tokio::spawn(watch_signals(shutdown.clone()));
+        let result = run_app(
+            &mut terminal,
+            EventStream::new(),
+            store,
+            session,
+            config,
+            shutdown,
+        )
+        .await;
+        signals.abort();
+        result
+    })?;
+    let _ = io::stderr().flush();
+    Ok(())
+}
+
+/// SIGTERM and SIGHUP (an SSH connection that drops) end the App like a quit.
+async fn watch_signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+    }
+    shutdown.cancel();
+}

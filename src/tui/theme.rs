@@ -1,0 +1,742 @@
+//! Colours and text attributes, from YAML themes.
+//!
+//! The built-in themes are compiled in. A user theme is `<dir>/<name>.yaml`; it sets only
+//! the fields it wants and takes the rest from the theme it `inherits:` (a built-in or
+//! another user theme; by default the built-in of the same name, else `dark`). A style
+//! field is either a colour (the foreground) or `{ fg, bg, modifiers }`, and replaces the
+//! inherited style as a whole. Colours are `"#rrggbb"` (quoted: a bare `#` starts a YAML
+//! comment), ratatui colour names (`light-blue`), a 256-colour index, or names from the
+//! `palette:` section, which win over colour names: in the built-ins `red` is the theme's
+//! red. A child's palette entries re-colour the styles it inherits. Modifiers: `bold`,
+//! `dim`, `italic`, `underlined`, `reversed`, `crossed_out`, `hidden`, `slow_blink`,
+//! `rapid_blink`.
+//! Problems never stop the TUI: they become warnings and a fallback theme.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::border;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+pub const DEFAULT_THEME: &str = "dark";
+
+const BUILT_IN: &[(&str, &str)] = &[
+    ("dark", include_str!("../../themes/dark.yaml")),
+    ("light", include_str!("../../themes/light.yaml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.yaml"),
+    ),
+    ("monochrome", include_str!("../../themes/monochrome.yaml")),
+];
+
+// Inheritance deeper than this is a cycle or a mistake, not a design.
+const MAX_DEPTH: usize = 8;
+
+/// Declares the style fields once: `Theme`'s public fields, the YAML file's optional
+/// fields, and the code that merges and resolves them.
+macro_rules! theme_fields {
+    ($($(#[doc = $doc:literal])* $field:ident,)*) => {
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Theme {
+            /// The name it was loaded as.
+            pub name: String,
+            $($(#[doc = $doc])* pub $field: Style,)*
+        }
+
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ThemeFile {
+            inherits: Option<String>,
+            #[serde(default)]
+            palette: BTreeMap<String, ColorRef>,
+            $(#[serde(default, deserialize_with = "style_field")]
+            $field: Option<StyleSpec>,)*
+        }
+
+        impl ThemeFile {
+            /// `top`'s fields and palette entries win over this file's.
+            fn overlay(mut self, top: ThemeFile) -> ThemeFile {
+                self.palette.extend(top.palette);
+                $(if top.$field.is_some() {
+                    self.$field = top.$field;
+                })*
+                self
+            }
+
+            fn resolve(&self, name: &str, warnings: &mut Vec<String>) -> Theme {
+                Theme {
+                    name: name.to_owned(),
+                    $($field: self.style(name, stringify!($field), self.$field.as_ref(), warnings),)*
+                }
+            }
+
+            #[cfg(test)]
+            fn unset(&self) -> Vec<&'static str> {
+                let mut out = Vec::new();
+                $(if self.$field.is_none() {
+                    out.push(stringify!($field));
+                })*
+                out
+            }
+        }
+    };
+}
+
+theme_fields! {
+    /// Body text and the screen's background.
+    text,
+    /// Secondary text: metadata, placeholders, idle states.
+    muted,
+    border,
+    /// The border of the pane that has the keys.
+    border_focused,
+    /// Pane titles and headings.
+    title,
+    /// The highlighted row of a list or table.
+    selection,
+    status_bar,
+    /// Key names in the status bar and the help overlay.
+    status_key,
+    toast_error,
+    toast_info,
+    /// Text only the right-hand output has.
+    diff_insert,
+    /// Text only the left-hand output has.
+    diff_delete,
+    pass,
+    fail,
+    warn,
+    /// Labels, gauges and other emphasis.
+    accent,
+    /// The screen tabs line and table headers.
+    header,
+    tab_active,
+    tab_inactive,
+    /// The line with the cursor in the template editor.
+    cursor_line,
+}
+
+impl Default for Theme {
+    fn default() -> Self {
+        built_in(DEFAULT_THEME, &mut Vec::new())
+    }
+}
+
+impl Theme {
+    /// The built-in theme names, default first.
+    pub fn names() -> Vec<&'static str> {
+        BUILT_IN.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// Loads theme `name` (a built-in, `<dir>/<name>.yaml` in the first of `user_dirs`
+    /// that has it, or a path to a `.yaml` file), honouring `NO_COLOR` from this
+    /// process's environment. Never fails: problems come back as warnings.
+    pub fn load(name: &str, user_dirs: &[PathBuf]) -> (Theme, Vec<String>) {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self::load_with(name, user_dirs, no_color)
+    }
+
+    /// As [`Theme::load`], with `NO_COLOR` given rather than read: over SSH it is the
+    /// client's environment that counts, not the server's.
+    pub fn load_with(name: &str, user_dirs: &[PathBuf], no_color: bool) -> (Theme, Vec<String>) {
+        let mut warnings = Vec::new();
+        if no_color {
+            // NO_COLOR means no colour at all, so a user override cannot bring it back.
+            let theme = built_in("monochrome", &mut warnings);
+            return (theme, warnings);
+        }
+        if let Ok(file) = user_chain(name, user_dirs, 0, &mut warnings) {
+            let shown = Path::new(name)
+                .file_stem()
+                .filter(|_| is_path(name))
+                .map_or(name.to_owned(), |s| s.to_string_lossy().into_owned());
+            let theme = file.resolve(&shown, &mut warnings);
+            return (theme, warnings);
+        }
+        let fallback = if is_built_in(name) {
+            name
+        } else {
+            DEFAULT_THEME
+        };
+        warnings.push(format!("using the built-in `{fallback}` theme"));
+        let theme = built_in(fallback, &mut warnings);
+        (theme, warnings)
+    }
+
+    /// Every style empty: the last resort if even a built-in failed (tests forbid that).
+    fn plain(name: &str) -> Theme {
+        ThemeFile::default().resolve(name, &mut Vec::new())
+    }
+}
+
+/// Box-drawing borders, or `+`, `-` and `|` for `--ascii` (terminals and fonts without
+/// the line-drawing characters, and logs that must stay 7-bit).
+pub fn border_set(ascii: bool) -> border::Set<'static> {
+    if ascii {
+        border::Set {
+            top_left: "+",
+            top_right: "+",
+            bottom_left: "+",
+            bottom_right: "+",
+            vertical_left: "|",
+            vertical_right: "|",
+            horizontal_top: "-",
+            horizontal_bottom: "-",
+        }
+    } else {
+        border::PLAIN
+    }
+}
+
+fn built_in(name: &str, warnings: &mut Vec<String>) -> Theme {
+    built_in_chain(name, 0, warnings)
+        .map_or_else(|()| Theme::plain(name), |f| f.resolve(name, warnings))
+}
+
+fn is_built_in(name: &str) -> bool {
+    BUILT_IN.iter().any(|(n, _)| *n == name)
+}
+
+fn is_path(name: &str) -> bool {
+    let ext = Path::new(name)
+        .extension()
+        .map(std::ffi::OsStr::to_ascii_lowercase);
+    name.contains(['/', '\\']) || ext.is_some_and(|e| e == "yaml" || e == "yml")
+}
+
+fn built_in_chain(name: &str, depth: usize, warnings: &mut Vec<String>) -> Result<ThemeFile, ()> {
+    let Some((_, text)) = BUILT_IN.iter().find(|(n, _)| *n == name) else {
+        warnings.push(format!(
+            "no built-in theme `{name}` (built-in: {})",
+            Theme::names().join(", ")
+        ));
+        return Err(());
+    };
+    let file: ThemeFile = serde_yaml::from_str(text).map_err(|e| {
+        warnings.push(yaml_error(&format!("built-in theme {name}"), &e));
+    })?;
+    match &file.inherits {
+        Some(parent) if depth < MAX_DEPTH => {
+            Ok(built_in_chain(parent, depth + 1, warnings)?.overlay(file))
+        }
+        Some(_) => {
+            warnings.push(format!(
+                "theme `{name}`: inherits nest deeper than {MAX_DEPTH}"
+            ));
+            Err(())
+        }
+        None => Ok(file),
+    }
+}
+
+/// The merged file for `name`: user file over whatever it inherits, or a built-in.
+fn user_chain(
+    name: &str,
+    dirs: &[PathBuf],
+    depth: usize,
+    warnings: &mut Vec<String>,
+) -> Result<ThemeFile, ()> {
+    if depth > MAX_DEPTH {
+        warnings.push(format!(
+            "theme `{name}`: inherits nest deeper than {MAX_DEPTH} (a cycle?)"
+        ));
+        return Err(());
+    }
+    let path = if is_path(name) {
+        let p = PathBuf::from(name);
+        if !p.is_file() {
+            warnings.push(format!("theme file {} not found", p.display()));
+            return Err(());
+        }
+        Some(p)
+    } else {
+        dirs.iter()
+            .map(|d| d.join(format!("{name}.yaml")))
+            .find(|p| p.is_file())
+    };
+    let Some(path) = path else {
+        if is_built_in(name) {
+            return built_in_chain(name, depth, warnings);
+        }
+        let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        warnings.push(format!(
+            "unknown theme `{name}`: not built in ({}) and no {name}.yaml in {}",
+            Theme::names().join(", "),
+            if looked.is_empty() {
+                "any theme directory".to_owned()
+            } else {
+                looked.join(", ")
+            }
+        ));
+        return Err(());
+    };
+    let shown = path.display().to_string();
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| warnings.push(format!("{shown}: {e}")))?;
+    let file: ThemeFile = if text.trim().is_empty() {
+        ThemeFile::default()
+    } else {
+        serde_yaml::from_str(&text).map_err(|e| warnings.push(yaml_error(&shown, &e)))?
+    };
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parent = file.inherits.clone().unwrap_or_else(|| {
+        if is_built_in(&stem) {
+            stem.clone()
+        } else {
+            DEFAULT_THEME.to_owned()
+        }
+    });
+    // `dark.yaml` inheriting `dark` means the built-in one, not itself.
+    let base = if parent == stem {
+        built_in_chain(&parent, depth + 1, warnings)
+    } else {
+        user_chain(&parent, dirs, depth + 1, warnings)
+    }?;
+    Ok(base.overlay(file))
+}
+
+/// `file:line:col: message` for a YAML error (`serde_yaml` puts the place at the end).
+pub(crate) fn yaml_error(file: &str, err: &serde_yaml::Error) -> String {
+    let message = err.to_string();
+    match err.location() {
+        Some(loc) => {
+            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+            let message = message.strip_suffix(&suffix).unwrap_or(&message);
+            format!("{file}:{}:{}: {message}", loc.line(), loc.column())
+        }
+        None => format!("{file}: {message}"),
+    }
+}
+
+impl ThemeFile {
+    fn style(
+        &self,
+        theme: &str,
+        field: &str,
+        spec: Option<&StyleSpec>,
+        warnings: &mut Vec<String>,
+    ) -> Style {
+        let Some(spec) = spec else {
+            return Style::default();
+        };
+        let mut style = Style::default();
+        if let Some(c) = spec
+            .fg
+            .as_ref()
+            .and_then(|c| self.color(theme, &format!("{field}.fg"), c, warnings))
+        {
+            style = style.fg(c);
+        }
+        if let Some(c) = spec
+            .bg
+            .as_ref()
+            .and_then(|c| self.color(theme, &format!("{field}.bg"), c, warnings))
+        {
+            style = style.bg(c);
+        }
+        for m in &spec.modifiers {
+            style = style.add_modifier(m.0);
+        }
+        style
+    }
+
+    fn color(
+        &self,
+        theme: &str,
+        at: &str,
+        c: &ColorRef,
+        warnings: &mut Vec<String>,
+    ) -> Option<Color> {
+        let value = self.palette.get(&c.0).unwrap_or(c);
+        match Color::from_str(&value.0) {
+            Ok(color) => Some(color),
+            Err(_) if value.0 == c.0 => {
+                warnings.push(format!(
+                    "theme `{theme}`: {at}: `{}` is neither a palette name nor a colour (#rrggbb or a name like light-blue)",
+                    c.0
+                ));
+                None
+            }
+            Err(_) => {
+                warnings.push(format!(
+                    "theme `{theme}`: palette `{}` = `{}` is not a colour",
+                    c.0, value.0
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// A colour as written: a palette name, `#rrggbb` or a colour name; checked when the
+/// palette is known, except a `#` form, which is checked here to point at its line.
+#[derive(Debug, Clone, PartialEq)]
+struct ColorRef(String);
+
+// An unquoted `#rrggbb` starts a YAML comment and leaves the value empty: the commonest
+// mistake in a theme file, so it gets its own message instead of a silent default.
+const EMPTY_VALUE: &str =
+    "empty value (an unquoted #rrggbb starts a YAML comment: write \"#rrggbb\")";
+
+impl<'de> Deserialize<'de> for ColorRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ColorRef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a colour: \"#rrggbb\", a colour name or a palette name")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ColorRef, E> {
+                if s.starts_with('#') && Color::from_str(s).is_err() {
+                    return Err(E::custom(format!("`{s}` is not a #rrggbb colour")));
+                }
+                Ok(ColorRef(s.to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<ColorRef, E> {
+                // An indexed colour: `fg: 208`.
+                self.visit_str(&n.to_string())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ColorRef, E> {
+                Err(E::custom(EMPTY_VALUE))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct ModifierName(Modifier);
+
+const MODIFIERS: &[(&str, Modifier)] = &[
+    ("bold", Modifier::BOLD),
+    ("dim", Modifier::DIM),
+    ("italic", Modifier::ITALIC),
+    ("underlined", Modifier::UNDERLINED),
+    ("slow_blink", Modifier::SLOW_BLINK),
+    ("rapid_blink", Modifier::RAPID_BLINK),
+    ("reversed", Modifier::REVERSED),
+    ("hidden", Modifier::HIDDEN),
+    ("crossed_out", Modifier::CROSSED_OUT),
+];
+
+impl<'de> Deserialize<'de> for ModifierName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let key = match s.as_str() {
+            "underline" => "underlined",
+            "reverse" => "reversed",
+            "strikethrough" => "crossed_out",
+            other => other,
+        };
+        MODIFIERS
+            .iter()
+            .find(|(n, _)| *n == key)
+            .map(|(_, m)| ModifierName(*m))
+            .ok_or_else(|| {
+                let names: Vec<&str> = MODIFIERS.iter().map(|(n, _)| *n).collect();
+                de::Error::custom(format!(
+                    "unknown modifier `{s}`, expected one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// A style field: `{ fg, bg, modifiers }`, or just a colour, short for `{ fg: colour }`.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StyleSpec {
+    #[serde(default, deserialize_with = "some")]
+    fg: Option<ColorRef>,
+    #[serde(default, deserialize_with = "some")]
+    bg: Option<ColorRef>,
+    #[serde(default)]
+    modifiers: Vec<ModifierName>,
+}
+
+/// A present key must have a value: `key:` with nothing after it is an error, not "unset".
+fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// Deserialises a style field from a colour string or a map.
+fn style_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<StyleSpec>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = StyleSpec;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a colour, or a map with fg, bg and modifiers")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<StyleSpec, E> {
+            let fg = ColorRef::deserialize(de::value::StrDeserializer::<E>::new(s))?;
+            Ok(StyleSpec {
+                fg: Some(fg),
+                ..StyleSpec::default()
+            })
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<StyleSpec, E> {
+            self.visit_str(&n.to_string())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<StyleSpec, E> {
+            Err(E::custom(EMPTY_VALUE))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StyleSpec, A::Error> {
+            StyleSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(V).map(Some)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A temporary theme directory (removed when the guard drops) holding `files`.
+    fn dir_with(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(tmp.path().join(name), text).unwrap();
+        }
+        let dir = tmp.path().to_owned();
+        (tmp, dir)
+    }
+
+    fn load(name: &str, dirs: &[PathBuf]) -> (Theme, Vec<String>) {
+        Theme::load_with(name, dirs, false)
+    }
+
+    #[test]
+    fn every_built_in_loads_cleanly_and_sets_every_field() {
+        assert_eq!(Theme::names()[0], DEFAULT_THEME);
+        for name in Theme::names() {
+            let mut warnings = Vec::new();
+            let file = built_in_chain(name, 0, &mut warnings).unwrap();
+            assert_eq!(
+                file.unset(),
+                Vec::<&str>::new(),
+                "{name} leaves fields unset"
+            );
+            let theme = file.resolve(name, &mut warnings);
+            assert!(warnings.is_empty(), "{name}: {warnings:?}");
+            assert_eq!(load(name, &[]), (theme, Vec::new()));
+        }
+        assert_eq!(Theme::default().name, "dark");
+    }
+
+    #[test]
+    fn built_ins_keep_diff_and_selection_apart() {
+        for name in Theme::names() {
+            let t = load(name, &[]).0;
+            let styles = [t.text, t.diff_insert, t.diff_delete];
+            for (i, a) in styles.iter().enumerate() {
+                for b in &styles[i + 1..] {
+                    assert_ne!(a, b, "{name}: two of text / insert / delete look alike");
+                }
+            }
+            assert_ne!(t.selection, t.text, "{name}");
+        }
+    }
+
+    #[test]
+    fn monochrome_has_no_colour() {
+        let t = load("monochrome", &[]).0;
+        let all = [
+            t.text,
+            t.muted,
+            t.border,
+            t.border_focused,
+            t.title,
+            t.selection,
+            t.status_bar,
+            t.status_key,
+            t.toast_error,
+            t.toast_info,
+            t.diff_insert,
+            t.diff_delete,
+            t.pass,
+            t.fail,
+            t.warn,
+            t.accent,
+            t.header,
+            t.tab_active,
+            t.tab_inactive,
+            t.cursor_line,
+        ];
+        assert!(all.iter().all(|s| s.fg.is_none() && s.bg.is_none()));
+    }
+
+    #[test]
+    fn no_color_forces_monochrome_even_over_user_files() {
+        let (_tmp, dir) = dir_with(&[("mine.yaml", "text: red\n")]);
+        let (t, warnings) = Theme::load_with("mine", &[dir], true);
+        assert_eq!(t, load("monochrome", &[]).0);
+        assert!(warnings.is_empty());
+        let (t, _) = Theme::load_with("light", &[], true);
+        assert_eq!(t.name, "monochrome");
+    }
+
+    #[test]
+    fn user_theme_overrides_only_what_it_sets() {
+        let (_tmp, dir) = dir_with(&[(
+            "mine.yaml",
+            "inherits: light\nselection: { fg: \"#102030\", modifiers: [underline] }\n",
+        )]);
+        let (t, warnings) = load("mine", &[dir]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let light = load("light", &[]).0;
+        assert_eq!(t.name, "mine");
+        assert_eq!(
+            t.selection,
+            Style::default()
+                .fg(Color::Rgb(0x10, 0x20, 0x30))
+                .add_modifier(Modifier::UNDERLINED)
+        );
+        assert_eq!(t.text, light.text);
+        assert_eq!(t.diff_insert, light.diff_insert);
+    }
+
+    #[test]
+    fn without_inherits_a_user_theme_builds_on_dark_or_its_namesake() {
+        let (_tmp, dir) = dir_with(&[
+            ("mine.yaml", "fail: lightmagenta\n"),
+            ("light.yaml", "pass: lightblue\n"),
+        ]);
+        let dirs = [dir];
+        let dark = load("dark", &[]).0;
+        let mine = load("mine", &dirs).0;
+        assert_eq!(mine.fail, Style::default().fg(Color::LightMagenta));
+        assert_eq!(mine.text, dark.text);
+        let light = load("light", &dirs).0;
+        assert_eq!(light.pass, Style::default().fg(Color::LightBlue));
+        assert_eq!(light.text, load("light", &[]).0.text);
+    }
+
+    #[test]
+    fn a_child_palette_recolours_inherited_styles() {
+        let (_tmp, dir) = dir_with(&[("teal.yaml", "palette: { blue: \"#008080\" }\n")]);
+        let t = load("teal", &[dir]).0;
+        assert_eq!(t.border_focused.fg, Some(Color::Rgb(0, 0x80, 0x80)));
+        assert_eq!(
+            t.title,
+            Style::default()
+                .fg(Color::Rgb(0, 0x80, 0x80))
+                .add_modifier(Modifier::BOLD)
+        );
+    }
+
+    #[test]
+    fn user_themes_can_inherit_user_themes_and_cycles_fall_back() {
+        let (_tmp, dir) = dir_with(&[
+            ("base.yaml", "inherits: light\naccent: \"#ff0000\"\n"),
+            ("child.yaml", "inherits: base\nwarn: 4\n"),
+            ("a.yaml", "inherits: b\n"),
+            ("b.yaml", "inherits: a\n"),
+        ]);
+        let dirs = [dir];
+        let t = load("child", &dirs).0;
+        assert_eq!(
+            (t.accent.fg, t.warn.fg),
+            (Some(Color::Rgb(255, 0, 0)), Some(Color::Indexed(4)))
+        );
+        assert_eq!(t.text, load("light", &[]).0.text);
+        let (t, warnings) = load("a", &dirs);
+        assert_eq!(t.name, "dark");
+        assert!(warnings[0].contains("deeper"), "{warnings:?}");
+    }
+
+    #[test]
+    fn unknown_theme_falls_back_to_dark_with_a_warning() {
+        let (t, warnings) = load("solarized", &[PathBuf::from("/nonexistent")]);
+        assert_eq!(t, load("dark", &[]).0);
+        assert_eq!(warnings.len(), 2);
+        assert!(
+            warnings[0].contains("unknown theme `solarized`"),
+            "{warnings:?}"
+        );
+        assert!(warnings[0].contains("/nonexistent"));
+    }
+
+    #[test]
+    fn malformed_user_theme_names_file_line_and_column() {
+        let (_tmp, dir) = dir_with(&[
+            (
+                "typo.yaml",
+                "palette:\n  x: red\nselection:\n  fg: x\n  bgg: blue\n",
+            ),
+            ("hex.yaml", "text:\n  fg: \"#12345\"\n"),
+            ("comment.yaml", "text:\n  fg: #123456\n"),
+            ("modifier.yaml", "title: { modifiers: [blinking] }\n"),
+            ("light.yaml", "text: [\n"),
+        ]);
+        let dirs = [dir.clone()];
+        for (name, line, col, needle) in [
+            ("typo", 5, 3, "unknown field `bgg`"),
+            ("hex", 2, 7, "not a #rrggbb"),
+            ("comment", 2, 6, "YAML comment"),
+            ("modifier", 1, 21, "unknown modifier `blinking`"),
+        ] {
+            let (t, warnings) = load(name, &dirs);
+            let at = format!(
+                "{}:{line}:{col}: ",
+                dir.join(format!("{name}.yaml")).display()
+            );
+            assert!(
+                warnings[0].starts_with(&at) && warnings[0].contains(needle),
+                "{name}: {warnings:?}"
+            );
+            assert_eq!(t, load("dark", &[]).0);
+        }
+        // A broken override of a built-in falls back to that built-in.
+        let (t, warnings) = load("light", &dirs);
+        assert_eq!(t, load("light", &[]).0);
+        assert!(warnings[0].contains("light.yaml:"), "{warnings:?}");
+    }
+
+    #[test]
+    fn unknown_colour_names_the_field_and_keeps_the_rest() {
+        let (_tmp, dir) = dir_with(&[("odd.yaml", "pass: blu\nfail: lightmagenta\n")]);
+        let (t, warnings) = load("odd", &[dir]);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains("pass.fg") && warnings[0].contains("`blu`"),
+            "{warnings:?}"
+        );
+        assert_eq!(t.fail.fg, Some(Color::LightMagenta));
+    }
+
+    #[test]
+    fn a_theme_may_be_a_path() {
+        let (_tmp, dir) = dir_with(&[("team.yaml", "accent: 208\n")]);
+        let (t, warnings) = load(&dir.join("team.yaml").display().to_string(), &[]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            (t.name.as_str(), t.accent.fg),
+            ("team", Some(Color::Indexed(208)))
+        );
+    }
+
+    #[test]
+    fn ascii_borders_are_ascii() {
+        let s = border_set(true);
+        for part in [
+            s.top_left,
+            s.top_right,
+            s.bottom_left,
+            s.bottom_right,
+            s.vertical_left,
+            s.horizontal_top,
+        ] {
+            assert!(part.is_ascii());
+        }
+        assert!(!border_set(false).top_left.is_ascii());
+    }
+}

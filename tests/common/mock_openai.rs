@@ -1,0 +1,153 @@
+//! A fast OpenAI-compatible chat server on loopback for tests and benchmarks.
+//!
+//! Hand-written HTTP/1.1 with keep-alive (no framework) so that it costs next to nothing
+//! per request and its latency is exactly the configured one. It answers every chat
+//! completion with a small JSON verdict, plain or as SSE, and counts requests by the text
+//! of the last user message so tests can tell which cells were asked for again.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Default)]
+pub struct MockState {
+    pub latency: Mutex<Duration>,
+    pub requests: AtomicUsize,
+    /// Requests seen per last user message.
+    pub by_prompt: Mutex<HashMap<String, usize>>,
+}
+
+pub struct MockServer {
+    pub addr: SocketAddr,
+    pub state: Arc<MockState>,
+}
+
+impl MockServer {
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+}
+
+/// Starts the server on the current tokio runtime.
+pub async fn start(latency: Duration) -> MockServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Arc::new(MockState::default());
+    *state.latency.lock().unwrap() = latency;
+    let st = state.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let _ = sock.set_nodelay(true);
+            tokio::spawn(serve(sock, st.clone()));
+        }
+    });
+    MockServer { addr, state }
+}
+
+/// Starts the server on a runtime of its own thread (for synchronous tests and benches).
+pub fn start_in_thread(latency: Duration) -> MockServer {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let server = start(latency).await;
+            tx.send(server).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
+async fn serve(sock: TcpStream, state: Arc<MockState>) {
+    let (rd, mut wr) = sock.into_split();
+    let mut rd = BufReader::new(rd);
+    loop {
+        let mut request_line = String::new();
+        if rd.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; len];
+        if rd.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let latency = *state.latency.lock().unwrap();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let response = respond(&state, &body);
+        if wr.write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn respond(state: &MockState, body: &[u8]) -> String {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let prompt = req["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let risk = ["low", "medium", "high"][prompt.len() % 3];
+    let text = format!(
+        r#"{{"title":"Mock assessment","risk":"{risk}","rationale":"Mock answer of {} chars."}}"#,
+        prompt.len()
+    );
+    *state.by_prompt.lock().unwrap().entry(prompt).or_default() += 1;
+    let (in_tok, out_tok) = (20 + body.len() / 4, text.len() / 4);
+    if req["stream"].as_bool() == Some(true) {
+        let mut sse = String::new();
+        let (a, b) = text.split_at(text.len() / 2);
+        for piece in [a, b] {
+            let chunk = serde_json::json!({"choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]});
+            sse.push_str(&format!("data: {chunk}\n\n"));
+        }
+        let fin = serde_json::json!({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]});
+        let usage = serde_json::json!({"choices":[],"usage":{"prompt_tokens":in_tok,"completion_tokens":out_tok}});
+        sse.push_str(&format!("data: {fin}\n\ndata: {usage}\n\ndata: [DONE]\n\n"));
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{sse}",
+            sse.len()
+        )
+    } else {
+        let json = serde_json::json!({
+            "id": "mock", "object": "chat.completion", "model": req["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": in_tok, "completion_tokens": out_tok, "total_tokens": in_tok + out_tok}
+        })
+        .to_string();
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
+            json.len()
+        )
+    }
+}
