@@ -81,6 +81,9 @@ fn killed_run_resumes_without_repeating_finished_cells() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    // Requests in flight at the kill are counted when the mock answers them; let them land
+    // before the counts are taken, so none of them is mistaken for a request of the resume.
+    std::thread::sleep(Duration::from_millis(300));
 
     let (run_id, stored_before) = {
         let store = Store::open(&store_dir).unwrap();

@@ -28,8 +28,7 @@ pub enum Outcome {
     name = "loupe",
     version,
     about = "A terminal workbench for LLM teams",
-    long_about = None,
-    args_conflicts_with_subcommands = true
+    long_about = None
 )]
 pub struct Cli {
     /// Store directory (default: .loupe/store beside the session file; for commands without
