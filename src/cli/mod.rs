@@ -4,10 +4,16 @@
 //! input error. Data goes to stdout; progress and errors to stderr.
 
 mod check;
+mod compare;
+mod export;
+mod gate;
 mod open;
+mod rate;
+mod ratings;
 mod render;
 mod run;
 mod runs;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -122,6 +128,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: render::RenderFormat,
     },
+    /// Head to head of two variants of a run, per case: wins, ties, losses, p-value.
+    Compare(compare::Args),
+    /// Statistics of pairwise verdicts from a JSONL file.
+    Stats(stats::Args),
+    /// Exit 0 only when a candidate beats a baseline significantly; records a release.
+    Gate(gate::Args),
+    /// Rate a session's comparisons blind, as one rater.
+    Rate(rate::Args),
+    /// Print every rating of a session.
+    Ratings(ratings::Args),
+    /// Export labeled data for fine-tuning.
+    Export(export::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -205,6 +223,12 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
             case,
             format,
         } => render::render(&session, &variant, &case, format),
+        Command::Compare(args) => compare::main(store_flag, args),
+        Command::Stats(args) => stats::main(store_flag, args),
+        Command::Gate(args) => gate::main(store_flag, args),
+        Command::Rate(args) => rate::main(store_flag, args),
+        Command::Ratings(args) => ratings::main(store_flag, args),
+        Command::Export(args) => export::main(store_flag, args),
     }
 }
 

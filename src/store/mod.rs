@@ -4,6 +4,7 @@
 //! these sizes), keys that sort by time, a schema version checked on open, and a holder
 //! file that says which process has the store when another one tries to open it.
 
+mod ratings;
 mod records;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use ratings::*;
 pub use records::*;
 
 /// Bumped when a stored record changes shape incompatibly.
@@ -289,14 +291,6 @@ impl Store {
     }
 
     // ---- trees the rating, export and gate steps fill ----
-
-    pub fn ratings_tree(&self) -> &sled::Tree {
-        &self.inner.ratings
-    }
-
-    pub fn raters_tree(&self) -> &sled::Tree {
-        &self.inner.raters
-    }
 
     pub fn exports_tree(&self) -> &sled::Tree {
         &self.inner.exports

@@ -1,0 +1,13 @@
+//! `loupe compare`.
+
+use std::path::Path;
+
+use super::Outcome;
+
+/// Arguments of `loupe compare`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn main(_store: Option<&Path>, _args: Args) -> anyhow::Result<Outcome> {
+    anyhow::bail!("`loupe compare` is not built yet")
+}

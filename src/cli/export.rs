@@ -1,0 +1,13 @@
+//! `loupe export`.
+
+use std::path::Path;
+
+use super::Outcome;
+
+/// Arguments of `loupe export`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn main(_store: Option<&Path>, _args: Args) -> anyhow::Result<Outcome> {
+    anyhow::bail!("`loupe export` is not built yet")
+}

@@ -1,0 +1,13 @@
+//! `loupe rate`.
+
+use std::path::Path;
+
+use super::Outcome;
+
+/// Arguments of `loupe rate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn main(_store: Option<&Path>, _args: Args) -> anyhow::Result<Outcome> {
+    anyhow::bail!("`loupe rate` is not built yet")
+}

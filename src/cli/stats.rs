@@ -1,0 +1,13 @@
+//! `loupe stats`.
+
+use std::path::Path;
+
+use super::Outcome;
+
+/// Arguments of `loupe stats`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn main(_store: Option<&Path>, _args: Args) -> anyhow::Result<Outcome> {
+    anyhow::bail!("`loupe stats` is not built yet")
+}
