@@ -1,0 +1,241 @@
+//! The engine from the command line, through the real binary: the response cache and
+//! `--no-cache`, failed cells keeping their error and attempt count, `loupe runs` and
+//! `loupe report --format json`, a store held by another process, a store of another schema
+//! version, and a small run against the real local model.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::mock_openai;
+use loupe::store::Store;
+
+fn loupe(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A session of `cases` cases and two variants on the model at `base_url`.
+fn write_session(dir: &Path, base_url: &str, cases: usize, extra_model: &str) -> PathBuf {
+    let yaml = format!(
+        r#"name: engine
+models:
+  main:
+    provider: openai
+    base_url: {base_url}
+    model: smollm2-135m
+    params: {{ max_tokens: 24, temperature: 0, seed: 1 }}
+    concurrency: 2
+    price: {{ input_per_mtok: 1.0, output_per_mtok: 2.0 }}
+{extra_model}templates:
+  ask:
+    system: Answer in one short sentence.
+    user: "What is {{{{ thing }}}}?"
+  polite:
+    inherits: ask
+    user: "Please tell me: what is {{{{ thing }}}}?"
+variants:
+  - {{ name: plain, template: ask, model: main }}
+  - {{ name: polite, template: polite, model: main }}
+cases:
+"#
+    );
+    let mut yaml = yaml;
+    for (i, thing) in ["a cat", "rain", "a kettle", "the moon", "bread", "a bridge"]
+        .iter()
+        .cycle()
+        .take(cases)
+        .enumerate()
+    {
+        yaml.push_str(&format!("  - {{ id: c{i}, thing: \"{thing} {i}\" }}\n"));
+    }
+    let path = dir.join("engine.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn run_id(out: &Output) -> String {
+    assert!(out.status.success(), "run failed: {}", stderr(out));
+    stdout(out).trim().to_owned()
+}
+
+#[test]
+fn a_rerun_is_served_from_the_cache_and_no_cache_bypasses_it() {
+    let server = mock_openai::start_in_thread(Duration::from_millis(1));
+    let dir = tempfile::tempdir().unwrap();
+    let session = write_session(dir.path(), &server.base_url(), 5, "");
+    let store = dir.path().join("store");
+    let session = session.to_str().unwrap();
+
+    let first = run_id(&loupe(&store, &["run", session]));
+    assert_eq!(server.state.requests.load(Ordering::SeqCst), 10);
+
+    let second = run_id(&loupe(&store, &["run", session]));
+    assert_ne!(first, second);
+    assert_eq!(
+        server.state.requests.load(Ordering::SeqCst),
+        10,
+        "an unchanged cell must cost no request"
+    );
+    {
+        let st = Store::open(&store).unwrap();
+        let outs: Vec<_> = st.outputs(&second).map(Result::unwrap).collect();
+        assert_eq!(outs.len(), 10);
+        assert!(outs.iter().all(|o| o.cached), "cache hits are marked");
+        let firsts: Vec<_> = st.outputs(&first).map(Result::unwrap).collect();
+        assert!(firsts.iter().all(|o| !o.cached));
+        assert_eq!(
+            outs.iter().map(|o| &o.text).collect::<Vec<_>>(),
+            firsts.iter().map(|o| &o.text).collect::<Vec<_>>()
+        );
+    }
+
+    let third = run_id(&loupe(&store, &["run", session, "--no-cache"]));
+    assert_eq!(server.state.requests.load(Ordering::SeqCst), 20);
+    let st = Store::open(&store).unwrap();
+    assert!(st.outputs(&third).all(|o| !o.unwrap().cached));
+    drop(st);
+
+    // The report counts the cached cells and gives per-variant figures as JSON.
+    let report = loupe(&store, &["report", &second, "--format", "json"]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let variants = json["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 2);
+    for v in variants {
+        assert_eq!(v["n"], 5);
+        assert_eq!(v["cached"], 5);
+        assert_eq!(v["errors"], 0);
+        assert!(v["tokens_in"].as_u64().unwrap() > 0);
+        assert!(v["cost_usd"].as_f64().unwrap() > 0.0);
+        assert!(v["latency_p50_ms"].is_number());
+    }
+    let table = loupe(&store, &["report", &second]);
+    let text = stdout(&table);
+    assert!(text.contains("plain") && text.contains("polite"), "{text}");
+
+    let runs = loupe(&store, &["runs"]);
+    let text = stdout(&runs);
+    for id in [&first, &second, &third] {
+        assert!(text.contains(id.as_str()), "runs lists {id}: {text}");
+    }
+}
+
+#[test]
+fn a_failed_cell_keeps_its_error_and_attempt_count() {
+    // Nothing listens on this port: every attempt is refused.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let session = write_session(dir.path(), &format!("http://127.0.0.1:{port}/v1"), 1, "");
+    let text = std::fs::read_to_string(&session)
+        .unwrap()
+        .replace("concurrency: 2", "concurrency: 2\n    retries: 2");
+    std::fs::write(&session, text).unwrap();
+    let store = dir.path().join("store");
+    let out = loupe(&store, &["run", session.to_str().unwrap()]);
+    let id = stdout(&out).trim().to_owned();
+    assert!(!id.is_empty(), "{}", stderr(&out));
+    let st = Store::open(&store).unwrap();
+    let outs: Vec<_> = st.outputs(&id).map(Result::unwrap).collect();
+    assert_eq!(outs.len(), 2);
+    for o in &outs {
+        let err = o.error.as_deref().expect("the cell failed");
+        assert!(!err.is_empty());
+        assert_eq!(o.attempts, 3, "1 try + 2 retries on a refused connection");
+    }
+}
+
+#[test]
+fn a_store_held_by_another_process_is_named_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    let held = Store::open(&store_dir).unwrap();
+    let out = loupe(&store_dir, &["runs"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("in use by"), "{err}");
+    assert!(
+        err.contains(&format!("process {}", std::process::id())),
+        "says which process: {err}"
+    );
+    drop(held);
+    let out = loupe(&store_dir, &["runs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_store_of_another_schema_version_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    {
+        let db = sled::open(&store_dir).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert(b"schema_version", &999u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let out = loupe(&store_dir, &["runs"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("schema version 999"), "{err}");
+}
+
+#[test]
+fn a_small_run_against_the_real_local_model() {
+    let Some(base) = real_model() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let session = write_session(dir.path(), &format!("{base}/v1"), 2, "");
+    let store = dir.path().join("store");
+    let id = run_id(&loupe(&store, &["run", session.to_str().unwrap()]));
+    let st = Store::open(&store).unwrap();
+    let outs: Vec<_> = st.outputs(&id).map(Result::unwrap).collect();
+    assert_eq!(outs.len(), 4);
+    for o in &outs {
+        assert!(o.error.is_none(), "{:?}", o.error);
+        assert!(!o.text.trim().is_empty());
+        assert!(!o.usage.estimated, "llama.cpp reports usage");
+        assert!(o.usage.input_tokens > 0 && o.usage.output_tokens > 0);
+        assert!(
+            o.ttft_ms.is_some(),
+            "streamed, so time to first token is measured"
+        );
+        assert!(o.ttft_ms.unwrap() <= o.latency_ms);
+    }
+}
+
+/// The local model server the test script started, or `None` (said loudly) when the
+/// machine cannot run it.
+fn real_model() -> Option<String> {
+    if let Ok(url) = std::env::var("LOUPE_TEST_BASE_URL") {
+        return Some(url.trim_end_matches('/').to_owned());
+    }
+    if std::env::var("LOUPE_SKIP_MODEL").as_deref() == Ok("1") {
+        eprintln!("!!! LOUPE_SKIP_MODEL=1: skipping the real-model run");
+        return None;
+    }
+    panic!(
+        "set LOUPE_TEST_BASE_URL to a running local model (scripts/test.sh does), \
+         or LOUPE_SKIP_MODEL=1 to skip"
+    );
+}
