@@ -25,6 +25,7 @@ pub fn open(session: &Path, store: &Path, ui: &UiArgs) -> anyhow::Result<Outcome
         theme,
         keymap,
         ascii: ui.ascii,
+        clipboard: Some(std::sync::Arc::new(crate::tui::term::osc52_copy)),
     };
     crate::tui::term::run_local(store, session, &config)?;
     Ok(Outcome::Ok)

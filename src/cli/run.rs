@@ -127,7 +127,7 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
                     plain_line(done, total, errors, cached, fresh, started)
                 );
             }
-            RunEvent::Delta { .. } => {}
+            RunEvent::Delta { .. } | RunEvent::Restart { .. } => {}
         }
     }
 }

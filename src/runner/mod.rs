@@ -37,6 +37,11 @@ pub enum RunEvent {
         key: CellKey,
         text: String,
     },
+    /// The text streamed so far for a cell is void: a retry or a schema repair starts the
+    /// answer again.
+    Restart {
+        key: CellKey,
+    },
     CellDone {
         key: CellKey,
         cached: bool,
@@ -220,13 +225,17 @@ impl Ctx<'_> {
                 cached: true,
             }));
         }
-        let mut on_event = |ev: &StreamEvent| {
-            if let (true, StreamEvent::Delta(text)) = (opts.deltas, ev) {
+        let mut on_event = |ev: &StreamEvent| match (opts.deltas, ev) {
+            (true, StreamEvent::Delta(text)) => {
                 let _ = events.send(RunEvent::Delta {
                     key: cell.clone(),
                     text: text.clone(),
                 });
             }
+            (true, StreamEvent::Restart { .. }) => {
+                let _ = events.send(RunEvent::Restart { key: cell.clone() });
+            }
+            _ => {}
         };
         match endpoint.client.complete(req, cancel, &mut on_event).await {
             Ok(completion) => {
@@ -286,7 +295,17 @@ impl Ctx<'_> {
             ));
             req.messages
                 .push(Message::new(Role::User, repair_prompt(&errors)));
-            hash = request_hash(&endpoint.spec, &req);
+            // A repair of a later repeat is its own sample too (see the plan's repeat hashes).
+            hash = match cell.key.repeat {
+                0 => request_hash(&endpoint.spec, &req),
+                n => format!("{}#{n}", request_hash(&endpoint.spec, &req)),
+            };
+            // What streamed so far was the rejected answer; the repair starts a new one.
+            if self.opts.deltas {
+                let _ = events.send(RunEvent::Restart {
+                    key: cell.key.clone(),
+                });
+            }
             schema_attempts.push(SchemaAttempt {
                 text: fetched.completion.text,
                 errors,

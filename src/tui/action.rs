@@ -79,6 +79,20 @@ pub enum Action {
     FilterDiffering,
     /// Cycle the tag filter.
     FilterTag,
+    /// Undo the last edit.
+    Undo,
+    /// Redo the last undone edit.
+    Redo,
+    /// Search the text being edited.
+    Find,
+    /// Jump to the next match of the search.
+    FindNext,
+    /// Copy the selection (also to the terminal's clipboard).
+    Copy,
+    /// Cut the selection (also to the terminal's clipboard).
+    Cut,
+    /// Paste what was copied or cut last.
+    Paste,
 }
 
 impl Action {
@@ -121,5 +135,12 @@ impl Action {
         Action::FilterFailed,
         Action::FilterDiffering,
         Action::FilterTag,
+        Action::Undo,
+        Action::Redo,
+        Action::Find,
+        Action::FindNext,
+        Action::Copy,
+        Action::Cut,
+        Action::Paste,
     ];
 }

@@ -27,11 +27,17 @@ use crate::runner::{self, RunOptions, Selection};
 use crate::session::{Session, TemplateSpec};
 use crate::store::Store;
 
+/// Receives text the user copied.
+pub type Clipboard = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Configuration an App is started with.
 pub struct AppConfig {
     pub theme: Theme,
     pub keymap: Keymap,
     pub ascii: bool,
+    /// Where copied text goes: the real terminal's clipboard through OSC 52 (which works
+    /// over SSH); `None` keeps copies inside the App.
+    pub clipboard: Option<Clipboard>,
 }
 
 /// Redraws at most this often, however fast tokens stream in.
@@ -101,6 +107,11 @@ where
             for effect in effects {
                 host.run(effect);
             }
+        }
+        if let Some(text) = state.clipboard.take()
+            && let Some(send) = &config.clipboard
+        {
+            send(&text);
         }
         if state.quit {
             break;

@@ -368,6 +368,12 @@ fn draw_template_part(state: &State, view: &View, frame: &mut Frame, area: Rect)
     } else {
         " "
     }));
+    if let Some(query) = &t.find {
+        title.push(Span::styled(
+            format!(" find: {}\u{2581} ", sanitize(query)),
+            view.theme.tab_active,
+        ));
+    }
     let block = view.block(Line::from(title), t.editor.is_some());
     if let Some(editor) = &t.editor {
         let inner = block.inner(area);

@@ -86,6 +86,10 @@ pub struct TemplatesState {
     /// When to re-render the preview (after a pause in typing).
     pub preview_due_ms: Option<u64>,
     pub versions: Option<VersionsView>,
+    /// The search prompt's text while the user types it.
+    pub find: Option<String>,
+    /// The last search, for find-next.
+    pub last_find: Option<String>,
 }
 
 pub struct VersionsView {
@@ -201,6 +205,8 @@ pub struct State {
     pub compare: CompareState,
     pub results: ResultsState,
     pub data: RunData,
+    /// Text copied in the editor, waiting to be sent to the terminal's clipboard (OSC 52).
+    pub clipboard: Option<String>,
     pub quit: bool,
 }
 
@@ -233,6 +239,8 @@ impl State {
                 preview_gen: 0,
                 preview_due_ms: Some(0),
                 versions: None,
+                find: None,
+                last_find: None,
             },
             run: RunState {
                 chosen: vec![true; variants],
@@ -261,6 +269,7 @@ impl State {
                 tag: None,
             },
             data: RunData::default(),
+            clipboard: None,
             session,
             quit: false,
         }

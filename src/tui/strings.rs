@@ -46,6 +46,13 @@ pub fn describe(action: Action) -> &'static str {
         Action::FilterFailed => "Show only failed cells, or all",
         Action::FilterDiffering => "Show only cases whose outputs differ, or all",
         Action::FilterTag => "Cycle the tag filter",
+        Action::Undo => "Undo the last edit",
+        Action::Redo => "Redo the last undone edit",
+        Action::Find => "Search the text being edited",
+        Action::FindNext => "Jump to the next match",
+        Action::Copy => "Copy the selection (shift+arrows select)",
+        Action::Cut => "Cut the selection",
+        Action::Paste => "Paste what was copied or cut",
     }
 }
 
@@ -89,6 +96,13 @@ pub fn hint(action: Action) -> &'static str {
         Action::FilterFailed => "failed",
         Action::FilterDiffering => "differing",
         Action::FilterTag => "tag",
+        Action::Undo => "undo",
+        Action::Redo => "redo",
+        Action::Find => "find",
+        Action::FindNext => "find next",
+        Action::Copy => "copy",
+        Action::Cut => "cut",
+        Action::Paste => "paste",
     }
 }
 
@@ -128,7 +142,15 @@ fn hinted(context: Context) -> &'static [(Action, Option<&'static str>)] {
             (Action::StartRun, None),
             (Action::WriteSession, None),
         ],
-        Context::Editor => &[(Action::Back, Some("done")), (Action::Save, None)],
+        Context::Editor => &[
+            (Action::Back, Some("done")),
+            (Action::Save, None),
+            (Action::Undo, None),
+            (Action::Redo, None),
+            (Action::Find, None),
+            (Action::Copy, None),
+            (Action::Paste, None),
+        ],
         Context::Run => &[
             (Action::ToggleVariant, None),
             (Action::CycleCases, None),
@@ -223,7 +245,15 @@ mod tests {
         );
         assert_eq!(
             hints(&km, Context::Editor),
-            vec![("esc".to_owned(), "done"), ("ctrl-s".to_owned(), "save")]
+            vec![
+                ("esc".to_owned(), "done"),
+                ("ctrl-s".to_owned(), "save"),
+                ("ctrl-z".to_owned(), "undo"),
+                ("ctrl-y".to_owned(), "redo"),
+                ("ctrl-f".to_owned(), "find"),
+                ("ctrl-c".to_owned(), "copy"),
+                ("ctrl-v".to_owned(), "paste"),
+            ]
         );
         let km = km
             .with_overrides(

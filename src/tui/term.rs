@@ -36,6 +36,37 @@ impl Drop for Guard {
     }
 }
 
+/// Puts `text` on the clipboard of the terminal the user sits at, through an OSC 52 escape
+/// (base64 of the text), which terminals honour across SSH. Best effort: a terminal that
+/// does not support it ignores the sequence.
+pub fn osc52_copy(text: &str) {
+    let mut out = io::stderr();
+    let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+    let _ = out.flush();
+}
+
+/// Standard base64 with padding (RFC 4648 section 4).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Opens the workbench full screen. The TUI is drawn on stderr, so stdout stays free for
 /// data even when it is piped (as television does).
 pub fn run_local(store: Store, session: Arc<Session>, config: &AppConfig) -> anyhow::Result<()> {
@@ -85,4 +116,22 @@ async fn watch_signals(shutdown: CancellationToken) {
         _ = hup.recv() => {}
     }
     shutdown.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc_4648_test_vectors() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(super::base64(plain.as_bytes()), encoded);
+        }
+    }
 }

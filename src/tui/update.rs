@@ -171,6 +171,22 @@ fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Effect> {
         }
         return Vec::new();
     }
+    if let Some(query) = &mut state.templates.find {
+        match key.code {
+            KeyCode::Esc => state.templates.find = None,
+            KeyCode::Enter => {
+                let query = std::mem::take(query);
+                state.templates.find = None;
+                find_next(state, query);
+            }
+            KeyCode::Backspace => {
+                query.pop();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => query.push(c),
+            _ => {}
+        }
+        return Vec::new();
+    }
     let ctx = context(state);
     if ctx == Context::Editor {
         if let Some(action) = keymap.lookup(ctx, &key) {
@@ -360,6 +376,59 @@ fn apply_editor(state: &mut State) {
     }
 }
 
+/// The editor's own commands: undo, redo, search, clipboard.
+fn editor_action(state: &mut State, action: Action) -> Vec<Effect> {
+    let Some(editor) = &mut state.templates.editor else {
+        return Vec::new();
+    };
+    let changed = match action {
+        Action::Undo => editor.undo(),
+        Action::Redo => editor.redo(),
+        Action::Find => {
+            state.templates.find = Some(String::new());
+            false
+        }
+        Action::FindNext => {
+            match state.templates.last_find.clone() {
+                Some(query) => find_next(state, query),
+                None => state.templates.find = Some(String::new()),
+            }
+            false
+        }
+        Action::Copy => {
+            editor.copy();
+            state.clipboard = Some(editor.yank_text()).filter(|t| !t.is_empty());
+            false
+        }
+        Action::Cut => {
+            let cut = editor.cut();
+            state.clipboard = Some(editor.yank_text()).filter(|t| !t.is_empty());
+            cut
+        }
+        Action::Paste => editor.paste(),
+        _ => false,
+    };
+    if changed { edited(state) } else { Vec::new() }
+}
+
+/// Moves the editor's cursor to the next match of `query` (plain text, not a pattern),
+/// wrapping around; says so when there is none.
+fn find_next(state: &mut State, query: String) {
+    let Some(editor) = &mut state.templates.editor else {
+        return;
+    };
+    if query.is_empty() {
+        return;
+    }
+    // Searching plain text: escape the query so `{{` and `.` mean themselves.
+    let found =
+        editor.set_search_pattern(regex::escape(&query)).is_ok() && editor.search_forward(false);
+    if !found {
+        state.toast(Level::Info, format!("no match for {query:?}"));
+    }
+    state.templates.last_find = Some(query);
+}
+
 fn edited(state: &mut State) -> Vec<Effect> {
     apply_editor(state);
     state.templates.edit_gen += 1;
@@ -418,7 +487,7 @@ fn templates_action(state: &mut State, action: Action) -> Vec<Effect> {
                 apply_editor(state);
                 save_effect(state)
             }
-            _ => Vec::new(),
+            _ => editor_action(state, action),
         };
     }
     let n_cases = state.session.cases.len();
@@ -634,6 +703,12 @@ fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
                     .entry(key.variant)
                     .or_default()
                     .push_str(&text);
+            }
+            Vec::new()
+        }
+        RunEvent::Restart { key } => {
+            if key.repeat == 0 {
+                state.run.live.remove(&key.variant);
             }
             Vec::new()
         }
