@@ -682,7 +682,7 @@ fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: Rect) {
         return;
     };
     let metrics_h = 5;
-    if c.mode == ViewMode::Unified || body.width < 90 {
+    if c.mode == ViewMode::Unified || body.width < 70 {
         let [text_area, m_area] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(metrics_h)]).areas(body);
         frame.render_widget(

@@ -1,0 +1,368 @@
+//! Every screen drawn on a `TestBackend` at 80x24 and 120x40 in two themes, as insta
+//! snapshots of the text and, for the colours, of the styles of a few telling cells.
+//!
+//! The data is synthetic and fixed (three variants of the demo session, outputs that differ
+//! by a few words, one error, one output with control characters), so the pictures only
+//! change when the drawing does.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use loupe::diff::diff;
+use loupe::eval::spec::CheckResult;
+use loupe::providers::Usage;
+use loupe::store::{OutputRecord, RunRecord, RunStatus, RunVariant};
+use loupe::tui::draw::{View, draw};
+use loupe::tui::keymap::Keymap;
+use loupe::tui::msg::{Effect, Msg};
+use loupe::tui::state::State;
+use loupe::tui::theme::Theme;
+use loupe::tui::update::update;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+
+const VARIANTS: [&str; 3] = ["zero-shot", "few-shot", "strict"];
+
+fn session() -> Arc<loupe::session::Session> {
+    Arc::new(loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap())
+}
+
+fn output(variant: &str, case: usize, case_id: &str) -> OutputRecord {
+    let risk = ["low", "medium", "high"][(case + variant.len()) % 3];
+    let (text, error, pass) = match (variant, case) {
+        ("zero-shot", 0) => (
+            "The change looks safe.\u{1b}[2J Risk: low.\u{7} Deploy after hours.".to_owned(),
+            None,
+            false,
+        ),
+        ("zero-shot", 2) => (
+            String::new(),
+            Some("HTTP 503 after 3 attempts".to_owned()),
+            false,
+        ),
+        ("few-shot", _) => (
+            format!(
+                "{{\"title\":\"Change {case}\",\"risk\":\"{risk}\",\"rationale\":\"Touches one service; easy to roll back.\"}}"
+            ),
+            None,
+            case % 4 != 1,
+        ),
+        _ => (
+            format!(
+                "{{\"title\":\"Change {case}\",\"risk\":\"{risk}\",\"rationale\":\"Touches one service; rollback is simple.\"}}"
+            ),
+            None,
+            true,
+        ),
+    };
+    let checks = if error.is_some() {
+        Vec::new()
+    } else {
+        vec![
+            CheckResult {
+                name: "json_valid".into(),
+                pass: variant != "zero-shot",
+                score: None,
+                reason: if variant == "zero-shot" {
+                    "not JSON: expected value at line 1 column 1".into()
+                } else {
+                    "valid JSON".into()
+                },
+            },
+            CheckResult {
+                name: "json_schema".into(),
+                pass,
+                score: None,
+                reason: if pass {
+                    "matches the schema".into()
+                } else {
+                    "/risk: \"unknown\" is not one of [\"low\",\"medium\",\"high\"]".into()
+                },
+            },
+        ]
+    };
+    OutputRecord {
+        run_id: "20261129-120000-abcd".into(),
+        variant: variant.into(),
+        case_id: case_id.into(),
+        repeat: 0,
+        text,
+        usage: Usage {
+            input_tokens: 90 + case as u64,
+            output_tokens: 30 + (case as u64 % 7),
+            estimated: false,
+        },
+        latency_ms: 900 + 37 * case as u64 + 100 * variant.len() as u64,
+        ttft_ms: Some(200 + case as u64),
+        cost_usd: Some(0.000_012),
+        cached: case % 5 == 0,
+        attempts: 1,
+        finished_ms: 1_795_000_000_000 + case as u64,
+        finish_reason: Some("stop".into()),
+        error,
+        request_hash: format!("{variant}{case}"),
+        checks,
+        schema_attempts: Vec::new(),
+        passages: Vec::new(),
+    }
+}
+
+/// The demo session's State with a finished run loaded, as the App has it after start.
+fn loaded_state() -> State {
+    let session = session();
+    let run = RunRecord {
+        id: "20261129-120000-abcd".into(),
+        session_name: session.file.name.clone(),
+        session_path: "sessions/demo.yaml".into(),
+        session_hash: "h".into(),
+        created_ms: 1_795_000_000_000,
+        finished_ms: Some(1_795_000_090_000),
+        status: RunStatus::Complete,
+        variants: VARIANTS
+            .iter()
+            .map(|v| RunVariant {
+                name: (*v).into(),
+                template: session.variant(v).unwrap().template.clone(),
+                template_version: format!("{v}-0123456789abcdef"),
+                model_name: "local".into(),
+                model: session.model_for(v).unwrap().clone(),
+                rag: None,
+            })
+            .collect(),
+        case_ids: session.cases.iter().map(|c| c.id.clone()).collect(),
+        repeats: 1,
+        no_cache: false,
+    };
+    let outputs: Vec<OutputRecord> = session
+        .cases
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| VARIANTS.iter().map(move |v| output(v, i, &c.id)))
+        .collect();
+    let report = loupe::report::build(&run, &outputs);
+    let mut state = State::new(session);
+    let km = Keymap::default();
+    let effects = update(
+        &mut state,
+        &km,
+        Msg::RunLoaded {
+            run,
+            outputs,
+            earlier: vec!["20261128-090000-0001".into()],
+        },
+    );
+    settle(&mut state, effects);
+    update(&mut state, &km, Msg::ReportReady(report));
+    state
+}
+
+/// Does synchronously what the host would do for the effects a snapshot needs.
+fn settle(state: &mut State, effects: Vec<Effect>) {
+    let km = Keymap::default();
+    for effect in effects {
+        let msg = match effect {
+            Effect::ComputeDiff {
+                key,
+                left,
+                right,
+                mode,
+            } => Msg::DiffReady {
+                key,
+                diff: Arc::new(diff(&left, &right, mode)),
+            },
+            Effect::RenderPreview {
+                generation,
+                template,
+                specs,
+                case,
+            } => Msg::PreviewRendered {
+                generation,
+                result: loupe::template::preview(&state.session, &specs, &template, case)
+                    .map_err(|e| format!("{e:#}")),
+            },
+            _ => continue,
+        };
+        let more = update(state, &km, msg);
+        settle(state, more);
+    }
+}
+
+fn keys(state: &mut State, codes: &[KeyCode]) {
+    let km = Keymap::default();
+    for code in codes {
+        let effects = update(
+            state,
+            &km,
+            Msg::Key(KeyEvent::new(*code, KeyModifiers::NONE)),
+        );
+        settle(state, effects);
+    }
+    // Let the preview debounce pass.
+    let effects = update(state, &km, Msg::Tick(10_000));
+    settle(state, effects);
+}
+
+fn render(state: &State, theme: &str, w: u16, h: u16) -> Buffer {
+    let (theme, warnings) = Theme::load(theme, &[]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let keymap = Keymap::default();
+    let view = View {
+        theme: &theme,
+        keymap: &keymap,
+        ascii: false,
+    };
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| draw(state, &view, f)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn text_of(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Every cell's symbol is printable: nothing a terminal would act on.
+fn assert_harmless(buf: &Buffer) {
+    for cell in buf.content() {
+        assert!(
+            !cell.symbol().chars().any(|c| c.is_control()),
+            "control character drawn: {:?}",
+            cell.symbol()
+        );
+    }
+}
+
+fn screens() -> Vec<(&'static str, State)> {
+    let mut out = Vec::new();
+
+    let mut s = loaded_state();
+    keys(&mut s, &[]);
+    out.push(("templates", s));
+
+    let mut s = loaded_state();
+    keys(
+        &mut s,
+        &[KeyCode::Char('e'), KeyCode::End, KeyCode::Char('!')],
+    );
+    out.push(("templates-editing", s));
+
+    let mut s = loaded_state();
+    keys(&mut s, &[KeyCode::Char('2')]);
+    out.push(("run", s));
+
+    let mut s = loaded_state();
+    keys(&mut s, &[KeyCode::Char('3')]);
+    out.push(("compare-word", s));
+
+    let mut s = loaded_state();
+    keys(
+        &mut s,
+        &[KeyCode::Char('3'), KeyCode::Char('n'), KeyCode::Char('d')],
+    );
+    out.push(("compare-line", s));
+
+    let mut s = loaded_state();
+    keys(&mut s, &[KeyCode::Char('4')]);
+    out.push(("results", s));
+
+    let mut s = loaded_state();
+    keys(&mut s, &[KeyCode::Char('4'), KeyCode::Char('f')]);
+    out.push(("results-failed", s));
+
+    let mut s = loaded_state();
+    keys(&mut s, &[KeyCode::Char('?')]);
+    out.push(("help", s));
+
+    let mut s = loaded_state();
+    keys(
+        &mut s,
+        &[KeyCode::Char(':'), KeyCode::Char('d'), KeyCode::Char('i')],
+    );
+    out.push(("palette", s));
+    out
+}
+
+#[test]
+fn every_screen_at_two_sizes_in_two_themes() {
+    for (name, state) in screens() {
+        for (w, h) in [(80, 24), (120, 40)] {
+            let dark = render(&state, "dark", w, h);
+            let mono = render(&state, "monochrome", w, h);
+            assert_harmless(&dark);
+            // The text is the same in every theme; only the styles differ.
+            assert_eq!(text_of(&dark), text_of(&mono), "{name} {w}x{h}");
+            insta::assert_snapshot!(format!("{name}-{w}x{h}"), text_of(&dark));
+            let colours = |buf: &Buffer| {
+                let mut seen: Vec<String> = buf
+                    .content()
+                    .iter()
+                    .map(|c| format!("{:?}/{:?}", c.fg, c.bg))
+                    .collect();
+                seen.sort();
+                seen.dedup();
+                seen
+            };
+            assert!(
+                colours(&mono).len() < colours(&dark).len(),
+                "{name} {w}x{h}: the monochrome theme uses fewer colours"
+            );
+        }
+    }
+}
+
+#[test]
+fn compare_highlights_the_words_that_differ() {
+    let mut s = loaded_state();
+    keys(&mut s, &[KeyCode::Char('3'), KeyCode::Char('n')]);
+    let buf = render(&s, "dark", 120, 40);
+    let text = text_of(&buf);
+    // few-shot says "easy to roll back", strict "rollback is simple": the differing words
+    // are styled differently from the words both share.
+    let style_of = |word: &str| {
+        for y in 0..buf.area.height {
+            let row: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_owned())
+                .collect();
+            if let Some(x) = row.find(word) {
+                let x = row[..x].chars().count() as u16;
+                return buf[(x, y)].style();
+            }
+        }
+        panic!("{word} not on screen:\n{text}");
+    };
+    let shared = style_of("Touches");
+    assert_ne!(style_of("easy"), shared);
+    assert_ne!(style_of("simple"), shared);
+    assert_ne!(
+        style_of("easy"),
+        style_of("simple"),
+        "removed and added differ"
+    );
+}
+
+#[test]
+fn hostile_output_is_drawn_as_harmless_text() {
+    let mut s = loaded_state();
+    keys(&mut s, &[KeyCode::Char('3')]);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let buf = render(&s, "dark", w, h);
+        assert_harmless(&buf);
+        let text = text_of(&buf);
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'));
+        if w >= 120 {
+            // Side by side (narrower terminals interleave the two outputs inline).
+            assert!(text.contains("The change looks safe."), "{text}");
+        }
+    }
+}
