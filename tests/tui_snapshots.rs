@@ -98,7 +98,7 @@ fn output(variant: &str, case: usize, case_id: &str) -> OutputRecord {
         latency_ms: 900 + 37 * case as u64 + 100 * variant.len() as u64,
         ttft_ms: Some(200 + case as u64),
         cost_usd: Some(0.000_012),
-        cached: case % 5 == 0,
+        cached: case.is_multiple_of(5),
         attempts: 1,
         finished_ms: 1_795_000_000_000 + case as u64,
         finish_reason: Some("stop".into()),
@@ -236,7 +236,7 @@ fn text_of(buf: &Buffer) -> String {
 fn assert_harmless(buf: &Buffer) {
     for cell in buf.content() {
         assert!(
-            !cell.symbol().chars().any(|c| c.is_control()),
+            !cell.symbol().chars().any(char::is_control),
             "control character drawn: {:?}",
             cell.symbol()
         );
