@@ -257,6 +257,13 @@ fn screens() -> Vec<(&'static str, State)> {
     );
     out.push(("templates-editing", s));
 
+    // A missing variable is shown on the part it is in, with its line.
+    let mut s = loaded_state();
+    let mut typing = vec![KeyCode::Char('e'), KeyCode::Down, KeyCode::End];
+    typing.extend(" {{ nope }}".chars().map(KeyCode::Char));
+    keys(&mut s, &typing);
+    out.push(("templates-error", s));
+
     let mut s = loaded_state();
     keys(&mut s, &[KeyCode::Char('2')]);
     out.push(("run", s));
@@ -348,6 +355,23 @@ fn compare_highlights_the_words_that_differ() {
         style_of("easy"),
         style_of("simple"),
         "removed and added differ"
+    );
+}
+
+#[test]
+fn a_template_error_is_shown_where_it_is() {
+    let mut s = loaded_state();
+    let mut typing = vec![KeyCode::Char('e'), KeyCode::Down, KeyCode::End];
+    typing.extend(" {{ nope }}".chars().map(KeyCode::Char));
+    keys(&mut s, &typing);
+    let text = text_of(&render(&s, "dark", 80, 24));
+    assert!(
+        text.contains("✗ line 2: undefined variable `nope`"),
+        "on the editor's border:\n{text}"
+    );
+    assert!(
+        text.contains("template `zero-shot` (user), line 2"),
+        "{text}"
     );
 }
 
