@@ -239,3 +239,25 @@ fn real_model() -> Option<String> {
          or LOUPE_SKIP_MODEL=1 to skip"
     );
 }
+
+#[test]
+fn a_rag_variant_is_refused_rather_than_run_without_retrieval() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = write_session(dir.path(), "http://127.0.0.1:9/v1", 1, "");
+    let text = std::fs::read_to_string(&session).unwrap().replace(
+        "variants:\n",
+        "rag:\n  docs:\n    corpus: [\"*.md\"]\n    retriever: bm25\n    top_k: 2\nvariants:\n  - { name: grounded, template: ask, model: main, rag: docs }\n",
+    );
+    std::fs::write(&session, text).unwrap();
+    let store = dir.path().join("store");
+    let out = loupe(&store, &["run", session.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("variant grounded uses the rag config docs"));
+    // Leaving it out runs the rest (here: against nothing listening, so cells fail, but the
+    // run is planned and stored).
+    let out = loupe(
+        &store,
+        &["run", session.to_str().unwrap(), "--variant", "plain"],
+    );
+    assert!(!stdout(&out).trim().is_empty(), "{}", stderr(&out));
+}

@@ -71,6 +71,11 @@ pub enum PlanError {
     },
     #[error("check {check}: {reason}")]
     Check { check: String, reason: String },
+    #[error(
+        "variant {variant} uses the rag config {rag}, but this Loupe does not retrieve yet; \
+         run it without `rag:` (or leave the variant out with --variant)"
+    )]
+    RagUnsupported { variant: String, rag: String },
 }
 
 /// Plans a new run and records it (status running) with the session and template versions.
@@ -129,6 +134,14 @@ pub fn plan_new_run(
     })?;
     let mut run_variants = Vec::new();
     for v in variants {
+        // Running a RAG variant without its retrieval would report numbers for something
+        // else than what the session describes: refuse instead.
+        if let Some(rag) = &v.rag {
+            return Err(PlanError::RagUnsupported {
+                variant: v.name.clone(),
+                rag: rag.clone(),
+            });
+        }
         let version =
             crate::template::version_record(session, &session.template_specs(), &v.template)
                 .map_err(|e| PlanError::Template(e.to_string()))?;
