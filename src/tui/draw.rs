@@ -317,8 +317,18 @@ fn draw_templates(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     draw_preview(state, view, frame, preview_area);
 
     if let Some(v) = &t.versions {
-        let rect = centered(area, 60, 16);
+        let rect = centered(area, 72, 20);
         frame.render_widget(Clear, rect);
+        let list_h = (v.list.len() as u16 + 2).clamp(3, rect.height / 2);
+        let [rect, shown] =
+            Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(rect);
+        let content = v.list.get(v.selected).map(|r| version_text(&r.content));
+        frame.render_widget(
+            Paragraph::new(sanitize(content.as_deref().unwrap_or("")).into_owned())
+                .wrap(Wrap { trim: false })
+                .block(view.block(" This version ", false)),
+            shown,
+        );
         let items: Vec<ListItem> = v
             .list
             .iter()
@@ -342,6 +352,23 @@ fn draw_templates(state: &State, view: &View, frame: &mut Frame, area: Rect) {
             &mut ls,
         );
     }
+}
+
+/// A stored version's canonical form as a person reads it: each part under its name.
+fn version_text(content: &serde_json::Value) -> String {
+    let mut out = String::new();
+    for key in ["system", "examples", "user", "output_schema"] {
+        let Some(value) = content.get(key).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(a) if a.is_empty() => continue,
+            other => other.to_string(),
+        };
+        out.push_str(&format!("── {key}\n{}\n", text.trim_end()));
+    }
+    out
 }
 
 fn part_name(p: Part) -> &'static str {
