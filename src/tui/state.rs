@@ -201,6 +201,8 @@ pub struct State {
     pub compare: CompareState,
     pub results: ResultsState,
     pub data: RunData,
+    /// The rating screen and the owner's view (`tui::rate`).
+    pub rate: super::rate::Rate,
     pub quit: bool,
 }
 
@@ -261,6 +263,7 @@ impl State {
                 tag: None,
             },
             data: RunData::default(),
+            rate: super::rate::Rate::default(),
             session,
             quit: false,
         }
