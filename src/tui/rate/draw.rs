@@ -332,11 +332,10 @@ fn draw_legend(view: &View, frame: &mut Frame, area: Rect) {
         ("l", "right"),
         ("t", "tie"),
         ("x", "both bad"),
-        ("1-5", "score"),
         ("n", "note"),
         ("u", "undo"),
         ("s", "skip"),
-        ("?", "more"),
+        ("?", "keys"),
         ("q", "quit"),
     ] {
         spans.push(Span::styled(format!(" {key} "), view.theme.status_key));

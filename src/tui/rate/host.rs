@@ -15,34 +15,36 @@ use crate::tui::msg::Msg;
 const OWNER_RESAMPLES: usize = 400;
 
 pub fn run(effect: RateEffect, store: Store, session: Arc<Session>, tx: UnboundedSender<Msg>) {
-    let send = move |m: RateMsg| {
-        let _ = tx.send(Msg::Rate(m));
-    };
     tokio::task::spawn_blocking(move || {
-        send(match effect {
-            RateEffect::Open { rater, run } => {
-                match crate::rating::open_rater(&store, &session, &rater, run.as_deref()) {
-                    Ok(opened) => RateMsg::Opened(Box::new(opened)),
-                    Err(e) => RateMsg::OpenFailed(format!("{e:#}")),
-                }
-            }
-            RateEffect::Save(mut record) => {
-                record.at_ms = now_ms();
-                match store.put_rating(&record) {
-                    Ok(()) => RateMsg::Saved(record),
-                    Err(e) => RateMsg::SaveFailed(e.to_string()),
-                }
-            }
-            RateEffect::Undo(record) => match store.delete_rating(&record) {
-                Ok(()) => RateMsg::Undone(record),
-                Err(e) => RateMsg::UndoFailed(e.to_string()),
-            },
-            RateEffect::LoadOwner => match owner_report(&store, &session) {
-                Ok(report) => RateMsg::OwnerLoaded(Box::new(report)),
-                Err(e) => RateMsg::OwnerFailed(format!("{e:#}")),
-            },
-        });
+        let _ = tx.send(Msg::Rate(perform(effect, &store, &session)));
     });
+}
+
+/// Does the store work of one effect, blocking, and says how it went.
+pub fn perform(effect: RateEffect, store: &Store, session: &Session) -> RateMsg {
+    match effect {
+        RateEffect::Open { rater, run } => {
+            match crate::rating::open_rater(store, session, &rater, run.as_deref()) {
+                Ok(opened) => RateMsg::Opened(Box::new(opened)),
+                Err(e) => RateMsg::OpenFailed(format!("{e:#}")),
+            }
+        }
+        RateEffect::Save(mut record) => {
+            record.at_ms = now_ms();
+            match store.put_rating(&record) {
+                Ok(()) => RateMsg::Saved(record),
+                Err(e) => RateMsg::SaveFailed(e.to_string()),
+            }
+        }
+        RateEffect::Undo(record) => match store.delete_rating(&record) {
+            Ok(()) => RateMsg::Undone(record),
+            Err(e) => RateMsg::UndoFailed(e.to_string()),
+        },
+        RateEffect::LoadOwner => match owner_report(store, session) {
+            Ok(report) => RateMsg::OwnerLoaded(Box::new(report)),
+            Err(e) => RateMsg::OwnerFailed(format!("{e:#}")),
+        },
+    }
 }
 
 /// The owner's view from the store.
