@@ -16,7 +16,7 @@ const PAIRS: [(&str, &str); 3] = [("v0", "v1"), ("v1", "v2"), ("v0", "v3")];
 fn candidates(cases: usize, pairs: usize, repeats: u32, gold: &[bool]) -> Vec<Candidate> {
     let mut out = Vec::new();
     for (a, b) in PAIRS.iter().take(pairs) {
-        for c in 0..cases {
+        for (c, is_gold) in gold.iter().enumerate().take(cases) {
             for repeat in 0..repeats {
                 out.push(Candidate {
                     comparison: ComparisonKey {
@@ -26,7 +26,7 @@ fn candidates(cases: usize, pairs: usize, repeats: u32, gold: &[bool]) -> Vec<Ca
                         a: (*a).into(),
                         b: (*b).into(),
                     },
-                    gold: gold[c].then(|| (*a).to_owned()),
+                    gold: is_gold.then(|| (*a).to_owned()),
                 });
             }
         }
