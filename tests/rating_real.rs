@@ -5,6 +5,8 @@
 //! Waits poll `capture-pane` every 20 ms up to `LOUPE_TEST_WAIT_MS` (default 15000).
 
 #![allow(clippy::unwrap_used)]
+// The owner's figures must be the statistics functions' own numbers, bit for bit.
+#![allow(clippy::float_cmp)]
 
 mod common;
 
@@ -96,7 +98,7 @@ impl Tmux {
             if pred(&screen) && screen == last {
                 return screen;
             }
-            last = screen.clone();
+            last.clone_from(&screen);
             assert!(
                 start.elapsed() < wait_limit(),
                 "timed out waiting for {what}; the screen:\n{screen}"
@@ -462,10 +464,78 @@ fn two_raters_take_turns_and_ratings_lists_both() {
     );
     let ranking = st.ranking.as_ref().unwrap();
     assert_eq!(ranking.variants[0].name, "strict");
-    assert!(report.rubric_kappa.iter().any(|d| d.dimension == "clarity"));
+    // Rubric agreement: a unit is one case's output of one variant (few-shot's output is
+    // scored in both its pairs); each rater's latest clarity score of it counts.
+    let mut by_output: BTreeMap<(String, String), BTreeMap<String, (u64, u8)>> = BTreeMap::new();
+    for r in &rows {
+        for (variant, scores) in &r.scores {
+            if let Some(v) = scores.get("clarity") {
+                let latest = by_output
+                    .entry((r.case_id.clone(), variant.clone()))
+                    .or_default()
+                    .entry(r.rater.clone())
+                    .or_insert((r.at_ms, *v));
+                if r.at_ms >= latest.0 {
+                    *latest = (r.at_ms, *v);
+                }
+            }
+        }
+    }
+    let table: Vec<Vec<u64>> = by_output
+        .values()
+        .map(|v| {
+            let mut row = vec![0u64; 5];
+            for (_, s) in v.values() {
+                row[usize::from(*s) - 1] += 1;
+            }
+            row
+        })
+        .collect();
+    let dim = report
+        .rubric_kappa
+        .iter()
+        .find(|d| d.dimension == "clarity")
+        .unwrap();
+    assert_eq!(dim.fleiss, stats::fleiss_kappa(&table));
     let text = loupe::tui::rate::draw::owner_lines(&report).join("\n");
     assert!(
         text.contains("Agreement on verdicts") && text.contains("Win rates"),
         "{text}"
     );
+}
+
+#[test]
+fn rate_says_what_is_missing_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = common::rating::write_session(dir.path(), 2, 2, &[]);
+    let store_dir = dir.path().join("store");
+    let rate = |rater: &str| {
+        Command::new(LOUPE)
+            .args(["--store", store_dir.to_str().unwrap(), "rate"])
+            .arg(&session)
+            .args(["--rater", rater])
+            .output()
+            .unwrap()
+    };
+    let out = rate("ana");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no complete run of session rate-test"),
+        "{err}"
+    );
+    let out = rate(" ");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rater name"));
+    let out = Command::new(LOUPE)
+        .args([
+            "--store",
+            dir.path().join("nowhere").to_str().unwrap(),
+            "ratings",
+        ])
+        .arg(&session)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no store at"));
 }

@@ -36,8 +36,12 @@ impl Harness {
     /// A session of `cases` cases with a complete run, and rater `ana` opened on it with
     /// a fixed seed (so the queue, and the snapshots, are the same every time).
     fn new(cases: usize) -> Self {
+        Self::with_gold(cases, &[], "ana")
+    }
+
+    fn with_gold(cases: usize, gold: &[(usize, &str)], rater: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (session_path, store_dir) = common::rating::setup(dir.path(), cases, 2, &[]);
+        let (session_path, store_dir) = common::rating::setup(dir.path(), cases, 2, gold);
         let session = Arc::new(loupe::session::load(&session_path).unwrap());
         let store = Store::open(&store_dir).unwrap();
         let run = store.latest_run(Some("rate-test"), true).unwrap().unwrap();
@@ -47,10 +51,10 @@ impl Harness {
         store
             .put_rater(&RaterRecord {
                 session: "rate-test".into(),
-                rater: "ana".into(),
+                rater: rater.into(),
                 run_id: run.id.clone(),
                 seed: 7,
-                queue: queue::assign("ana", 7, &offer.candidates, &config, &[]),
+                queue: queue::assign(rater, 7, &offer.candidates, &config, &[]),
                 created_ms: 0,
             })
             .unwrap();
@@ -61,7 +65,7 @@ impl Harness {
             state: State::new(session),
             keymap: Keymap::default(),
         };
-        let effects = loupe::tui::rate::update::start(&mut h.state, "ana", None, true);
+        let effects = loupe::tui::rate::update::start(&mut h.state, rater, None, true);
         let rest = h.run_all(effects);
         assert!(rest.is_empty());
         h
@@ -359,4 +363,86 @@ fn snapshot_side_by_side_80x24() {
     h.run_all(e);
     h.chars("v");
     insta::assert_snapshot!(h.render(80, 24).backend());
+}
+
+#[test]
+fn gold_items_measure_the_rater() {
+    // Cases 0 and 1 are gold: plain is known better than grounded there.
+    let mut h = Harness::with_gold(4, &[(0, "plain"), (1, "plain")], "ana");
+    let s = h.screen();
+    let golds = s.items.iter().filter(|i| i.assignment.gold).count();
+    assert_eq!(golds, 2, "gold_rate unset: every gold comparison, once");
+    assert_eq!(
+        s.items.len(),
+        4 + 2 + 2,
+        "4 of grounded/tuned, 2+2 of plain/grounded"
+    );
+    // Prefer plain on the first gold item, grounded on the second; tie elsewhere.
+    let mut right_answers = 0;
+    while let Some(i) = h.screen().current {
+        let item = &h.screen().items[i];
+        let key = if item.assignment.gold {
+            let want_plain = right_answers == 0;
+            right_answers += 1;
+            let plain_left = item.assignment.left == "plain";
+            if want_plain == plain_left { 'h' } else { 'l' }
+        } else {
+            't'
+        };
+        let e = h.chars(&key.to_string());
+        h.run_all(e);
+    }
+    let report = loupe::tui::rate::host::owner_report(&h.store, &h.session).unwrap();
+    let ana = &report.raters[0];
+    assert_eq!((ana.gold_correct, ana.gold_done), (1, 2));
+    assert_eq!(ana.gold_accuracy, loupe::eval::stats::rate(1, 2, 0.95));
+    assert_eq!((ana.done, ana.assigned), (8, 8));
+    assert_eq!(report.gold_ratings, 2);
+    // Gold items stay out of the win rates.
+    let decided: u64 = report
+        .stats
+        .pairs
+        .iter()
+        .map(|p| p.first_wins + p.second_wins + p.ties + p.both_bad)
+        .sum();
+    assert_eq!(decided, 6);
+}
+
+#[test]
+fn the_owner_view_opens_from_the_workbench_and_starts_a_rater() {
+    let mut h = Harness::new(2);
+    let e = h.chars("htxt");
+    h.run_all(e);
+    // A workbench App on the same store: `5` (goto_rate) opens the owner's view.
+    let mut w = Harness {
+        _dir: tempfile::tempdir().unwrap(),
+        store: h.store.clone(),
+        session: h.session.clone(),
+        state: State::new(h.session.clone()),
+        keymap: Keymap::default(),
+    };
+    let e = w.key(KeyCode::Char('5'));
+    w.run_all(e);
+    let text = w.text(100, 40);
+    assert!(text.contains("owner's view"), "{text}");
+    assert!(text.contains("ana") && text.contains("4/4"), "{text}");
+    assert!(text.contains("Agreement on verdicts"), "{text}");
+    assert!(text.contains("Win rates"), "{text}");
+    insta::assert_snapshot!("owner_view_100x40", w.render(100, 40).backend());
+    // R asks for a name and opens the rating screen for it; esc comes back.
+    w.chars("Rbo");
+    assert!(w.text(100, 40).contains("rate as: bo"));
+    let e = w.key(KeyCode::Enter);
+    w.run_all(e);
+    assert_eq!(w.screen().rater, "bo");
+    assert_eq!(w.screen().items.len(), 4);
+    assert!(!w.screen().fixed);
+    let e = w.key(KeyCode::Esc);
+    w.run_all(e);
+    assert!(w.state.rate.screen.is_none());
+    assert!(w.state.rate.owner.is_some());
+    assert!(!w.state.quit);
+    // Esc closes the view; other keys go back to the workbench.
+    w.key(KeyCode::Esc);
+    assert!(w.state.rate.owner.is_none());
 }

@@ -386,11 +386,12 @@ fn pct(v: f64) -> String {
 pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
     let mut out = Vec::new();
     let st = &r.stats;
+    let raters = r.raters.len();
     out.push(format!(
-        "{} ratings ({} gold) by {} raters on session {}",
+        "{} ratings ({} gold) by {raters} rater{} on session {}",
         r.ratings,
         r.gold_ratings,
-        r.raters.len(),
+        if raters == 1 { "" } else { "s" },
         r.session
     ));
     out.push(String::new());
