@@ -4,6 +4,7 @@ pub mod cli;
 pub mod diff;
 pub mod eval;
 pub mod providers;
+pub mod rating;
 pub mod report;
 pub mod runner;
 pub mod sanitize;

@@ -1,13 +1,60 @@
-//! `loupe ratings`.
+//! `loupe ratings SESSION --format jsonl|csv`: every rating of a session, with its
+//! placement, rater and times, on stdout.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use super::Outcome;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RatingsFormat {
+    Jsonl,
+    Csv,
+}
 
 /// Arguments of `loupe ratings`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The session file.
+    pub session: PathBuf,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: RatingsFormat,
+    /// Only this rater's ratings.
+    #[arg(long, value_name = "NAME")]
+    pub rater: Option<String>,
+}
 
-pub fn main(_store: Option<&Path>, _args: Args) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`loupe ratings` is not built yet")
+pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
+    let Args {
+        session: session_path,
+        format,
+        rater,
+    } = args;
+    let session = crate::session::load(&session_path)?;
+    let dir = super::store_for_session(store, &session_path);
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "no store at {}: rate first (`loupe rate {} --rater NAME`), or pass --store DIR",
+            dir.display(),
+            session_path.display()
+        );
+    }
+    let store = Store::open(&dir)?;
+    let name = &session.file.name;
+    let ratings = match &rater {
+        Some(r) => store.ratings_by(name, r).collect::<Result<Vec<_>, _>>()?,
+        None => store.ratings(name).collect::<Result<Vec<_>, _>>()?,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match format {
+        RatingsFormat::Jsonl => crate::rating::rows::write_jsonl(&mut out, &ratings)?,
+        RatingsFormat::Csv => {
+            let dims: Vec<String> = session.file.rubric.iter().map(|d| d.key.clone()).collect();
+            crate::rating::rows::write_csv(&mut out, &ratings, &dims)?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Ok)
 }

@@ -46,7 +46,7 @@ const FRAME: Duration = Duration::from_millis(16);
 /// Runs one App until the user quits or `shutdown` fires.
 pub async fn run_app<B, S>(
     terminal: &mut Terminal<B>,
-    mut input: S,
+    input: S,
     store: Store,
     session: Arc<Session>,
     config: &AppConfig,
@@ -57,9 +57,39 @@ where
     B::Error: Send + Sync + 'static,
     S: Stream<Item = std::io::Result<Event>> + Unpin,
 {
+    run_app_on(terminal, input, store, session, config, shutdown, None).await
+}
+
+/// Whom an App opened directly on the rating screen rates for (`loupe rate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateStart {
+    pub rater: String,
+    pub run: Option<String>,
+}
+
+/// [`run_app`], opened on the rating screen with the rater fixed when `rate` is given.
+pub async fn run_app_on<B, S>(
+    terminal: &mut Terminal<B>,
+    mut input: S,
+    store: Store,
+    session: Arc<Session>,
+    config: &AppConfig,
+    shutdown: CancellationToken,
+    rate: Option<RateStart>,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    S: Stream<Item = std::io::Result<Event>> + Unpin,
+{
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut state = State::new(session.clone());
     let mut host = Host::new(store, session, tx.clone());
+    if let Some(start) = rate {
+        for effect in super::rate::update::start(&mut state, &start.rater, start.run, true) {
+            host.run(effect);
+        }
+    }
     let view = View {
         theme: &config.theme,
         keymap: &config.keymap,
@@ -275,6 +305,7 @@ impl Host {
                 let _ = tx.send(Msg::VersionsLoaded { template, list });
                 Ok(())
             }),
+            Effect::Rate(e) => super::rate::host::run(e, store, session, tx),
             Effect::WriteSession { specs } => spawn_blocking_reporting(tx.clone(), move || {
                 crate::session::write_templates(&session, &specs)?;
                 let _ = tx.send(Msg::SessionWritten {

@@ -70,6 +70,7 @@ pub fn draw(state: &State, view: &View, frame: &mut Frame) {
         Screen::Results => draw_results(state, view, frame, body),
     }
     draw_status(state, view, frame, status);
+    super::rate::draw::draw(state, view, frame, area);
     draw_toasts(state, view, frame, body);
     match &state.overlay {
         Overlay::None => {}

@@ -5,6 +5,7 @@ pub mod app;
 pub mod draw;
 pub mod keymap;
 pub mod msg;
+pub mod rate;
 pub mod state;
 pub mod strings;
 pub mod term;

@@ -54,6 +54,8 @@ pub enum Msg {
         path: String,
     },
     Error(String),
+    /// Results of the rating screen's effects.
+    Rate(super::rate::RateMsg),
 }
 
 /// Work `update` asks the host to do; each reports back with a `Msg`.
@@ -90,4 +92,6 @@ pub enum Effect {
     WriteSession {
         specs: HashMap<String, TemplateSpec>,
     },
+    /// Store work of the rating screen.
+    Rate(super::rate::RateEffect),
 }

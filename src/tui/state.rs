@@ -207,6 +207,8 @@ pub struct State {
     pub data: RunData,
     /// Text copied in the editor, waiting to be sent to the terminal's clipboard (OSC 52).
     pub clipboard: Option<String>,
+    /// The rating screen and the owner's view (`tui::rate`).
+    pub rate: super::rate::Rate,
     pub quit: bool,
 }
 
@@ -270,6 +272,7 @@ impl State {
             },
             data: RunData::default(),
             clipboard: None,
+            rate: super::rate::Rate::default(),
             session,
             quit: false,
         }

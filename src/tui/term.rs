@@ -13,7 +13,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio_util::sync::CancellationToken;
 
-use super::app::{AppConfig, run_app};
+use super::app::{AppConfig, RateStart, run_app_on};
 use crate::session::Session;
 use crate::store::Store;
 
@@ -70,6 +70,16 @@ fn base64(bytes: &[u8]) -> String {
 /// Opens the workbench full screen. The TUI is drawn on stderr, so stdout stays free for
 /// data even when it is piped (as television does).
 pub fn run_local(store: Store, session: Arc<Session>, config: &AppConfig) -> anyhow::Result<()> {
+    run_local_on(store, session, config, None)
+}
+
+/// [`run_local`], opened on the rating screen for one rater when `rate` is given.
+pub fn run_local_on(
+    store: Store,
+    session: Arc<Session>,
+    config: &AppConfig,
+    rate: Option<RateStart>,
+) -> anyhow::Result<()> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
@@ -86,13 +96,14 @@ pub fn run_local(store: Store, session: Arc<Session>, config: &AppConfig) -> any
     rt.block_on(async {
         let shutdown = CancellationToken::new();
         let signals = tokio::spawn(watch_signals(shutdown.clone()));
-        let result = run_app(
+        let result = run_app_on(
             &mut terminal,
             EventStream::new(),
             store,
             session,
             config,
             shutdown,
+            rate,
         )
         .await;
         signals.abort();

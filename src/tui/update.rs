@@ -23,6 +23,9 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         Msg::Key(key) if key.kind != KeyEventKind::Release => on_key(state, keymap, key),
         Msg::Key(_) | Msg::Resize(..) => Vec::new(),
         Msg::Paste(text) => {
+            if super::rate::update::on_paste(state, &text) {
+                return Vec::new();
+            }
             if let Some(editor) = &mut state.templates.editor {
                 editor.insert_str(text);
                 return edited(state);
@@ -105,6 +108,7 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             state.toast(Level::Error, text);
             Vec::new()
         }
+        Msg::Rate(msg) => super::rate::update::on_msg(state, msg),
     }
 }
 
@@ -147,6 +151,9 @@ fn context(state: &State) -> Context {
 }
 
 fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Effect> {
+    if let Some(effects) = super::rate::update::on_key(state, key) {
+        return effects;
+    }
     if let Overlay::Palette { query, selected } = &mut state.overlay {
         match key.code {
             KeyCode::Esc => state.overlay = Overlay::None,
@@ -268,13 +275,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::GotoRun => goto(state, Screen::Run),
         Action::GotoCompare => goto(state, Screen::Compare),
         Action::GotoResults => goto(state, Screen::Results),
-        Action::GotoRate => {
-            state.toast(
-                Level::Info,
-                "rating runs as `loupe rate SESSION --rater NAME`",
-            );
-            Vec::new()
-        }
+        Action::GotoRate => super::rate::update::open_owner(state),
         Action::NextScreen | Action::PrevScreen => {
             let n = Screen::ALL.len();
             let i = state.screen.index();

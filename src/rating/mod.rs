@@ -1,0 +1,165 @@
+//! Human rating sessions, the domain side: which comparisons a rater gets and in what
+//! order and placement ([`queue`]), what is hidden from them ([`mask`]), what the owner
+//! learns from the ratings ([`owner`]), and the rows `loupe ratings` prints ([`rows`]).
+//!
+//! No terminal here: the rating screen is `tui::rate`, the store records are
+//! `store::ratings`.
+
+pub mod mask;
+pub mod owner;
+pub mod queue;
+pub mod rows;
+
+use std::collections::HashMap;
+
+use crate::sanitize::sanitize;
+use crate::session::Session;
+use crate::store::{Assignment, RaterRecord, RatingRecord, Store, now_ms};
+
+/// One comparison as the rating screen shows it: already sanitised and masked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub assignment: Assignment,
+    pub left_text: String,
+    pub right_text: String,
+    /// The case's variables as `(name, value)` text.
+    pub inputs: Vec<(String, String)>,
+}
+
+impl Item {
+    pub fn right(&self) -> &str {
+        queue::right_of(&self.assignment)
+    }
+}
+
+/// A rater's place in a session, ready to show.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub record: RaterRecord,
+    pub items: Vec<Item>,
+    /// The rater's ratings so far, oldest first.
+    pub ratings: Vec<RatingRecord>,
+    /// Comparisons of the run left out because an output is missing or failed.
+    pub left_out: usize,
+    /// Whether the rater's queue was made just now.
+    pub new: bool,
+}
+
+/// Opens `rater`'s queue in `session`: the stored one, or a new one on `run` (default:
+/// the latest complete run of the session). Errors are sentences for the rater.
+pub fn open_rater(
+    store: &Store,
+    session: &Session,
+    rater: &str,
+    run: Option<&str>,
+) -> anyhow::Result<Opened> {
+    let name = &session.file.name;
+    let rater = rater.trim();
+    if rater.is_empty() || rater.contains('\0') {
+        anyhow::bail!("the rater name {rater:?} is empty or has a NUL: pass --rater NAME");
+    }
+    let existing = store.rater(name, rater)?;
+    if let (Some(rec), Some(run)) = (&existing, run)
+        && rec.run_id != run
+    {
+        anyhow::bail!(
+            "rater {rater} is rating run {} of {name}; finish that (leave out --run), or rate as another name",
+            rec.run_id
+        );
+    }
+    let run_id = match (&existing, run) {
+        (Some(rec), _) => rec.run_id.clone(),
+        (None, Some(run)) => run.to_owned(),
+        (None, None) => match store.latest_run(Some(name), true)? {
+            Some(r) => r.id,
+            None => anyhow::bail!(
+                "no complete run of session {name} in the store {}: `loupe run {}` first, or pass --run",
+                store.path().display(),
+                session.path.display()
+            ),
+        },
+    };
+    let run = store.run(&run_id)?;
+    if run.session_name != *name {
+        anyhow::bail!(
+            "run {run_id} belongs to session {}, not {name}",
+            run.session_name
+        );
+    }
+    let outputs = store.outputs(&run_id).collect::<Result<Vec<_>, _>>()?;
+    let offer = queue::candidates(session, &run, &outputs).map_err(anyhow::Error::msg)?;
+    let (record, new) = if let Some(rec) = existing {
+        (rec, false)
+    } else {
+        let others = store.raters(name).collect::<Result<Vec<_>, _>>()?;
+        let seed = rand::random::<u64>();
+        let config = queue::QueueConfig::of(session);
+        let rec = RaterRecord {
+            session: name.clone(),
+            rater: rater.to_owned(),
+            run_id: run_id.clone(),
+            seed,
+            queue: queue::assign(rater, seed, &offer.candidates, &config, &others),
+            created_ms: now_ms(),
+        };
+        store.put_rater(&rec)?;
+        (rec, true)
+    };
+    let masker = mask::Masker::for_run(session, &run);
+    let texts: HashMap<(&str, &str, u32), &str> = outputs
+        .iter()
+        .map(|o| {
+            (
+                (o.variant.as_str(), o.case_id.as_str(), o.repeat),
+                o.text.as_str(),
+            )
+        })
+        .collect();
+    let shown = |variant: &str, a: &Assignment| -> String {
+        let c = &a.comparison;
+        let raw = texts
+            .get(&(variant, c.case_id.as_str(), c.repeat))
+            .copied()
+            .unwrap_or("(this output is no longer in the store)");
+        masker.mask(&sanitize(raw)).into_owned()
+    };
+    let items = record
+        .queue
+        .iter()
+        .map(|a| {
+            let inputs = session
+                .cases
+                .iter()
+                .find(|c| c.id == a.comparison.case_id)
+                .map(|c| {
+                    c.vars
+                        .iter()
+                        .map(|(k, v)| {
+                            let text = match v {
+                                serde_json::Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            };
+                            (k.clone(), masker.mask(&sanitize(&text)).into_owned())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Item {
+                left_text: shown(&a.left, a),
+                right_text: shown(queue::right_of(a), a),
+                inputs,
+                assignment: a.clone(),
+            }
+        })
+        .collect();
+    let ratings = store
+        .ratings_by(name, rater)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Opened {
+        record,
+        items,
+        ratings,
+        left_out: offer.left_out,
+        new,
+    })
+}

@@ -1,0 +1,326 @@
+//! The rating queue: which comparisons a rater gets, in which order, and which variant is
+//! shown on the left.
+//!
+//! - A comparison is one case (and repeat) of one run, answered by the two variants of a
+//!   pair in the session's `rating.pairs`.
+//! - Raters arrive one after another and their number is not known in advance, so a rater
+//!   joining gets every regular comparison that has fewer than `raters_per_comparison` (k)
+//!   raters so far: the first k raters share all of them, later ones get none. Each
+//!   comparison ends up with k distinct raters and nobody gets one twice.
+//! - Placement is balanced twice over: on each comparison, the new rater gets the side the
+//!   earlier raters saw less (so its k raters split about evenly), and the comparisons
+//!   where that is a draw are placed so that, within each pair, each variant is on the
+//!   rater's left about half of the time.
+//! - Gold items (a case whose `gold` names one of the pair) are not shared out: every rater
+//!   gets them, mixed in at `gold_rate` of the queue (all of them when no rate is set).
+//! - The queue is shuffled with the rater's seed, which is stored with the queue; the same
+//!   seed and the same earlier raters give the same queue.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::eval::stats::Rng;
+use crate::session::Session;
+use crate::store::{Assignment, ComparisonKey, OutputRecord, RaterRecord, RunRecord};
+
+/// A comparison that can be rated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub comparison: ComparisonKey,
+    /// The variant the session says is better here (a gold item).
+    pub gold: Option<String>,
+}
+
+/// What a run offers for rating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offer {
+    pub candidates: Vec<Candidate>,
+    /// Comparisons left out because an output is missing or is an error.
+    pub left_out: usize,
+}
+
+/// How the session wants its comparisons shared out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueConfig {
+    pub raters_per_comparison: u32,
+    pub gold_rate: Option<f64>,
+}
+
+impl QueueConfig {
+    pub fn of(session: &Session) -> Self {
+        let spec = session.file.rating.as_ref();
+        Self {
+            raters_per_comparison: spec.map_or(1, |r| r.raters_per_comparison.max(1)),
+            gold_rate: spec.and_then(|r| r.gold_rate),
+        }
+    }
+}
+
+/// Every comparison of `run` for the session's rating pairs, in (pair, case, repeat) order.
+/// Errors say what is wrong in words: no `rating:` section, a pair variant not in the run.
+pub fn candidates(
+    session: &Session,
+    run: &RunRecord,
+    outputs: &[OutputRecord],
+) -> Result<Offer, String> {
+    let Some(spec) = &session.file.rating else {
+        return Err(format!(
+            "{}: the session has no `rating:` section (pairs to compare, raters per comparison)",
+            session.path.display()
+        ));
+    };
+    if spec.pairs.is_empty() {
+        return Err(format!(
+            "{}: `rating.pairs` is empty: name the variant pairs to compare",
+            session.path.display()
+        ));
+    }
+    for [a, b] in &spec.pairs {
+        for v in [a, b] {
+            if run.variant(v).is_none() {
+                return Err(format!(
+                    "run {} has no variant {v:?} (rating pair {a} / {b}); run it first or pass --run",
+                    run.id
+                ));
+            }
+        }
+        if a == b {
+            return Err(format!(
+                "{}: rating pair {a} / {b} compares a variant with itself",
+                session.path.display()
+            ));
+        }
+    }
+    let usable: HashSet<(&str, &str, u32)> = outputs
+        .iter()
+        .filter(|o| o.run_id == run.id && o.error.is_none())
+        .map(|o| (o.variant.as_str(), o.case_id.as_str(), o.repeat))
+        .collect();
+    let mut out = Offer {
+        candidates: Vec::new(),
+        left_out: 0,
+    };
+    for [a, b] in &spec.pairs {
+        for case_id in &run.case_ids {
+            let gold = session
+                .cases
+                .iter()
+                .find(|c| &c.id == case_id)
+                .and_then(|c| c.gold.clone())
+                .filter(|g| g == a || g == b);
+            for repeat in 0..run.repeats.max(1) {
+                let both = usable.contains(&(a.as_str(), case_id.as_str(), repeat))
+                    && usable.contains(&(b.as_str(), case_id.as_str(), repeat));
+                if !both {
+                    out.left_out += 1;
+                    continue;
+                }
+                out.candidates.push(Candidate {
+                    comparison: ComparisonKey {
+                        run_id: run.id.clone(),
+                        case_id: case_id.clone(),
+                        repeat,
+                        a: a.clone(),
+                        b: b.clone(),
+                    },
+                    gold: gold.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many earlier raters have a comparison, and on which side they saw `a`.
+#[derive(Default, Clone, Copy)]
+struct Seen {
+    raters: u32,
+    a_left: u32,
+    b_left: u32,
+}
+
+/// The queue of a rater joining now, after the raters in `others` (records of the same
+/// session; the rater's own record, if there, is ignored).
+pub fn assign(
+    rater: &str,
+    seed: u64,
+    candidates: &[Candidate],
+    config: &QueueConfig,
+    others: &[RaterRecord],
+) -> Vec<Assignment> {
+    let mut rng = Rng::new(seed);
+    let mut seen: BTreeMap<&ComparisonKey, Seen> = BTreeMap::new();
+    for record in others.iter().filter(|r| r.rater != rater) {
+        for a in record.queue.iter().filter(|a| !a.gold) {
+            let s = seen.entry(&a.comparison).or_default();
+            s.raters += 1;
+            if a.left == a.comparison.a {
+                s.a_left += 1;
+            } else {
+                s.b_left += 1;
+            }
+        }
+    }
+    let mut sorted: Vec<&Candidate> = candidates.iter().collect();
+    sorted.sort_by(|x, y| x.comparison.cmp(&y.comparison));
+    sorted.dedup_by(|x, y| x.comparison == y.comparison);
+
+    // Regular comparisons still short of raters, with the side earlier raters saw less.
+    let mut regular: Vec<(&Candidate, Option<bool>)> = Vec::new();
+    for c in sorted.iter().filter(|c| c.gold.is_none()) {
+        let s = seen.get(&c.comparison).copied().unwrap_or_default();
+        if s.raters >= config.raters_per_comparison.max(1) {
+            continue;
+        }
+        let forced = match s.a_left.cmp(&s.b_left) {
+            std::cmp::Ordering::Less => Some(true),
+            std::cmp::Ordering::Greater => Some(false),
+            std::cmp::Ordering::Equal => None,
+        };
+        regular.push((c, forced));
+    }
+    let mut queue = place(&regular, &mut rng, false);
+
+    let mut golds: Vec<(&Candidate, Option<bool>)> = sorted
+        .iter()
+        .filter(|c| c.gold.is_some())
+        .map(|c| (*c, None))
+        .collect();
+    shuffle(&mut golds, &mut rng);
+    golds.truncate(gold_count(queue.len(), golds.len(), config.gold_rate));
+    queue.extend(place(&golds, &mut rng, true));
+
+    shuffle(&mut queue, &mut rng);
+    queue
+}
+
+/// Gold items to mix into a queue of `regular` comparisons so that they make `rate` of it.
+pub fn gold_count(regular: usize, available: usize, rate: Option<f64>) -> usize {
+    if regular == 0 {
+        return 0;
+    }
+    let wanted = match rate {
+        None => available,
+        Some(r) if r.is_nan() || r <= 0.0 => 0,
+        Some(r) if r >= 1.0 => available,
+        Some(r) => (regular as f64 * r / (1.0 - r)).round() as usize,
+    };
+    wanted.min(available)
+}
+
+/// Chooses the left side of each comparison: forced ones as given, the free ones (in a
+/// shuffled order) so that each pair's running count of `a` on the left stays even.
+fn place(items: &[(&Candidate, Option<bool>)], rng: &mut Rng, gold: bool) -> Vec<Assignment> {
+    let mut balance: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for (c, forced) in items {
+        if let Some(a_left) = forced {
+            *balance
+                .entry((c.comparison.a.as_str(), c.comparison.b.as_str()))
+                .or_default() += if *a_left { 1 } else { -1 };
+        }
+    }
+    let mut free: Vec<usize> = (0..items.len()).filter(|&i| items[i].1.is_none()).collect();
+    shuffle(&mut free, rng);
+    let mut a_left = vec![false; items.len()];
+    for (i, (_, forced)) in items.iter().enumerate() {
+        if let Some(f) = forced {
+            a_left[i] = *f;
+        }
+    }
+    for i in free {
+        let c = &items[i].0.comparison;
+        let bal = balance.entry((c.a.as_str(), c.b.as_str())).or_default();
+        let left_a = match (*bal).cmp(&0) {
+            std::cmp::Ordering::Less => true,
+            std::cmp::Ordering::Greater => false,
+            std::cmp::Ordering::Equal => rng.below(2) == 0,
+        };
+        *bal += if left_a { 1 } else { -1 };
+        a_left[i] = left_a;
+    }
+    items
+        .iter()
+        .zip(a_left)
+        .map(|((c, _), left_a)| Assignment {
+            comparison: c.comparison.clone(),
+            left: if left_a {
+                c.comparison.a.clone()
+            } else {
+                c.comparison.b.clone()
+            },
+            gold,
+        })
+        .collect()
+}
+
+/// Fisher–Yates with the seeded generator, so a stored seed reproduces the order.
+fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
+    for i in (1..items.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// The variant shown on the right of an assignment.
+pub fn right_of(a: &Assignment) -> &str {
+    if a.left == a.comparison.a {
+        &a.comparison.b
+    } else {
+        &a.comparison.a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(case: &str, gold: Option<&str>) -> Candidate {
+        Candidate {
+            comparison: ComparisonKey {
+                run_id: "r".into(),
+                case_id: case.into(),
+                repeat: 0,
+                a: "x".into(),
+                b: "y".into(),
+            },
+            gold: gold.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn gold_rate_sets_the_share_of_gold_items() {
+        assert_eq!(gold_count(9, 5, Some(0.1)), 1);
+        assert_eq!(gold_count(8, 5, Some(0.2)), 2);
+        assert_eq!(gold_count(8, 1, Some(0.5)), 1);
+        assert_eq!(gold_count(8, 3, None), 3);
+        assert_eq!(gold_count(0, 3, None), 0);
+        assert_eq!(gold_count(8, 3, Some(0.0)), 0);
+    }
+
+    #[test]
+    fn the_second_rater_sees_the_other_side() {
+        let cands: Vec<_> = (0..6).map(|i| cand(&format!("c{i}"), None)).collect();
+        let config = QueueConfig {
+            raters_per_comparison: 2,
+            gold_rate: None,
+        };
+        let q1 = assign("ana", 1, &cands, &config, &[]);
+        let rec = |rater: &str, queue| RaterRecord {
+            session: "s".into(),
+            rater: rater.into(),
+            run_id: "r".into(),
+            seed: 1,
+            queue,
+            created_ms: 0,
+        };
+        let first = rec("ana", q1.clone());
+        let q2 = assign("bo", 2, &cands, &config, std::slice::from_ref(&first));
+        assert_eq!(q2.len(), 6);
+        for a in &q2 {
+            let earlier = q1.iter().find(|b| b.comparison == a.comparison);
+            assert_ne!(earlier.map(|b| &b.left), Some(&a.left));
+        }
+        let q3 = assign("cy", 3, &cands, &config, &[first, rec("bo", q2)]);
+        assert!(q3.is_empty());
+        assert_eq!(assign("ana", 1, &cands, &config, &[]), q1);
+    }
+}

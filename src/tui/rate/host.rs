@@ -1,0 +1,65 @@
+//! The host side of rating effects: store work off the UI thread, reported back as
+//! messages. A rating is reported `Saved` only after `Store::put_rating` has flushed it.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{RateEffect, RateMsg};
+use crate::eval::verdicts::AnalyseOptions;
+use crate::session::Session;
+use crate::store::{Store, now_ms};
+use crate::tui::msg::Msg;
+
+/// Bootstrap resamples for the owner's ranking intervals: enough for a screen, quick.
+const OWNER_RESAMPLES: usize = 400;
+
+pub fn run(effect: RateEffect, store: Store, session: Arc<Session>, tx: UnboundedSender<Msg>) {
+    tokio::task::spawn_blocking(move || {
+        let _ = tx.send(Msg::Rate(perform(effect, &store, &session)));
+    });
+}
+
+/// Does the store work of one effect, blocking, and says how it went.
+pub fn perform(effect: RateEffect, store: &Store, session: &Session) -> RateMsg {
+    match effect {
+        RateEffect::Open { rater, run } => {
+            match crate::rating::open_rater(store, session, &rater, run.as_deref()) {
+                Ok(opened) => RateMsg::Opened(Box::new(opened)),
+                Err(e) => RateMsg::OpenFailed(format!("{e:#}")),
+            }
+        }
+        RateEffect::Save(mut record) => {
+            record.at_ms = now_ms();
+            match store.put_rating(&record) {
+                Ok(()) => RateMsg::Saved(record),
+                Err(e) => RateMsg::SaveFailed(e.to_string()),
+            }
+        }
+        RateEffect::Undo(record) => match store.delete_rating(&record) {
+            Ok(()) => RateMsg::Undone(record),
+            Err(e) => RateMsg::UndoFailed(e.to_string()),
+        },
+        RateEffect::LoadOwner => match owner_report(store, session) {
+            Ok(report) => RateMsg::OwnerLoaded(Box::new(report)),
+            Err(e) => RateMsg::OwnerFailed(format!("{e:#}")),
+        },
+    }
+}
+
+/// The owner's view from the store.
+pub fn owner_report(
+    store: &Store,
+    session: &Session,
+) -> anyhow::Result<crate::rating::owner::OwnerReport> {
+    let name = &session.file.name;
+    let raters = store.raters(name).collect::<Result<Vec<_>, _>>()?;
+    let ratings = store.ratings(name).collect::<Result<Vec<_>, _>>()?;
+    let options = AnalyseOptions {
+        bootstrap_resamples: OWNER_RESAMPLES,
+        ..AnalyseOptions::default()
+    };
+    Ok(crate::rating::owner::report(
+        session, &raters, &ratings, &options,
+    ))
+}

@@ -1,0 +1,154 @@
+//! The rating screen's and the owner's view's state: plain data.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crossterm::event::KeyEvent;
+
+use crate::diff::DiffLines;
+use crate::rating::Item;
+use crate::rating::owner::OwnerReport;
+use crate::session::RubricDim;
+use crate::store::RatingRecord;
+
+/// Everything about rating that the App holds; both parts are absent in the workbench
+/// until asked for.
+#[derive(Default)]
+pub struct Rate {
+    /// The blind rating screen, for one rater.
+    pub screen: Option<RatingScreen>,
+    /// The owner's view (workbench only; never while a rater rates).
+    pub owner: Option<OwnerView>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    Loading,
+    Ready,
+    /// The queue could not be opened; the text says why.
+    Failed(String),
+}
+
+/// How the two outputs share the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrange {
+    /// Side by side when the screen is wide enough, else stacked.
+    Auto,
+    SideBySide,
+    Stacked,
+}
+
+/// A store write the screen waits for before it moves on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// A rating of this item is being written.
+    Save(usize),
+    /// The last rating is being removed.
+    Undo,
+}
+
+/// What the rater gave on the comparison on screen, before the verdict.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Draft {
+    /// Rubric scores in entry order: every dimension for the left, then for the right.
+    pub scores: Vec<u8>,
+    pub note: Option<String>,
+}
+
+pub struct RatingScreen {
+    pub session: String,
+    pub rater: String,
+    /// Started as `loupe rate`: the screen is the whole App and `q` leaves it.
+    pub fixed: bool,
+    pub run: Option<String>,
+    pub phase: Phase,
+    pub rubric: Vec<RubricDim>,
+    /// The rater's queue, in the order shown.
+    pub items: Vec<Item>,
+    /// Per item: rated (on disk).
+    pub done: Vec<bool>,
+    /// Ratings on disk from this rater, oldest first, with their item: what undo removes.
+    pub history: Vec<(usize, RatingRecord)>,
+    /// Items put off with skip, in the order skipped; they come back after the rest.
+    pub skipped: Vec<usize>,
+    /// The item on screen.
+    pub current: Option<usize>,
+    /// `State::now_ms` when the current item appeared.
+    pub shown_at_ms: u64,
+    pub draft: Draft,
+    /// The note being typed, when the note line is open.
+    pub note_edit: Option<String>,
+    pub pending: Option<Pending>,
+    /// Keys typed while a write was in flight, replayed when it is done.
+    pub deferred: VecDeque<KeyEvent>,
+    /// Ratings acknowledged in this sitting (the "saved" mark shows after the first).
+    pub saved: u32,
+    pub saved_mark: bool,
+    /// A message for the rater (a failed write, an undo), with whether it is an error.
+    pub message: Option<(String, bool)>,
+    pub show_inputs: bool,
+    pub arrange: Arrange,
+    pub word_diff: bool,
+    pub diff: Option<Arc<DiffLines>>,
+    pub scroll: u16,
+    pub help: bool,
+    /// Leave once the write in flight is done.
+    pub leaving: bool,
+    /// Comparisons of the run left out (an output missing or failed).
+    pub left_out: usize,
+}
+
+impl RatingScreen {
+    pub fn new(session: &str, rater: &str, run: Option<String>, rubric: Vec<RubricDim>) -> Self {
+        Self {
+            session: session.to_owned(),
+            rater: rater.to_owned(),
+            fixed: false,
+            run,
+            phase: Phase::Loading,
+            rubric,
+            items: Vec::new(),
+            done: Vec::new(),
+            history: Vec::new(),
+            skipped: Vec::new(),
+            current: None,
+            shown_at_ms: 0,
+            draft: Draft::default(),
+            note_edit: None,
+            pending: None,
+            deferred: VecDeque::new(),
+            saved: 0,
+            saved_mark: false,
+            message: None,
+            show_inputs: true,
+            arrange: Arrange::Auto,
+            word_diff: false,
+            diff: None,
+            scroll: 0,
+            help: false,
+            leaving: false,
+            left_out: 0,
+        }
+    }
+
+    pub fn done_count(&self) -> usize {
+        self.done.iter().filter(|d| **d).count()
+    }
+
+    pub fn item(&self) -> Option<&Item> {
+        self.items.get(self.current?)
+    }
+
+    /// Rubric slots: every dimension for the left, then for the right.
+    pub fn slots(&self) -> usize {
+        self.rubric.len() * 2
+    }
+}
+
+pub struct OwnerView {
+    pub report: Option<OwnerReport>,
+    pub error: Option<String>,
+    pub scroll: u16,
+    /// The rater name being typed to rate from the workbench.
+    pub rater_prompt: Option<String>,
+}

@@ -1,0 +1,547 @@
+//! The rating screen's and the owner's view's `update`.
+//!
+//! Keys of the rating screen (fixed, so a verdict is one key and scores are digits):
+//!
+//! | key | does |
+//! | --- | --- |
+//! | `h` `←` | left is better |
+//! | `l` `→` | right is better |
+//! | `t` `=` | tie |
+//! | `x` | both are bad |
+//! | `1`..`9` (`0` = 10) | next rubric score: each dimension for the left, then the right |
+//! | `backspace` | take back the last score |
+//! | `n` | write a note (enter keeps it, esc drops it) |
+//! | `u` | undo the last rating |
+//! | `s` | skip: this comparison comes back after the others |
+//! | `w` `i` `v` | word diff, case inputs, side by side or stacked |
+//! | `j` `k` `pgdn` `pgup` | scroll the outputs |
+//! | `?` | help |
+//! | `q` `ctrl-c` | leave (`esc` too, from the workbench) |
+//!
+//! A verdict without scores is one key; with three dimensions for both sides, seven. The
+//! verdict is written and flushed before the next comparison shows; keys typed while a
+//! write is in flight wait and are replayed after it, in order.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::state::{Arrange, Draft, OwnerView, Pending, Phase, RatingScreen};
+use super::{RateEffect, RateMsg};
+use crate::diff::DiffMode;
+use crate::store::{RatingRecord, Winner};
+use crate::tui::msg::Effect;
+use crate::tui::state::{Overlay, State};
+
+/// Longest output pair the word diff is computed for inside `update` (a few ms at most).
+const MAX_DIFF_CHARS: usize = 20_000;
+const MAX_NOTE_CHARS: usize = 2_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Left,
+    Right,
+    Tie,
+    BothBad,
+}
+
+fn fx(e: RateEffect) -> Vec<Effect> {
+    vec![Effect::Rate(e)]
+}
+
+/// Opens the rating screen for `rater`. `fixed`: the screen is the whole App (`loupe
+/// rate`), and leaving it quits.
+pub fn start(state: &mut State, rater: &str, run: Option<String>, fixed: bool) -> Vec<Effect> {
+    let mut screen = RatingScreen::new(
+        &state.session.file.name,
+        rater,
+        run.clone(),
+        state.session.file.rubric.clone(),
+    );
+    screen.fixed = fixed;
+    state.rate.screen = Some(screen);
+    fx(RateEffect::Open {
+        rater: rater.to_owned(),
+        run,
+    })
+}
+
+/// Opens the owner's view (from the workbench).
+pub fn open_owner(state: &mut State) -> Vec<Effect> {
+    state.rate.owner = Some(OwnerView {
+        report: None,
+        error: None,
+        scroll: 0,
+        rater_prompt: None,
+    });
+    fx(RateEffect::LoadOwner)
+}
+
+/// Keys go here before the workbench's keymap. `None`: not ours, handle as usual.
+pub fn on_key(state: &mut State, key: KeyEvent) -> Option<Vec<Effect>> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if state.rate.screen.is_some() {
+        return Some(screen_key(state, key));
+    }
+    if state.rate.owner.is_some() && state.overlay == Overlay::None {
+        return owner_key(state, key);
+    }
+    None
+}
+
+/// Pasted text goes into the note being typed. `true` when it was taken.
+pub fn on_paste(state: &mut State, text: &str) -> bool {
+    if let Some(s) = &mut state.rate.screen {
+        if let Some(note) = &mut s.note_edit {
+            push_note(note, text);
+        }
+        return true;
+    }
+    if let Some(name) = state
+        .rate
+        .owner
+        .as_mut()
+        .and_then(|o| o.rater_prompt.as_mut())
+    {
+        name.push_str(text.lines().next().unwrap_or_default());
+        return true;
+    }
+    false
+}
+
+fn push_note(note: &mut String, text: &str) {
+    for c in text.chars() {
+        if note.chars().count() >= MAX_NOTE_CHARS {
+            break;
+        }
+        note.push(if c.is_control() { ' ' } else { c });
+    }
+}
+
+fn is_ctrl_c(key: &KeyEvent) -> bool {
+    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c')
+}
+
+fn screen_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+    let Some(s) = &mut state.rate.screen else {
+        return Vec::new();
+    };
+    if s.pending.is_some() {
+        if is_ctrl_c(&key) || (key.code == KeyCode::Char('q') && s.note_edit.is_none()) {
+            s.leaving = true;
+        } else {
+            s.deferred.push_back(key);
+        }
+        return Vec::new();
+    }
+    if is_ctrl_c(&key) {
+        return leave(state);
+    }
+    if let Some(note) = &mut s.note_edit {
+        match key.code {
+            KeyCode::Enter => {
+                let text = note.trim().to_owned();
+                s.draft.note = (!text.is_empty()).then_some(text);
+                s.note_edit = None;
+            }
+            KeyCode::Esc => s.note_edit = None,
+            KeyCode::Backspace => {
+                note.pop();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                push_note(note, &c.to_string());
+            }
+            _ => {}
+        }
+        return Vec::new();
+    }
+    if s.help {
+        s.help = false;
+        return Vec::new();
+    }
+    if s.phase != Phase::Ready {
+        if matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) {
+            return leave(state);
+        }
+        return Vec::new();
+    }
+    match key.code {
+        KeyCode::Char('h') | KeyCode::Left => return verdict(state, Verdict::Left),
+        KeyCode::Char('l') | KeyCode::Right => return verdict(state, Verdict::Right),
+        KeyCode::Char('t' | '=') => return verdict(state, Verdict::Tie),
+        KeyCode::Char('x') => return verdict(state, Verdict::BothBad),
+        KeyCode::Char(d @ '0'..='9') => score(s, d),
+        KeyCode::Backspace => {
+            s.draft.scores.pop();
+        }
+        KeyCode::Char('n') if s.current.is_some() => {
+            s.note_edit = Some(s.draft.note.clone().unwrap_or_default());
+        }
+        KeyCode::Char('u') => return undo(s),
+        KeyCode::Char('s') => skip(s, state.now_ms),
+        KeyCode::Char('w') => {
+            s.word_diff = !s.word_diff;
+            refresh_diff(s);
+        }
+        KeyCode::Char('i') => s.show_inputs = !s.show_inputs,
+        KeyCode::Char('v') => {
+            s.arrange = match s.arrange {
+                Arrange::Auto => Arrange::SideBySide,
+                Arrange::SideBySide => Arrange::Stacked,
+                Arrange::Stacked => Arrange::Auto,
+            };
+        }
+        KeyCode::Char('j') | KeyCode::Down => s.scroll = s.scroll.saturating_add(1),
+        KeyCode::Char('k') | KeyCode::Up => s.scroll = s.scroll.saturating_sub(1),
+        KeyCode::PageDown => s.scroll = s.scroll.saturating_add(10),
+        KeyCode::PageUp => s.scroll = s.scroll.saturating_sub(10),
+        KeyCode::Char('?') => s.help = true,
+        KeyCode::Char('q') => return leave(state),
+        KeyCode::Esc if !s.fixed => return leave(state),
+        KeyCode::Esc => {
+            s.draft = Draft::default();
+            s.message = None;
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn score(s: &mut RatingScreen, digit: char) {
+    if s.current.is_none() || s.rubric.is_empty() {
+        return;
+    }
+    let slot = s.draft.scores.len();
+    if slot >= s.slots() {
+        s.message = Some((
+            "every score is given: give the verdict (h, l, t, x) or backspace".into(),
+            true,
+        ));
+        return;
+    }
+    let value = if digit == '0' { 10 } else { digit as u8 - b'0' };
+    let dim = &s.rubric[slot % s.rubric.len()];
+    if value > dim.scale {
+        s.message = Some((format!("{} is scored 1 to {}", dim.key, dim.scale), true));
+        return;
+    }
+    s.message = None;
+    s.draft.scores.push(value);
+}
+
+fn verdict(state: &mut State, choice: Verdict) -> Vec<Effect> {
+    let now = state.now_ms;
+    let Some(s) = &mut state.rate.screen else {
+        return Vec::new();
+    };
+    let Some(i) = s.current else {
+        return Vec::new();
+    };
+    let item = &s.items[i];
+    let a = &item.assignment;
+    let left = a.left.clone();
+    let right = item.right().to_owned();
+    let preferred = match choice {
+        Verdict::Left => Some(&left),
+        Verdict::Right => Some(&right),
+        Verdict::Tie | Verdict::BothBad => None,
+    };
+    let winner = match (preferred, choice) {
+        (Some(p), _) if *p == a.comparison.a => Winner::A,
+        (Some(_), _) => Winner::B,
+        (None, Verdict::Tie) => Winner::Tie,
+        (None, _) => Winner::BothBad,
+    };
+    let n = s.rubric.len();
+    let mut scores: BTreeMap<String, BTreeMap<String, u8>> = BTreeMap::new();
+    for (slot, value) in s.draft.scores.iter().enumerate() {
+        let variant = if slot < n { &left } else { &right };
+        scores
+            .entry(variant.clone())
+            .or_default()
+            .insert(s.rubric[slot % n].key.clone(), *value);
+    }
+    let record = RatingRecord {
+        session: s.session.clone(),
+        rater: s.rater.clone(),
+        comparison: a.comparison.clone(),
+        left,
+        winner,
+        scores,
+        note: s.draft.note.clone(),
+        gold: a.gold,
+        elapsed_ms: now.saturating_sub(s.shown_at_ms),
+        at_ms: 0,
+        seq: s.history.len() as u32,
+    };
+    s.pending = Some(Pending::Save(i));
+    s.saved_mark = false;
+    s.message = None;
+    fx(RateEffect::Save(record))
+}
+
+fn undo(s: &mut RatingScreen) -> Vec<Effect> {
+    let Some((_, last)) = s.history.last() else {
+        s.message = Some(("nothing to undo".into(), false));
+        return Vec::new();
+    };
+    let record = last.clone();
+    s.pending = Some(Pending::Undo);
+    s.saved_mark = false;
+    fx(RateEffect::Undo(record))
+}
+
+fn skip(s: &mut RatingScreen, now: u64) {
+    let Some(i) = s.current else {
+        return;
+    };
+    s.skipped.retain(|x| *x != i);
+    s.skipped.push(i);
+    show(s, next(s), now);
+    if s.current == Some(i) {
+        s.message = Some(("this is the only comparison left".into(), false));
+    }
+}
+
+/// The next item: the first unrated one in queue order not skipped, else the skipped
+/// ones in the order they were skipped.
+pub fn next(s: &RatingScreen) -> Option<usize> {
+    (0..s.items.len())
+        .find(|&i| !s.done[i] && !s.skipped.contains(&i))
+        .or_else(|| s.skipped.iter().copied().find(|&i| !s.done[i]))
+}
+
+fn show(s: &mut RatingScreen, item: Option<usize>, now: u64) {
+    s.current = item;
+    s.shown_at_ms = now;
+    s.scroll = 0;
+    refresh_diff(s);
+}
+
+fn refresh_diff(s: &mut RatingScreen) {
+    s.diff = None;
+    if !s.word_diff {
+        return;
+    }
+    let Some(item) = s.item() else {
+        return;
+    };
+    if item.left_text.len() + item.right_text.len() > MAX_DIFF_CHARS {
+        s.message = Some(("these outputs are too long for a word diff".into(), false));
+        return;
+    }
+    let d = crate::diff::diff(&item.left_text, &item.right_text, DiffMode::Word);
+    s.diff = Some(Arc::new(d));
+}
+
+fn leave(state: &mut State) -> Vec<Effect> {
+    let Some(s) = &mut state.rate.screen else {
+        return Vec::new();
+    };
+    if s.pending.is_some() {
+        s.leaving = true;
+        return Vec::new();
+    }
+    if s.fixed {
+        state.quit = true;
+        return Vec::new();
+    }
+    state.rate.screen = None;
+    if state.rate.owner.is_some() {
+        return fx(RateEffect::LoadOwner);
+    }
+    Vec::new()
+}
+
+pub fn on_msg(state: &mut State, msg: RateMsg) -> Vec<Effect> {
+    let now = state.now_ms;
+    match msg {
+        RateMsg::OwnerLoaded(report) => {
+            if let Some(o) = &mut state.rate.owner {
+                o.report = Some(*report);
+                o.error = None;
+            }
+            return Vec::new();
+        }
+        RateMsg::OwnerFailed(e) => {
+            if let Some(o) = &mut state.rate.owner {
+                o.error = Some(e);
+            }
+            return Vec::new();
+        }
+        _ => {}
+    }
+    let Some(s) = &mut state.rate.screen else {
+        return Vec::new();
+    };
+    match msg {
+        RateMsg::Opened(opened) => {
+            let opened = *opened;
+            s.run = Some(opened.record.run_id.clone());
+            s.left_out = opened.left_out;
+            s.done = vec![false; opened.items.len()];
+            s.items = opened.items;
+            for r in opened.ratings {
+                if let Some(i) = s
+                    .items
+                    .iter()
+                    .position(|it| it.assignment.comparison == r.comparison)
+                {
+                    s.done[i] = true;
+                    s.history.push((i, r));
+                }
+            }
+            s.phase = Phase::Ready;
+            if opened.new && !s.items.is_empty() {
+                s.message = Some((
+                    format!("{} comparisons are yours to rate", s.items.len()),
+                    false,
+                ));
+            }
+            show(s, next(s), now);
+            Vec::new()
+        }
+        RateMsg::OpenFailed(e) => {
+            s.phase = Phase::Failed(e);
+            Vec::new()
+        }
+        RateMsg::Saved(record) => {
+            let Some(Pending::Save(i)) = s.pending else {
+                return Vec::new();
+            };
+            s.pending = None;
+            s.done[i] = true;
+            s.history.push((i, record));
+            s.saved += 1;
+            s.saved_mark = true;
+            s.draft = Draft::default();
+            s.skipped.retain(|x| *x != i);
+            show(s, next(s), now);
+            after_write(state)
+        }
+        RateMsg::SaveFailed(e) => {
+            s.pending = None;
+            s.leaving = false;
+            s.deferred.clear();
+            s.message = Some((
+                format!("NOT saved: {e}. Give the verdict again to retry"),
+                true,
+            ));
+            Vec::new()
+        }
+        RateMsg::Undone(record) => {
+            s.pending = None;
+            let Some(pos) = s.history.iter().rposition(|(_, r)| *r == record) else {
+                return after_write(state);
+            };
+            let (i, r) = s.history.remove(pos);
+            s.done[i] = false;
+            s.skipped.retain(|x| *x != i);
+            show(s, Some(i), now);
+            s.draft = draft_of(&r, &s.rubric, &s.items[i]);
+            s.message = Some((
+                "undone: the comparison is back with your scores; give the verdict again".into(),
+                false,
+            ));
+            after_write(state)
+        }
+        RateMsg::UndoFailed(e) => {
+            s.pending = None;
+            s.leaving = false;
+            s.deferred.clear();
+            s.message = Some((format!("undo failed, the rating stays: {e}"), true));
+            Vec::new()
+        }
+        RateMsg::OwnerLoaded(_) | RateMsg::OwnerFailed(_) => Vec::new(),
+    }
+}
+
+/// The scores and note of an undone rating, back as a draft (the longest run of slots
+/// from the first that has scores).
+fn draft_of(
+    r: &RatingRecord,
+    rubric: &[crate::session::RubricDim],
+    item: &crate::rating::Item,
+) -> Draft {
+    let mut scores = Vec::new();
+    'slots: for variant in [item.assignment.left.as_str(), item.right()] {
+        for dim in rubric {
+            match r.scores.get(variant).and_then(|m| m.get(&dim.key)) {
+                Some(v) => scores.push(*v),
+                None => break 'slots,
+            }
+        }
+    }
+    Draft {
+        scores,
+        note: r.note.clone(),
+    }
+}
+
+/// After a write: leave if asked, else replay the keys typed meanwhile until one of
+/// them starts another write.
+fn after_write(state: &mut State) -> Vec<Effect> {
+    let Some(s) = &mut state.rate.screen else {
+        return Vec::new();
+    };
+    if s.leaving {
+        s.leaving = false;
+        s.deferred.clear();
+        return leave(state);
+    }
+    let mut effects = Vec::new();
+    while let Some(s) = &mut state.rate.screen
+        && s.pending.is_none()
+        && let Some(key) = s.deferred.pop_front()
+    {
+        effects.extend(screen_key(state, key));
+    }
+    effects
+}
+
+// ---- owner's view ----
+
+fn owner_key(state: &mut State, key: KeyEvent) -> Option<Vec<Effect>> {
+    let o = state.rate.owner.as_mut()?;
+    if let Some(name) = &mut o.rater_prompt {
+        match key.code {
+            KeyCode::Enter => {
+                let name = name.trim().to_owned();
+                o.rater_prompt = None;
+                if name.is_empty() {
+                    return Some(Vec::new());
+                }
+                return Some(start(state, &name, None, false));
+            }
+            KeyCode::Esc => o.rater_prompt = None,
+            KeyCode::Backspace => {
+                name.pop();
+            }
+            KeyCode::Char(c)
+                if !key.modifiers.contains(KeyModifiers::CONTROL) && name.chars().count() < 64 =>
+            {
+                name.push(c);
+            }
+            _ => {}
+        }
+        return Some(Vec::new());
+    }
+    match key.code {
+        KeyCode::Esc => state.rate.owner = None,
+        KeyCode::Char('r') => return Some(fx(RateEffect::LoadOwner)),
+        KeyCode::Char('R') => o.rater_prompt = Some(String::new()),
+        KeyCode::Char('j') | KeyCode::Down => o.scroll = o.scroll.saturating_add(1),
+        KeyCode::Char('k') | KeyCode::Up => o.scroll = o.scroll.saturating_sub(1),
+        KeyCode::PageDown => o.scroll = o.scroll.saturating_add(10),
+        KeyCode::PageUp => o.scroll = o.scroll.saturating_sub(10),
+        _ => {
+            // Anything else is the workbench's: the view closes and the key goes on.
+            state.rate.owner = None;
+            return None;
+        }
+    }
+    Some(Vec::new())
+}

@@ -1,0 +1,136 @@
+//! Properties of the rating queue: every comparison gets k distinct raters, no rater gets
+//! one twice, placement is balanced per comparison and per rater, gold items come at the
+//! set rate, and a stored seed reproduces a queue.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, HashSet};
+
+use proptest::prelude::*;
+
+use loupe::rating::queue::{Candidate, QueueConfig, assign, gold_count};
+use loupe::store::{ComparisonKey, RaterRecord};
+
+const PAIRS: [(&str, &str); 3] = [("v0", "v1"), ("v1", "v2"), ("v0", "v3")];
+
+fn candidates(cases: usize, pairs: usize, repeats: u32, gold: &[bool]) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for (a, b) in PAIRS.iter().take(pairs) {
+        for (c, is_gold) in gold.iter().enumerate().take(cases) {
+            for repeat in 0..repeats {
+                out.push(Candidate {
+                    comparison: ComparisonKey {
+                        run_id: "run".into(),
+                        case_id: format!("c{c}"),
+                        repeat,
+                        a: (*a).into(),
+                        b: (*b).into(),
+                    },
+                    gold: is_gold.then(|| (*a).to_owned()),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn join(cands: &[Candidate], config: &QueueConfig, seeds: &[u64]) -> Vec<RaterRecord> {
+    let mut records: Vec<RaterRecord> = Vec::new();
+    for (i, seed) in seeds.iter().enumerate() {
+        let rater = format!("rater{i}");
+        let queue = assign(&rater, *seed, cands, config, &records);
+        records.push(RaterRecord {
+            session: "s".into(),
+            rater,
+            run_id: "run".into(),
+            seed: *seed,
+            queue,
+            created_ms: 0,
+        });
+    }
+    records
+}
+
+fn imbalance(counts: &BTreeMap<(String, String), (i64, i64)>) -> i64 {
+    counts
+        .values()
+        .map(|(x, y)| (x - y).abs())
+        .max()
+        .unwrap_or(0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn queues_share_comparisons_fairly(
+        cases in 1usize..14,
+        pairs in 1usize..=3,
+        repeats in 1u32..=2,
+        k in 1u32..=4,
+        seeds in prop::collection::vec(any::<u64>(), 1..7),
+        gold in prop::collection::vec(prop::bool::weighted(0.2), 14),
+        rate in prop::sample::select(vec![None, Some(0.0), Some(0.1), Some(0.25), Some(0.5)]),
+    ) {
+        let cands = candidates(cases, pairs, repeats, &gold);
+        let config = QueueConfig { raters_per_comparison: k, gold_rate: rate };
+        let records = join(&cands, &config, &seeds);
+        let known: HashSet<&ComparisonKey> = cands.iter().map(|c| &c.comparison).collect();
+        let regular: Vec<&Candidate> = cands.iter().filter(|c| c.gold.is_none()).collect();
+        let golds = cands.len() - regular.len();
+
+        // No repeats, nothing made up, gold flags true to the case.
+        for r in &records {
+            let mut seen = HashSet::new();
+            for a in &r.queue {
+                prop_assert!(seen.insert(&a.comparison), "{} got {:?} twice", r.rater, a.comparison);
+                prop_assert!(known.contains(&a.comparison));
+                let c = cands.iter().find(|c| c.comparison == a.comparison).unwrap();
+                prop_assert_eq!(a.gold, c.gold.is_some());
+                prop_assert!(a.left == a.comparison.a || a.left == a.comparison.b);
+            }
+        }
+        // k distinct raters per regular comparison (or all raters, when fewer), and the
+        // placements of its raters split evenly.
+        let expected = (k as usize).min(seeds.len());
+        for c in &regular {
+            let holders: Vec<&str> = records
+                .iter()
+                .filter_map(|r| r.queue.iter().find(|a| a.comparison == c.comparison).map(|a| a.left.as_str()))
+                .collect();
+            prop_assert_eq!(holders.len(), expected);
+            let a_left = holders.iter().filter(|l| **l == c.comparison.a).count() as i64;
+            prop_assert!((2 * a_left - holders.len() as i64).abs() <= 1);
+        }
+        for (i, r) in records.iter().enumerate() {
+            // Per rater and pair, each variant is on the left about half of the time.
+            for gold_items in [false, true] {
+                let mut counts: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+                for a in r.queue.iter().filter(|a| a.gold == gold_items) {
+                    let e = counts.entry((a.comparison.a.clone(), a.comparison.b.clone())).or_default();
+                    if a.left == a.comparison.a { e.0 += 1 } else { e.1 += 1 }
+                }
+                prop_assert!(imbalance(&counts) <= 1, "{} gold={gold_items}: {counts:?}", r.rater);
+            }
+            // Gold items at the set rate.
+            let n_regular = r.queue.iter().filter(|a| !a.gold).count();
+            let n_gold = r.queue.len() - n_regular;
+            prop_assert_eq!(n_gold, gold_count(n_regular, golds, rate));
+            // The stored seed reproduces the queue.
+            let again = assign(&r.rater, r.seed, &cands, &config, &records[..i]);
+            prop_assert_eq!(&again, &r.queue);
+        }
+    }
+
+    #[test]
+    fn different_seeds_shuffle_differently(cases in 6usize..14, s1 in any::<u64>(), s2 in any::<u64>()) {
+        prop_assume!(s1 != s2);
+        let cands = candidates(cases, 2, 1, &[false; 14]);
+        let config = QueueConfig { raters_per_comparison: 1, gold_rate: None };
+        let q1 = assign("x", s1, &cands, &config, &[]);
+        let q2 = assign("x", s2, &cands, &config, &[]);
+        let order = |q: &[loupe::store::Assignment]| q.iter().map(|a| a.comparison.clone()).collect::<Vec<_>>();
+        // 12! orders at least: two seeds agreeing on all of them would mean no shuffle.
+        prop_assert_ne!(order(&q1), order(&q2));
+    }
+}

@@ -1,0 +1,541 @@
+//! The real binary in a real terminal (tmux): ratings survive SIGKILL, two raters take
+//! turns and `loupe ratings` shows both, a second process finds the store held and exits 2,
+//! and the owner's figures agree with the statistics functions.
+//!
+//! Waits poll `capture-pane` every 20 ms up to `LOUPE_TEST_WAIT_MS` (default 15000).
+
+#![allow(clippy::unwrap_used)]
+// The owner's figures must be the statistics functions' own numbers, bit for bit.
+#![allow(clippy::float_cmp)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+
+use loupe::eval::stats;
+use loupe::rating::rows::RatingRow;
+use loupe::store::{Store, StoreError};
+
+const LOUPE: &str = env!("CARGO_BIN_EXE_loupe");
+
+fn wait_limit() -> Duration {
+    let ms = std::env::var("LOUPE_TEST_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15_000);
+    Duration::from_millis(ms)
+}
+
+static SOCKETS: AtomicUsize = AtomicUsize::new(0);
+
+/// A private tmux server, killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Self {
+        let n = SOCKETS.fetch_add(1, Ordering::SeqCst);
+        Self {
+            socket: format!("loupe-rate-test-{}-{n}", std::process::id()),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Starts `argv` in a new 80x24 session (exec'd, so the pane's pid is the program's).
+    fn start(&self, name: &str, argv: &[String]) -> u32 {
+        let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
+        let line = format!("exec {}", quoted.join(" "));
+        let out = self.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &line,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = self.cmd(&["display-message", "-p", "-t", name, "#{pane_pid}"]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+
+    fn capture(&self, name: &str) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", name]).stdout).into_owned()
+    }
+
+    fn send(&self, name: &str, keys: &str) {
+        let out = self.cmd(&["send-keys", "-t", name, "-l", keys]);
+        assert!(out.status.success());
+    }
+
+    /// Waits until the screen satisfies `pred` and is the same on two captures in a row
+    /// (a frame can be caught half written).
+    fn wait_for(&self, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        let mut last = String::new();
+        loop {
+            let screen = self.capture(name);
+            if pred(&screen) && screen == last {
+                return screen;
+            }
+            last.clone_from(&screen);
+            assert!(
+                start.elapsed() < wait_limit(),
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_gone(&self, name: &str) {
+        let start = Instant::now();
+        while self.cmd(&["has-session", "-t", name]).status.success() {
+            assert!(start.elapsed() < wait_limit(), "{name} did not end");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+/// Opens a store a killed process held, retrying while the kernel lets go of its lock.
+fn open_after_kill(dir: &Path) -> Store {
+    let start = Instant::now();
+    loop {
+        match Store::open(dir) {
+            Ok(s) => return s,
+            Err(StoreError::Locked { .. }) if start.elapsed() < wait_limit() => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn rate_argv(session: &Path, store: &Path, rater: &str) -> Vec<String> {
+    vec![
+        LOUPE.to_owned(),
+        "--store".into(),
+        store.display().to_string(),
+        "rate".into(),
+        session.display().to_string(),
+        "--rater".into(),
+        rater.into(),
+    ]
+}
+
+#[test]
+fn acknowledged_ratings_survive_sigkill() {
+    const REPETITIONS: usize = 50;
+    const CASES: usize = 4;
+    let total = CASES * 2;
+    let dir = tempfile::tempdir().unwrap();
+    // k is large so that every rater gets every comparison.
+    let (session, store_dir) = common::rating::setup(dir.path(), CASES, 1000, &[]);
+    let seed: u64 = std::env::var("LOUPE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("LOUPE_TEST_SEED={seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let tmux = Tmux::new();
+    let started = Instant::now();
+    for rep in 0..REPETITIONS {
+        let rater = format!("r{rep}");
+        let name = format!("k{rep}");
+        let pid = tmux.start(&name, &rate_argv(&session, &store_dir, &rater));
+        tmux.wait_for(&name, "the queue", |s| {
+            s.contains(&format!("0/{total} rated"))
+        });
+        let n = rng.random_range(1..=total);
+        // Verdicts, some with rubric scores or a note, typed in one go: the screen holds
+        // the keys typed during a write and replays them after it.
+        let mut keys = String::new();
+        for _ in 0..n {
+            match rng.random_range(0..6) {
+                0 => keys.push_str("453"),
+                1 => keys.push_str("123412"),
+                2 => keys.push_str("nok\r"),
+                _ => {}
+            }
+            keys.push(['h', 'l', 't', 'x'][rng.random_range(0..4)]);
+        }
+        tmux.send(&name, &keys);
+        let acked = format!("{n}/{total} rated");
+        tmux.wait_for(&name, &acked, |s| s.contains(&acked) && s.contains("saved"));
+        // Half the time one more verdict is on its way when the kill comes.
+        let extra = n < total && rng.random_bool(0.5);
+        if extra {
+            tmux.send(&name, "t");
+        }
+        let killed = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        tmux.wait_gone(&name);
+        let store = open_after_kill(&store_dir);
+        let ratings: Vec<_> = store
+            .ratings_by("rate-test", &rater)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let got = ratings.len();
+        assert!(
+            got == n || (extra && got == n + 1),
+            "repetition {rep}: {n} acknowledged (extra {extra}), {got} in the store"
+        );
+        let distinct: std::collections::HashSet<_> =
+            ratings.iter().map(|r| &r.comparison).collect();
+        assert_eq!(distinct.len(), got);
+        drop(store);
+    }
+    eprintln!("{REPETITIONS} kills in {:?}", started.elapsed());
+}
+
+/// Demo-session outputs with a marker per variant, so a test rater can tell them apart
+/// on screen (the markers say nothing to a person).
+fn marker(variant: &str) -> &'static str {
+    match variant {
+        "zero-shot" => "QQZ",
+        "few-shot" => "QQF",
+        _ => "QQS",
+    }
+}
+
+/// Rates every comparison on screen as `prefer` says, given the two markers (left, right).
+fn rate_all(tmux: &Tmux, name: &str, total: usize, prefer: &dyn Fn(usize, &str, &str) -> char) {
+    for i in 0..total {
+        let progress = format!("{i}/{total} rated");
+        let screen = tmux.wait_for(name, &progress, |s| s.contains(&progress));
+        let mut found: Vec<(usize, &str)> = ["QQZ", "QQF", "QQS"]
+            .iter()
+            .filter_map(|m| screen.find(m).map(|at| (at, *m)))
+            .collect();
+        found.sort_unstable();
+        assert_eq!(found.len(), 2, "two outputs on screen:\n{screen}");
+        let key = prefer(i, found[0].1, found[1].1);
+        let keys = if i % 3 == 0 {
+            format!("344{}{key}", if key == 'h' { "222" } else { "455" })
+        } else {
+            key.to_string()
+        };
+        tmux.send(name, &keys);
+    }
+    let done = format!("{total}/{total} rated");
+    tmux.wait_for(name, &done, |s| s.contains(&done) && s.contains("saved"));
+}
+
+fn rank(m: &str) -> u8 {
+    match m {
+        "QQZ" => 0,
+        "QQF" => 1,
+        _ => 2,
+    }
+}
+
+#[test]
+fn two_raters_take_turns_and_ratings_lists_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sessions/demo.yaml");
+    let session = loupe::session::load(&demo).unwrap();
+    let store_dir = dir.path().join("store");
+    {
+        let store = Store::open(&store_dir).unwrap();
+        let run = common::rating::complete_run(&store, &session, "20260102-000000-0002");
+        // Replace the texts with marked ones.
+        for o in store
+            .outputs(&run.id)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+        {
+            let mut o = o;
+            o.text = format!(
+                "{} {}: {{\"risk\": \"low\"}} from smollm2-135m",
+                marker(&o.variant),
+                o.case_id
+            );
+            store.put_output(&o).unwrap();
+        }
+        store.flush().unwrap();
+    }
+    let total = session.cases.len() * 2;
+    let tmux = Tmux::new();
+
+    // ana always prefers the later variant of the demo's order (few-shot over zero-shot,
+    // strict over few-shot).
+    tmux.start("ana", &rate_argv(&demo, &store_dir, "ana"));
+    tmux.wait_for("ana", "ana's queue", |s| {
+        s.contains(&format!("0/{total} rated"))
+    });
+    let screen = tmux.capture("ana");
+    assert!(screen.contains("[masked]") && !screen.contains("smollm2"));
+
+    // While ana holds the store, another rater's process says who holds it, exit 2.
+    let second = Command::new(LOUPE)
+        .args(["--store", store_dir.to_str().unwrap(), "rate"])
+        .arg(&demo)
+        .args(["--rater", "bo"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("in use by process") && err.contains("--rater ana"),
+        "{err}"
+    );
+
+    let ana = |_: usize, l: &str, r: &str| if rank(l) > rank(r) { 'h' } else { 'l' };
+    rate_all(&tmux, "ana", total, &ana);
+    tmux.send("ana", "q");
+    tmux.wait_gone("ana");
+
+    // bo agrees except on every fifth comparison, which bo calls a tie.
+    tmux.start("bo", &rate_argv(&demo, &store_dir, "bo"));
+    let bo = |i: usize, l: &str, r: &str| {
+        if i % 5 == 4 {
+            't'
+        } else if rank(l) > rank(r) {
+            'h'
+        } else {
+            'l'
+        }
+    };
+    rate_all(&tmux, "bo", total, &bo);
+    tmux.send("bo", "q");
+    tmux.wait_gone("bo");
+
+    let run = |format: &str| {
+        let out = Command::new(LOUPE)
+            .args(["--store", store_dir.to_str().unwrap(), "ratings"])
+            .arg(&demo)
+            .args(["--format", format])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let csv = run("csv");
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("session,rater,comparison,run_id,case_id,repeat,a,b,left,right,winner")
+    );
+    assert!(header.ends_with("a_clarity,a_accuracy,a_tone,b_clarity,b_accuracy,b_tone"));
+    assert_eq!(lines.clone().count(), 2 * total);
+    assert_eq!(lines.clone().filter(|l| l.contains(",ana,")).count(), total);
+    assert_eq!(lines.filter(|l| l.contains(",bo,")).count(), total);
+    let rows: Vec<RatingRow> = run("jsonl")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            RatingRow {
+                session: v["session"].as_str().unwrap().into(),
+                rater: v["rater"].as_str().unwrap().into(),
+                comparison: v["comparison"].as_str().unwrap().into(),
+                run_id: v["run_id"].as_str().unwrap().into(),
+                case_id: v["case_id"].as_str().unwrap().into(),
+                repeat: 0,
+                a: v["a"].as_str().unwrap().into(),
+                b: v["b"].as_str().unwrap().into(),
+                left: v["left"].as_str().unwrap().into(),
+                right: v["right"].as_str().unwrap().into(),
+                winner: serde_json::from_value(v["winner"].clone()).unwrap(),
+                preferred: v["preferred"].as_str().map(str::to_owned),
+                gold: false,
+                scores: serde_json::from_value(v["scores"].clone()).unwrap(),
+                note: None,
+                elapsed_ms: v["elapsed_ms"].as_u64().unwrap(),
+                at_ms: v["at_ms"].as_u64().unwrap(),
+                at: v["at"].as_str().unwrap().into(),
+            }
+        })
+        .collect();
+    assert_eq!(rows.len(), 2 * total);
+    // ana's verdicts follow her rule exactly, whatever the placement.
+    for r in rows.iter().filter(|r| r.rater == "ana") {
+        let expected = if r.a == "zero-shot" {
+            "few-shot"
+        } else {
+            "strict"
+        };
+        assert_eq!(r.preferred.as_deref(), Some(expected), "{r:?}");
+    }
+
+    // The owner's view, from the store, checked against the statistics functions.
+    let store = Store::open(&store_dir).unwrap();
+    let report = loupe::tui::rate::host::owner_report(&store, &session).unwrap();
+    assert_eq!(report.ratings, 2 * total);
+    for p in &report.raters {
+        assert_eq!((p.done, p.assigned), (total, total), "{p:?}");
+    }
+    let st = &report.stats;
+    assert_eq!(st.agreement.units, total);
+    // Categories per unit (case, pair): 0 first wins, 1 second wins, 2 tie.
+    let mut units: BTreeMap<(String, String), BTreeMap<String, usize>> = BTreeMap::new();
+    let mut pairs: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    let (mut left_wins, mut decisive) = (0u64, 0u64);
+    for r in &rows {
+        let (first, second) = if r.a < r.b {
+            (&r.a, &r.b)
+        } else {
+            (&r.b, &r.a)
+        };
+        let cat = match r.preferred.as_deref() {
+            Some(p) if p == first => 0,
+            Some(_) => 1,
+            None => 2,
+        };
+        units
+            .entry((r.case_id.clone(), format!("{first}~{second}")))
+            .or_default()
+            .insert(r.rater.clone(), cat);
+        let e = pairs.entry((first.clone(), second.clone())).or_default();
+        match cat {
+            0 => e.0 += 1,
+            1 => e.1 += 1,
+            _ => {}
+        }
+        if let Some(p) = &r.preferred {
+            decisive += 1;
+            left_wins += u64::from(*p == r.left);
+        }
+    }
+    let table: Vec<[u64; 4]> = units
+        .values()
+        .map(|u| {
+            let mut row = [0; 4];
+            for c in u.values() {
+                row[*c] += 1;
+            }
+            row
+        })
+        .collect();
+    let fleiss = stats::fleiss_kappa(&table);
+    assert_eq!(st.agreement.fleiss, fleiss);
+    assert!(fleiss.kappa.unwrap() > 0.5, "{fleiss:?}");
+    let mut cohen = [[0u64; 4]; 4];
+    for u in units.values() {
+        cohen[u["ana"]][u["bo"]] += 1;
+    }
+    assert_eq!(st.agreement.cohen[0].kappa, stats::cohens_kappa(&cohen));
+    for p in &st.pairs {
+        let (w, l) = pairs[&(p.first.clone(), p.second.clone())];
+        assert_eq!((p.first_wins, p.second_wins), (w, l));
+        assert_eq!(p.win_rate, stats::rate(w, w + l, 0.95));
+        assert_eq!(p.sign_test_p, stats::sign_test(w, l));
+        assert_eq!(
+            p.more_judgements_needed,
+            stats::judgements_needed(w, l, 0.05)
+        );
+    }
+    assert_eq!(st.position_bias.a_wins, left_wins);
+    assert_eq!(st.position_bias.decisive, decisive);
+    assert_eq!(
+        st.position_bias.rate,
+        stats::rate(left_wins, decisive, 0.95)
+    );
+    let ranking = st.ranking.as_ref().unwrap();
+    assert_eq!(ranking.variants[0].name, "strict");
+    // Rubric agreement: a unit is one case's output of one variant (few-shot's output is
+    // scored in both its pairs); each rater's latest clarity score of it counts.
+    let mut by_output: BTreeMap<(String, String), BTreeMap<String, (u64, u8)>> = BTreeMap::new();
+    for r in &rows {
+        for (variant, scores) in &r.scores {
+            if let Some(v) = scores.get("clarity") {
+                let latest = by_output
+                    .entry((r.case_id.clone(), variant.clone()))
+                    .or_default()
+                    .entry(r.rater.clone())
+                    .or_insert((r.at_ms, *v));
+                if r.at_ms >= latest.0 {
+                    *latest = (r.at_ms, *v);
+                }
+            }
+        }
+    }
+    let table: Vec<Vec<u64>> = by_output
+        .values()
+        .map(|v| {
+            let mut row = vec![0u64; 5];
+            for (_, s) in v.values() {
+                row[usize::from(*s) - 1] += 1;
+            }
+            row
+        })
+        .collect();
+    let dim = report
+        .rubric_kappa
+        .iter()
+        .find(|d| d.dimension == "clarity")
+        .unwrap();
+    assert_eq!(dim.fleiss, stats::fleiss_kappa(&table));
+    let text = loupe::tui::rate::draw::owner_lines(&report).join("\n");
+    assert!(
+        text.contains("Agreement on verdicts") && text.contains("Win rates"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rate_says_what_is_missing_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = common::rating::write_session(dir.path(), 2, 2, &[]);
+    let store_dir = dir.path().join("store");
+    let rate = |rater: &str| {
+        Command::new(LOUPE)
+            .args(["--store", store_dir.to_str().unwrap(), "rate"])
+            .arg(&session)
+            .args(["--rater", rater])
+            .output()
+            .unwrap()
+    };
+    let out = rate("ana");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no complete run of session rate-test"),
+        "{err}"
+    );
+    let out = rate(" ");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rater name"));
+    let out = Command::new(LOUPE)
+        .args([
+            "--store",
+            dir.path().join("nowhere").to_str().unwrap(),
+            "ratings",
+        ])
+        .arg(&session)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no store at"));
+}

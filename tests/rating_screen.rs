@@ -1,0 +1,448 @@
+//! The rating screen driven through `update` with a synchronous host: keystroke counts,
+//! deferred keys, undo, skip, the "saved" mark only after the write reports success,
+//! blindness on screen, and snapshots at 80x24 (stacked and side by side).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use loupe::rating::queue::{self, QueueConfig};
+use loupe::session::Session;
+use loupe::store::{RaterRecord, RatingRecord, Store, Winner};
+use loupe::tui::draw::{View, draw};
+use loupe::tui::keymap::Keymap;
+use loupe::tui::msg::{Effect, Msg};
+use loupe::tui::rate::host::perform;
+use loupe::tui::rate::{Pending, RateEffect, RateMsg};
+use loupe::tui::state::State;
+use loupe::tui::theme::Theme;
+use loupe::tui::update::update;
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Store,
+    session: Arc<Session>,
+    state: State,
+    keymap: Keymap,
+}
+
+impl Harness {
+    /// A session of `cases` cases with a complete run, and rater `ana` opened on it with
+    /// a fixed seed (so the queue, and the snapshots, are the same every time).
+    fn new(cases: usize) -> Self {
+        Self::with_gold(cases, &[], "ana")
+    }
+
+    fn with_gold(cases: usize, gold: &[(usize, &str)], rater: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (session_path, store_dir) = common::rating::setup(dir.path(), cases, 2, gold);
+        let session = Arc::new(loupe::session::load(&session_path).unwrap());
+        let store = Store::open(&store_dir).unwrap();
+        let run = store.latest_run(Some("rate-test"), true).unwrap().unwrap();
+        let outputs: Vec<_> = store.outputs(&run.id).collect::<Result<_, _>>().unwrap();
+        let offer = queue::candidates(&session, &run, &outputs).unwrap();
+        let config = QueueConfig::of(&session);
+        store
+            .put_rater(&RaterRecord {
+                session: "rate-test".into(),
+                rater: rater.into(),
+                run_id: run.id.clone(),
+                seed: 7,
+                queue: queue::assign(rater, 7, &offer.candidates, &config, &[]),
+                created_ms: 0,
+            })
+            .unwrap();
+        let mut h = Harness {
+            _dir: dir,
+            store,
+            session: session.clone(),
+            state: State::new(session),
+            keymap: Keymap::default(),
+        };
+        let effects = loupe::tui::rate::update::start(&mut h.state, rater, None, true);
+        let rest = h.run_all(effects);
+        assert!(rest.is_empty());
+        h
+    }
+
+    /// Sends a key; returns the effects without running them.
+    fn key(&mut self, code: KeyCode) -> Vec<Effect> {
+        update(
+            &mut self.state,
+            &self.keymap,
+            Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+        )
+    }
+
+    fn chars(&mut self, text: &str) -> Vec<Effect> {
+        let mut out = Vec::new();
+        for c in text.chars() {
+            out.extend(self.key(KeyCode::Char(c)));
+        }
+        out
+    }
+
+    fn deliver(&mut self, msg: RateMsg) -> Vec<Effect> {
+        update(&mut self.state, &self.keymap, Msg::Rate(msg))
+    }
+
+    /// Runs rating effects against the store until none are left.
+    fn run_all(&mut self, mut effects: Vec<Effect>) -> Vec<Effect> {
+        let mut other = Vec::new();
+        while let Some(e) = effects.pop() {
+            match e {
+                Effect::Rate(r) => {
+                    let msg = perform(r, &self.store, &self.session);
+                    effects.extend(self.deliver(msg));
+                }
+                e => other.push(e),
+            }
+        }
+        other
+    }
+
+    fn screen(&self) -> &loupe::tui::rate::RatingScreen {
+        self.state.rate.screen.as_ref().unwrap()
+    }
+
+    fn render(&self, w: u16, h: u16) -> Terminal<TestBackend> {
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        let theme = Theme::default();
+        let view = View {
+            theme: &theme,
+            keymap: &self.keymap,
+            ascii: false,
+        };
+        term.draw(|f| draw(&self.state, &view, f)).unwrap();
+        term
+    }
+
+    fn text(&self, w: u16, h: u16) -> String {
+        let term = self.render(w, h);
+        let buf = term.backend().buffer();
+        let mut out = String::new();
+        for y in 0..h {
+            for x in 0..w {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn save_of(effects: &[Effect]) -> RatingRecord {
+    match effects {
+        [Effect::Rate(RateEffect::Save(r))] => r.clone(),
+        other => panic!("expected one save, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_verdict_is_one_key_and_saved_shows_only_after_the_write() {
+    let mut h = Harness::new(4);
+    let first = h.screen().current.unwrap();
+    let assignment = h.screen().items[first].assignment.clone();
+    let effects = h.chars("h");
+    let record = save_of(&effects);
+    assert_eq!(record.left, assignment.left);
+    assert_eq!(record.preferred(), Some(assignment.left.as_str()));
+    assert_eq!(
+        record.winner,
+        if assignment.left == assignment.comparison.a {
+            Winner::A
+        } else {
+            Winner::B
+        }
+    );
+    assert!(record.scores.is_empty());
+    // The write has not reported: nothing is acknowledged, the comparison stays.
+    assert_eq!(h.screen().pending, Some(Pending::Save(first)));
+    assert!(!h.screen().saved_mark);
+    assert_eq!(h.screen().done_count(), 0);
+    assert_eq!(h.screen().current, Some(first));
+    assert!(!h.text(80, 24).contains("saved"));
+    assert!(h.text(80, 24).contains("saving"));
+    assert_eq!(h.store.ratings("rate-test").count(), 0);
+
+    let msg = perform(RateEffect::Save(record), &h.store, &h.session);
+    assert!(matches!(msg, RateMsg::Saved(_)));
+    assert!(h.deliver(msg).is_empty());
+    assert!(h.screen().saved_mark);
+    assert_eq!(h.screen().done_count(), 1);
+    assert_ne!(h.screen().current, Some(first));
+    assert!(h.text(80, 24).contains("1/8 rated ✓ saved"));
+    assert_eq!(h.store.ratings("rate-test").count(), 1);
+}
+
+#[test]
+fn a_failed_write_is_not_acknowledged() {
+    let mut h = Harness::new(2);
+    let first = h.screen().current;
+    save_of(&h.chars("453t"));
+    h.deliver(RateMsg::SaveFailed("disk full".into()));
+    let s = h.screen();
+    assert_eq!(s.done_count(), 0);
+    assert_eq!(s.current, first);
+    assert!(!s.saved_mark);
+    assert_eq!(s.draft.scores, [4, 5, 3], "the scores stay for a retry");
+    assert!(h.text(100, 30).contains("NOT saved: disk full"));
+    // Retrying is the verdict key again.
+    save_of(&h.chars("t"));
+}
+
+#[test]
+fn three_rubric_dimensions_for_both_sides_and_a_verdict_take_seven_keys() {
+    let mut h = Harness::new(2);
+    let i = h.screen().current.unwrap();
+    let left = h.screen().items[i].assignment.left.clone();
+    let right = h.screen().items[i].right().to_owned();
+    let keys = "453244l";
+    let effects = h.chars(keys);
+    assert!(keys.len() <= 8);
+    let record = save_of(&effects);
+    assert_eq!(record.preferred(), Some(right.as_str()));
+    let get = |v: &str, d: &str| record.scores[v][d];
+    assert_eq!(
+        [
+            get(&left, "clarity"),
+            get(&left, "accuracy"),
+            get(&left, "tone")
+        ],
+        [4, 5, 3]
+    );
+    assert_eq!(
+        [
+            get(&right, "clarity"),
+            get(&right, "accuracy"),
+            get(&right, "tone")
+        ],
+        [2, 4, 4]
+    );
+    // A seventh score is refused; a score beyond the scale too.
+    let mut h = Harness::new(2);
+    assert!(h.chars("4532449").is_empty());
+    assert_eq!(h.screen().draft.scores.len(), 6);
+    let mut h = Harness::new(2);
+    h.chars("7");
+    assert!(h.screen().draft.scores.is_empty());
+}
+
+#[test]
+fn keys_typed_during_a_write_wait_and_are_replayed_in_order() {
+    let mut h = Harness::new(3);
+    let first = save_of(&h.chars("h"));
+    // Typed while the first write is in flight: they are for the next comparisons.
+    assert!(h.chars("12x").is_empty());
+    let next = h.deliver(perform(RateEffect::Save(first), &h.store, &h.session));
+    let second = save_of(&next);
+    assert_eq!(second.winner, Winner::BothBad);
+    assert_eq!(second.scores.values().next().unwrap()["clarity"], 1);
+    assert_eq!(second.scores.values().next().unwrap()["accuracy"], 2);
+    assert_ne!(
+        second.comparison,
+        h.store
+            .ratings("rate-test")
+            .next()
+            .unwrap()
+            .unwrap()
+            .comparison
+    );
+    let rest = h.run_all(vec![Effect::Rate(RateEffect::Save(second))]);
+    assert!(rest.is_empty());
+    assert_eq!(h.screen().done_count(), 2);
+}
+
+#[test]
+fn undo_removes_the_last_rating_and_brings_it_back() {
+    let mut h = Harness::new(2);
+    let first = h.screen().current.unwrap();
+    let e = h.chars("45n");
+    assert!(e.is_empty());
+    h.chars("too terse");
+    h.key(KeyCode::Enter);
+    let e = h.chars("h");
+    h.run_all(e);
+    assert_eq!(h.store.ratings("rate-test").count(), 1);
+    let stored = h.store.ratings("rate-test").next().unwrap().unwrap();
+    assert_eq!(stored.note.as_deref(), Some("too terse"));
+    let e = h.chars("u");
+    assert!(matches!(e.as_slice(), [Effect::Rate(RateEffect::Undo(_))]));
+    assert_eq!(h.screen().pending, Some(Pending::Undo));
+    h.run_all(e);
+    assert_eq!(h.store.ratings("rate-test").count(), 0);
+    let s = h.screen();
+    assert_eq!(s.current, Some(first));
+    assert_eq!(s.done_count(), 0);
+    assert_eq!(s.draft.scores, [4, 5]);
+    assert_eq!(s.draft.note.as_deref(), Some("too terse"));
+    // Nothing left to undo.
+    assert!(h.chars("u").is_empty());
+}
+
+#[test]
+fn skip_puts_a_comparison_after_the_others() {
+    let mut h = Harness::new(2);
+    let order: Vec<usize> = (0..h.screen().items.len()).collect();
+    assert_eq!(h.screen().current, Some(order[0]));
+    assert!(h.chars("s").is_empty());
+    assert_eq!(h.screen().current, Some(order[1]));
+    for _ in 1..order.len() {
+        let e = h.chars("t");
+        h.run_all(e);
+    }
+    assert_eq!(
+        h.screen().current,
+        Some(order[0]),
+        "the skipped one comes back"
+    );
+    let e = h.chars("t");
+    h.run_all(e);
+    assert_eq!(h.screen().current, None);
+    assert!(h.text(80, 24).contains("All 4 comparisons are rated"));
+}
+
+#[test]
+fn leaving_waits_for_the_write_in_flight() {
+    let mut h = Harness::new(2);
+    let record = save_of(&h.chars("h"));
+    h.chars("q");
+    assert!(!h.state.quit);
+    let msg = perform(RateEffect::Save(record), &h.store, &h.session);
+    h.deliver(msg);
+    assert!(h.state.quit);
+    assert_eq!(h.store.ratings("rate-test").count(), 1);
+}
+
+#[test]
+fn the_screen_is_blind_and_safe() {
+    let mut h = Harness::new(3);
+    h.chars("w");
+    for _ in 0..6 {
+        for (w, ht) in [(80, 24), (140, 40)] {
+            let text = h.text(w, ht);
+            for name in [
+                "plain",
+                "grounded",
+                "tuned",
+                "acme",
+                "tiny-1b",
+                "SecretCorp",
+                "big",
+                "small",
+            ] {
+                assert!(
+                    !text.to_lowercase().contains(&name.to_lowercase()),
+                    "{name} on screen:\n{text}"
+                );
+            }
+            assert!(!text.contains('\u{1b}'));
+        }
+        let e = h.chars("t");
+        h.run_all(e);
+    }
+}
+
+#[test]
+fn snapshot_stacked_80x24() {
+    let mut h = Harness::new(3);
+    h.chars("45");
+    insta::assert_snapshot!(h.render(80, 24).backend());
+}
+
+#[test]
+fn snapshot_side_by_side_80x24() {
+    let mut h = Harness::new(3);
+    let e = h.chars("h");
+    h.run_all(e);
+    h.chars("v");
+    insta::assert_snapshot!(h.render(80, 24).backend());
+}
+
+#[test]
+fn gold_items_measure_the_rater() {
+    // Cases 0 and 1 are gold: plain is known better than grounded there.
+    let mut h = Harness::with_gold(4, &[(0, "plain"), (1, "plain")], "ana");
+    let s = h.screen();
+    let golds = s.items.iter().filter(|i| i.assignment.gold).count();
+    assert_eq!(golds, 2, "gold_rate unset: every gold comparison, once");
+    assert_eq!(
+        s.items.len(),
+        4 + 2 + 2,
+        "4 of grounded/tuned, 2+2 of plain/grounded"
+    );
+    // Prefer plain on the first gold item, grounded on the second; tie elsewhere.
+    let mut right_answers = 0;
+    while let Some(i) = h.screen().current {
+        let item = &h.screen().items[i];
+        let key = if item.assignment.gold {
+            let want_plain = right_answers == 0;
+            right_answers += 1;
+            let plain_left = item.assignment.left == "plain";
+            if want_plain == plain_left { 'h' } else { 'l' }
+        } else {
+            't'
+        };
+        let e = h.chars(&key.to_string());
+        h.run_all(e);
+    }
+    let report = loupe::tui::rate::host::owner_report(&h.store, &h.session).unwrap();
+    let ana = &report.raters[0];
+    assert_eq!((ana.gold_correct, ana.gold_done), (1, 2));
+    assert_eq!(ana.gold_accuracy, loupe::eval::stats::rate(1, 2, 0.95));
+    assert_eq!((ana.done, ana.assigned), (8, 8));
+    assert_eq!(report.gold_ratings, 2);
+    // Gold items stay out of the win rates.
+    let decided: u64 = report
+        .stats
+        .pairs
+        .iter()
+        .map(|p| p.first_wins + p.second_wins + p.ties + p.both_bad)
+        .sum();
+    assert_eq!(decided, 6);
+}
+
+#[test]
+fn the_owner_view_opens_from_the_workbench_and_starts_a_rater() {
+    let mut h = Harness::new(2);
+    let e = h.chars("htxt");
+    h.run_all(e);
+    // A workbench App on the same store: `5` (goto_rate) opens the owner's view.
+    let mut w = Harness {
+        _dir: tempfile::tempdir().unwrap(),
+        store: h.store.clone(),
+        session: h.session.clone(),
+        state: State::new(h.session.clone()),
+        keymap: Keymap::default(),
+    };
+    let e = w.key(KeyCode::Char('5'));
+    w.run_all(e);
+    let text = w.text(100, 40);
+    assert!(text.contains("owner's view"), "{text}");
+    assert!(text.contains("ana") && text.contains("4/4"), "{text}");
+    assert!(text.contains("Agreement on verdicts"), "{text}");
+    assert!(text.contains("Win rates"), "{text}");
+    insta::assert_snapshot!("owner_view_100x40", w.render(100, 40).backend());
+    // R asks for a name and opens the rating screen for it; esc comes back.
+    w.chars("Rbo");
+    assert!(w.text(100, 40).contains("rate as: bo"));
+    let e = w.key(KeyCode::Enter);
+    w.run_all(e);
+    assert_eq!(w.screen().rater, "bo");
+    assert_eq!(w.screen().items.len(), 4);
+    assert!(!w.screen().fixed);
+    let e = w.key(KeyCode::Esc);
+    w.run_all(e);
+    assert!(w.state.rate.screen.is_none());
+    assert!(w.state.rate.owner.is_some());
+    assert!(!w.state.quit);
+    // Esc closes the view; other keys go back to the workbench.
+    w.key(KeyCode::Esc);
+    assert!(w.state.rate.owner.is_none());
+}
