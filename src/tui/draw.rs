@@ -81,8 +81,9 @@ pub fn draw(state: &State, view: &View, frame: &mut Frame) {
 
 fn draw_tabs(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
+    let owner = state.rate.owner.is_some();
     for (i, s) in Screen::ALL.iter().enumerate() {
-        let style = if *s == state.screen {
+        let style = if *s == state.screen && !owner {
             view.theme.tab_active
         } else {
             view.theme.tab_inactive
@@ -92,6 +93,15 @@ fn draw_tabs(state: &State, view: &View, frame: &mut Frame, area: Rect) {
             style,
         ));
     }
+    // The owner's view of the ratings (the rating screen itself draws no tabs: it is blind).
+    spans.push(Span::styled(
+        " 5 Ratings ",
+        if owner {
+            view.theme.tab_active
+        } else {
+            view.theme.tab_inactive
+        },
+    ));
     let right = match &state.data.run {
         Some(run) => format!("{} · run {} ", state.session.file.name, run.id),
         None => format!("{} · no run yet ", state.session.file.name),

@@ -1,7 +1,7 @@
 //! The local terminal host: raw mode, alternate screen, bracketed paste, and a terminal
 //! restored on every way out (normal quit, error, panic, SIGTERM, SIGHUP).
 
-use std::io::{self, Stderr, Write};
+use std::io::{self, BufWriter, Stderr, Write};
 use std::sync::Arc;
 
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, EventStream};
@@ -88,8 +88,11 @@ pub fn run_local_on(
     enable_raw_mode()?;
     let _guard = Guard;
     execute!(io::stderr(), EnterAlternateScreen, EnableBracketedPaste)?;
-    let mut terminal: Terminal<CrosstermBackend<Stderr>> =
-        Terminal::new(CrosstermBackend::new(io::stderr()))?;
+    // Buffered, so a frame reaches the terminal in one write at the end of each draw
+    // instead of many small ones a terminal (or tmux) could show half done.
+    let mut terminal: Terminal<CrosstermBackend<BufWriter<Stderr>>> = Terminal::new(
+        CrosstermBackend::new(BufWriter::with_capacity(1 << 16, io::stderr())),
+    )?;
     terminal.clear()?;
 
     let rt = tokio::runtime::Runtime::new()?;
