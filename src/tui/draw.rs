@@ -107,6 +107,15 @@ fn draw_tabs(state: &State, view: &View, frame: &mut Frame, area: Rect) {
         None => format!("{} · no run yet ", state.session.file.name),
     };
     let used: usize = spans.iter().map(Span::width).sum();
+    // Narrow terminals keep what matters most: which run is shown.
+    let right = if used + right.chars().count() > area.width as usize {
+        match &state.data.run {
+            Some(run) => format!("run {} ", run.id),
+            None => "no run yet ".to_owned(),
+        }
+    } else {
+        right
+    };
     let pad = (area.width as usize).saturating_sub(used + right.chars().count());
     spans.push(Span::raw(" ".repeat(pad)));
     spans.push(Span::styled(right, view.theme.muted));
