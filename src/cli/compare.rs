@@ -158,51 +158,35 @@ fn by_checks(
     check: Option<&str>,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<(String, Vec<CaseDifference>)> {
-    let mut scores: BTreeMap<String, [(f64, u32); 2]> = BTreeMap::new();
-    let mut seen_check = false;
-    let mut known: Vec<String> = Vec::new();
-    let mut errors = 0;
+    let mut outputs: Vec<(usize, OutputRecord)> = Vec::new();
     for output in store.outputs(&run.id) {
         let output: OutputRecord = output?;
-        let side = if output.variant == a {
-            0
+        if output.variant == a {
+            outputs.push((0, output));
         } else if output.variant == b {
-            1
-        } else {
-            continue;
-        };
-        for c in &output.checks {
-            if !known.contains(&c.name) {
-                known.push(c.name.clone());
-            }
+            outputs.push((1, output));
         }
+    }
+    let check = match check {
+        Some(name) => Some(resolve_check(&outputs, name, a, b, &run.id)?),
+        None => None,
+    };
+    let check = check.as_deref();
+    let mut scores: BTreeMap<String, [(f64, u32); 2]> = BTreeMap::new();
+    let mut errors = 0;
+    for (side, output) in &outputs {
         let score = match check {
             None => f64::from(u8::from(output.passed())),
-            Some(name) => match output.checks.iter().find(|c| c.name == name) {
-                Some(c) => {
-                    seen_check = true;
-                    c.score.unwrap_or(f64::from(u8::from(c.pass)))
-                }
-                None => 0.0,
-            },
+            Some(name) => output
+                .checks
+                .iter()
+                .find(|c| c.name == name)
+                .map_or(0.0, |c| c.score.unwrap_or(f64::from(u8::from(c.pass)))),
         };
         errors += usize::from(output.is_error());
-        let slot = &mut scores.entry(output.case_id.clone()).or_default()[side];
+        let slot = &mut scores.entry(output.case_id.clone()).or_default()[*side];
         slot.0 += score;
         slot.1 += 1;
-    }
-    if let Some(name) = check
-        && !seen_check
-    {
-        anyhow::bail!(
-            "no output of {a} or {b} in run {} has a check named {name:?} (checks: {})",
-            run.id,
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        );
     }
     if errors > 0 {
         notes.push(format!(
@@ -211,6 +195,48 @@ fn by_checks(
     }
     let label = check.map_or_else(|| "pass_all".to_owned(), |name| format!("check {name}"));
     Ok((label, paired(scores, notes)))
+}
+
+/// The check a `--check NAME` means: a result name as stored (`regex /risk`), or the
+/// kind of exactly one of them (`regex`).
+fn resolve_check(
+    outputs: &[(usize, OutputRecord)],
+    name: &str,
+    a: &str,
+    b: &str,
+    run_id: &str,
+) -> anyhow::Result<String> {
+    let mut known: Vec<&str> = Vec::new();
+    for (_, o) in outputs {
+        for c in &o.checks {
+            if !known.contains(&c.name.as_str()) {
+                known.push(&c.name);
+            }
+        }
+    }
+    if known.contains(&name) {
+        return Ok(name.to_owned());
+    }
+    let of_kind: Vec<&str> = known
+        .iter()
+        .copied()
+        .filter(|k| k.split_whitespace().next() == Some(name))
+        .collect();
+    match of_kind.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => anyhow::bail!(
+            "no output of {a} or {b} in run {run_id} has a check named {name:?} (checks: {})",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ),
+        several => anyhow::bail!(
+            "several checks of kind {name:?} in run {run_id}: name one ({})",
+            several.join(", ")
+        ),
+    }
 }
 
 /// The judge's verdicts per case (averaged over repeats): 1 for the winner, 0 for the

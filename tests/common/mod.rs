@@ -2,4 +2,5 @@
 
 #![allow(dead_code)]
 
+pub mod mock_judge;
 pub mod mock_openai;
