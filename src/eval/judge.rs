@@ -124,6 +124,9 @@ pub fn explain(a: &str, b: &str, ab: Option<Pick>, ba: Option<Pick>) -> String {
         (JudgeVerdict::A, _) => format!("{a} wins ({orders})"),
         (JudgeVerdict::B, _) => format!("{b} wins ({orders})"),
         (JudgeVerdict::Tie, true) => format!("tie ({orders})"),
+        (JudgeVerdict::Tie, false) if ab.is_none() || ba.is_none() => {
+            format!("tie: no readable verdict in both orders ({orders})")
+        }
         (JudgeVerdict::Tie, false) => format!("tie: the orders disagree ({orders})"),
     }
 }
@@ -195,7 +198,7 @@ mod tests {
         );
         assert_eq!(
             explain("x", "y", None, Some(Pick::Tie)),
-            "tie: the orders disagree (x shown first: no readable answer; y shown first: tie)"
+            "tie: no readable verdict in both orders (x shown first: no readable answer; y shown first: tie)"
         );
     }
 
