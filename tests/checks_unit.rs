@@ -121,6 +121,7 @@ checks:
         CheckSpec::Judge(JudgeSpec {
             template: "grader".into(),
             model: "big".into(),
+            pairs: Vec::new(),
         })
     );
 
@@ -685,7 +686,8 @@ fn judge_is_left_to_the_judge() {
         compiled[0].judge(),
         Some(&JudgeSpec {
             template: "grader".into(),
-            model: "big".into()
+            model: "big".into(),
+            pairs: Vec::new(),
         })
     );
     let results = run_checks(&compiled, &input("{}", &c));

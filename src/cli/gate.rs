@@ -1,13 +1,212 @@
-//! `loupe gate`.
+//! `loupe gate RUN --candidate V --baseline B`: exit 0 only when the candidate beats the
+//! baseline significantly and by at least the minimum effect, and then record a frozen
+//! release; exit 1 otherwise. The evidence is printed either way.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 
-use super::Outcome;
+use serde::Serialize;
+
+use super::compare::{self, ByArgs, CompareReport};
+use super::{Format, Outcome, find_store};
+use crate::eval::headtohead::{self, GateDecision};
+use crate::session::SessionFile;
+use crate::store::{ReleaseRecord, ReleasedRag, RunStatus, Store, format_time, new_run_id, now_ms};
 
 /// Arguments of `loupe gate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Run id (`loupe runs` lists them).
+    #[arg(required_unless_present = "list")]
+    pub run: Option<String>,
+    /// The variant that must win.
+    #[arg(long, value_name = "V", required_unless_present = "list")]
+    pub candidate: Option<String>,
+    /// The variant it must beat.
+    #[arg(long, value_name = "B", required_unless_present = "list")]
+    pub baseline: Option<String>,
+    /// The smallest mean per-case difference (candidate minus baseline) that counts, on
+    /// the scale of the scores (pass rates: 0.05 is five points).
+    #[arg(long, default_value_t = 0.05)]
+    pub min_effect: f64,
+    #[command(flatten)]
+    pub by: ByArgs,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// List the releases recorded so far instead of gating.
+    #[arg(long, conflicts_with_all = ["run", "candidate", "baseline"])]
+    pub list: bool,
+}
 
-pub fn main(_store: Option<&Path>, _args: Args) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`loupe gate` is not built yet")
+/// What `loupe gate --format json` prints.
+#[derive(Debug, Clone, Serialize)]
+struct GateReport<'a> {
+    #[serde(flatten)]
+    compare: &'a CompareReport,
+    decision: &'a GateDecision,
+    release: Option<&'a str>,
+}
+
+#[allow(clippy::needless_pass_by_value)] // every command's `main` takes its Args by value
+pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
+    let store = Store::open(&find_store(store)?)?;
+    if args.list {
+        return list(&store, args.format);
+    }
+    let (Some(run_id), Some(candidate), Some(baseline)) =
+        (&args.run, &args.candidate, &args.baseline)
+    else {
+        anyhow::bail!("give RUN, --candidate and --baseline (or --list)");
+    };
+    if !args.min_effect.is_finite() {
+        anyhow::bail!("--min-effect must be a number, not {}", args.min_effect);
+    }
+    let run = store.run(run_id)?;
+    if run.status != RunStatus::Complete {
+        anyhow::bail!(
+            "run {} is {}: finish it first (`loupe run SESSION --resume {}`); a gate decides on \
+             complete runs only",
+            run.id,
+            format!("{:?}", run.status).to_lowercase(),
+            run.id
+        );
+    }
+    let report = compare::head_to_head(&store, &run, candidate, baseline, &args.by)?;
+    let decision = headtohead::gate(&report.head_to_head, args.min_effect);
+
+    let release = if decision.passed {
+        let evidence = serde_json::json!({
+            "head_to_head": &report.head_to_head,
+            "notes": &report.notes,
+            "decision": &decision,
+        });
+        let rec = release_record(&store, &run, candidate, baseline, evidence)?;
+        store.put_release(&rec)?;
+        Some(rec.id)
+    } else {
+        None
+    };
+
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let json = GateReport {
+                compare: &report,
+                decision: &decision,
+                release: release.as_deref(),
+            };
+            serde_json::to_writer_pretty(&mut out, &json)?;
+            writeln!(out)?;
+        }
+        Format::Table => {
+            let mut text = compare::render_table(&report);
+            let _ = writeln!(
+                text,
+                "\ngate: {} {} {}",
+                candidate,
+                if decision.passed {
+                    "PASSES against"
+                } else {
+                    "does not pass against"
+                },
+                baseline
+            );
+            for reason in &decision.reasons {
+                let _ = writeln!(text, "  - {reason}");
+            }
+            if let Some(id) = &release {
+                let _ = writeln!(text, "release {id} recorded (`loupe gate --list`)");
+            }
+            out.write_all(crate::sanitize::sanitize(&text).as_bytes())?;
+        }
+    }
+    Ok(if decision.passed {
+        Outcome::Ok
+    } else {
+        Outcome::Problem
+    })
+}
+
+/// Freezes what the candidate is: template version and content, model and params, RAG
+/// config, as the run used them.
+fn release_record(
+    store: &Store,
+    run: &crate::store::RunRecord,
+    candidate: &str,
+    baseline: &str,
+    evidence: serde_json::Value,
+) -> anyhow::Result<ReleaseRecord> {
+    let variant = run
+        .variant(candidate)
+        .ok_or_else(|| anyhow::anyhow!("run {} has no variant {candidate:?}", run.id))?;
+    let template_content = store
+        .template_version(&variant.template_version)?
+        .map(|t| t.content);
+    let rag = variant.rag.as_ref().map(|name| {
+        // The session text the run recorded, so the config is the one that ran.
+        let spec = store
+            .session(&run.session_hash)
+            .ok()
+            .flatten()
+            .and_then(|s| serde_yaml::from_str::<SessionFile>(&s.source).ok())
+            .and_then(|f| f.rag.get(name).cloned());
+        ReleasedRag {
+            name: name.clone(),
+            spec,
+        }
+    });
+    Ok(ReleaseRecord {
+        id: format!("rel-{}", new_run_id()),
+        session: run.session_name.clone(),
+        session_hash: run.session_hash.clone(),
+        run_id: run.id.clone(),
+        variant: candidate.to_owned(),
+        baseline: baseline.to_owned(),
+        template: variant.template.clone(),
+        template_version: variant.template_version.clone(),
+        template_content,
+        model_name: variant.model_name.clone(),
+        model: variant.model.clone(),
+        rag,
+        evidence,
+        created_ms: now_ms(),
+    })
+}
+
+fn list(store: &Store, format: Format) -> anyhow::Result<Outcome> {
+    let releases = store.releases().collect::<Result<Vec<_>, _>>()?;
+    let mut out = std::io::stdout().lock();
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut out, &releases)?;
+        writeln!(out)?;
+        return Ok(Outcome::Ok);
+    }
+    let mut rows = vec![
+        [
+            "release", "recorded", "session", "run", "variant", "baseline", "template", "model",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for r in &releases {
+        rows.push(vec![
+            r.id.clone(),
+            format_time(r.created_ms),
+            r.session.clone(),
+            r.run_id.clone(),
+            r.variant.clone(),
+            r.baseline.clone(),
+            format!(
+                "{}@{}",
+                r.template,
+                r.template_version.get(..12).unwrap_or(&r.template_version)
+            ),
+            format!("{} ({})", r.model_name, r.model.model),
+        ]);
+    }
+    let mut text = String::new();
+    crate::report::push_table(&mut text, &rows);
+    out.write_all(crate::sanitize::sanitize(&text).as_bytes())?;
+    Ok(Outcome::Ok)
 }

@@ -17,6 +17,7 @@
 //!   - { max_cost: 0.002 }             # USD per output
 //!   - pii
 //!   - { judge: { template: judge, model: big } }   # run by the judge, not here
+//!   - { judge: { template: judge, model: big, pairs: [[prompt, prompt+rag]] } }
 //! ```
 //!
 //! `path` is a JSON pointer (RFC 6901) into the output parsed as JSON (see
@@ -98,12 +99,17 @@ pub struct MinSpec {
     pub min: f64,
 }
 
-/// A model-graded check: the judge template and the model (names from the session).
+/// A model-graded check: the judge template and the model (names from the session), and
+/// the pairs of variants it compares (every pair of the run's variants when none is named).
+/// The template sees the case's variables plus `output_a` and `output_b`; see
+/// [`crate::eval::judge`].
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct JudgeSpec {
     pub template: String,
     pub model: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<[String; 2]>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference

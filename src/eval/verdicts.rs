@@ -486,30 +486,40 @@ struct Coding<'a> {
     /// output lists items and sorting tens of thousands of names would be wasted.
     items: usize,
     verdicts: Vec<Coded>,
+    /// Indices of the verdicts that carry rubric scores, so the rubric pass reads only
+    /// those (a verdict is ~150 bytes: every extra pass over 100k of them is a few ms of
+    /// cache misses).
+    scored: Vec<u32>,
 }
 
+/// Reads each verdict once: every later statistic works on the compact [`Coded`] rows.
 fn code(verdicts: &[Verdict]) -> Coding<'_> {
     let (mut variants, mut raters) = (Interner::default(), Interner::default());
     let mut items = Interner::with_capacity(verdicts.len());
-    let provisional: Vec<[u32; 4]> = verdicts
+    let mut scored = Vec::new();
+    let provisional: Vec<([u32; 4], Winner)> = verdicts
         .iter()
-        .map(|v| {
-            [
+        .enumerate()
+        .map(|(index, v)| {
+            if !v.scores.is_empty() {
+                scored.push(index as u32);
+            }
+            let ids = [
                 raters.id(&v.rater),
                 items.id(&v.item),
                 variants.id(&v.a),
                 variants.id(&v.b),
-            ]
+            ];
+            (ids, v.winner)
         })
         .collect();
     let (variants, variant_rank) = variants.finish();
     let (raters, rater_rank) = raters.finish();
-    let coded = verdicts
-        .iter()
-        .zip(provisional)
-        .map(|(v, [rater, item, a, b])| {
+    let coded = provisional
+        .into_iter()
+        .map(|([rater, item, a, b], winner)| {
             let (a, b) = (variant_rank[a as usize], variant_rank[b as usize]);
-            let category = match v.winner {
+            let category = match winner {
                 Winner::A if a < b => FIRST_WINS,
                 Winner::B if b < a => FIRST_WINS,
                 Winner::A | Winner::B => SECOND_WINS,
@@ -532,6 +542,7 @@ fn code(verdicts: &[Verdict]) -> Coding<'_> {
         raters,
         items: items.names.len(),
         verdicts: coded,
+        scored,
     }
 }
 
@@ -576,8 +587,16 @@ pub fn analyse(verdicts: &[Verdict], options: &AnalyseOptions) -> StatsReport {
         _ => Some(ranking(&coding, &tallies, options, confidence, &mut notes)),
     };
 
-    let a_wins = verdicts.iter().filter(|v| v.winner == Winner::A).count() as u64;
-    let decisive = a_wins + verdicts.iter().filter(|v| v.winner == Winner::B).count() as u64;
+    // From the coded rows: side a won when the winning variant is the one shown as a.
+    let (mut a_wins, mut decisive) = (0u64, 0u64);
+    for v in &coding.verdicts {
+        match v.category {
+            FIRST_WINS => a_wins += u64::from(v.a == v.first),
+            SECOND_WINS => a_wins += u64::from(v.a == v.second),
+            _ => continue,
+        }
+        decisive += 1;
+    }
     let position_bias = PositionBias {
         a_wins,
         decisive,
@@ -603,10 +622,28 @@ pub fn analyse(verdicts: &[Verdict], options: &AnalyseOptions) -> StatsReport {
     }
 }
 
+/// Up to this many variants the tally is a dense table (256² cells of 32 bytes: 2 MB).
+const DENSE_TALLY_VARIANTS: usize = 256;
+
 /// Category counts per compared pair `(first, second)`, sorted by pair.
 type Tallies = Vec<((u32, u32), [u64; CATEGORIES])>;
 
 fn tally(coding: &Coding<'_>) -> Tallies {
+    let k = coding.variants.len();
+    // A dense k × k table when it is small (a hash lookup per verdict cost more than
+    // everything else in the tally); a map for the odd file with hundreds of variants.
+    if k <= DENSE_TALLY_VARIANTS {
+        let mut table = vec![[0u64; CATEGORIES]; k * k];
+        for v in &coding.verdicts {
+            table[v.first as usize * k + v.second as usize][v.category] += 1;
+        }
+        return table
+            .into_iter()
+            .enumerate()
+            .filter(|(_, t)| t.iter().any(|&n| n > 0))
+            .map(|(cell, t)| (((cell / k) as u32, (cell % k) as u32), t))
+            .collect();
+    }
     let mut by_pair: FastMap<(u32, u32), [u64; CATEGORIES]> = FastMap::default();
     for v in &coding.verdicts {
         by_pair.entry((v.first, v.second)).or_default()[v.category] += 1;
@@ -899,11 +936,12 @@ fn rubric_agreement(verdicts: &[Verdict], coding: &Coding<'_>) -> Vec<RubricAgre
     let k = coding.variants.len();
     // A unit is (item, variant) within a dimension.
     let mut ratings: Vec<(u32, Rating<f64>)> = Vec::new();
-    for (order, (v, coded)) in verdicts.iter().zip(&coding.verdicts).enumerate() {
+    for &order in &coding.scored {
+        let (v, coded) = (&verdicts[order as usize], &coding.verdicts[order as usize]);
         for (variant, scores) in [(coded.a, &v.scores.a), (coded.b, &v.scores.b)] {
             let unit = u64::from(coded.item) * k as u64 + u64::from(variant);
             for (dimension, &value) in scores {
-                let rating = (unit, coded.rater, order as u32, value);
+                let rating = (unit, coded.rater, order, value);
                 ratings.push((dimensions.id(dimension), rating));
             }
         }

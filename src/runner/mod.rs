@@ -3,8 +3,10 @@
 //! Cells are grouped by model and each group is driven at that model's concurrency, so one
 //! slow endpoint never holds slots another could use. The response cache is keyed by the
 //! blake3 of the exact request; a cell that already has an output is skipped, which is all
-//! that resuming an interrupted run needs.
+//! that resuming an interrupted run needs. A session's `judge` checks run last, on the
+//! finished outputs (`judging.rs`), resumable the same way.
 
+mod judging;
 mod plan;
 
 use std::collections::HashMap;
@@ -14,7 +16,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use plan::{Cell, Plan, PlanError, Selection, plan_new_run, plan_resume};
+pub use plan::{Cell, JudgePlan, Plan, PlanError, Selection, plan_new_run, plan_resume};
 
 use crate::eval::checks::{CheckInput, CompiledCheck, run_checks, validate_json};
 use crate::providers::{ChatRequest, Client, Completion, Failure, Message, Role, StreamEvent};
@@ -74,14 +76,16 @@ pub fn endpoints(
     plan: &Plan,
 ) -> Result<HashMap<String, Endpoint>, crate::providers::ProviderError> {
     let mut out = HashMap::new();
-    for v in &plan.run.variants {
-        if !out.contains_key(&v.model_name) {
-            let client = Client::new(&v.model)?;
+    let models = plan.run.variants.iter().map(|v| (&v.model_name, &v.model));
+    let judges = plan.judges.iter().map(|j| (&j.model_name, &j.model));
+    for (name, spec) in models.chain(judges) {
+        if !out.contains_key(name) {
+            let client = Client::new(spec)?;
             out.insert(
-                v.model_name.clone(),
+                name.clone(),
                 Endpoint {
                     client,
-                    spec: v.model.clone(),
+                    spec: spec.clone(),
                 },
             );
         }
@@ -170,6 +174,10 @@ pub async fn execute(
     let results = futures::future::join_all(groups).await;
     for result in results.into_iter().flatten() {
         result?;
+    }
+    // The judges compare outputs, so they go once every cell has one.
+    if !cancel.is_cancelled() {
+        judging::judge_all(store, &plan, endpoints, opts, cancel).await?;
     }
 
     plan.run.status = if cancel.is_cancelled() {

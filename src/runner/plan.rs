@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::eval::checks::CompiledCheck;
+use crate::eval::judge::{OUTPUT_A, OUTPUT_B, judge_id};
 use crate::providers::ChatRequest;
-use crate::session::{Case, Session};
+use crate::session::{Case, ModelSpec, Session};
 use crate::store::{
     CellKey, RunRecord, RunStatus, RunVariant, SessionRecord, Store, StoreError, new_run_id, now_ms,
 };
@@ -45,6 +46,22 @@ pub struct Cell {
 pub struct Plan {
     pub run: RunRecord,
     pub cells: Vec<Arc<Cell>>,
+    /// The judges to ask once the cells have outputs (see `runner::judging`).
+    pub judges: Vec<JudgePlan>,
+}
+
+/// One `judge` check of the session, ready to ask about a run's outputs.
+pub struct JudgePlan {
+    /// `template@model`: what its judgements are stored under.
+    pub id: String,
+    pub template: String,
+    pub template_version: String,
+    pub model_name: String,
+    pub model: ModelSpec,
+    /// The pairs `(a, b)` it compares, all in the run.
+    pub pairs: Vec<(String, String)>,
+    pub renderer: Arc<crate::template::Renderer>,
+    pub cases: HashMap<String, Arc<Case>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -178,8 +195,9 @@ pub fn plan_new_run(
     if cells.is_empty() {
         return Err(PlanError::Empty);
     }
+    let judges = judges_for(session, store, &run)?;
     store.put_run(&run)?;
-    Ok(Plan { run, cells })
+    Ok(Plan { run, cells, judges })
 }
 
 /// Plans the rest of an interrupted run. The session's templates must be the versions the
@@ -199,7 +217,99 @@ pub fn plan_resume(session: &Session, store: &Store, run_id: &str) -> Result<Pla
         }
     }
     let cells = cells_for(session, &run)?;
-    Ok(Plan { run, cells })
+    let judges = judges_for(session, store, &run)?;
+    Ok(Plan { run, cells, judges })
+}
+
+/// The session's `judge` checks (global and per variant, each once) for this run: the
+/// pairs they name that are in the run, or every pair of the run's variants when they
+/// name none. The judge template is rendered once here with placeholder outputs, so a
+/// template error stops the run before any model is asked.
+fn judges_for(
+    session: &Session,
+    store: &Store,
+    run: &RunRecord,
+) -> Result<Vec<JudgePlan>, PlanError> {
+    let mut specs = Vec::new();
+    for v in &run.variants {
+        for check in session.checks_for(&v.name) {
+            if let crate::eval::spec::CheckSpec::Judge(j) = check
+                && !specs.contains(&j)
+            {
+                specs.push(j);
+            }
+        }
+    }
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let renderer = Arc::new(
+        crate::template::Renderer::new(session).map_err(|e| PlanError::Template(e.to_string()))?,
+    );
+    let cases: HashMap<String, Arc<Case>> = session
+        .cases
+        .iter()
+        .filter(|c| run.case_ids.contains(&c.id))
+        .map(|c| (c.id.clone(), Arc::new(c.clone())))
+        .collect();
+    let names: Vec<&str> = run.variants.iter().map(|v| v.name.as_str()).collect();
+    let mut judges = Vec::new();
+    for spec in specs {
+        let pairs: Vec<(String, String)> = if spec.pairs.is_empty() {
+            names
+                .iter()
+                .enumerate()
+                .flat_map(|(i, a)| {
+                    names[i + 1..]
+                        .iter()
+                        .map(move |b| ((*a).to_owned(), (*b).to_owned()))
+                })
+                .collect()
+        } else {
+            spec.pairs
+                .iter()
+                .filter(|[a, b]| names.contains(&a.as_str()) && names.contains(&b.as_str()))
+                .map(|[a, b]| (a.clone(), b.clone()))
+                .collect()
+        };
+        if pairs.is_empty() {
+            continue;
+        }
+        let model = session
+            .file
+            .models
+            .get(&spec.model)
+            .cloned()
+            .ok_or_else(|| PlanError::Check {
+                check: "judge".into(),
+                reason: format!("no model {:?} in the session", spec.model),
+            })?;
+        let version =
+            crate::template::version_record(session, &session.template_specs(), &spec.template)
+                .map_err(|e| PlanError::Template(e.to_string()))?;
+        store.put_template_version(&version)?;
+        if let Some(case) = run.case_ids.first().and_then(|id| cases.get(id)) {
+            renderer
+                .render_with(
+                    &spec.template,
+                    case,
+                    &[],
+                    &[(OUTPUT_A, "answer A"), (OUTPUT_B, "answer B")],
+                )
+                .map_err(|e| PlanError::Template(e.to_string()))?;
+        }
+        judges.push(JudgePlan {
+            id: judge_id(&spec),
+            template: spec.template.clone(),
+            template_version: version.hash,
+            model_name: spec.model.clone(),
+            model,
+            pairs,
+            renderer: renderer.clone(),
+            cases: cases.clone(),
+        });
+    }
+    Ok(judges)
 }
 
 fn cells_for(session: &Session, run: &RunRecord) -> Result<Vec<Arc<Cell>>, PlanError> {

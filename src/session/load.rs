@@ -640,6 +640,25 @@ impl<'a> Checker<'a> {
                         &judge.model,
                         &f.models,
                     );
+                    let names: IndexMap<String, ()> =
+                        f.variants.iter().map(|v| (v.name.clone(), ())).collect();
+                    for (i, [a, b]) in judge.pairs.iter().enumerate() {
+                        for (side, name) in [a, b].into_iter().enumerate() {
+                            let mut path = at(&["judge", "pairs"]);
+                            path.extend([Seg::Index(i), Seg::Index(side)]);
+                            self.known(&path, RefKind::Variant, name, &names);
+                        }
+                        if a == b {
+                            let mut path = at(&["judge", "pairs"]);
+                            path.push(Seg::Index(i));
+                            self.report(
+                                &path,
+                                ProblemKind::Invalid(format!(
+                                    "a judge compares two different variants, not `{a}` with itself"
+                                )),
+                            );
+                        }
+                    }
                 }
                 CheckSpec::JsonSchema(Some(spec)) => {
                     self.schema(&spec.schema, &at(&["json_schema", "schema"]));

@@ -4,8 +4,10 @@
 //! these sizes), keys that sort by time, a schema version checked on open, and a holder
 //! file that says which process has the store when another one tries to open it.
 
+mod judgements;
 mod ratings;
 mod records;
+mod releases;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,8 +15,10 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use judgements::*;
 pub use ratings::*;
 pub use records::*;
+pub use releases::*;
 
 /// Bumped when a stored record changes shape incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -30,6 +34,7 @@ const RATINGS: &str = "ratings";
 const RATERS: &str = "raters";
 const EXPORTS: &str = "exports";
 const RELEASES: &str = "releases";
+const JUDGEMENTS: &str = "judgements";
 const HOLDER_FILE: &str = "loupe-holder.json";
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +66,8 @@ pub enum StoreError {
     },
     #[error("no run {0} in the store (see `loupe runs`)")]
     NoRun(String),
+    #[error("a release {0} is already recorded; releases are never overwritten")]
+    ReleaseExists(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -85,6 +92,7 @@ struct Inner {
     raters: sled::Tree,
     exports: sled::Tree,
     releases: sled::Tree,
+    judgements: sled::Tree,
 }
 
 impl Drop for Inner {
@@ -140,6 +148,7 @@ impl Store {
             raters: tree(RATERS)?,
             exports: tree(EXPORTS)?,
             releases: tree(RELEASES)?,
+            judgements: tree(JUDGEMENTS)?,
             db,
         };
         check_schema(&inner)?;

@@ -130,11 +130,24 @@ impl Renderer {
         case: &Case,
         passages: &[Passage],
     ) -> Result<Vec<Message>, TemplateError> {
+        self.render_with(template, case, passages, &[])
+    }
+
+    /// As [`Renderer::render`], with `extra` text variables on top of the case's (a judge
+    /// template sees the two outputs it compares this way). An extra variable shadows a
+    /// case variable of the same name.
+    pub fn render_with(
+        &self,
+        template: &str,
+        case: &Case,
+        passages: &[Passage],
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<Message>, TemplateError> {
         let compiled = self
             .templates
             .get(template)
             .ok_or_else(|| TemplateError::Unknown(template.to_owned()))?;
-        let ctx = context(case, passages);
+        let ctx = context(case, passages, extra);
         compiled
             .parts
             .iter()
@@ -223,12 +236,15 @@ fn parts_of(t: &ResolvedTemplate) -> Vec<(Part, &str)> {
 
 /// What a template sees: the case's variables, the whole case as `case`, and `passages`.
 /// (Case loading rejects variables named `case` or `passages`, so nothing is shadowed.)
-fn context(case: &Case, passages: &[Passage]) -> Value {
+fn context(case: &Case, passages: &[Passage], extra: &[(&str, &str)]) -> Value {
     let mut ctx: BTreeMap<&str, Value> = case
         .vars
         .iter()
         .map(|(k, v)| (k.as_str(), Value::from_serialize(v)))
         .collect();
+    for (k, v) in extra {
+        ctx.insert(k, Value::from(*v));
+    }
     ctx.insert(CASE_VAR, Value::from_serialize(case));
     ctx.insert(PASSAGES_VAR, Value::from_serialize(passages));
     Value::from_iter(ctx)

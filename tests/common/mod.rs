@@ -2,5 +2,6 @@
 
 #![allow(dead_code)]
 
+pub mod mock_judge;
 pub mod mock_openai;
 pub mod rating;

@@ -1,0 +1,333 @@
+//! `loupe compare`, `loupe gate` and `loupe stats` through the real binary: exit codes
+//! 0 (answered, gate passed), 1 (gate not passed) and 2 (bad input, with what and where).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::mock_judge;
+use serde_json::Value;
+
+const LOUPE: &str = env!("CARGO_BIN_EXE_loupe");
+
+fn loupe(store: &Path, args: &[&str]) -> Output {
+    Command::new(LOUPE)
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
+}
+
+#[test]
+fn compare_and_gate_a_judged_run() {
+    let server = mock_judge::start_in_thread();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        "agree-1", "agree-2", "agree-3", "agree-4", "agree-5", "agree-6", "bias-1", "tie-1",
+    ];
+    let session = mock_judge::write_session(dir.path(), &server.base_url(), &cases);
+    let store = dir.path().join("store");
+
+    let run = loupe(&store, &["run", session.to_str().unwrap()]);
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    let run_id = stdout(&run).trim().to_owned();
+
+    // By checks (pass-all): good passes `contains good-output` on every case, bad on none.
+    let out = loupe(
+        &store,
+        &["compare", &run_id, "good", "bad", "--format", "json"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let h = json(&out);
+    assert_eq!(h["by"], "pass_all");
+    assert_eq!(
+        (h["wins"].as_u64(), h["ties"].as_u64(), h["losses"].as_u64()),
+        (Some(8), Some(0), Some(0))
+    );
+    // scipy.stats.binomtest(8, 8, 0.5).pvalue == 2 / 256
+    assert!((h["sign_test_p"].as_f64().unwrap() - 0.007_812_5).abs() < 1e-12);
+    assert_eq!(h["mean_difference"]["estimate"], 1.0);
+    assert_eq!(h["per_case"].as_array().unwrap().len(), 8);
+
+    // By the judge: six agreed wins; position bias and a tie are ties.
+    let out = loupe(
+        &store,
+        &[
+            "compare", &run_id, "bad", "good", "--by", "judge", "--format", "json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let h = json(&out);
+    assert_eq!(h["by"], "judge judge@referee");
+    assert_eq!(
+        (h["wins"].as_u64(), h["ties"].as_u64(), h["losses"].as_u64()),
+        (Some(0), Some(2), Some(6))
+    );
+    assert_eq!(h["win_rate"]["estimate"], 0.0);
+    // scipy.stats.binomtest(0, 6, 0.5).pvalue == 2 / 64
+    assert!((h["sign_test_p"].as_f64().unwrap() - 0.031_25).abs() < 1e-12);
+    assert!(
+        h["notes"][0].as_str().unwrap().contains("agreed on 7 of 8"),
+        "{}",
+        h["notes"]
+    );
+
+    // The table says how ties are handled.
+    let out = loupe(
+        &store,
+        &["compare", &run_id, "good", "bad", "--by", "judge"],
+    );
+    assert_eq!(code(&out), 0);
+    let text = stdout(&out);
+    assert!(text.contains("ties excluded"), "{text}");
+    assert!(
+        text.contains("good vs bad by judge judge@referee (8 cases)"),
+        "{text}"
+    );
+
+    // A named check's score.
+    let out = loupe(
+        &store,
+        &[
+            "compare", &run_id, "good", "bad", "--check", "contains", "--format", "json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["by"], "check contains \"good-output\"");
+
+    // Bad input: exit 2, saying what was wrong.
+    let out = loupe(&store, &["compare", "no-such-run", "good", "bad"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("no run no-such-run"),
+        "{}",
+        stderr(&out)
+    );
+    let out = loupe(&store, &["compare", &run_id, "good", "nope"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("no variant \"nope\" (it has: good, bad)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = loupe(
+        &store,
+        &["compare", &run_id, "good", "bad", "--check", "bleu"],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("has a check named \"bleu\" (checks: contains \"good-output\")"),
+        "{}",
+        stderr(&out)
+    );
+    let out = loupe(
+        &store,
+        &[
+            "compare", &run_id, "good", "bad", "--by", "judge", "--judge", "x@y",
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("no judge \"x@y\" (it has: judge@referee)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The gate: the worse variant does not pass (exit 1) and records nothing.
+    let out = loupe(
+        &store,
+        &["gate", &run_id, "--candidate", "bad", "--baseline", "good"],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("gate: bad does not pass against good"),
+        "{}",
+        stdout(&out)
+    );
+    let list = loupe(&store, &["gate", "--list", "--format", "json"]);
+    assert_eq!(json(&list), Value::Array(Vec::new()));
+
+    // Too big an effect asked for: no pass either.
+    let out = loupe(
+        &store,
+        &[
+            "gate",
+            &run_id,
+            "--candidate",
+            "good",
+            "--baseline",
+            "bad",
+            "--min-effect",
+            "1.5",
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stdout(&out).contains("< min effect 1.5"),
+        "{}",
+        stdout(&out)
+    );
+
+    // The better one passes by the judge and a frozen release is recorded.
+    let out = loupe(
+        &store,
+        &[
+            "gate",
+            &run_id,
+            "--candidate",
+            "good",
+            "--baseline",
+            "bad",
+            "--by",
+            "judge",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let g = json(&out);
+    assert_eq!(g["decision"]["passed"], true);
+    let release = g["release"].as_str().unwrap().to_owned();
+    assert!(release.starts_with("rel-"));
+
+    let list = json(&loupe(&store, &["gate", "--list", "--format", "json"]));
+    let releases = list.as_array().unwrap();
+    assert_eq!(releases.len(), 1);
+    let r = &releases[0];
+    assert_eq!(r["id"], release.as_str());
+    assert_eq!(r["run_id"], run_id.as_str());
+    assert_eq!(
+        (r["variant"].as_str(), r["baseline"].as_str()),
+        (Some("good"), Some("bad"))
+    );
+    assert_eq!(r["template"], "good");
+    assert_eq!(r["template_version"].as_str().unwrap().len(), 64);
+    assert_eq!(r["template_content"]["user"], "style:good {{ text }}");
+    assert_eq!(r["model"]["model"], "mock");
+    assert_eq!(r["evidence"]["head_to_head"]["wins"], 6);
+    assert_eq!(r["evidence"]["decision"]["passed"], true);
+
+    let table = loupe(&store, &["gate", "--list"]);
+    assert_eq!(code(&table), 0);
+    assert!(stdout(&table).contains(&release));
+
+    // Gate usage errors.
+    let out = loupe(&store, &["gate", &run_id, "--candidate", "good"]);
+    assert_eq!(code(&out), 2, "missing --baseline is a usage error");
+    let out = loupe(
+        &store,
+        &["gate", &run_id, "--candidate", "good", "--baseline", "zz"],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("no variant \"zz\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn stats_reads_verdicts_and_names_the_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let file = dir.path().join("verdicts.jsonl");
+    let mut lines = String::new();
+    for (i, (rater, winner)) in [("ana", "a"), ("ben", "a"), ("ana", "b"), ("ben", "tie")]
+        .iter()
+        .enumerate()
+    {
+        lines.push_str(&format!(
+            "{{\"rater\": \"{rater}\", \"item\": \"case-{}\", \"a\": \"prompt\", \"b\": \"prompt+rag\", \"winner\": \"{winner}\"}}\n",
+            i / 2
+        ));
+    }
+    lines.push_str(
+        r#"{"rater": "ana", "item": "case-9", "a": "prompt+rag", "b": "tuned", "winner": "both_bad", "scores": {"a": {"clarity": 4}, "b": {"clarity": 2}}}"#,
+    );
+    lines.push('\n');
+    std::fs::write(&file, &lines).unwrap();
+
+    let out = loupe(
+        &store,
+        &["stats", file.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let s = json(&out);
+    assert_eq!(s["verdicts"], 5);
+    assert_eq!(
+        s["variants"],
+        serde_json::json!(["prompt", "prompt+rag", "tuned"])
+    );
+    let pair = &s["pairs"][0];
+    assert_eq!(
+        (pair["first"].as_str(), pair["second"].as_str()),
+        (Some("prompt"), Some("prompt+rag"))
+    );
+    assert_eq!(
+        (
+            pair["first_wins"].as_u64(),
+            pair["second_wins"].as_u64(),
+            pair["ties"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(s["ranking"]["model"], "bradley_terry_davidson");
+    assert_eq!(s["agreement"]["cohen"][0]["rater_1"], "ana");
+    assert!(s["agreement"]["fleiss"].is_object());
+
+    let out = loupe(&store, &["stats", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Pairs") && text.contains("Ranking") && text.contains("Agreement"),
+        "{text}"
+    );
+
+    // Bad input: file and line named, exit 2.
+    std::fs::write(&file, format!("{lines}\n{{\"rater\": \"ana\", \"item\": \"x\", \"a\": \"p\", \"b\": \"q\", \"winner\": \"left\"}}\n")).unwrap();
+    let out = loupe(&store, &["stats", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("verdicts.jsonl:7: unknown winner \"left\", expected a, b, tie or both_bad"),
+        "{err}"
+    );
+    std::fs::write(&file, "{\"rater\": \"ana\",\n").unwrap();
+    let out = loupe(&store, &["stats", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("verdicts.jsonl:1: invalid JSON"),
+        "{}",
+        stderr(&out)
+    );
+    let out = loupe(
+        &store,
+        &["stats", dir.path().join("missing.jsonl").to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("cannot open"), "{}", stderr(&out));
+    let out = loupe(&store, &["stats", file.to_str().unwrap(), "--alpha", "2"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("--alpha"), "{}", stderr(&out));
+}

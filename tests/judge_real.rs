@@ -1,0 +1,150 @@
+//! The demo session's checks, the judge included, against the real local model
+//! (llama.cpp with SmolLM2-135M-Instruct) on a few cases: every check kind runs and is
+//! stored, the judge is asked in both orders and its raw answers kept, and resuming the
+//! finished run does not judge again.
+//!
+//! The server is `LOUPE_TEST_BASE_URL` (as `scripts/test.sh` exports it); without it these
+//! tests start one with `scripts/model.sh`. `LOUPE_SKIP_MODEL=1` skips them, loudly.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+
+use loupe::eval::judge;
+use loupe::eval::spec::CHECK_NAMES;
+use loupe::runner::{self, RunOptions, Selection};
+use loupe::store::{RunStatus, Store};
+use tokio_util::sync::CancellationToken;
+
+/// The server's root URL (no `/v1`), or `None` when skipped.
+fn server() -> Option<String> {
+    if let Ok(url) = std::env::var("LOUPE_TEST_BASE_URL") {
+        let url = url.trim().trim_end_matches('/');
+        return Some(url.strip_suffix("/v1").unwrap_or(url).to_owned());
+    }
+    if std::env::var("LOUPE_SKIP_MODEL").as_deref() == Ok("1") {
+        eprintln!(
+            "\n!!! LOUPE_SKIP_MODEL=1: SKIPPING the real-model judge test; the judge was not \
+             checked against llama.cpp !!!\n"
+        );
+        return None;
+    }
+    let script = format!("{}/scripts/model.sh", env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg("install")
+        .status()
+        .unwrap();
+    assert!(status.success(), "scripts/model.sh install failed");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("start")
+        .arg(port.to_string())
+        .env("LOUPE_MODEL_WATCH_PID", std::process::id().to_string())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "scripts/model.sh start {port} failed");
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn execute(store: &Store, plan: runner::Plan) -> RunStatus {
+    let endpoints = runner::endpoints(&plan).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        runner::execute(
+            store,
+            plan,
+            &endpoints,
+            RunOptions::default(),
+            &CancellationToken::new(),
+            &tx,
+        )
+        .await
+        .unwrap()
+        .status
+    })
+}
+
+#[test]
+fn demo_checks_and_judge_run_on_the_real_model() {
+    let Some(base) = server() else { return };
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    // The demo session as it is, pointed at the test server.
+    let demo = std::fs::read_to_string(format!("{root}/sessions/demo.yaml"))
+        .unwrap()
+        .replace("http://127.0.0.1:8080/v1", &format!("{base}/v1"));
+    std::fs::write(dir.path().join("demo.yaml"), demo).unwrap();
+    for sub in ["cases", "schemas"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(format!("{root}/sessions/{sub}")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    let session = loupe::session::load(&dir.path().join("demo.yaml")).unwrap();
+    let cases: Vec<String> = session.cases.iter().take(3).map(|c| c.id.clone()).collect();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let selection = Selection {
+        variants: vec!["zero-shot".into(), "few-shot".into()],
+        case_ids: cases.clone(),
+        ..Selection::default()
+    };
+    let plan = runner::plan_new_run(&session, &store, &selection, false).unwrap();
+    let run_id = plan.run.id.clone();
+    assert_eq!(plan.judges.len(), 1, "the demo has one judge");
+    assert_eq!(execute(&store, plan), RunStatus::Complete);
+
+    // Every check kind but the judge is stored with every output.
+    let outputs: Vec<_> = store.outputs(&run_id).map(Result::unwrap).collect();
+    assert_eq!(outputs.len(), 2 * cases.len());
+    for o in &outputs {
+        assert!(o.error.is_none(), "{:?}", o.error);
+        let kinds: BTreeSet<&str> = o
+            .checks
+            .iter()
+            .map(|c| c.name.split_whitespace().next().unwrap())
+            .collect();
+        let expected: BTreeSet<&str> = CHECK_NAMES
+            .iter()
+            .copied()
+            .filter(|k| *k != "judge")
+            .collect();
+        assert_eq!(kinds, expected, "{} / {}", o.variant, o.case_id);
+    }
+
+    // The judge: one judgement per case, both orders asked, raw answers kept.
+    let judgements: Vec<_> = store.judgements(&run_id).map(Result::unwrap).collect();
+    assert_eq!(judgements.len(), cases.len());
+    for j in &judgements {
+        assert!(j.error.is_none(), "{:?}", j.error);
+        assert_eq!((j.a.as_str(), j.b.as_str()), ("zero-shot", "few-shot"));
+        assert_eq!(j.ab.shown_a, "zero-shot");
+        assert_eq!(j.ba.shown_a, "few-shot");
+        assert_ne!(
+            j.ab.request_hash, j.ba.request_hash,
+            "two different questions"
+        );
+        assert!(!j.ab.cached && !j.ba.cached);
+        assert_eq!(j.ab.pick, judge::parse_answer(&j.ab.answer));
+        assert_eq!(j.ba.pick, judge::parse_answer(&j.ba.answer));
+        assert_eq!((j.verdict, j.agreed), judge::combine(j.ab.pick, j.ba.pick));
+        eprintln!(
+            "{}: {:?} then {:?} -> {}",
+            j.case_id, j.ab.answer, j.ba.answer, j.reason
+        );
+    }
+
+    // Resuming the finished run leaves the judgements as they were.
+    let plan = runner::plan_resume(&session, &store, &run_id).unwrap();
+    assert_eq!(execute(&store, plan), RunStatus::Complete);
+    let again: Vec<_> = store.judgements(&run_id).map(Result::unwrap).collect();
+    assert_eq!(again, judgements, "nothing judged again");
+}
