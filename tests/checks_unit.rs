@@ -101,6 +101,7 @@ checks:
         CheckSpec::Contains(TextSpec {
             path: None,
             value: "risk".into(),
+            reference: None,
             ignore_case: true,
         })
     );
@@ -109,6 +110,7 @@ checks:
         CheckSpec::Equals(TextSpec {
             path: Some("/n".into()),
             value: "3".into(),
+            reference: None,
             ignore_case: false,
         })
     );
@@ -774,4 +776,46 @@ fn compiled_checks_are_shareable_across_tasks() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<CompiledCheck>();
     assert_send_sync::<CheckSpec>();
+}
+
+#[test]
+fn equals_against_the_case_reference() {
+    let reference = r#"{"title":"Drop table","risk":"high","rationale":"Irreversible."}"#;
+    let c = case(Some(reference));
+    let item = "{ equals: { path: /risk, reference: /risk } }";
+    let r = run_one(item, r#"{"risk":"high"}"#, &c);
+    assert!(r.pass, "{}", r.reason);
+    assert_eq!(r.name, "equals /risk reference");
+    let r = run_one(item, r#"{"risk":"low"}"#, &c);
+    assert!(!r.pass);
+    assert!(r.reason.contains("\"high\""), "{}", r.reason);
+    // The whole reference text.
+    let r = run_one(
+        "{ equals: { reference: \"\" } }",
+        &format!("{reference}\n"),
+        &c,
+    );
+    assert!(r.pass, "{}", r.reason);
+    // No reference, or nothing at the pointer: a failure that says why.
+    let r = run_one(item, r#"{"risk":"high"}"#, &case(None));
+    assert!(
+        !r.pass && r.reason.contains("has no reference"),
+        "{}",
+        r.reason
+    );
+    let r = run_one(
+        "{ equals: { path: /risk, reference: /severity } }",
+        r#"{"risk":"high"}"#,
+        &c,
+    );
+    assert!(
+        !r.pass && r.reason.contains("nothing at /severity"),
+        "{}",
+        r.reason
+    );
+    // value and reference together, or reference on contains, are spec errors.
+    let (msg, _, _) = parse_err("checks:\n  - { equals: { value: x, reference: /risk } }\n");
+    assert!(msg.contains("not both"), "{msg}");
+    let (msg, _, _) = parse_err("checks:\n  - { contains: { reference: /risk } }\n");
+    assert!(msg.contains("equals"), "{msg}");
 }

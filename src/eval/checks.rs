@@ -81,6 +81,8 @@ enum Kind {
     Equals {
         path: Option<String>,
         value: String,
+        /// Compare with the case's reference at this pointer instead of `value`.
+        reference: Option<String>,
         ignore_case: bool,
     },
     Metric {
@@ -138,6 +140,7 @@ impl CompiledCheck {
             CheckSpec::Equals(t) => Kind::Equals {
                 path: t.path.clone(),
                 value: t.value.clone(),
+                reference: t.reference.clone(),
                 ignore_case: t.ignore_case,
             },
             CheckSpec::Bleu(MinSpec { min }) => Kind::Metric {
@@ -199,8 +202,18 @@ impl CompiledCheck {
             Kind::Equals {
                 path,
                 value,
+                reference: None,
                 ignore_case,
             } => check_equals(path.as_deref(), value, *ignore_case, input.text),
+            Kind::Equals {
+                path,
+                reference: Some(at),
+                ignore_case,
+                ..
+            } => match reference_value(input.case, at) {
+                Ok(expected) => check_equals(path.as_deref(), &expected, *ignore_case, input.text),
+                Err(reason) => (false, None, reason),
+            },
             Kind::Metric { metric, min } => check_metric(*metric, *min, input),
             Kind::MaxLatencyMs(max) => limit("latency", input.latency_ms, *max, " ms"),
             Kind::MaxTtftMs(max) => match input.ttft_ms {
@@ -273,8 +286,10 @@ fn display_name(spec: &CheckSpec) -> String {
             Some(p) if !p.is_empty() => format!("{kind} {p} {}", quote(&t.value)),
             _ => format!("{kind} {}", quote(&t.value)),
         },
-        CheckSpec::Equals(t) => match &t.path {
-            Some(p) if !p.is_empty() => format!("{kind} {p}"),
+        CheckSpec::Equals(t) => match (&t.path, &t.reference) {
+            (Some(p), Some(_)) if !p.is_empty() => format!("{kind} {p} reference"),
+            (_, Some(r)) => format!("{kind} reference {r}"),
+            (Some(p), None) if !p.is_empty() => format!("{kind} {p}"),
             _ => format!("{kind} {}", quote(&t.value)),
         },
         _ => kind.to_owned(),
@@ -670,6 +685,33 @@ fn check_contains(
     };
     let reason = format!("{} {what} {}", t.describe(), quote(value));
     (found != negate, None, reason)
+}
+
+/// The value the case's reference holds at `pointer` (`""`: the whole reference text).
+fn reference_value(case: &Case, pointer: &str) -> Result<String, String> {
+    let Some(reference) = &case.reference else {
+        return Err(format!(
+            "case `{}` has no reference to compare with",
+            case.id
+        ));
+    };
+    if pointer.is_empty() {
+        return Ok(reference.trim().to_owned());
+    }
+    let json: Value = serde_json::from_str(reference).map_err(|e| {
+        format!(
+            "the reference of case `{}` is not JSON ({e}), so it has no {pointer}",
+            case.id
+        )
+    })?;
+    match json.pointer(pointer) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(v) => Ok(v.to_string()),
+        None => Err(format!(
+            "the reference of case `{}` has nothing at {pointer}",
+            case.id
+        )),
+    }
 }
 
 fn check_equals(path: Option<&str>, value: &str, ignore_case: bool, text: &str) -> Verdict {

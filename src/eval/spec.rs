@@ -86,7 +86,13 @@ pub struct MatchSpec {
 pub struct TextSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The literal; for `equals`, either this or `reference`.
+    #[serde(default)]
     pub value: String,
+    /// `equals` only: compare with the case's reference instead of a literal, at this JSON
+    /// pointer into the reference (`""` for the whole reference text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub ignore_case: bool,
 }
@@ -175,7 +181,23 @@ impl CheckSpec {
                     .map(|_| ())
                     .map_err(|e| format!("invalid regex {:?}: {e}", m.pattern))
             }
-            CheckSpec::Contains(t) | CheckSpec::NotContains(t) | CheckSpec::Equals(t) => {
+            CheckSpec::Contains(t) | CheckSpec::NotContains(t) => {
+                if t.reference.is_some() {
+                    return Err("`reference` is for `equals` only".into());
+                }
+                if t.value.is_empty() {
+                    return Err("missing `value`: the text to look for".into());
+                }
+                validate_pointer(t.path.as_deref())
+            }
+            CheckSpec::Equals(t) => {
+                match (&t.reference, t.value.is_empty()) {
+                    (Some(_), false) => {
+                        return Err("give `value` or `reference`, not both".into());
+                    }
+                    (Some(r), true) => validate_pointer(Some(r.as_str()))?,
+                    (None, _) => {}
+                }
                 validate_pointer(t.path.as_deref())
             }
             CheckSpec::Bleu(m) | CheckSpec::RougeL(m) | CheckSpec::Similarity(m) => {
