@@ -445,7 +445,8 @@ fn draw_preview(state: &State, view: &View, frame: &mut Frame, area: Rect) {
                     Role::User => "user",
                     Role::Assistant => "assistant",
                 };
-                lines.push(Line::styled(format!("── {role}"), view.theme.accent));
+                let rule = if view.ascii { "--" } else { "──" };
+                lines.push(Line::styled(format!("{rule} {role}"), view.theme.accent));
                 for l in sanitize(&m.content).lines() {
                     lines.push(Line::raw(l.to_owned()));
                 }
