@@ -100,6 +100,26 @@ fn styled(buffer: &Buffer, (x, y): (u16, u16), style: Style) -> bool {
         && cell.modifier.contains(style.add_modifier)
 }
 
+/// The case ids of the Results grid's rows, top to bottom.
+fn grid(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.contains("Cases × variants"))
+        .expect("the grid");
+    lines[header + 2..]
+        .iter()
+        .map(|l| {
+            l.trim_start_matches('│')
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+        })
+        .take_while(|id| !id.is_empty() && !id.starts_with(['└', '│']))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The screen after every frame must be free of control characters.
 fn assert_no_controls(buffer: &Buffer) {
     for y in 0..buffer.area.height {
@@ -116,19 +136,21 @@ fn assert_no_controls(buffer: &Buffer) {
 
 // ---- run, stream, results, compare ----
 
-/// `terse` answers `alpha beta gamma`, `wordy` answers `alpha DELTA gamma`; both send
-/// their first chunk and then wait for the test.
+/// On case `first`, `terse` answers `alpha beta gamma` and `wordy` `alpha DELTA gamma`; on
+/// `second` wordy's JSON is cut short (it fails `json_valid`); on `third` both say the same.
+/// Every answer sends its first chunk and then waits for the test.
 fn held_verdicts() -> Script {
     Arc::new(|asked: &Asked| {
-        let middle = if asked.user.starts_with("T:") {
-            "beta"
-        } else {
-            "DELTA"
+        let terse = asked.user.starts_with("T:");
+        let (middle, end) = match (asked.user.contains("rename"), asked.user.contains("drop")) {
+            (true, _) => (if terse { "beta" } else { "DELTA" }, "\"}"),
+            (_, true) => ("omega", if terse { "\"}" } else { "\"" }),
+            _ => ("same", "\"}"),
         };
         Reply {
             chunks: vec![
                 "{\"answer\": \"alpha ".into(),
-                format!("{middle} gamma\"}}"),
+                format!("{middle} gamma{end}"),
             ],
             ..Reply::default()
         }
@@ -140,7 +162,11 @@ fn held_verdicts() -> Script {
 async fn a_run_streams_into_panes_then_shows_results_and_the_diff() {
     let fx = fixture(
         held_verdicts(),
-        &[("first", "rename a field"), ("second", "drop a table")],
+        &[
+            ("first", "rename a field"),
+            ("second", "drop a table"),
+            ("third", "add a column"),
+        ],
     )
     .await;
     let mut app = App::spawn(fx.store.clone(), fx.session.clone(), config(), 120, 40);
@@ -154,7 +180,7 @@ async fn a_run_streams_into_panes_then_shows_results_and_the_diff() {
             t.matches("{\"answer\": \"alpha").count() == 2
         })
         .await;
-    assert!(text.contains("running 0/4"), "{text}");
+    assert!(text.contains("running 0/6"), "{text}");
     assert!(text.contains("terse · first") && text.contains("wordy · first"));
     assert!(
         !text.contains("gamma"),
@@ -174,22 +200,25 @@ async fn a_run_streams_into_panes_then_shows_results_and_the_diff() {
 
     // Results: one row per variant, and the case x variant grid with a pass mark per cell.
     app.char('4');
-    let text = s.wait_for("Cases × variants (2 shown)").await;
-    for needle in [
-        "Variants (sorted by variant)",
-        "terse",
-        "wordy",
-        "first",
-        "second",
-    ] {
+    let text = s.wait_for("Cases × variants (3 shown)").await;
+    for needle in ["Variants (sorted by variant)", "terse", "wordy"] {
         assert!(text.contains(needle), "{needle:?} missing:\n{text}");
     }
-    assert_eq!(
-        text.matches("✓ 1/1").count(),
-        4,
-        "every cell passes json_valid:\n{text}"
-    );
-    assert_eq!(text.matches("100% [").count(), 2, "{text}");
+    assert_eq!(grid(&text), ["first", "second", "third"], "{text}");
+    assert_eq!(text.matches("✓ 1/1").count(), 5, "{text}");
+    assert_eq!(text.matches("✗ 0/1").count(), 1, "{text}");
+    assert_eq!(text.matches("100% [").count(), 1, "{text}");
+    assert_eq!(text.matches(" 67% [").count(), 1, "{text}");
+    // Filters: failed only, then differing only.
+    app.char('f');
+    let text = s.wait_for("(1 shown, failed)").await;
+    assert_eq!(grid(&text), ["second"], "{text}");
+    app.char('f');
+    app.char('D');
+    let text = s.wait_for("(2 shown, differing)").await;
+    assert_eq!(grid(&text), ["first", "second"], "{text}");
+    app.char('D');
+    s.wait_for("(3 shown)").await;
 
     // Compare: the word that differs is marked on each side; the shared ones are not.
     app.char('3');
@@ -200,7 +229,7 @@ async fn a_run_streams_into_panes_then_shows_results_and_the_diff() {
         })
         .await;
     let text = buffer_text(&buffer);
-    assert!(text.contains("Case 1/2 first · word diff"), "{text}");
+    assert!(text.contains("Case 1/3 first · word diff"), "{text}");
     let delta = find(&buffer, "DELTA").unwrap();
     let beta = find(&buffer, "beta").unwrap();
     let alpha = find(&buffer, "alpha").unwrap();
@@ -218,14 +247,19 @@ async fn a_run_streams_into_panes_then_shows_results_and_the_diff() {
 
     // Next case shows the second case's outputs.
     app.char('n');
-    s.wait_for("Case 2/2 second").await;
+    s.wait_for("Case 2/3 second").await;
 
     app.char('q');
     app.finished().await.unwrap();
-    assert_eq!(fx.server.requests(), 4);
+    assert_eq!(fx.server.requests(), 6);
     let outputs: Vec<_> = fx.store.outputs(&run.id).map(Result::unwrap).collect();
-    assert_eq!(outputs.len(), 4);
-    assert!(outputs.iter().all(loupe::store::OutputRecord::passed));
+    assert_eq!(outputs.len(), 6);
+    let failed: Vec<_> = outputs.iter().filter(|o| !o.passed()).collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        (failed[0].variant.as_str(), failed[0].case_id.as_str()),
+        ("wordy", "second")
+    );
 }
 
 // ---- two Apps, one store ----
@@ -265,8 +299,16 @@ async fn two_apps_share_one_store_and_work_independently() {
     };
     let (edited, ran) = tokio::join!(edit, run);
 
-    // Each App shows only its own work.
-    assert!(edited.contains("no run yet"), "{edited}");
+    // Each App shows only its own work: the run's progress and end are news to the runner
+    // only, the save to the editor only. (The editor may well show the run itself, if its
+    // first load of the newest run came after the runner had started it.)
+    let edited_now = editor.screen.text();
+    for screen in [&edited, &edited_now] {
+        assert!(
+            !screen.contains("running ") && !screen.contains("complete"),
+            "{screen}"
+        );
+    }
     assert!(!ran.contains("saved terse"), "{ran}");
     let run = fx.store.latest_run(Some(SESSION), true).unwrap().unwrap();
     assert!(ran.contains(&format!("run {}", run.id)), "{ran}");
