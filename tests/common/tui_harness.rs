@@ -144,9 +144,11 @@ impl SharedBackend {
         guard.frames
     }
 
-    /// Runs `f` on the buffer under the lock (no copy: for benches).
-    pub fn with_buffer<T>(&self, f: impl FnOnce(&Buffer) -> T) -> T {
-        f(self.lock().backend.buffer())
+    /// Runs `f` on the buffer, the frame count and the last frame's time, all under the
+    /// lock, so they belong together (no copy: for benches).
+    pub fn with_buffer<T>(&self, f: impl FnOnce(&Buffer, u64, Option<Instant>) -> T) -> T {
+        let s = self.lock();
+        f(s.backend.buffer(), s.frames, s.last_frame)
     }
 }
 
