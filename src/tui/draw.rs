@@ -1,6 +1,7 @@
 //! `draw(&State, &View, &mut Frame)`: pure, cheap, and the only place that knows layout.
 
 use ratatui::Frame;
+use ratatui::buffer::{Buffer, CellWidth};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span, Text};
@@ -76,6 +77,36 @@ pub fn draw(state: &State, view: &View, frame: &mut Frame) {
         Overlay::None => {}
         Overlay::Help { scroll } => draw_help(state, view, frame, area, *scroll),
         Overlay::Palette { query, selected } => draw_palette(view, frame, area, query, *selected),
+    }
+    resolve_wide_overlaps(frame.buffer_mut());
+}
+
+/// A double-width character hides the cell after it. ratatui 0.30's word wrapper can put
+/// one in the last column of a wrapped paragraph, so that it covers the border (ratatui
+/// issue 2679), and a toast or overlay can begin just after one. ratatui never sends a
+/// hidden cell, so the terminal shows the wide character over the border and, once it is
+/// overwritten, a blank where the border should be. Blanking the wide character keeps
+/// whatever was drawn over its second half.
+fn resolve_wide_overlaps(buf: &mut Buffer) {
+    let area = buf.area;
+    for y in area.top()..area.bottom() {
+        let mut x = area.left();
+        while x < area.right() {
+            let sym = buf[(x, y)].symbol();
+            // One byte is ASCII: one column (controls never get this far; see sanitize).
+            let width = if sym.len() == 1 { 1 } else { sym.cell_width() };
+            if width > 1 {
+                let end = x.saturating_add(width);
+                let covered = end > area.right()
+                    || (x + 1..end).any(|h| !matches!(buf[(h, y)].symbol(), " " | ""));
+                if !covered {
+                    x = end;
+                    continue;
+                }
+                buf[(x, y)].set_symbol(" ");
+            }
+            x += 1;
+        }
     }
 }
 
@@ -497,7 +528,8 @@ fn draw_preview(state: &State, view: &View, frame: &mut Frame, area: Rect) {
                     Role::User => "user",
                     Role::Assistant => "assistant",
                 };
-                lines.push(Line::styled(format!("── {role}"), view.theme.accent));
+                let rule = if view.ascii { "--" } else { "──" };
+                lines.push(Line::styled(format!("{rule} {role}"), view.theme.accent));
                 for l in sanitize(&m.content).lines() {
                     lines.push(Line::raw(l.to_owned()));
                 }

@@ -1,5 +1,7 @@
 //! `update(&mut State, Msg) -> Vec<Effect>`: the only place state changes.
 
+use std::collections::HashMap;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui_textarea::TextArea;
 
@@ -868,34 +870,54 @@ fn compare_action(state: &mut State, action: Action) -> Vec<Effect> {
 
 // ---- Results ----
 
+/// What the output filters need to know of one case's outputs.
+#[derive(Default)]
+struct Seen<'a> {
+    failed: bool,
+    first: Option<&'a str>,
+    differ: bool,
+}
+
 /// The grid's rows after filters: case indices.
+///
+/// Called on every frame of Results and every key there, with runs of 10k cases and more:
+/// without an output filter no output is looked at; with one, the outputs are visited once
+/// by reference (a lookup per case and variant would build two `String` keys each time).
 pub fn grid_rows(state: &State) -> Vec<usize> {
-    let variants = state.run_variants();
-    state
-        .session
-        .cases
+    let r = &state.results;
+    let cases = &state.session.cases;
+    let by_tag = |case: &crate::session::Case| r.tag.as_ref().is_none_or(|t| case.tags.contains(t));
+    if !r.failed_only && !r.differing_only {
+        return cases
+            .iter()
+            .enumerate()
+            .filter(|(_, case)| by_tag(case))
+            .map(|(i, _)| i)
+            .collect();
+    }
+    // `data.outputs` holds only the loaded run's outputs, so every one is in the grid.
+    let mut seen: HashMap<&str, Seen> = HashMap::with_capacity(cases.len());
+    for ((_, case_id), o) in &state.data.outputs {
+        let s = seen.entry(case_id.as_str()).or_default();
+        // Each field read is a cache miss or two at this size: read only what is asked.
+        if r.failed_only {
+            s.failed |= !o.passed();
+        }
+        if r.differing_only {
+            match s.first {
+                None => s.first = Some(&o.text),
+                Some(first) => s.differ |= first != o.text,
+            }
+        }
+    }
+    cases
         .iter()
         .enumerate()
         .filter(|(_, case)| {
-            if let Some(tag) = &state.results.tag
-                && !case.tags.contains(tag)
-            {
-                return false;
-            }
-            let outs: Vec<_> = variants
-                .iter()
-                .filter_map(|v| state.output(v, &case.id))
-                .collect();
-            if state.results.failed_only && !outs.iter().any(|o| !o.passed()) {
-                return false;
-            }
-            if state.results.differing_only {
-                let first = outs.first().map(|o| o.text.as_str());
-                if outs.iter().all(|o| Some(o.text.as_str()) == first) {
-                    return false;
-                }
-            }
-            true
+            let s = seen.get(case.id.as_str());
+            by_tag(case)
+                && (!r.failed_only || s.is_some_and(|s| s.failed))
+                && (!r.differing_only || s.is_some_and(|s| s.differ))
         })
         .map(|(i, _)| i)
         .collect()

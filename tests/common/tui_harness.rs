@@ -1,0 +1,357 @@
+//! Runs the real App loop headless: a `TestBackend` whose buffer the test reads while
+//! `run_app` draws into it, and keys sent through a channel that `run_app` sees as its
+//! input stream (what an SSH channel or crossterm's `EventStream` would give it).
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::convert::Infallible;
+use std::io;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use loupe::session::Session;
+use loupe::store::Store;
+use loupe::tui::app::{AppConfig, run_app};
+use ratatui::Terminal;
+use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
+use ratatui::buffer::{Buffer, Cell, CellWidth};
+use ratatui::layout::{Position, Size};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long a wait for the screen may take before the test fails:
+/// `LOUPE_E2E_TIMEOUT_SECS`, 120 s by default (a shared 2-core machine is slow).
+pub fn timeout() -> Duration {
+    let secs = std::env::var("LOUPE_E2E_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    Duration::from_secs(secs)
+}
+
+struct Inner {
+    backend: Mutex<Screen>,
+    /// Signalled after each frame is flushed (for threads).
+    drawn: Condvar,
+    /// Signalled after each frame is flushed (for tasks).
+    notify: Notify,
+}
+
+struct Screen {
+    backend: TestBackend,
+    frames: u64,
+    last_frame: Option<Instant>,
+}
+
+/// A `TestBackend` shared with the test: the App draws, the test reads.
+#[derive(Clone)]
+pub struct SharedBackend {
+    inner: Arc<Inner>,
+}
+
+impl SharedBackend {
+    pub fn new(width: u16, height: u16) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                backend: Mutex::new(Screen {
+                    backend: TestBackend::new(width, height),
+                    frames: 0,
+                    last_frame: None,
+                }),
+                drawn: Condvar::new(),
+                notify: Notify::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Screen> {
+        self.inner
+            .backend
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A copy of the screen as last drawn.
+    pub fn buffer(&self) -> Buffer {
+        self.lock().backend.buffer().clone()
+    }
+
+    /// Frames flushed so far, and when the last one was.
+    pub fn frames(&self) -> (u64, Option<Instant>) {
+        let s = self.lock();
+        (s.frames, s.last_frame)
+    }
+
+    /// The screen as text, one line per row, wide characters once (not padded).
+    pub fn text(&self) -> String {
+        buffer_text(&self.lock().backend.buffer().clone())
+    }
+
+    /// Runs `check` on the buffer after every frame until it returns `Some`, or panics
+    /// with the screen and `what` after [`timeout`].
+    pub async fn wait_until<T>(
+        &self,
+        what: &str,
+        mut check: impl FnMut(&Buffer) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + timeout();
+        loop {
+            let notified = self.inner.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(v) = check(self.lock().backend.buffer()) {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out after {:?} waiting for {what}; the screen:\n{}",
+                timeout(),
+                self.text()
+            );
+            // The poll interval only bounds a missed wake-up; frames wake us at once.
+            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
+        }
+    }
+
+    /// Waits until the screen's text contains `needle`; returns that text.
+    pub async fn wait_for(&self, needle: &str) -> String {
+        self.wait_until(&format!("{needle:?} on screen"), |b| {
+            let t = buffer_text(b);
+            t.contains(needle).then_some(t)
+        })
+        .await
+    }
+
+    /// Waits until `pred` holds for the screen's text; returns that text.
+    pub async fn wait_text(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_until(what, |b| {
+            let t = buffer_text(b);
+            pred(&t).then_some(t)
+        })
+        .await
+    }
+
+    /// For threads (benches): blocks until frame number `after` has been passed, or `limit`.
+    pub fn wait_frame_blocking(&self, after: u64, limit: Duration) -> u64 {
+        let guard = self.lock();
+        let (guard, _) = self
+            .inner
+            .drawn
+            .wait_timeout_while(guard, limit, |s| s.frames <= after)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.frames
+    }
+
+    /// Runs `f` on the buffer, the frame count and the last frame's time, all under the
+    /// lock, so they belong together (no copy: for benches).
+    pub fn with_buffer<T>(&self, f: impl FnOnce(&Buffer, u64, Option<Instant>) -> T) -> T {
+        let s = self.lock();
+        f(s.backend.buffer(), s.frames, s.last_frame)
+    }
+}
+
+/// One row of a buffer as text; cells hidden under a wide character are left out.
+pub fn row_text(buffer: &Buffer, y: u16) -> String {
+    let mut out = String::new();
+    let mut skip = 0u16;
+    for x in 0..buffer.area.width {
+        let cell = &buffer[(x, y)];
+        if skip == 0 {
+            out.push_str(cell.symbol());
+        }
+        skip = skip.max(cell.symbol().cell_width()).saturating_sub(1);
+    }
+    out
+}
+
+pub fn buffer_text(buffer: &Buffer) -> String {
+    (0..buffer.area.height)
+        .map(|y| row_text(buffer, y))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Where `needle` starts on screen, as (x, y) in cells, wide characters counted twice.
+pub fn find(buffer: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    for y in 0..buffer.area.height {
+        let row = row_text(buffer, y);
+        if let Some(i) = row.find(needle) {
+            let x: u16 = row[..i]
+                .chars()
+                .map(|c| c.to_string().as_str().cell_width())
+                .sum();
+            return Some((x, y));
+        }
+    }
+    None
+}
+
+impl Backend for SharedBackend {
+    type Error = Infallible;
+
+    fn draw<'a, I>(&mut self, content: I) -> Result<(), Self::Error>
+    where
+        I: Iterator<Item = (u16, u16, &'a Cell)>,
+    {
+        // Write as a terminal would, not as `TestBackend` does: a wide character covers the
+        // cells after it, and overwriting either half of one erases all of it. Without this
+        // the buffer keeps stale symbols under wide characters that no terminal shows, and
+        // misses the ones a terminal would really leave behind.
+        let mut s = self.lock();
+        let area = s.backend.buffer().area;
+        let mut writes: Vec<(u16, u16, Cell)> = Vec::new();
+        for (x, y, cell) in content {
+            let buf = s.backend.buffer();
+            let blank = Cell::EMPTY;
+            if x > 0 && buf[(x - 1, y)].symbol().cell_width() > 1 {
+                writes.push((x - 1, y, blank.clone()));
+            }
+            let old = buf[(x, y)].symbol().cell_width();
+            for dx in 1..old.max(1) {
+                if x + dx < area.width {
+                    writes.push((x + dx, y, blank.clone()));
+                }
+            }
+            writes.push((x, y, cell.clone()));
+            for dx in 1..cell.symbol().cell_width().max(1) {
+                if x + dx < area.width {
+                    writes.push((x + dx, y, blank.clone()));
+                }
+            }
+            s.backend.draw(writes.iter().map(|(x, y, c)| (*x, *y, c)))?;
+            writes.clear();
+        }
+        Ok(())
+    }
+
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
+        self.lock().backend.hide_cursor()
+    }
+
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
+        self.lock().backend.show_cursor()
+    }
+
+    fn get_cursor_position(&mut self) -> Result<Position, Self::Error> {
+        self.lock().backend.get_cursor_position()
+    }
+
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Self::Error> {
+        self.lock().backend.set_cursor_position(position)
+    }
+
+    fn clear(&mut self) -> Result<(), Self::Error> {
+        self.lock().backend.clear()
+    }
+
+    fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Self::Error> {
+        self.lock().backend.clear_region(clear_type)
+    }
+
+    fn size(&self) -> Result<Size, Self::Error> {
+        self.lock().backend.size()
+    }
+
+    fn window_size(&mut self) -> Result<WindowSize, Self::Error> {
+        self.lock().backend.window_size()
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        {
+            let mut s = self.lock();
+            s.backend.flush()?;
+            s.frames += 1;
+            s.last_frame = Some(Instant::now());
+        }
+        self.inner.drawn.notify_all();
+        self.inner.notify.notify_waiters();
+        Ok(())
+    }
+}
+
+/// One running App: its screen, its keyboard, and the way to stop it.
+pub struct App {
+    pub screen: SharedBackend,
+    keys: mpsc::UnboundedSender<io::Result<Event>>,
+    pub shutdown: CancellationToken,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl App {
+    /// Starts `run_app` on a `width` x `height` `TestBackend` as a task of the current
+    /// runtime.
+    pub fn spawn(
+        store: Store,
+        session: Arc<Session>,
+        config: AppConfig,
+        width: u16,
+        height: u16,
+    ) -> App {
+        let screen = SharedBackend::new(width, height);
+        let (keys, mut rx) = mpsc::unbounded_channel::<io::Result<Event>>();
+        let input = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let shutdown = CancellationToken::new();
+        let (backend, stop) = (screen.clone(), shutdown.clone());
+        let handle = tokio::spawn(async move {
+            let mut terminal = Terminal::new(backend)?;
+            run_app(&mut terminal, input, store, session, &config, stop).await
+        });
+        App {
+            screen,
+            keys,
+            shutdown,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn send(&self, code: KeyCode, modifiers: KeyModifiers) {
+        self.keys
+            .send(Ok(Event::Key(KeyEvent::new(code, modifiers))))
+            .expect("the App stopped reading its input");
+    }
+
+    pub fn key(&self, code: KeyCode) {
+        self.send(code, KeyModifiers::NONE);
+    }
+
+    pub fn char(&self, c: char) {
+        let modifiers = if c.is_ascii_uppercase() {
+            KeyModifiers::SHIFT
+        } else {
+            KeyModifiers::NONE
+        };
+        self.send(KeyCode::Char(c), modifiers);
+    }
+
+    pub fn ctrl(&self, c: char) {
+        self.send(KeyCode::Char(c), KeyModifiers::CONTROL);
+    }
+
+    /// Types `text` one key at a time.
+    pub fn type_text(&self, text: &str) {
+        for c in text.chars() {
+            self.char(c);
+        }
+    }
+
+    pub fn sender(&self) -> mpsc::UnboundedSender<io::Result<Event>> {
+        self.keys.clone()
+    }
+
+    /// Waits for the App to end (after `q` or `shutdown`) and returns its result.
+    pub async fn finished(&mut self) -> anyhow::Result<()> {
+        let handle = self.handle.take().expect("finished once");
+        tokio::time::timeout(timeout(), handle)
+            .await
+            .expect("the App did not stop in time")
+            .expect("the App task panicked")
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
