@@ -317,6 +317,7 @@ fn config() -> AppConfig {
         theme: Theme::default(),
         keymap: Keymap::default(),
         ascii: false,
+        clipboard: None,
     }
 }
 

@@ -306,7 +306,7 @@ fn columns(line: &str, from: usize, to: usize) -> String {
 }
 
 fn run_id(screen: &str) -> Option<String> {
-    Regex::new(r"· run (\d{8}-\d{6}-[0-9a-f]{4})")
+    Regex::new(r"\brun (\d{8}-\d{6}-[0-9a-f]{4})")
         .unwrap()
         .captures(screen)
         .map(|c| c[1].to_owned())
@@ -621,11 +621,12 @@ fn at_80x24_without_colour_in_ascii_the_layout_holds() {
     }
     check(&screen, "run");
 
-    // Narrow: Compare shows the unified diff, with both outputs' checks below it.
+    // 80 columns: Compare is still side by side, with both outputs' checks below.
     tmux.keys(&["3"]);
     let screen = tmux.wait("compare", |s| {
         s.contains("Case 1/3 log-level")
-            && s.contains("zero-shot → few-shot")
+            && s.contains("+ zero-shot -")
+            && s.contains("+ few-shot -")
             && s.contains("checks")
     });
     assert!(
@@ -633,6 +634,12 @@ fn at_80x24_without_colour_in_ascii_the_layout_holds() {
         "{screen}"
     );
     check(&screen, "compare");
+    // d cycles word, line, then the inline unified diff.
+    tmux.keys(&["d", "d"]);
+    let screen = tmux.wait("unified compare", |s| {
+        s.contains("unified") && s.contains("zero-shot → few-shot") && s.contains("checks")
+    });
+    check(&screen, "compare unified");
 
     tmux.keys(&["4"]);
     let screen = tmux.wait_for("Cases × variants (3 shown)");
