@@ -514,15 +514,18 @@ async fn wide_emoji_and_rtl_text_keep_borders_aligned() {
                 .screen
                 .wait_until("the plain case, first", |b| {
                     let t = buffer_text(b);
-                    (t.contains(&plain_title.replace('2', "1/2")) && t.contains("plain"))
-                        .then(|| b.clone())
+                    (t.contains(&plain_title.replace('2', "1/2"))
+                        && t.contains("plain")
+                        && !t.contains("computing diff"))
+                    .then(|| b.clone())
                 })
                 .await;
             app.char('n');
             let after = s
                 .wait_until("the plain case after the wide one", |b| {
                     let t = buffer_text(b);
-                    (t.contains(plain_title) && !t.contains("🚀")).then(|| b.clone())
+                    (t.contains(plain_title) && !t.contains("🚀") && !t.contains("computing diff"))
+                        .then(|| b.clone())
                 })
                 .await;
             let want = border_columns(&clean);

@@ -104,12 +104,15 @@ where
     let mut batch = Vec::with_capacity(256);
     let mut dirty = false;
     let mut last_draw = Instant::now();
+    // A key is drawn at once; streamed tokens wait for the next frame (at most 60 a second).
+    let mut input_seen = false;
     loop {
         tokio::select! {
             ev = input.next() => match ev {
                 Some(Ok(ev)) => {
                     if let Some(msg) = event_to_msg(ev) {
                         batch.push(msg);
+                        input_seen = true;
                     }
                 }
                 // The input is gone (terminal closed, SSH channel dropped): leave cleanly.
@@ -150,11 +153,12 @@ where
         if state.run.active.is_some() && last_draw.elapsed() >= Duration::from_millis(250) {
             dirty = true;
         }
-        if dirty && last_draw.elapsed() >= FRAME {
+        if dirty && (input_seen || last_draw.elapsed() >= FRAME) {
             terminal.draw(|f| draw(&state, &view, f))?;
             last_draw = Instant::now();
             dirty = false;
         }
+        input_seen = false;
     }
     host.shutdown().await;
     Ok(())

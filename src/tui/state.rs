@@ -191,6 +191,9 @@ pub struct RunData {
     /// Earlier runs of this session, newest first (ids), for the regression view.
     pub earlier: Vec<String>,
     pub earlier_outputs: HashMap<(String, String), OutputRecord>,
+    /// Per case id of the loaded run: (some output failed, the outputs differ). Computed
+    /// once when a run loads, so the Results filters cost nothing per frame.
+    pub case_flags: HashMap<String, (bool, bool)>,
 }
 
 pub struct State {

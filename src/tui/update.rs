@@ -55,6 +55,7 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 .filter(|o| o.repeat == 0)
                 .map(|o| ((o.variant.clone(), o.case_id.clone()), o))
                 .collect();
+            state.data.case_flags = case_flags(&state.data.outputs);
             state.data.earlier = earlier;
             state.data.run = Some(run);
             let n = state.run_variants().len();
@@ -883,6 +884,24 @@ struct Seen<'a> {
 /// Called on every frame of Results and every key there, with runs of 10k cases and more:
 /// without an output filter no output is looked at; with one, the outputs are visited once
 /// by reference (a lookup per case and variant would build two `String` keys each time).
+/// (some output failed, the outputs differ) per case id.
+fn case_flags(
+    outputs: &HashMap<(String, String), crate::store::OutputRecord>,
+) -> HashMap<String, (bool, bool)> {
+    let mut seen: HashMap<&str, Seen> = HashMap::new();
+    for ((_, case_id), o) in outputs {
+        let s = seen.entry(case_id.as_str()).or_default();
+        s.failed |= !o.passed();
+        match s.first {
+            None => s.first = Some(&o.text),
+            Some(first) => s.differ |= first != o.text,
+        }
+    }
+    seen.into_iter()
+        .map(|(id, s)| (id.to_owned(), (s.failed, s.differ)))
+        .collect()
+}
+
 pub fn grid_rows(state: &State) -> Vec<usize> {
     let r = &state.results;
     let cases = &state.session.cases;
@@ -895,29 +914,14 @@ pub fn grid_rows(state: &State) -> Vec<usize> {
             .map(|(i, _)| i)
             .collect();
     }
-    // `data.outputs` holds only the loaded run's outputs, so every one is in the grid.
-    let mut seen: HashMap<&str, Seen> = HashMap::with_capacity(cases.len());
-    for ((_, case_id), o) in &state.data.outputs {
-        let s = seen.entry(case_id.as_str()).or_default();
-        // Each field read is a cache miss or two at this size: read only what is asked.
-        if r.failed_only {
-            s.failed |= !o.passed();
-        }
-        if r.differing_only {
-            match s.first {
-                None => s.first = Some(&o.text),
-                Some(first) => s.differ |= first != o.text,
-            }
-        }
-    }
     cases
         .iter()
         .enumerate()
         .filter(|(_, case)| {
-            let s = seen.get(case.id.as_str());
+            let flags = state.data.case_flags.get(case.id.as_str());
             by_tag(case)
-                && (!r.failed_only || s.is_some_and(|s| s.failed))
-                && (!r.differing_only || s.is_some_and(|s| s.differ))
+                && (!r.failed_only || flags.is_some_and(|f| f.0))
+                && (!r.differing_only || flags.is_some_and(|f| f.1))
         })
         .map(|(i, _)| i)
         .collect()
