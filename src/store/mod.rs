@@ -4,6 +4,7 @@
 //! these sizes), keys that sort by time, a schema version checked on open, and a holder
 //! file that says which process has the store when another one tries to open it.
 
+mod exports;
 mod ratings;
 mod records;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use exports::*;
 pub use ratings::*;
 pub use records::*;
 
