@@ -33,6 +33,9 @@ impl From<ExportFormat> for Format {
     }
 }
 
+/// sled's page cache for an export.
+const EXPORT_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
 /// Arguments of `loupe export`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -102,7 +105,12 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     opts.force = args.force;
 
     let session = crate::session::load(&args.session)?;
-    let store = Store::open(&super::store_for_session(store, &args.session))?;
+    // An export reads every output once: a small page cache keeps memory flat (issue 6:
+    // 100k outputs under 60 MiB) at no cost in time, since no page is read twice.
+    let store = Store::open_with_cache(
+        &super::store_for_session(store, &args.session),
+        Some(EXPORT_CACHE_BYTES),
+    )?;
 
     let bar = indicatif::ProgressBar::with_draw_target(
         None,
