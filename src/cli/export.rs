@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use super::Outcome;
 use crate::export::{self, Format, Options, parse_min_rubric};
-use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
@@ -32,9 +31,6 @@ impl From<ExportFormat> for Format {
         }
     }
 }
-
-/// sled's page cache for an export.
-const EXPORT_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Arguments of `loupe export`.
 #[derive(Debug, clap::Args)]
@@ -105,12 +101,7 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     opts.force = args.force;
 
     let session = crate::session::load(&args.session)?;
-    // An export reads every output once: a small page cache keeps memory flat (issue 6:
-    // 100k outputs under 60 MiB) at no cost in time, since no page is read twice.
-    let store = Store::open_with_cache(
-        &super::store_for_session(store, &args.session),
-        Some(EXPORT_CACHE_BYTES),
-    )?;
+    let store = super::store_for_session(store, &args.session);
 
     let bar = indicatif::ProgressBar::with_draw_target(
         None,

@@ -29,18 +29,23 @@ const EVAL_SPLIT: &str = "eval";
 
 /// Exports what `opts` asks from `session`'s runs in `store`, and records it in the store.
 /// `progress(done, total)` is called as rows are read.
+///
+/// The export opens the store at `store_path` itself: reading a run's outputs it closes and
+/// reopens it every [`PAGE`] outputs, which is what keeps its memory flat (see
+/// `Store::outputs_page`).
 pub fn export(
     session: &Session,
-    store: &Store,
+    store_path: &Path,
     opts: &Options,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Manifest, ExportError> {
     let consensus = validate(session, opts)?;
-    let (runs, runs_from) = select_runs(session, store, opts)?;
+    let store = open_store(store_path)?;
+    let (runs, runs_from) = select_runs(session, &store, opts)?;
     prepare_dir(&opts.out, opts)?;
 
     let run_ids = run_set(&runs);
-    let ratings = RatingIndex::load(store, &session.file.name, &run_ids)?;
+    let ratings = RatingIndex::load(&store, &session.file.name, &run_ids)?;
     if opts.format.from_ratings() && ratings.tallies.is_empty() {
         return Err(ExportError::Usage(format!(
             "no ratings of session {:?} for run(s) {}: rate outputs first (`loupe rate {}`), \
@@ -51,13 +56,16 @@ pub fn export(
         )));
     }
     let keys = api_key_values(&runs);
+    let prompts = Prompts::new(&store, session, &runs)?;
     let mut ctx = Ctx {
         session,
-        store,
+        store_path,
+        // Moved in: the store must have no other handle for a page to close it.
+        store: Some(store),
         opts,
         consensus,
         cases: session.cases.iter().map(|c| (c.id.as_str(), c)).collect(),
-        prompts: Prompts::new(store, session, &runs)?,
+        prompts,
         ratings,
         redactor: Redactor::new(opts.redact, keys),
         decon: Decontaminator::new(&session.cases, EVAL_SPLIT),
@@ -79,6 +87,10 @@ pub fn export(
         ctx.outs.abandon();
         return Err(e);
     }
+    let store = match ctx.store.take() {
+        Some(s) => s,
+        None => open_store(store_path)?,
+    };
     let Ctx {
         counts,
         dups,
@@ -161,8 +173,18 @@ pub fn export(
         files,
         notes,
     };
-    write_manifest(store, session, opts, &manifest)?;
+    write_manifest(&store, session, opts, &manifest)?;
     Ok(manifest)
+}
+
+/// Outputs read per store opening: about 10 MB of records, the most an export holds.
+pub const PAGE: usize = 10_000;
+
+/// sled's page cache while an export has the store open.
+const CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
+fn open_store(path: &Path) -> Result<Store, ExportError> {
+    Ok(Store::open_with_cache(path, Some(CACHE_BYTES))?)
 }
 
 fn write_manifest(
@@ -475,7 +497,9 @@ struct Memo {
 
 struct Ctx<'a> {
     session: &'a Session,
-    store: &'a Store,
+    store_path: &'a Path,
+    /// Open while rows need it; closed between pages of outputs.
+    store: Option<Store>,
     opts: &'a Options,
     consensus: u32,
     cases: HashMap<&'a str, &'a Case>,
@@ -730,6 +754,17 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// The next page of a run's outputs, read with the store opened for it and closed again.
+    fn page(
+        &mut self,
+        run_id: &str,
+        after: Option<&CellKey>,
+    ) -> Result<Vec<OutputRecord>, ExportError> {
+        self.store = None;
+        let store = open_store(self.store_path)?;
+        Ok(store.outputs_page(run_id, after, PAGE)?)
+    }
+
     // ---- sft ----
 
     fn sft(
@@ -739,14 +774,19 @@ impl<'a> Ctx<'a> {
     ) -> Result<(), ExportError> {
         let total: u64 = runs.iter().map(|r| r.cell_count() as u64).sum();
         for run in runs {
-            for o in self.store.outputs(&run.id) {
-                let o = o?;
-                self.counts.rows_in += 1;
-                if let Err(why) = self.sft_row(run, &o)? {
-                    self.drop_output(why, &o)?;
-                }
-                if self.counts.rows_in.is_multiple_of(1024) {
-                    progress(self.counts.rows_in, total);
+            let mut after: Option<CellKey> = None;
+            loop {
+                let page = self.page(&run.id, after.as_ref())?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.key());
+                for o in &page {
+                    self.counts.rows_in += 1;
+                    if let Err(why) = self.sft_row(run, o)? {
+                        self.drop_output(why, o)?;
+                    }
+                    if self.counts.rows_in.is_multiple_of(1024) {
+                        progress(self.counts.rows_in, total);
+                    }
                 }
             }
         }
@@ -759,6 +799,9 @@ impl<'a> Ctx<'a> {
             Ok(c) => c,
             Err(why) => return Ok(Err(why)),
         };
+        if let Err(why) = self.decontaminate(case, None) {
+            return Ok(Err(why));
+        }
         let Some(variant) = run.variant(&o.variant) else {
             return Ok(Err(reason::VARIANT_MISSING));
         };
@@ -865,11 +908,17 @@ impl<'a> Ctx<'a> {
     }
 
     fn output(
-        &self,
+        &mut self,
         c: &ComparisonKey,
         variant: &str,
     ) -> Result<Option<OutputRecord>, ExportError> {
-        Ok(self.store.output(&CellKey {
+        if self.store.is_none() {
+            self.store = Some(open_store(self.store_path)?);
+        }
+        let Some(store) = &self.store else {
+            return Ok(None);
+        };
+        Ok(store.output(&CellKey {
             run_id: c.run_id.clone(),
             variant: variant.to_owned(),
             case_id: c.case_id.clone(),
@@ -887,6 +936,9 @@ impl<'a> Ctx<'a> {
             Ok(case) => case,
             Err(why) => return Ok(Err(why)),
         };
+        if let Err(why) = self.decontaminate(case, None) {
+            return Ok(Err(why));
+        }
         let side = match tally.consensus(self.consensus) {
             Ok(side) => side,
             Err(why) => return Ok(Err(why.reason())),
@@ -1116,14 +1168,19 @@ impl<'a> Ctx<'a> {
     ) -> Result<(), ExportError> {
         let total: u64 = runs.iter().map(|r| r.cell_count() as u64).sum();
         for run in runs {
-            for o in self.store.outputs(&run.id) {
-                let o = o?;
-                self.counts.rows_in += 1;
-                if let Err(why) = self.raw_row(run, &o)? {
-                    self.drop_output(why, &o)?;
-                }
-                if self.counts.rows_in.is_multiple_of(1024) {
-                    progress(self.counts.rows_in, total);
+            let mut after: Option<CellKey> = None;
+            loop {
+                let page = self.page(&run.id, after.as_ref())?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.key());
+                for o in &page {
+                    self.counts.rows_in += 1;
+                    if let Err(why) = self.raw_row(run, o)? {
+                        self.drop_output(why, o)?;
+                    }
+                    if self.counts.rows_in.is_multiple_of(1024) {
+                        progress(self.counts.rows_in, total);
+                    }
                 }
             }
         }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store, decode, get, put};
+use super::{CellKey, OUTPUTS, OutputRecord, Result, Store, decode, get, put};
 
 /// One export as recorded in the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +36,33 @@ impl Store {
 
     pub fn export(&self, id: &str) -> Result<Option<ExportRecord>> {
         get(&self.inner.exports, "exports", id.as_bytes())
+    }
+
+    /// Up to `limit` outputs of a run in key order, after `after` (exclusive) when given.
+    /// An export reads a run page by page, closing the store between pages: sled 0.34 keeps
+    /// every page a scan touched in memory whatever its cache capacity, so one long scan of
+    /// 100k outputs would hold them all.
+    pub fn outputs_page(
+        &self,
+        run_id: &str,
+        after: Option<&CellKey>,
+        limit: usize,
+    ) -> Result<Vec<OutputRecord>> {
+        let prefix = CellKey::run_prefix(run_id);
+        let after = after.map(CellKey::encode);
+        let start = after.clone().unwrap_or_else(|| prefix.clone());
+        let mut out = Vec::with_capacity(limit.min(4096));
+        for item in self.inner.outputs.range(start..) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            if after.as_deref() == Some(key.as_ref()) {
+                continue;
+            }
+            out.push(decode(OUTPUTS, &value)?);
+        }
+        Ok(out)
     }
 
     /// Every export, oldest first.
@@ -81,5 +108,47 @@ mod tests {
         let one = store.export("20261128-110000-aaaa").expect("get");
         assert_eq!(one, Some(record("20261128-110000-aaaa")));
         assert_eq!(store.export("nope").expect("get"), None);
+    }
+
+    #[test]
+    fn outputs_come_page_by_page_in_key_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let output = |run: &str, case: &str| OutputRecord {
+            run_id: run.into(),
+            variant: "v".into(),
+            case_id: case.into(),
+            repeat: 0,
+            text: case.into(),
+            usage: crate::providers::Usage::default(),
+            latency_ms: 0,
+            ttft_ms: None,
+            cost_usd: None,
+            cached: false,
+            attempts: 1,
+            finish_reason: None,
+            error: None,
+            request_hash: String::new(),
+            checks: Vec::new(),
+            schema_attempts: Vec::new(),
+            passages: Vec::new(),
+            finished_ms: 0,
+        };
+        for case in ["c1", "c2", "c3", "c4", "c5"] {
+            store.put_output(&output("r", case)).expect("put");
+        }
+        store.put_output(&output("r2", "c0")).expect("put");
+        let mut seen = Vec::new();
+        let mut after: Option<CellKey> = None;
+        loop {
+            let page = store.outputs_page("r", after.as_ref(), 2).expect("page");
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() <= 2);
+            after = page.last().map(OutputRecord::key);
+            seen.extend(page.into_iter().map(|o| o.case_id));
+        }
+        assert_eq!(seen, ["c1", "c2", "c3", "c4", "c5"]);
     }
 }
