@@ -17,6 +17,9 @@ LOUPE_MODEL_PORT="$port" scripts/model.sh start
 trap 'scripts/model.sh stop "$port" || true' EXIT
 export LOUPE_TEST_BASE_URL="http://127.0.0.1:$port"
 
+echo "== python datasets (export consumer test)"
+scripts/datasets-venv.sh >/dev/null
+
 echo "== tests"
 # Two test binaries at a time: the machine has two cores and the model server wants one.
 cargo test --all-targets --locked -- --test-threads 2

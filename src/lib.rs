@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod diff;
 pub mod eval;
+pub mod export;
 pub mod providers;
 pub mod rating;
 pub mod report;

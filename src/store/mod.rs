@@ -5,6 +5,7 @@
 //! file that says which process has the store when another one tries to open it.
 
 mod judgements;
+mod exports;
 mod ratings;
 mod records;
 mod releases;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use judgements::*;
+pub use exports::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;
@@ -113,27 +115,33 @@ struct Holder {
 impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with_cache(path, None)
+    }
+
+    /// Opens the store with sled's page cache capped at `cache_bytes` (sled's default is
+    /// 1 GiB): a one-pass reader such as an export keeps its memory flat that way.
+    pub fn open_with_cache(path: &Path, cache_bytes: Option<u64>) -> Result<Self> {
         std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
             path: path.to_owned(),
             source: e.into(),
         })?;
-        let db = sled::Config::new()
-            .path(path)
-            .flush_every_ms(Some(200))
-            .open()
-            .map_err(|source| {
-                if is_lock_error(&source) {
-                    StoreError::Locked {
-                        path: path.to_owned(),
-                        holder: describe_holder(path),
-                    }
-                } else {
-                    StoreError::Open {
-                        path: path.to_owned(),
-                        source,
-                    }
+        let mut config = sled::Config::new().path(path).flush_every_ms(Some(200));
+        if let Some(bytes) = cache_bytes {
+            config = config.cache_capacity(bytes);
+        }
+        let db = config.open().map_err(|source| {
+            if is_lock_error(&source) {
+                StoreError::Locked {
+                    path: path.to_owned(),
+                    holder: describe_holder(path),
                 }
-            })?;
+            } else {
+                StoreError::Open {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
         let tree = |name: &str| db.open_tree(name);
         let inner = Inner {
             path: path.to_owned(),

@@ -1,0 +1,182 @@
+//! The manifest written beside an export's data: where every row came from, what was done
+//! to the rows, and how to check that the files are the ones written.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Counts;
+use super::files::FileEntry;
+use crate::session::{Params, Price, ProviderKind};
+use crate::store::{RunRecord, RunVariant, format_time};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub export_id: String,
+    pub loupe_version: &'static str,
+    pub format: &'static str,
+    /// UTC, `2026-11-28 21:57:06`.
+    pub created: String,
+    pub created_ms: u64,
+    pub session: SessionInfo,
+    pub runs: Vec<RunInfo>,
+    pub variants: Vec<VariantInfo>,
+    /// Template version hash -> template name, for every version the runs used.
+    pub template_versions: BTreeMap<String, String>,
+    /// Raters whose ratings were read (names as the store has them).
+    pub raters: Vec<String>,
+    pub filters: Filters,
+    pub hygiene: Hygiene,
+    pub counts: Counts,
+    pub duplicates_removed: Duplicates,
+    /// Placeholders written, by kind (`email`, `phone`, `card`, `ip`, `iban`, `secret`, and
+    /// `api_key` for a key the session names, replaced even with `--no-redact`).
+    pub redactions: BTreeMap<&'static str, u64>,
+    pub files: Vec<FileEntry>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub name: String,
+    pub path: String,
+    /// sha256 hex of the session file's bytes.
+    pub sha256: String,
+    /// blake3 hex of the same bytes: what runs record as `session_hash`.
+    pub blake3: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub id: String,
+    pub created: String,
+    pub status: crate::store::RunStatus,
+    /// blake3 of the session file the run used.
+    pub session_blake3: String,
+    /// The session file changed since this run (rows still use the run's template versions).
+    pub session_changed: bool,
+    pub outputs: usize,
+}
+
+impl RunInfo {
+    pub fn of(run: &RunRecord, session_blake3: &str) -> Self {
+        Self {
+            id: run.id.clone(),
+            created: format_time(run.created_ms),
+            status: run.status,
+            session_blake3: run.session_hash.clone(),
+            session_changed: run.session_hash != session_blake3,
+            outputs: run.cell_count(),
+        }
+    }
+}
+
+/// A variant as a run used it; the model without anything secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantInfo {
+    pub run_id: String,
+    pub name: String,
+    pub template: String,
+    pub template_version: String,
+    pub model_name: String,
+    pub provider: ProviderKind,
+    pub model: String,
+    /// Without user name, password or query string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    pub params: Params,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<Price>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rag: Option<String>,
+}
+
+impl VariantInfo {
+    pub fn of(run_id: &str, v: &RunVariant) -> Self {
+        Self {
+            run_id: run_id.to_owned(),
+            name: v.name.clone(),
+            template: v.template.clone(),
+            template_version: v.template_version.clone(),
+            model_name: v.model_name.clone(),
+            provider: v.model.provider,
+            model: v.model.model.clone(),
+            base_url: v.model.base_url.as_deref().map(public_url),
+            params: v.model.params.clone(),
+            price: v.model.price,
+            rag: v.rag.clone(),
+        }
+    }
+}
+
+/// A URL with any credentials and query string removed (a base URL may carry a token).
+pub fn public_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        Err(_) => "(unparseable url)".to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Filters {
+    /// How the runs were chosen: `--run`, `latest complete run`, `rated runs`.
+    pub runs_from: &'static str,
+    pub variants: Vec<String>,
+    pub tags: Vec<String>,
+    pub min_rubric: BTreeMap<String, f64>,
+    /// Raters who had to agree (preference pairs; sft outputs that were rated).
+    pub consensus: u32,
+    pub include_failing: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hygiene {
+    pub redact: bool,
+    /// Set when `--no-redact` was given: recorded so nobody mistakes the files for redacted.
+    pub no_redact: bool,
+    pub dedupe: bool,
+    pub decontaminate: bool,
+    /// The split name whose cases are evaluation data.
+    pub eval_split: &'static str,
+    pub eval_cases: usize,
+    pub split: SplitInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SplitInfo {
+    pub valid: f64,
+    pub seed: u64,
+    /// Rows are assigned by a hash of the seed and this key: one case never straddles files.
+    pub by: &'static str,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Duplicates {
+    pub exact: u64,
+    /// Equal after whitespace and case folding (and not exactly equal).
+    pub folded: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_credentials() {
+        assert_eq!(
+            public_url("https://user:pw@api.example.test/v1?key=abc#x"),
+            "https://api.example.test/v1"
+        );
+        assert_eq!(
+            public_url("http://127.0.0.1:8080/v1"),
+            "http://127.0.0.1:8080/v1"
+        );
+        assert_eq!(public_url("not a url"), "(unparseable url)");
+    }
+}

@@ -1,0 +1,150 @@
+//! The exact messages an output answered: rendered from the template version its run
+//! recorded (not the session file as it is now), with the output's retrieved passages, and
+//! checked against the request hash the runner stored.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::providers::{ChatRequest, Message};
+use crate::runner::request_hash;
+use crate::session::{Case, Example, Session};
+use crate::store::{OutputRecord, PassageRecord, RunRecord, RunVariant, Store, StoreError};
+use crate::template::{Passage, Renderer, ResolvedTemplate, version_hash};
+
+/// Why the messages of an output cannot be given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptProblem {
+    /// The run names a template version the store does not have.
+    VersionMissing,
+    /// Rendering failed (the case no longer has a variable the template uses).
+    Render,
+    /// The rendered request differs from the one sent (the case changed since the run).
+    Changed,
+}
+
+impl PromptProblem {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PromptProblem::VersionMissing => "template_version_missing",
+            PromptProblem::Render => "prompt_render_failed",
+            PromptProblem::Changed => "prompt_changed_since_run",
+        }
+    }
+}
+
+/// The canonical form of a stored template version (see `template::canonical`).
+#[derive(Debug, Deserialize)]
+struct Canonical {
+    #[serde(default)]
+    system: Option<String>,
+    #[serde(default)]
+    examples: Vec<Example>,
+    user: String,
+    #[serde(default)]
+    output_schema: Option<serde_json::Value>,
+}
+
+/// Renders for every variant of the runs exported, one compiled template per version.
+pub struct Prompts {
+    renderer: Renderer,
+    /// Output schema of each version (the runner may have sent it as a response format).
+    schemas: HashMap<String, Option<serde_json::Value>>,
+}
+
+impl Prompts {
+    /// Compiles the template versions `runs` used, read from the store; a version the store
+    /// lacks is taken from the session when the session's template still hashes to it.
+    pub fn new(store: &Store, session: &Session, runs: &[RunRecord]) -> Result<Self, StoreError> {
+        let mut templates: IndexMap<String, ResolvedTemplate> = IndexMap::new();
+        let mut schemas = HashMap::new();
+        for v in runs.iter().flat_map(|r| &r.variants) {
+            if templates.contains_key(&v.template_version) {
+                continue;
+            }
+            let stored = store
+                .template_version(&v.template_version)?
+                .and_then(|rec| serde_json::from_value::<Canonical>(rec.content).ok());
+            let resolved = if let Some(c) = stored {
+                schemas.insert(v.template_version.clone(), c.output_schema);
+                Some(ResolvedTemplate {
+                    name: v.template_version.clone(),
+                    system: c.system,
+                    examples: c.examples,
+                    user: c.user,
+                    output_schema: None,
+                })
+            } else {
+                session
+                    .templates
+                    .get(&v.template)
+                    .filter(|t| version_hash(t) == v.template_version)
+                    .map(|t| {
+                        schemas.insert(
+                            v.template_version.clone(),
+                            t.output_schema.as_ref().map(|s| s.json.clone()),
+                        );
+                        ResolvedTemplate {
+                            name: v.template_version.clone(),
+                            output_schema: None,
+                            ..t.clone()
+                        }
+                    })
+            };
+            if let Some(t) = resolved {
+                templates.insert(v.template_version.clone(), t);
+            }
+        }
+        // A version that does not compile is left out: its rows are dropped with a reason.
+        let (renderer, _errors) = Renderer::compile(&templates);
+        Ok(Self { renderer, schemas })
+    }
+
+    /// The messages `variant` sent for `case`, checked against the output's request hash.
+    pub fn render(
+        &self,
+        variant: &RunVariant,
+        case: &Case,
+        output: &OutputRecord,
+    ) -> Result<Vec<Message>, PromptProblem> {
+        if !self.renderer.has(&variant.template_version) {
+            return Err(PromptProblem::VersionMissing);
+        }
+        let passages: Vec<Passage> = output.passages.iter().map(passage).collect();
+        let messages = self
+            .renderer
+            .render(&variant.template_version, case, &passages)
+            .map_err(|_| PromptProblem::Render)?;
+        // Repeats carry `#N` after the hash of the first request (see runner/plan.rs).
+        let sent = output
+            .request_hash
+            .split_once('#')
+            .map_or(output.request_hash.as_str(), |(h, _)| h);
+        let mut request = ChatRequest {
+            model: variant.model.model.clone(),
+            messages,
+            params: variant.model.params.clone(),
+            response_format: None,
+        };
+        if request_hash(&variant.model, &request) == sent {
+            return Ok(request.messages);
+        }
+        // With `enforce_schema` the runner also sent the template's schema.
+        if let Some(Some(schema)) = self.schemas.get(&variant.template_version) {
+            request.response_format = Some(schema.clone());
+            if request_hash(&variant.model, &request) == sent {
+                return Ok(request.messages);
+            }
+        }
+        Err(PromptProblem::Changed)
+    }
+}
+
+fn passage(p: &PassageRecord) -> Passage {
+    Passage {
+        id: p.id.clone(),
+        text: p.text.clone(),
+        score: p.score,
+    }
+}
