@@ -4,8 +4,8 @@
 //! these sizes), keys that sort by time, a schema version checked on open, and a holder
 //! file that says which process has the store when another one tries to open it.
 
-mod judgements;
 mod exports;
+mod judgements;
 mod ratings;
 mod records;
 mod releases;
@@ -16,8 +16,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use judgements::*;
 pub use exports::*;
+pub use judgements::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;
