@@ -433,6 +433,8 @@ type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 struct Interner<'a> {
     index: FastMap<&'a str, u32>,
     names: Vec<&'a str>,
+    /// The name looked up last, and its id.
+    last: Option<(&'a str, u32)>,
 }
 
 impl<'a> Interner<'a> {
@@ -440,15 +442,24 @@ impl<'a> Interner<'a> {
         Self {
             index: FastMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
             names: Vec::with_capacity(capacity),
+            last: None,
         }
     }
 
     fn id(&mut self, name: &'a str) -> u32 {
+        // Verdicts on one item usually come one after another.
+        if let Some((last, id)) = self.last
+            && last == name
+        {
+            return id;
+        }
         let names = &mut self.names;
-        *self.index.entry(name).or_insert_with(|| {
+        let id = *self.index.entry(name).or_insert_with(|| {
             names.push(name);
             (names.len() - 1) as u32
-        })
+        });
+        self.last = Some((name, id));
+        id
     }
 
     /// The sorted names, and for each first-seen id its position among them.
