@@ -10,6 +10,14 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
+echo "== tmux (end-to-end tests drive the real binary in it)"
+if ! command -v tmux >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq tmux >/dev/null
+fi
+tmux -V
+
 echo "== local model"
 scripts/model.sh install
 port="${LOUPE_MODEL_PORT:-18080}"
