@@ -91,10 +91,8 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
                 if tty {
                     let b = ProgressBar::new(total as u64);
                     b.set_style(
-                        ProgressStyle::with_template(
-                            "{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} eta {eta}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
                     );
                     b.set_position(done as u64);
                     bar = Some(b);
@@ -109,7 +107,9 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
                 errors += usize::from(error.is_some());
                 if let Some(b) = &bar {
                     b.set_position(done as u64);
-                    b.set_message(format!("{errors} errors, {cached} cached"));
+                    // The rate of cells actually done in this process (not resumed ones).
+                    let rate = fresh as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    b.set_message(format!("{rate:.1}/s, {errors} errors, {cached} cached"));
                 } else if last_line.elapsed() >= Duration::from_secs(2) {
                     last_line = Instant::now();
                     eprintln!(
