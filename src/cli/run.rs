@@ -128,6 +128,14 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
                 );
             }
             RunEvent::Delta { .. } | RunEvent::Restart { .. } => {}
+            RunEvent::Judging { judge, comparisons } => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+                eprintln!(
+                    "judge {judge}: comparing {comparisons} pairs of outputs, each in both orders"
+                );
+            }
         }
     }
 }

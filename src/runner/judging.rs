@@ -34,6 +34,7 @@ pub(super) async fn judge_all(
     endpoints: &HashMap<String, Endpoint>,
     opts: RunOptions,
     cancel: &CancellationToken,
+    events: &tokio::sync::mpsc::UnboundedSender<super::RunEvent>,
 ) -> Result<(), RunError> {
     for judge in &plan.judges {
         let endpoint = endpoints
@@ -72,6 +73,12 @@ pub(super) async fn judge_all(
                     }
                 }
             }
+        }
+        if !tasks.is_empty() {
+            let _ = events.send(super::RunEvent::Judging {
+                judge: judge.id.clone(),
+                comparisons: tasks.len(),
+            });
         }
         let width = endpoint.spec.concurrency.unwrap_or(4).max(1) as usize;
         let results: Vec<Result<(), StoreError>> = futures::stream::iter(tasks)

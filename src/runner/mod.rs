@@ -50,6 +50,12 @@ pub enum RunEvent {
         error: Option<String>,
         passed: bool,
     },
+    /// Every cell has an output; a judge now compares `comparisons` pairs of outputs, each
+    /// in both orders.
+    Judging {
+        judge: String,
+        comparisons: usize,
+    },
     Finished {
         run_id: String,
         status: RunStatus,
@@ -177,7 +183,7 @@ pub async fn execute(
     }
     // The judges compare outputs, so they go once every cell has one.
     if !cancel.is_cancelled() {
-        judging::judge_all(store, &plan, endpoints, opts, cancel).await?;
+        judging::judge_all(store, &plan, endpoints, opts, cancel, events).await?;
     }
 
     plan.run.status = if cancel.is_cancelled() {

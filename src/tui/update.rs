@@ -710,6 +710,13 @@ fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             }
             Vec::new()
         }
+        RunEvent::Judging { judge, comparisons } => {
+            state.toast(
+                Level::Info,
+                format!("judge {judge}: {comparisons} comparisons, both orders"),
+            );
+            Vec::new()
+        }
         RunEvent::Restart { key } => {
             if key.repeat == 0 {
                 state.run.live.remove(&key.variant);
