@@ -30,4 +30,6 @@ scripts/datasets-venv.sh >/dev/null
 
 echo "== tests"
 # Two test binaries at a time: the machine has two cores and the model server wants one.
-cargo test --all-targets --locked -- --test-threads 2
+cargo test --lib --bins --tests --locked -- --test-threads 2
+# Each benchmark once, as a test (criterion's test mode takes no libtest flags).
+cargo test --benches --locked
