@@ -886,12 +886,8 @@ struct Seen<'a> {
     differ: bool,
 }
 
-/// The grid's rows after filters: case indices.
-///
-/// Called on every frame of Results and every key there, with runs of 10k cases and more:
-/// without an output filter no output is looked at; with one, the outputs are visited once
-/// by reference (a lookup per case and variant would build two `String` keys each time).
-/// (some output failed, the outputs differ) per case id.
+/// (some output failed, the outputs differ) per case id, computed once when a run loads:
+/// the outputs are visited once, by reference.
 fn case_flags(
     outputs: &HashMap<(String, String), crate::store::OutputRecord>,
 ) -> HashMap<String, (bool, bool)> {
@@ -909,6 +905,8 @@ fn case_flags(
         .collect()
 }
 
+/// The grid's rows after filters: case indices. Called on every frame of Results and every
+/// key there, with runs of 10k cases and more, so it reads only the per-case flags.
 pub fn grid_rows(state: &State) -> Vec<usize> {
     let r = &state.results;
     let cases = &state.session.cases;
