@@ -203,7 +203,10 @@ fn a_store_of_another_schema_version_is_refused_clearly() {
 
 #[test]
 fn a_small_run_against_the_real_local_model() {
-    let Some(base) = real_model() else { return };
+    let Some(base) = common::model_server::server() else {
+        common::model_server::skip_note("the real-model run");
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let session = write_session(dir.path(), &format!("{base}/v1"), 2, "");
     let store = dir.path().join("store");
@@ -222,22 +225,6 @@ fn a_small_run_against_the_real_local_model() {
         );
         assert!(o.ttft_ms.unwrap() <= o.latency_ms);
     }
-}
-
-/// The local model server the test script started, or `None` (said loudly) when the
-/// machine cannot run it.
-fn real_model() -> Option<String> {
-    if let Ok(url) = std::env::var("LOUPE_TEST_BASE_URL") {
-        return Some(url.trim_end_matches('/').to_owned());
-    }
-    if std::env::var("LOUPE_SKIP_MODEL").as_deref() == Ok("1") {
-        eprintln!("!!! LOUPE_SKIP_MODEL=1: skipping the real-model run");
-        return None;
-    }
-    panic!(
-        "set LOUPE_TEST_BASE_URL to a running local model (scripts/test.sh does), \
-         or LOUPE_SKIP_MODEL=1 to skip"
-    );
 }
 
 #[test]

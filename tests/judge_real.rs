@@ -8,50 +8,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/model_server.rs"]
+mod model_server;
+
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
 
 use loupe::eval::judge;
 use loupe::eval::spec::CHECK_NAMES;
 use loupe::runner::{self, RunOptions, Selection};
 use loupe::store::{RunStatus, Store};
 use tokio_util::sync::CancellationToken;
-
-/// The server's root URL (no `/v1`), or `None` when skipped.
-fn server() -> Option<String> {
-    if let Ok(url) = std::env::var("LOUPE_TEST_BASE_URL") {
-        let url = url.trim().trim_end_matches('/');
-        return Some(url.strip_suffix("/v1").unwrap_or(url).to_owned());
-    }
-    if std::env::var("LOUPE_SKIP_MODEL").as_deref() == Ok("1") {
-        eprintln!(
-            "\n!!! LOUPE_SKIP_MODEL=1: SKIPPING the real-model judge test; the judge was not \
-             checked against llama.cpp !!!\n"
-        );
-        return None;
-    }
-    let script = format!("{}/scripts/model.sh", env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new("bash")
-        .arg(&script)
-        .arg("install")
-        .status()
-        .unwrap();
-    assert!(status.success(), "scripts/model.sh install failed");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg("start")
-        .arg(port.to_string())
-        .env("LOUPE_MODEL_WATCH_PID", std::process::id().to_string())
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "scripts/model.sh start {port} failed");
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
 
 fn execute(store: &Store, plan: runner::Plan) -> RunStatus {
     let endpoints = runner::endpoints(&plan).unwrap();
@@ -74,7 +40,10 @@ fn execute(store: &Store, plan: runner::Plan) -> RunStatus {
 
 #[test]
 fn demo_checks_and_judge_run_on_the_real_model() {
-    let Some(base) = server() else { return };
+    let Some(base) = model_server::server() else {
+        model_server::skip_note("the real-model judge test");
+        return;
+    };
     let root = env!("CARGO_MANIFEST_DIR");
     let dir = tempfile::tempdir().unwrap();
     // The demo session as it is, pointed at the test server.

@@ -6,76 +6,23 @@
 //! themselves on a free port; it exits on its own when this test process ends. Set
 //! `LOUPE_SKIP_MODEL=1` to skip them (loudly) on a machine that cannot run the model.
 
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+#[path = "common/model_server.rs"]
+mod model_server;
 
 use loupe::providers::{ChatRequest, Client, Completion, Message, Role, StreamEvent};
 use loupe::session::{ModelSpec, Params, ProviderKind, Timeouts};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-const MODEL: &str = "smollm2-135m";
-
-/// The server's root URL (no `/v1`), or `None` when the tests are to be skipped.
-fn server() -> Option<&'static str> {
-    static BASE: OnceLock<Option<String>> = OnceLock::new();
-    BASE.get_or_init(find_or_start).as_deref()
-}
-
-fn find_or_start() -> Option<String> {
-    if let Ok(url) = std::env::var("LOUPE_TEST_BASE_URL") {
-        let url = url.trim().trim_end_matches('/');
-        return Some(url.strip_suffix("/v1").unwrap_or(url).to_owned());
-    }
-    if std::env::var("LOUPE_SKIP_MODEL").as_deref() == Ok("1") {
-        eprintln!(
-            "\n!!! LOUPE_SKIP_MODEL=1: SKIPPING the real-model provider tests; nothing here was \
-             checked against llama.cpp !!!\n"
-        );
-        return None;
-    }
-    let root = env!("CARGO_MANIFEST_DIR");
-    let script = format!("{root}/scripts/model.sh");
-    let status = Command::new("bash")
-        .arg(&script)
-        .arg("install")
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .status()
-        .expect("run scripts/model.sh install");
-    assert!(
-        status.success(),
-        "scripts/model.sh install failed (see above)"
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg("start")
-        .arg(port.to_string())
-        // The server exits by itself once this test process is gone.
-        .env("LOUPE_MODEL_WATCH_PID", std::process::id().to_string())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/model.sh start");
-    assert!(
-        out.status.success(),
-        "scripts/model.sh start {port} failed (see above); set LOUPE_TEST_BASE_URL to use a \
-         running server or LOUPE_SKIP_MODEL=1 to skip"
-    );
-    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(url.starts_with("http://"), "model.sh printed {url:?}");
-    Some(url)
-}
-
 fn spec(provider: ProviderKind, stream: bool) -> Option<ModelSpec> {
-    let base = server()?;
+    let Some(base) = model_server::server() else {
+        model_server::skip_note("the real-model provider tests");
+        return None;
+    };
     Some(ModelSpec {
         provider,
         base_url: Some(format!("{base}/v1")),
-        model: MODEL.into(),
+        model: model_server::MODEL.into(),
         params: Params::default(),
         api_key_env: None,
         price: None,
@@ -94,7 +41,7 @@ fn spec(provider: ProviderKind, stream: bool) -> Option<ModelSpec> {
 
 fn request(max_tokens: u32) -> ChatRequest {
     ChatRequest {
-        model: MODEL.into(),
+        model: model_server::MODEL.into(),
         messages: vec![
             Message::new(Role::System, "You are a helpful assistant. Answer briefly."),
             Message::new(Role::User, "Name three colours of the rainbow."),

@@ -4,4 +4,5 @@
 
 pub mod mock_judge;
 pub mod mock_openai;
+pub mod model_server;
 pub mod rating;

@@ -1,5 +1,5 @@
-//! Finds the real local model server (llama.cpp with SmolLM2-135M) the way
-//! `tests/providers_real.rs` does: `LOUPE_TEST_BASE_URL` when set, else skip loudly under
+//! Finds the real local model server (llama.cpp with SmolLM2-135M) for every real-model
+//! test: `LOUPE_TEST_BASE_URL` when set, else skip loudly under
 //! `LOUPE_SKIP_MODEL=1`, else install and start one with `scripts/model.sh` on a free port
 //! (it exits by itself when this test process ends).
 
@@ -17,12 +17,12 @@ pub fn server() -> Option<&'static str> {
 }
 
 fn find_or_start() -> Option<String> {
-    if std::env::var("LOUPE_SKIP_MODEL").as_deref() == Ok("1") {
-        return None;
-    }
     if let Ok(url) = std::env::var("LOUPE_TEST_BASE_URL") {
         let url = url.trim().trim_end_matches('/');
         return Some(url.strip_suffix("/v1").unwrap_or(url).to_owned());
+    }
+    if std::env::var("LOUPE_SKIP_MODEL").as_deref() == Ok("1") {
+        return None;
     }
     let root = env!("CARGO_MANIFEST_DIR");
     let script = format!("{root}/scripts/model.sh");
