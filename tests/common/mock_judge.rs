@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Default)]
@@ -82,31 +82,7 @@ pub fn start_in_thread() -> JudgeServer {
 async fn serve(sock: TcpStream, state: Arc<JudgeState>) {
     let (rd, mut wr) = sock.into_split();
     let mut rd = BufReader::new(rd);
-    loop {
-        let mut request_line = String::new();
-        if rd.read_line(&mut request_line).await.unwrap_or(0) == 0 {
-            return;
-        }
-        let mut len = 0usize;
-        loop {
-            let mut line = String::new();
-            if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
-                return;
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; len];
-        if rd.read_exact(&mut body).await.is_err() {
-            return;
-        }
+    while let Some(body) = super::mock_openai::read_request(&mut rd).await {
         let response = respond(&state, &body);
         if wr.write_all(response.as_bytes()).await.is_err() {
             return;

@@ -72,31 +72,7 @@ pub fn start_in_thread(latency: Duration) -> MockServer {
 async fn serve(sock: TcpStream, state: Arc<MockState>) {
     let (rd, mut wr) = sock.into_split();
     let mut rd = BufReader::new(rd);
-    loop {
-        let mut request_line = String::new();
-        if rd.read_line(&mut request_line).await.unwrap_or(0) == 0 {
-            return;
-        }
-        let mut len = 0usize;
-        loop {
-            let mut line = String::new();
-            if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
-                return;
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; len];
-        if rd.read_exact(&mut body).await.is_err() {
-            return;
-        }
+    while let Some(body) = read_request(&mut rd).await {
         let latency = *state.latency.lock().unwrap();
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
@@ -106,6 +82,36 @@ async fn serve(sock: TcpStream, state: Arc<MockState>) {
             return;
         }
     }
+}
+
+/// Reads one HTTP/1.1 request off a keep-alive connection and returns its body; `None`
+/// when the connection is closed or broken.
+pub async fn read_request<R: AsyncBufReadExt + AsyncReadExt + Unpin>(
+    rd: &mut R,
+) -> Option<Vec<u8>> {
+    let mut request_line = String::new();
+    if rd.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; len];
+    rd.read_exact(&mut body).await.ok()?;
+    Some(body)
 }
 
 fn respond(state: &MockState, body: &[u8]) -> String {
