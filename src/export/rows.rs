@@ -772,6 +772,17 @@ impl<'a> Ctx<'a> {
         runs: &[RunRecord],
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(), ExportError> {
+        self.each_output(runs, progress, Self::sft_row)
+    }
+
+    /// Every output of `runs`, page by page, through `row`; a row it judges out is dropped
+    /// with its reason.
+    fn each_output(
+        &mut self,
+        runs: &[RunRecord],
+        progress: &mut dyn FnMut(u64, u64),
+        row: fn(&mut Self, &RunRecord, &OutputRecord) -> Result<Judged<()>, ExportError>,
+    ) -> Result<(), ExportError> {
         let total: u64 = runs.iter().map(|r| r.cell_count() as u64).sum();
         for run in runs {
             let mut after: Option<CellKey> = None;
@@ -781,7 +792,7 @@ impl<'a> Ctx<'a> {
                 after = Some(last.key());
                 for o in &page {
                     self.counts.rows_in += 1;
-                    if let Err(why) = self.sft_row(run, o)? {
+                    if let Err(why) = row(self, run, o)? {
                         self.drop_output(why, o)?;
                     }
                     if self.counts.rows_in.is_multiple_of(1024) {
@@ -1166,26 +1177,7 @@ impl<'a> Ctx<'a> {
         runs: &[RunRecord],
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(), ExportError> {
-        let total: u64 = runs.iter().map(|r| r.cell_count() as u64).sum();
-        for run in runs {
-            let mut after: Option<CellKey> = None;
-            loop {
-                let page = self.page(&run.id, after.as_ref())?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.key());
-                for o in &page {
-                    self.counts.rows_in += 1;
-                    if let Err(why) = self.raw_row(run, o)? {
-                        self.drop_output(why, o)?;
-                    }
-                    if self.counts.rows_in.is_multiple_of(1024) {
-                        progress(self.counts.rows_in, total);
-                    }
-                }
-            }
-        }
-        progress(self.counts.rows_in, total);
-        Ok(())
+        self.each_output(runs, progress, Self::raw_row)
     }
 
     fn raw_row(&mut self, run: &RunRecord, o: &OutputRecord) -> Result<Judged<()>, ExportError> {
