@@ -178,11 +178,9 @@ fn settle(state: &mut State, effects: Vec<Effect>) {
                 template,
                 specs,
                 case,
-            } => Msg::PreviewRendered {
-                generation,
-                result: loupe::template::preview(&state.session, &specs, &template, case)
-                    .map_err(|e| format!("{e:#}")),
-            },
+            } => {
+                loupe::tui::app::render_preview(&state.session, &specs, &template, case, generation)
+            }
             _ => continue,
         };
         let more = update(state, &km, msg);

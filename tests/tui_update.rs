@@ -79,6 +79,7 @@ fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
         [Msg::PreviewRendered {
             generation,
             result: Err("new".into()),
+            at: None,
         }],
     );
     press(
@@ -86,6 +87,7 @@ fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
         [Msg::PreviewRendered {
             generation: generation - 1,
             result: Err("stale".into()),
+            at: None,
         }],
     );
     assert_eq!(s.templates.preview, Err("new".into()));

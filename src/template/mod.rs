@@ -130,6 +130,18 @@ impl TemplateError {
             } => Some((template, *part, *line)),
         }
     }
+
+    /// What is wrong, without the place (which [`TemplateError::place`] gives).
+    pub fn detail(&self) -> String {
+        match self {
+            TemplateError::Unknown(name) => format!("no template named `{name}`"),
+            TemplateError::Syntax { message, .. } => format!("syntax error: {message}"),
+            TemplateError::Undefined { variable, case, .. } => {
+                format!("undefined variable `{variable}` for case `{case}`")
+            }
+            TemplateError::Render { message, case, .. } => format!("{message} (case `{case}`)"),
+        }
+    }
 }
 
 /// The canonical form of a template: what its version hashes, and what a stored version

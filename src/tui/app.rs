@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::draw::{View, draw};
 use super::keymap::Keymap;
-use super::msg::{Effect, Msg};
+use super::msg::{Effect, ErrorAt, Msg};
 use super::state::State;
 use super::theme::Theme;
 use super::update::update;
@@ -164,6 +164,23 @@ where
     Ok(())
 }
 
+/// Renders the preview of `template` for case number `case`, as the message `update` takes.
+pub fn render_preview(
+    session: &Session,
+    specs: &HashMap<String, TemplateSpec>,
+    template: &str,
+    case: usize,
+    generation: u64,
+) -> Msg {
+    let rendered = crate::template::preview(session, specs, template, case);
+    let at = rendered.as_ref().err().and_then(ErrorAt::of);
+    Msg::PreviewRendered {
+        generation,
+        result: rendered.map_err(|e| e.to_string()),
+        at,
+    }
+}
+
 fn event_to_msg(ev: Event) -> Option<Msg> {
     match ev {
         Event::Key(k) => Some(Msg::Key(k)),
@@ -223,9 +240,9 @@ impl Host {
                     h.abort();
                 }
                 self.preview = Some(tokio::task::spawn_blocking(move || {
-                    let result = crate::template::preview(&session, &specs, &template, case)
-                        .map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::PreviewRendered { generation, result });
+                    let _ = tx.send(render_preview(
+                        &session, &specs, &template, case, generation,
+                    ));
                 }));
             }
             Effect::StartRun {

@@ -455,11 +455,12 @@ fn draw_template_part(state: &State, view: &View, frame: &mut Frame, area: Rect)
     let mut block = view.block(Line::from(title), t.editor.is_some());
     // The preview's error, when it is about this template and part, shown on the text it
     // is about: its line and what is wrong.
-    if let (Some(name), Err(err)) = (state.selected_template(), &t.preview)
-        && let Some((line, what)) = error_in_part(err, name, t.part)
+    if let (Some(name), Some(at)) = (state.selected_template(), &t.preview_error_at)
+        && at.template == name
+        && in_part(at.part, t.part)
     {
         block = block.title_bottom(Line::from(Span::styled(
-            format!(" ✗ line {line}: {} ", sanitize(what)),
+            format!(" ✗ line {}: {} ", at.line, sanitize(&at.detail)),
             view.theme.fail,
         )));
     }
@@ -490,24 +491,15 @@ fn draw_template_part(state: &State, view: &View, frame: &mut Frame, area: Rect)
     );
 }
 
-/// Finds, in the preview's error text, the first error about `template`'s `part`: its line
-/// within the part and the rest of the message. Examples are one text in the editor, so an
-/// error in example N is reported on the Examples part.
-fn error_in_part<'e>(err: &'e str, template: &str, part: Part) -> Option<(usize, &'e str)> {
-    err.lines().find_map(|line| {
-        let rest = line.strip_prefix(&format!("template `{template}` ("))?;
-        let (where_, rest) = rest.split_once("), line ")?;
-        let matches = match part {
-            Part::System => where_ == "system",
-            Part::User => where_ == "user",
-            Part::Examples => where_.starts_with("example "),
-        };
-        if !matches {
-            return None;
-        }
-        let (n, what) = rest.split_once(": ")?;
-        Some((n.parse().ok()?, what))
-    })
+/// Whether a template error's part is shown under the editor's `part` tab (the few-shot
+/// examples are one text there).
+fn in_part(error: crate::template::Part, part: Part) -> bool {
+    use crate::template::Part as T;
+    match part {
+        Part::System => error == T::System,
+        Part::User => error == T::User,
+        Part::Examples => matches!(error, T::ExampleUser(_) | T::ExampleAssistant(_)),
+    }
 }
 
 fn draw_preview(state: &State, view: &View, frame: &mut Frame, area: Rect) {

@@ -14,6 +14,29 @@ use crate::runner::RunEvent;
 use crate::session::TemplateSpec;
 use crate::store::{OutputRecord, RunRecord, TemplateVersionRecord};
 
+/// A template error's place: the editor shows it on the part it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorAt {
+    pub template: String,
+    pub part: crate::template::Part,
+    /// The line within the part.
+    pub line: usize,
+    pub detail: String,
+}
+
+impl ErrorAt {
+    pub fn of(err: &anyhow::Error) -> Option<Self> {
+        let e = err.downcast_ref::<crate::template::TemplateError>()?;
+        let (template, part, line) = e.place()?;
+        Some(Self {
+            template: template.to_owned(),
+            part,
+            line,
+            detail: e.detail(),
+        })
+    }
+}
+
 /// Everything `update` reacts to: input, time, and the results of effects.
 #[derive(Debug)]
 pub enum Msg {
@@ -26,6 +49,8 @@ pub enum Msg {
     PreviewRendered {
         generation: u64,
         result: Result<Vec<Message>, String>,
+        /// Where the error is, when it is in one template's text.
+        at: Option<ErrorAt>,
     },
     Run(RunEvent),
     RunLoaded {

@@ -80,6 +80,8 @@ pub struct TemplatesState {
     /// Case whose variables feed the preview.
     pub case: usize,
     pub preview: Result<Vec<Message>, String>,
+    /// Where the preview's error is, when it is in one template's text.
+    pub preview_error_at: Option<super::msg::ErrorAt>,
     /// Bumped at each edit; a preview rendered for an older generation is dropped.
     pub edit_gen: u64,
     pub preview_gen: u64,
@@ -240,6 +242,7 @@ impl State {
                 editor: None,
                 case: 0,
                 preview: Err(String::new()),
+                preview_error_at: None,
                 edit_gen: 1,
                 preview_gen: 0,
                 preview_due_ms: Some(0),

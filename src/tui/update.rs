@@ -36,11 +36,16 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         }
         Msg::Tick(now) => on_tick(state, now),
         Msg::Action(action) => on_action(state, action),
-        Msg::PreviewRendered { generation, result } => {
+        Msg::PreviewRendered {
+            generation,
+            result,
+            at,
+        } => {
             // A slower render of older text must not replace a newer one.
             if generation >= state.templates.preview_gen {
                 state.templates.preview_gen = generation;
                 state.templates.preview = result;
+                state.templates.preview_error_at = at;
             }
             Vec::new()
         }
