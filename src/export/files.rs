@@ -69,7 +69,7 @@ impl OutFile {
             tmp,
             dest,
             w: BufWriter::with_capacity(
-                256 * 1024,
+                64 * 1024,
                 Hashing {
                     inner: file,
                     hasher: Sha256::new(),

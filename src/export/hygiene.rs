@@ -22,8 +22,15 @@ pub fn fold(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        for c in word.chars() {
-            out.extend(c.to_lowercase());
+        if word.is_ascii() {
+            // The common case, and a fifth of an export's time before this shortcut.
+            let start = out.len();
+            out.push_str(word);
+            out[start..].make_ascii_lowercase();
+        } else {
+            for c in word.chars() {
+                out.extend(c.to_lowercase());
+            }
         }
     }
     out
@@ -38,14 +45,15 @@ pub enum Duplicate {
     Folded,
 }
 
-/// Remembers the rows written, by a 16-byte digest of their parts.
+/// Remembers the rows written, by a 64-bit digest of their parts: 16 bytes a row, and a
+/// chance of two different rows colliding of about 3e-8 in a million rows.
 #[derive(Debug, Default)]
 pub struct Dedupe {
-    exact: HashSet<[u8; 16]>,
-    folded: HashSet<[u8; 16]>,
+    exact: HashSet<u64>,
+    folded: HashSet<u64>,
 }
 
-fn digest<'a>(parts: impl IntoIterator<Item = &'a str>, fold_parts: bool) -> [u8; 16] {
+fn digest<'a>(parts: impl IntoIterator<Item = &'a str>, fold_parts: bool) -> u64 {
     let mut h = blake3::Hasher::new();
     for p in parts {
         // Length-prefixed: ("ab", "c") and ("a", "bc") are different rows.
@@ -58,9 +66,9 @@ fn digest<'a>(parts: impl IntoIterator<Item = &'a str>, fold_parts: bool) -> [u8
             h.update(p.as_bytes());
         }
     }
-    let mut out = [0; 16];
-    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    out
+    let mut out = [0; 8];
+    out.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    u64::from_le_bytes(out)
 }
 
 impl Dedupe {
@@ -303,6 +311,7 @@ mod tests {
     fn folding_collapses_whitespace_and_case() {
         assert_eq!(fold("  Hello \n\t WORLD  "), "hello world");
         assert_eq!(fold("ÄÖ  x"), "äö x");
+        assert_eq!(fold("Straße\u{a0}NAÏVE Cafe"), "straße naïve cafe");
         assert_eq!(fold(""), "");
     }
 

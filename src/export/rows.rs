@@ -31,8 +31,8 @@ const EVAL_SPLIT: &str = "eval";
 /// `progress(done, total)` is called as rows are read.
 ///
 /// The export opens the store at `store_path` itself: reading a run's outputs it closes and
-/// reopens it every [`PAGE`] outputs, which is what keeps its memory flat (see
-/// `Store::outputs_page`).
+/// reopens it every [`STRIDE`] outputs, which is what keeps its memory flat (see
+/// `Store::outputs_after`).
 pub fn export(
     session: &Session,
     store_path: &Path,
@@ -45,7 +45,11 @@ pub fn export(
     prepare_dir(&opts.out, opts)?;
 
     let run_ids = run_set(&runs);
-    let ratings = RatingIndex::load(&store, &session.file.name, &run_ids)?;
+    let mut ratings = RatingIndex::load(&store, &session.file.name, &run_ids)?;
+    if opts.format != Format::Rubric {
+        // Only the rubric rows list each verdict; the others need the tallies alone.
+        ratings.latest.clear();
+    }
     if opts.format.from_ratings() && ratings.tallies.is_empty() {
         return Err(ExportError::Usage(format!(
             "no ratings of session {:?} for run(s) {}: rate outputs first (`loupe rate {}`), \
@@ -76,6 +80,7 @@ pub fn export(
         memo: None,
         pairs_with_different_prompts: 0,
         outs: Outs::create(&opts.out, opts)?,
+        lookups: 0,
     };
     let driven = match opts.format {
         Format::Sft => ctx.sft(&runs, progress),
@@ -177,8 +182,12 @@ pub fn export(
     Ok(manifest)
 }
 
-/// Outputs read per store opening: about 10 MB of records, the most an export holds.
-pub const PAGE: usize = 10_000;
+/// Outputs read per store opening. Each is handled as it is read, but sled keeps what a scan
+/// touched until the store closes (about 0.5 KB an output); reopening costs about 13 ms.
+pub const STRIDE: usize = 5_000;
+
+/// Outputs looked up one by one (a pair's two sides) per store opening, for the same reason.
+const LOOKUPS: u64 = 1_000;
 
 /// sled's page cache while an export has the store open.
 const CACHE_BYTES: u64 = 8 * 1024 * 1024;
@@ -514,6 +523,8 @@ struct Ctx<'a> {
     memo: Option<Memo>,
     pairs_with_different_prompts: u64,
     outs: Outs,
+    /// Outputs looked up one by one so far.
+    lookups: u64,
 }
 
 /// A row's fate: written, or dropped for a reason.
@@ -754,17 +765,6 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// The next page of a run's outputs, read with the store opened for it and closed again.
-    fn page(
-        &mut self,
-        run_id: &str,
-        after: Option<&CellKey>,
-    ) -> Result<Vec<OutputRecord>, ExportError> {
-        self.store = None;
-        let store = open_store(self.store_path)?;
-        Ok(store.outputs_page(run_id, after, PAGE)?)
-    }
-
     // ---- sft ----
 
     fn sft(
@@ -787,17 +787,26 @@ impl<'a> Ctx<'a> {
         for run in runs {
             let mut after: Option<CellKey> = None;
             loop {
-                let page = self.page(&run.id, after.as_ref())?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.key());
-                for o in &page {
+                // Closed first: what the last stride touched is freed before this one reads.
+                self.store = None;
+                let store = open_store(self.store_path)?;
+                let mut read = 0;
+                let mut last = None;
+                for o in store.outputs_after(&run.id, after.as_ref()).take(STRIDE) {
+                    let o = o?;
+                    read += 1;
                     self.counts.rows_in += 1;
-                    if let Err(why) = row(self, run, o)? {
-                        self.drop_output(why, o)?;
+                    if let Err(why) = row(self, run, &o)? {
+                        self.drop_output(why, &o)?;
                     }
                     if self.counts.rows_in.is_multiple_of(1024) {
                         progress(self.counts.rows_in, total);
                     }
+                    last = Some(o);
+                }
+                match last {
+                    Some(o) if read == STRIDE => after = Some(o.key()),
+                    _ => break,
                 }
             }
         }
@@ -890,12 +899,8 @@ impl<'a> Ctx<'a> {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(), ExportError> {
         let runs: HashMap<&str, &RunRecord> = runs.iter().map(|r| (r.id.as_str(), r)).collect();
-        let comparisons: Vec<(ComparisonKey, super::ratings::Tally)> = self
-            .ratings
-            .tallies
-            .iter()
-            .map(|(k, t)| (k.clone(), t.clone()))
-            .collect();
+        // Taken, not copied: nothing after this reads the tallies.
+        let comparisons = std::mem::take(&mut self.ratings.tallies);
         let total = comparisons.len() as u64;
         for (c, tally) in comparisons {
             self.counts.rows_in += 1;
@@ -923,9 +928,12 @@ impl<'a> Ctx<'a> {
         c: &ComparisonKey,
         variant: &str,
     ) -> Result<Option<OutputRecord>, ExportError> {
-        if self.store.is_none() {
+        // Reopened now and then: sled keeps every page a lookup touched until it closes.
+        if self.store.is_none() || self.lookups.is_multiple_of(LOOKUPS) {
+            self.store = None;
             self.store = Some(open_store(self.store_path)?);
         }
+        self.lookups += 1;
         let Some(store) = &self.store else {
             return Ok(None);
         };

@@ -38,20 +38,25 @@ struct RowError {
 }
 
 /// Reads the cases, reporting problems to `cx`; returns them with where each was read.
+///
+/// A cases file's rows become cases one at a time as they are parsed, so loading 10k cases
+/// never holds them twice (parsed and converted).
 pub(super) fn load(cx: &mut Checker, f: &SessionFile) -> (Vec<Case>, Vec<Location>) {
-    let rows = match &f.cases {
-        CasesSpec::Inline(rows) => rows
-            .iter()
-            .enumerate()
-            .map(|(i, map)| Row {
-                at: cx.at(&ypath!["cases", i]),
-                keys: map
-                    .keys()
-                    .map(|k| (k.clone(), cx.at(&ypath!["cases", i, k])))
-                    .collect(),
-                map: map.clone(),
-            })
-            .collect(),
+    let mut out = Cases::new(f);
+    match &f.cases {
+        CasesSpec::Inline(rows) => {
+            for (i, map) in rows.iter().enumerate() {
+                let row = Row {
+                    at: cx.at(&ypath!["cases", i]),
+                    keys: map
+                        .keys()
+                        .map(|k| (k.clone(), cx.at(&ypath!["cases", i, k])))
+                        .collect(),
+                    map: map.clone(),
+                };
+                out.push(cx, row);
+            }
+        }
         CasesSpec::File(file) => {
             let path = cx.dir.join(&file.file);
             let text = match std::fs::read_to_string(&path) {
@@ -73,9 +78,9 @@ pub(super) fn load(cx: &mut Checker, f: &SessionFile) -> (Vec<Case>, Vec<Locatio
                 .and_then(|e| e.to_str())
                 .map(str::to_ascii_lowercase);
             match ext.as_deref() {
-                Some("jsonl" | "ndjson") => jsonl_rows(cx, &path, &text),
-                Some("csv") => csv_rows(cx, &path, &text),
-                _ if is_yaml(&path) => yaml_rows(cx, &path, &text),
+                Some("jsonl" | "ndjson") => jsonl_rows(cx, &path, &text, &mut out),
+                Some("csv") => csv_rows(cx, &path, &text, &mut out),
+                _ if is_yaml(&path) => yaml_rows(cx, &path, &text, &mut out),
                 _ => {
                     cx.report(
                         &ypath!["cases", "file"],
@@ -89,27 +94,45 @@ pub(super) fn load(cx: &mut Checker, f: &SessionFile) -> (Vec<Case>, Vec<Locatio
                 }
             }
         }
-    };
-    to_cases(cx, f, rows)
+    }
+    out.finish(cx)
 }
 
-fn to_cases(cx: &mut Checker, f: &SessionFile, rows: Vec<Row>) -> (Vec<Case>, Vec<Location>) {
-    let mut cases = Vec::with_capacity(rows.len());
-    let mut locations = Vec::with_capacity(rows.len());
-    let mut first: HashMap<String, usize> = HashMap::new();
-    let empty = rows.is_empty();
-    for (n, mut row) in rows.into_iter().enumerate() {
-        let case = match case_from_row(std::mem::take(&mut row.map), n + 1) {
+/// The cases read so far, each row checked as it comes.
+struct Cases<'f> {
+    f: &'f SessionFile,
+    read: Vec<Case>,
+    locations: Vec<Location>,
+    /// Line of each case id's first row.
+    first: HashMap<String, usize>,
+    /// Rows seen, the valid and the invalid: row N's default id is `case-N`.
+    rows: usize,
+}
+
+impl<'f> Cases<'f> {
+    fn new(f: &'f SessionFile) -> Self {
+        Cases {
+            f,
+            read: Vec::new(),
+            locations: Vec::new(),
+            first: HashMap::new(),
+            rows: 0,
+        }
+    }
+
+    fn push(&mut self, cx: &mut Checker, mut row: Row) {
+        self.rows += 1;
+        let case = match case_from_row(std::mem::take(&mut row.map), self.rows) {
             Ok(case) => case,
             Err(e) => {
                 cx.report_at(
                     row.at_key(e.key.as_deref()),
                     ProblemKind::Invalid(e.message),
                 );
-                continue;
+                return;
             }
         };
-        if let Some(&first_line) = first.get(&case.id) {
+        if let Some(&first_line) = self.first.get(&case.id) {
             cx.report_at(
                 row.at_key(Some("id")),
                 ProblemKind::Duplicate {
@@ -118,35 +141,40 @@ fn to_cases(cx: &mut Checker, f: &SessionFile, rows: Vec<Row>) -> (Vec<Case>, Ve
                     first_line,
                 },
             );
-            continue;
+            return;
         }
-        first.insert(case.id.clone(), row.at.line);
+        self.first.insert(case.id.clone(), row.at.line);
         if let Some(gold) = &case.gold
-            && !f.variants.iter().any(|v| &v.name == gold)
+            && !self.f.variants.iter().any(|v| &v.name == gold)
         {
             cx.report_at(
                 row.at_key(Some("gold")),
                 ProblemKind::Unknown {
                     kind: RefKind::Variant,
                     name: gold.clone(),
-                    known: f.variants.iter().map(|v| v.name.clone()).collect(),
+                    known: self.f.variants.iter().map(|v| v.name.clone()).collect(),
                 },
             );
         }
-        cases.push(case);
-        locations.push(row.at);
+        self.read.push(case);
+        self.locations.push(row.at);
     }
-    if empty {
-        let at = match &f.cases {
-            CasesSpec::Inline(_) => ypath!["cases"].to_vec(),
-            CasesSpec::File(_) => ypath!["cases", "file"].to_vec(),
-        };
-        cx.report(
-            &at,
-            ProblemKind::Invalid("no cases: a session needs at least one".into()),
-        );
+
+    fn finish(mut self, cx: &mut Checker) -> (Vec<Case>, Vec<Location>) {
+        if self.rows == 0 {
+            let at = match &self.f.cases {
+                CasesSpec::Inline(_) => ypath!["cases"].to_vec(),
+                CasesSpec::File(_) => ypath!["cases", "file"].to_vec(),
+            };
+            cx.report(
+                &at,
+                ProblemKind::Invalid("no cases: a session needs at least one".into()),
+            );
+        }
+        self.read.shrink_to_fit();
+        self.locations.shrink_to_fit();
+        (self.read, self.locations)
     }
-    (cases, locations)
 }
 
 /// A row as a case. Reserved keys: `id` (default `case-N`, N the 1-based row), `reference`,
@@ -198,7 +226,8 @@ fn case_from_row(mut map: Map<String, Value>, row: usize) -> Result<Case, RowErr
     let split = text("split")?;
     let gold = text("gold")?;
     let mut vars = match map.shift_remove("vars") {
-        None | Some(Value::Null) => Map::new(),
+        // Sized to fit: a session can hold many thousand cases.
+        None | Some(Value::Null) => Map::with_capacity(map.len()),
         Some(Value::Object(vars)) => vars,
         Some(other) => {
             return Err(err(
@@ -244,8 +273,7 @@ fn split_tags(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn jsonl_rows(cx: &mut Checker, path: &Path, text: &str) -> Vec<Row> {
-    let mut rows = Vec::new();
+fn jsonl_rows(cx: &mut Checker, path: &Path, text: &str, out: &mut Cases) {
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -256,11 +284,14 @@ fn jsonl_rows(cx: &mut Checker, path: &Path, text: &str) -> Vec<Row> {
             col: 1,
         };
         match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(map)) => rows.push(Row {
-                map,
-                at,
-                keys: HashMap::new(),
-            }),
+            Ok(Value::Object(map)) => out.push(
+                cx,
+                Row {
+                    map,
+                    at,
+                    keys: HashMap::new(),
+                },
+            ),
             Ok(other) => cx.report_at(
                 at,
                 ProblemKind::Invalid(format!("a case must be a JSON object, not {other}")),
@@ -268,10 +299,9 @@ fn jsonl_rows(cx: &mut Checker, path: &Path, text: &str) -> Vec<Row> {
             Err(e) => cx.push(json_problem(path, i + 1, &e)),
         }
     }
-    rows
 }
 
-fn csv_rows(cx: &mut Checker, path: &Path, text: &str) -> Vec<Row> {
+fn csv_rows(cx: &mut Checker, path: &Path, text: &str, out: &mut Cases) {
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let at = |line: u64| Location {
         file: path.to_owned(),
@@ -282,7 +312,7 @@ fn csv_rows(cx: &mut Checker, path: &Path, text: &str) -> Vec<Row> {
         Ok(h) => h.clone(),
         Err(e) => {
             cx.report_at(at(1), ProblemKind::Parse(csv_message(&e)));
-            return Vec::new();
+            return;
         }
     };
     let mut seen = HashSet::new();
@@ -298,7 +328,6 @@ fn csv_rows(cx: &mut Checker, path: &Path, text: &str) -> Vec<Row> {
             );
         }
     }
-    let mut rows = Vec::new();
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
@@ -334,14 +363,16 @@ fn csv_rows(cx: &mut Checker, path: &Path, text: &str) -> Vec<Row> {
             map.insert(key.to_owned(), value);
         }
         if !bad {
-            rows.push(Row {
-                map,
-                at: row_at,
-                keys: HashMap::new(),
-            });
+            out.push(
+                cx,
+                Row {
+                    map,
+                    at: row_at,
+                    keys: HashMap::new(),
+                },
+            );
         }
     }
-    rows
 }
 
 fn csv_message(e: &csv::Error) -> String {
@@ -353,24 +384,24 @@ fn csv_message(e: &csv::Error) -> String {
     }
 }
 
-fn yaml_rows(cx: &mut Checker, path: &Path, text: &str) -> Vec<Row> {
+fn yaml_rows(cx: &mut Checker, path: &Path, text: &str, out: &mut Cases) {
     let maps: Vec<Map<String, Value>> = match serde_yaml::from_str(text) {
         Ok(maps) => maps,
         Err(e) => {
             cx.push(yaml_problem(path, text, &e));
-            return Vec::new();
+            return;
         }
     };
     let index = PosIndex::build(text);
     let at = |p: &[super::position::Seg]| location(path, index.value(p));
-    maps.into_iter()
-        .enumerate()
-        .map(|(i, map)| Row {
+    for (i, map) in maps.into_iter().enumerate() {
+        let row = Row {
             at: at(&ypath![i]),
             keys: map.keys().map(|k| (k.clone(), at(&ypath![i, k]))).collect(),
             map,
-        })
-        .collect()
+        };
+        out.push(cx, row);
+    }
 }
 
 #[cfg(test)]

@@ -38,31 +38,30 @@ impl Store {
         get(&self.inner.exports, "exports", id.as_bytes())
     }
 
-    /// Up to `limit` outputs of a run in key order, after `after` (exclusive) when given.
-    /// An export reads a run page by page, closing the store between pages: sled 0.34 keeps
-    /// every page a scan touched in memory whatever its cache capacity, so one long scan of
-    /// 100k outputs would hold them all.
-    pub fn outputs_page(
+    /// A run's outputs in key order, after `after` (exclusive) when given, read lazily.
+    /// An export reads a run in strides, closing the store between them and going on after
+    /// the last key it saw: sled 0.34 keeps every page a scan touched in memory whatever its
+    /// cache capacity, so one long scan of 100k outputs would hold them all.
+    pub fn outputs_after(
         &self,
         run_id: &str,
         after: Option<&CellKey>,
-        limit: usize,
-    ) -> Result<Vec<OutputRecord>> {
+    ) -> impl Iterator<Item = Result<OutputRecord>> + use<> {
         let prefix = CellKey::run_prefix(run_id);
         let after = after.map(CellKey::encode);
         let start = after.clone().unwrap_or_else(|| prefix.clone());
-        let mut out = Vec::with_capacity(limit.min(4096));
-        for item in self.inner.outputs.range(start..) {
-            let (key, value) = item?;
-            if !key.starts_with(&prefix) || out.len() >= limit {
-                break;
-            }
-            if after.as_deref() == Some(key.as_ref()) {
-                continue;
-            }
-            out.push(decode(OUTPUTS, &value)?);
-        }
-        Ok(out)
+        self.inner
+            .outputs
+            .range(start..)
+            .take_while(move |item| match item {
+                Ok((key, _)) => key.starts_with(&prefix),
+                Err(_) => true,
+            })
+            .filter(move |item| match item {
+                Ok((key, _)) => after.as_deref() != Some(key.as_ref()),
+                Err(_) => true,
+            })
+            .map(|item| decode(OUTPUTS, &item?.1))
     }
 
     /// Every export, oldest first.
@@ -111,7 +110,7 @@ mod tests {
     }
 
     #[test]
-    fn outputs_come_page_by_page_in_key_order() {
+    fn outputs_come_in_strides_in_key_order() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("store");
         let output = |run: &str, case: &str| OutputRecord {
@@ -138,17 +137,28 @@ mod tests {
             store.put_output(&output("r", case)).expect("put");
         }
         store.put_output(&output("r2", "c0")).expect("put");
+        // In strides of two, each going on after the last key of the one before.
         let mut seen = Vec::new();
         let mut after: Option<CellKey> = None;
         loop {
-            let page = store.outputs_page("r", after.as_ref(), 2).expect("page");
-            if page.is_empty() {
-                break;
-            }
-            assert!(page.len() <= 2);
-            after = page.last().map(OutputRecord::key);
-            seen.extend(page.into_iter().map(|o| o.case_id));
+            let stride: Vec<OutputRecord> = store
+                .outputs_after("r", after.as_ref())
+                .take(2)
+                .collect::<Result<_>>()
+                .expect("outputs");
+            let Some(last) = stride.last() else { break };
+            after = Some(last.key());
+            seen.extend(stride.into_iter().map(|o| o.case_id));
         }
         assert_eq!(seen, ["c1", "c2", "c3", "c4", "c5"]);
+        let all: Vec<String> = store
+            .outputs_after("r", None)
+            .map(|o| o.expect("output").case_id)
+            .collect();
+        assert_eq!(
+            all,
+            ["c1", "c2", "c3", "c4", "c5"],
+            "stops at the run's end"
+        );
     }
 }

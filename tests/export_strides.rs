@@ -1,0 +1,187 @@
+//! An export reads a run in strides of 5,000 outputs and looks outputs up 1,000 at a time,
+//! closing and reopening the store between them (that is what keeps its memory flat). These
+//! tests export more than one stride and more than one lookup batch through the real binary
+//! and check that every output and every pair comes out exactly once.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use loupe::eval::spec::CheckResult;
+use loupe::providers::Usage;
+use loupe::runner::{Selection, plan_new_run};
+use loupe::store::{ComparisonKey, OutputRecord, RatingRecord, RunStatus, Store, Winner};
+
+/// 2 variants x 2,600 cases: 5,200 outputs, one stride and a part.
+const CASES: usize = 2_600;
+/// Rated comparisons: 1,200 lookups of outputs, one batch and a part.
+const RATED: usize = 600;
+
+const SESSION: &str = r#"name: strides
+models:
+  m:
+    provider: openai
+    base_url: http://127.0.0.1:9/v1
+    model: tiny
+templates:
+  t:
+    system: "You triage change requests."
+    user: "Evaluate: {{ text }}"
+variants:
+  - { name: a, template: t, model: m }
+  - { name: b, template: t, model: m }
+cases: { file: cases.jsonl }
+checks:
+  - json_valid
+rating:
+  pairs: [[a, b]]
+  raters_per_comparison: 1
+"#;
+
+fn build(dir: &Path) {
+    std::fs::write(dir.join("s.yaml"), SESSION).unwrap();
+    let mut cases = String::new();
+    for i in 0..CASES {
+        cases.push_str(&format!(
+            "{{\"id\":\"c{i:05}\",\"text\":\"Change {i}: move service {i} to a new cluster.\"}}\n"
+        ));
+    }
+    std::fs::write(dir.join("cases.jsonl"), cases).unwrap();
+    let session = loupe::session::load(&dir.join("s.yaml")).unwrap();
+    let store = Store::open(&dir.join("store")).unwrap();
+    let plan = plan_new_run(&session, &store, &Selection::default(), false).unwrap();
+    for cell in &plan.cells {
+        let k = &cell.key;
+        store
+            .put_output(&OutputRecord {
+                run_id: k.run_id.clone(),
+                variant: k.variant.clone(),
+                case_id: k.case_id.clone(),
+                repeat: k.repeat,
+                text: format!(
+                    "{{\"risk\":\"low\",\"case\":\"{}\",\"by\":\"{}\"}}",
+                    k.case_id, k.variant
+                ),
+                usage: Usage::default(),
+                latency_ms: 10,
+                ttft_ms: None,
+                cost_usd: None,
+                cached: false,
+                attempts: 1,
+                finish_reason: Some("stop".into()),
+                error: None,
+                request_hash: cell.request_hash.clone(),
+                checks: vec![CheckResult {
+                    name: "json_valid".into(),
+                    pass: true,
+                    score: None,
+                    reason: String::new(),
+                }],
+                schema_attempts: Vec::new(),
+                passages: Vec::new(),
+                finished_ms: 1,
+            })
+            .unwrap();
+    }
+    let mut run = plan.run.clone();
+    run.status = RunStatus::Complete;
+    store.put_run(&run).unwrap();
+    for i in 0..RATED {
+        store
+            .put_rating(&RatingRecord {
+                session: "strides".into(),
+                rater: "ana".into(),
+                comparison: ComparisonKey {
+                    run_id: run.id.clone(),
+                    case_id: format!("c{i:05}"),
+                    repeat: 0,
+                    a: "a".into(),
+                    b: "b".into(),
+                },
+                left: "a".into(),
+                winner: Winner::B,
+                scores: std::collections::BTreeMap::default(),
+                note: None,
+                gold: false,
+                elapsed_ms: 1000,
+                at_ms: 1_000 + i as u64,
+                seq: 0,
+            })
+            .unwrap();
+    }
+    store.flush().unwrap();
+}
+
+fn export(dir: &Path, format: &str) -> serde_json::Value {
+    let out = dir.join(format);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .arg("--store")
+        .arg(dir.join("store"))
+        .arg("export")
+        .arg(dir.join("s.yaml"))
+        .args(["--format", format, "--out", out.to_str().unwrap()])
+        .env_remove("LOUPE_STORE")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "export {format}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_str(
+        &std::fs::read_to_string(out.join(format!("{format}.manifest.json"))).unwrap(),
+    )
+    .unwrap()
+}
+
+fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_output_and_pair_comes_out_once_across_strides() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+
+    let m = export(dir.path(), "raw");
+    assert_eq!(m["counts"]["rows_in"], 2 * CASES);
+    assert_eq!(m["counts"]["rows_out"], 2 * CASES);
+    let rows = lines(&dir.path().join("raw/raw.jsonl"));
+    let keys: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["case_id"].as_str().unwrap().to_owned(),
+                r["variant"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(keys.len(), 2 * CASES, "no output twice, none left out");
+    let first = keys.first().unwrap();
+    let last = keys.last().unwrap();
+    assert_eq!((first.0.as_str(), last.0.as_str()), ("c00000", "c02599"));
+
+    let m = export(dir.path(), "sft");
+    assert_eq!(m["counts"]["rows_in"], 2 * CASES);
+    // Sft keeps outputs that won their comparison or were never rated: b everywhere, a on
+    // the cases nobody rated.
+    assert_eq!(m["counts"]["rows_out"], 2 * CASES - RATED);
+
+    let m = export(dir.path(), "dpo");
+    assert_eq!(m["counts"]["rows_in"], RATED);
+    assert_eq!(m["counts"]["rows_out"], RATED);
+    // Split by case into train and valid.
+    let mut pairs = lines(&dir.path().join("dpo/dpo.train.jsonl"));
+    pairs.extend(lines(&dir.path().join("dpo/dpo.valid.jsonl")));
+    let chosen: BTreeSet<String> = pairs
+        .iter()
+        .map(|p| p["chosen"][0]["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(chosen.len(), RATED, "each pair once");
+    assert!(chosen.iter().all(|c| c.contains("\"by\":\"b\"")));
+}
