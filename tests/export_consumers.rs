@@ -1,38 +1,15 @@
 //! Real consumers accept the files: every format `loupe export` writes is loaded with the
 //! Python `datasets` library and checked against the rules `OpenAI` and TRL document
-//! (`tests/consumers/check_exports.py`). The venv is `.loupe/venv-datasets`, installed by
-//! `scripts/datasets-venv.sh` (scripts/test.sh runs it; this test runs it when missing).
-//! Only with the venv absent and `LOUPE_SKIP_PYTHON=1` is the test skipped, saying so.
+//! (`tests/consumers/check_exports.py`, run by `common::consumers`). Only with its venv
+//! absent and `LOUPE_SKIP_PYTHON=1` is the test skipped, saying so.
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
 mod export_fixture;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
+use common::consumers::{check, python};
 use export_fixture::{build, export};
-
-fn python() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let py = root.join(".loupe/venv-datasets/bin/python");
-    if py.exists() {
-        return Some(py);
-    }
-    if std::env::var("LOUPE_SKIP_PYTHON").is_ok_and(|v| v == "1") {
-        return None;
-    }
-    let install = Command::new(root.join("scripts/datasets-venv.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        install.status.success(),
-        "scripts/datasets-venv.sh failed (set LOUPE_SKIP_PYTHON=1 to skip this test on a \
-         machine without PyPI):\n{}",
-        String::from_utf8_lossy(&install.stderr)
-    );
-    Some(py)
-}
 
 #[test]
 fn datasets_loads_every_format_and_the_rules_hold() {
@@ -103,16 +80,4 @@ fn datasets_loads_every_format_and_the_rules_hold() {
         stderr.contains("the last message is not the assistant's"),
         "{stderr}"
     );
-}
-
-fn check(py: &Path, cache: &Path, dir: &Path) -> std::process::Output {
-    Command::new(py)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/consumers/check_exports.py"))
-        .arg(dir)
-        .env("HF_HOME", cache)
-        .env("HF_DATASETS_CACHE", cache)
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_DATASETS_OFFLINE", "1")
-        .output()
-        .unwrap()
 }

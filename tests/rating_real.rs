@@ -265,7 +265,7 @@ fn two_raters_take_turns_and_ratings_lists_both() {
     let store_dir = dir.path().join("store");
     {
         let store = Store::open(&store_dir).unwrap();
-        let run = common::rating::complete_run(&store, &session, "20260102-000000-0002");
+        let run = common::rating::complete_run(&store, &session);
         // Replace the texts with marked ones.
         for o in store
             .outputs(&run.id)
@@ -501,6 +501,113 @@ fn two_raters_take_turns_and_ratings_lists_both() {
     assert!(
         text.contains("Agreement on verdicts") && text.contains("Win rates"),
         "{text}"
+    );
+    drop(store);
+    export_what_they_rated(&demo, &store_dir, dir.path(), total);
+}
+
+/// From ana's and bo's ratings of the demo session: SFT, both preference formats, rubric and
+/// raw, with manifests that account for every row, and files Python `datasets` loads.
+fn export_what_they_rated(demo: &Path, store_dir: &Path, dir: &Path, total: usize) {
+    let out = dir.join("exports");
+    let export = |format: &str| -> serde_json::Value {
+        let o = Command::new(LOUPE)
+            .args(["--store", store_dir.to_str().unwrap(), "export"])
+            .arg(demo)
+            .args(["--format", format, "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "export {format}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_str(
+            &std::fs::read_to_string(out.join(format!("{format}.manifest.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let rows = |name: &str| -> Vec<serde_json::Value> {
+        let path = out.join(name);
+        if !path.exists() {
+            return Vec::new();
+        }
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let dropped = |m: &serde_json::Value| -> BTreeMap<String, u64> {
+        serde_json::from_value(m["counts"]["dropped"].clone()).unwrap()
+    };
+    // Half the demo's cases are its evaluation split: their comparisons never leave.
+    let eval_cases = loupe::session::load(demo)
+        .unwrap()
+        .cases
+        .iter()
+        .filter(|c| c.split.as_deref() == Some("eval"))
+        .count();
+    assert!(eval_cases > 0);
+
+    let m = export("dpo");
+    assert_eq!(m["raters"], serde_json::json!(["ana", "bo"]));
+    assert_eq!(
+        m["filters"]["consensus"], 2,
+        "the session's raters_per_comparison"
+    );
+    assert_eq!(m["counts"]["rows_in"], total);
+    let d = dropped(&m);
+    assert_eq!(d["eval_split"], 2 * eval_cases as u64, "{d:?}");
+    // bo called every fifth comparison a tie: never a preference pair.
+    assert!(d["tie"] > 0, "{d:?}");
+    let out_rows = m["counts"]["rows_out"].as_u64().unwrap();
+    assert_eq!(out_rows + d.values().sum::<u64>(), total as u64);
+    let mut pairs = rows("dpo.train.jsonl");
+    pairs.extend(rows("dpo.valid.jsonl"));
+    assert_eq!(pairs.len() as u64, out_rows);
+    assert!(out_rows > 0);
+    for p in &pairs {
+        // Both raters preferred the later variant of the demo's order, so that is chosen.
+        let chosen = p["chosen"][0]["content"].as_str().unwrap();
+        let rejected = p["rejected"][0]["content"].as_str().unwrap();
+        let (c, r) = (&chosen[..3], &rejected[..3]);
+        assert!(rank(c) > rank(r), "chosen {chosen:?} over {rejected:?}");
+    }
+
+    let m = export("openai-dpo");
+    assert_eq!(m["counts"]["rows_out"], out_rows);
+
+    let m = export("sft");
+    assert_eq!(m["raters"], serde_json::json!(["ana", "bo"]));
+    let d = dropped(&m);
+    assert!(
+        d["lost_comparison"] > 0,
+        "zero-shot lost every decided pair: {d:?}"
+    );
+    let mut chat = rows("sft.train.jsonl");
+    chat.extend(rows("sft.valid.jsonl"));
+    assert!(!chat.is_empty());
+    assert!(chat.iter().all(|r| {
+        let last = r["messages"].as_array().unwrap().last().unwrap();
+        last["role"] == "assistant" && !last["content"].as_str().unwrap().starts_with("QQZ")
+    }));
+
+    // The rubric scores ana and bo typed with their verdicts.
+    let m = export("rubric");
+    assert!(m["counts"]["rows_out"].as_u64().unwrap() > 0);
+    export("raw");
+
+    let Some(py) = common::consumers::python() else {
+        println!("SKIPPED the datasets check: LOUPE_SKIP_PYTHON=1 and no venv");
+        return;
+    };
+    let r = common::consumers::check(&py, &dir.join("hf-cache"), &out);
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        r.status.success() && stdout.contains("every export loads"),
+        "check_exports.py:\n{stdout}\n{}",
+        String::from_utf8_lossy(&r.stderr)
     );
 }
 

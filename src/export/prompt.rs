@@ -63,11 +63,25 @@ impl Prompts {
             if templates.contains_key(&v.template_version) {
                 continue;
             }
-            let stored = store
-                .template_version(&v.template_version)?
-                .and_then(|rec| serde_json::from_value::<Canonical>(rec.content).ok());
+            // The session's template, when it is still the version the run used.
+            let current = session
+                .templates
+                .get(&v.template)
+                .filter(|t| version_hash(t) == v.template_version);
+            let record = store.template_version(&v.template_version)?;
+            let as_sent = record.as_ref().and_then(|r| r.output_schema.clone());
+            let stored =
+                record.and_then(|rec| serde_json::from_value::<Canonical>(rec.content).ok());
             let resolved = if let Some(c) = stored {
-                schemas.insert(v.template_version.clone(), c.output_schema);
+                // The canonical form sorts the schema's keys, and a request's hash depends on
+                // their order: the schema as sent is kept beside it (or is the session's own,
+                // for records written before it was kept).
+                let schema = as_sent
+                    .or_else(|| {
+                        current.and_then(|t| t.output_schema.as_ref().map(|s| s.json.clone()))
+                    })
+                    .or(c.output_schema);
+                schemas.insert(v.template_version.clone(), schema);
                 Some(ResolvedTemplate {
                     name: v.template_version.clone(),
                     system: c.system,
@@ -76,21 +90,17 @@ impl Prompts {
                     output_schema: None,
                 })
             } else {
-                session
-                    .templates
-                    .get(&v.template)
-                    .filter(|t| version_hash(t) == v.template_version)
-                    .map(|t| {
-                        schemas.insert(
-                            v.template_version.clone(),
-                            t.output_schema.as_ref().map(|s| s.json.clone()),
-                        );
-                        ResolvedTemplate {
-                            name: v.template_version.clone(),
-                            output_schema: None,
-                            ..t.clone()
-                        }
-                    })
+                current.map(|t| {
+                    schemas.insert(
+                        v.template_version.clone(),
+                        t.output_schema.as_ref().map(|s| s.json.clone()),
+                    );
+                    ResolvedTemplate {
+                        name: v.template_version.clone(),
+                        output_schema: None,
+                        ..t.clone()
+                    }
+                })
             };
             if let Some(t) = resolved {
                 templates.insert(v.template_version.clone(), t);

@@ -66,6 +66,10 @@ pub struct TemplateVersionRecord {
     pub template: String,
     /// The canonical form (system, examples, user, schema) as JSON.
     pub content: serde_json::Value,
+    /// The output schema exactly as a run sends it: `content` sorts the schema's keys, and a
+    /// request's hash depends on their order. Absent from records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<serde_json::Value>,
     pub created_ms: u64,
 }
 

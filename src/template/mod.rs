@@ -184,6 +184,7 @@ pub fn version_record<S: BuildHasher>(
         session: session.file.name.clone(),
         template: template.to_owned(),
         content: canonical(t),
+        output_schema: t.output_schema.as_ref().map(|s| s.json.clone()),
         created_ms: now_ms(),
     })
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod consumers;
 pub mod mock_judge;
 pub mod mock_openai;
 pub mod model_server;

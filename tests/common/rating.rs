@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use loupe::providers::Usage;
+use loupe::runner::{Selection, plan_new_run};
 use loupe::session::Session;
-use loupe::store::{OutputRecord, RunRecord, RunStatus, RunVariant, Store};
+use loupe::store::{OutputRecord, RunRecord, RunStatus, Store};
 
 /// Writes `rate.yaml` in `dir`: variants plain, grounded, tuned (plain on model `acme-7b`), pairs plain/grounded and grounded/tuned,
 /// rubric clarity, accuracy, tone, `cases` cases; `gold` lists (case index, better variant).
@@ -63,61 +64,40 @@ pub fn output_text(v: &str, case: &str) -> String {
     }
 }
 
-/// Stores a complete run of every variant on every case of `session`.
-pub fn complete_run(store: &Store, session: &Session, id: &str) -> RunRecord {
-    let variants = session
-        .file
-        .variants
-        .iter()
-        .map(|v| RunVariant {
-            name: v.name.clone(),
-            template: v.template.clone(),
-            template_version: "v1".into(),
-            model_name: v.model.clone(),
-            model: session.model_for(&v.name).unwrap().clone(),
-            rag: None,
-        })
-        .collect();
-    let run = RunRecord {
-        id: id.into(),
-        session_name: session.file.name.clone(),
-        session_path: session.path.display().to_string(),
-        session_hash: session.hash.clone(),
-        created_ms: 1,
-        finished_ms: Some(2),
-        status: RunStatus::Complete,
-        variants,
-        case_ids: session.cases.iter().map(|c| c.id.clone()).collect(),
-        repeats: 1,
-        no_cache: false,
-    };
-    store.put_run(&run).unwrap();
-    for v in &run.variants {
-        for c in &run.case_ids {
-            store
-                .put_output(&OutputRecord {
-                    run_id: run.id.clone(),
-                    variant: v.name.clone(),
-                    case_id: c.clone(),
-                    repeat: 0,
-                    text: output_text(&v.name, c),
-                    usage: Usage::default(),
-                    latency_ms: 10,
-                    ttft_ms: None,
-                    cost_usd: None,
-                    cached: false,
-                    attempts: 1,
-                    finish_reason: None,
-                    error: None,
-                    request_hash: format!("{}-{c}", v.name),
-                    checks: Vec::new(),
-                    schema_attempts: Vec::new(),
-                    passages: Vec::new(),
-                    finished_ms: 2,
-                })
-                .unwrap();
-        }
+/// Stores a complete run of every variant on every case of `session`, planned by the real
+/// planner (so the templates' versions and the request hashes are the ones a run stores, and
+/// an export can rebuild each prompt).
+pub fn complete_run(store: &Store, session: &Session) -> RunRecord {
+    let plan = plan_new_run(session, store, &Selection::default(), false).unwrap();
+    for cell in &plan.cells {
+        let k = &cell.key;
+        store
+            .put_output(&OutputRecord {
+                run_id: k.run_id.clone(),
+                variant: k.variant.clone(),
+                case_id: k.case_id.clone(),
+                repeat: k.repeat,
+                text: output_text(&k.variant, &k.case_id),
+                usage: Usage::default(),
+                latency_ms: 10,
+                ttft_ms: None,
+                cost_usd: None,
+                cached: false,
+                attempts: 1,
+                finish_reason: None,
+                error: None,
+                request_hash: cell.request_hash.clone(),
+                checks: Vec::new(),
+                schema_attempts: Vec::new(),
+                passages: Vec::new(),
+                finished_ms: 2,
+            })
+            .unwrap();
     }
+    let mut run = plan.run.clone();
+    run.status = RunStatus::Complete;
+    run.finished_ms = Some(run.created_ms + 1);
+    store.put_run(&run).unwrap();
     store.flush().unwrap();
     run
 }
@@ -128,6 +108,6 @@ pub fn setup(dir: &Path, cases: usize, k: u32, gold: &[(usize, &str)]) -> (PathB
     let session = loupe::session::load(&session_path).unwrap();
     let store_dir = dir.join("store");
     let store = Store::open(&store_dir).unwrap();
-    complete_run(&store, &session, "20260101-000000-0001");
+    complete_run(&store, &session);
     (session_path, store_dir)
 }

@@ -1,0 +1,129 @@
+//! A variant with `enforce_schema` sends its template's output schema as the response
+//! format, so the schema is part of the request hash an export checks each prompt against.
+//! The stored template version sorts the schema's keys (its canonical form); the export
+//! must still rebuild the request exactly as sent, key order included.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use loupe::eval::spec::CheckResult;
+use loupe::providers::Usage;
+use loupe::runner::{Selection, plan_new_run};
+use loupe::store::{OutputRecord, RunStatus, Store};
+
+// The schema's keys are not in sorted order, at the top and inside.
+const SESSION: &str = r#"name: schema-export
+models:
+  m:
+    provider: openai
+    base_url: http://127.0.0.1:9/v1
+    model: tiny
+templates:
+  t:
+    system: "Reply with JSON."
+    user: "Evaluate: {{ text }}"
+    output_schema:
+      type: object
+      required: [risk]
+      properties:
+        risk: { type: string, enum: [low, medium, high] }
+        title: { type: string }
+variants:
+  - { name: strict, template: t, model: m, enforce_schema: { retries: 1 } }
+  - { name: loose, template: t, model: m }
+cases:
+  - { id: c1, text: "Rotate the certificate." }
+  - { id: c2, text: "Drop the orders table." }
+checks:
+  - json_valid
+"#;
+
+/// Plans and fills a complete run; `keep_schema: false` writes the template versions as
+/// stores did before they kept the schema as sent.
+fn build(dir: &Path, keep_schema: bool) {
+    std::fs::write(dir.join("s.yaml"), SESSION).unwrap();
+    let session = loupe::session::load(&dir.join("s.yaml")).unwrap();
+    let store = Store::open(&dir.join("store")).unwrap();
+    let plan = plan_new_run(&session, &store, &Selection::default(), false).unwrap();
+    if !keep_schema {
+        for v in &plan.run.variants {
+            let mut rec = store
+                .template_version(&v.template_version)
+                .unwrap()
+                .unwrap();
+            rec.output_schema = None;
+            store.put_template_version(&rec).unwrap();
+        }
+    }
+    for cell in &plan.cells {
+        let k = &cell.key;
+        store
+            .put_output(&OutputRecord {
+                run_id: k.run_id.clone(),
+                variant: k.variant.clone(),
+                case_id: k.case_id.clone(),
+                repeat: k.repeat,
+                text: format!(
+                    "{{\"risk\":\"low\",\"title\":\"{} {}\"}}",
+                    k.variant, k.case_id
+                ),
+                usage: Usage::default(),
+                latency_ms: 10,
+                ttft_ms: None,
+                cost_usd: None,
+                cached: false,
+                attempts: 1,
+                finish_reason: Some("stop".into()),
+                error: None,
+                request_hash: cell.request_hash.clone(),
+                checks: vec![CheckResult {
+                    name: "json_valid".into(),
+                    pass: true,
+                    score: None,
+                    reason: String::new(),
+                }],
+                schema_attempts: Vec::new(),
+                passages: Vec::new(),
+                finished_ms: 1,
+            })
+            .unwrap();
+    }
+    let mut run = plan.run.clone();
+    run.status = RunStatus::Complete;
+    store.put_run(&run).unwrap();
+    store.flush().unwrap();
+}
+
+fn export_sft(dir: &Path) -> serde_json::Value {
+    let out = dir.join("sft");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .arg("--store")
+        .arg(dir.join("store"))
+        .arg("export")
+        .arg(dir.join("s.yaml"))
+        .args(["--format", "sft", "--valid", "0", "--out"])
+        .arg(&out)
+        .env_remove("LOUPE_STORE")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_str(&std::fs::read_to_string(out.join("sft.manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn schema_enforced_outputs_export_with_their_prompts() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), true);
+    let m = export_sft(dir.path());
+    assert_eq!(m["counts"]["rows_out"], 4, "{}", m["counts"]);
+    assert_eq!(m["counts"]["dropped"], serde_json::json!({}));
+}
+
+#[test]
+fn older_template_versions_use_the_sessions_schema_while_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), false);
+    let m = export_sft(dir.path());
+    assert_eq!(m["counts"]["rows_out"], 4, "{}", m["counts"]);
+}
