@@ -1001,27 +1001,16 @@ fn draw_charts(
             .bar_style(view.theme.pass),
         pass_area,
     );
-    // Latency histogram over every output of the run, in eight equal-width buckets.
-    let lat: Vec<u64> = state
-        .data
-        .outputs
-        .values()
-        .filter(|o| o.error.is_none())
-        .map(|o| o.latency_ms)
-        .collect();
-    let max = lat.iter().copied().max().unwrap_or(0).max(1);
-    let buckets = 8u64;
-    let mut counts = vec![0u64; buckets as usize];
-    for l in &lat {
-        counts[((l * buckets) / (max + 1)) as usize] += 1;
-    }
-    let bars: Vec<Bar> = counts
+    // Latency histogram over every output of the run, computed when the run loaded.
+    let hist = &state.data.latency;
+    let bars: Vec<Bar> = hist
+        .counts
         .iter()
         .enumerate()
         .map(|(i, n)| {
             Bar::default()
                 .value(*n)
-                .label(Line::raw(format!("{}", (i as u64 + 1) * max / buckets)))
+                .label(Line::raw(hist.upper(i).to_string()))
         })
         .collect();
     frame.render_widget(

@@ -196,6 +196,44 @@ pub struct RunData {
     /// Per case id of the loaded run: (some output failed, the outputs differ). Computed
     /// once when a run loads, so the Results filters cost nothing per frame.
     pub case_flags: HashMap<String, (bool, bool)>,
+    /// Latency of the run's answered outputs, computed once when the run loads.
+    pub latency: LatencyHistogram,
+}
+
+/// Outputs' latencies in [`LatencyHistogram::BUCKETS`] equal-width buckets from 0 to the
+/// slowest.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LatencyHistogram {
+    /// The slowest latency, ms (at least 1).
+    pub max: u64,
+    pub counts: Vec<u64>,
+}
+
+impl LatencyHistogram {
+    pub const BUCKETS: u64 = 8;
+
+    /// Over every output without an error.
+    pub fn of<'a>(outputs: impl IntoIterator<Item = &'a OutputRecord> + Clone) -> Self {
+        let answered = |o: &&OutputRecord| o.error.is_none();
+        let max = outputs
+            .clone()
+            .into_iter()
+            .filter(answered)
+            .map(|o| o.latency_ms)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let mut counts = vec![0; Self::BUCKETS as usize];
+        for o in outputs.into_iter().filter(answered) {
+            counts[((o.latency_ms * Self::BUCKETS) / (max + 1)) as usize] += 1;
+        }
+        Self { max, counts }
+    }
+
+    /// The upper bound of bucket `i`, ms.
+    pub fn upper(&self, i: usize) -> u64 {
+        (i as u64 + 1) * self.max / Self::BUCKETS
+    }
 }
 
 pub struct State {
@@ -321,5 +359,50 @@ impl State {
         self.data
             .outputs
             .get(&(variant.to_owned(), case_id.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(latency_ms: u64, error: Option<&str>) -> OutputRecord {
+        OutputRecord {
+            run_id: "r".into(),
+            variant: "v".into(),
+            case_id: format!("c{latency_ms}"),
+            repeat: 0,
+            text: String::new(),
+            usage: crate::providers::Usage::default(),
+            latency_ms,
+            ttft_ms: None,
+            cost_usd: None,
+            cached: false,
+            attempts: 1,
+            finish_reason: None,
+            error: error.map(str::to_owned),
+            request_hash: String::new(),
+            checks: Vec::new(),
+            schema_attempts: Vec::new(),
+            passages: Vec::new(),
+            finished_ms: 0,
+        }
+    }
+
+    #[test]
+    fn latency_histogram_buckets_answered_outputs_up_to_the_slowest() {
+        let outputs = [
+            output(0, None),
+            output(100, None),
+            output(450, None),
+            output(800, None),
+            output(5_000, Some("timed out")),
+        ];
+        let h = LatencyHistogram::of(&outputs);
+        assert_eq!(h.max, 800, "the failed request's 5 s is not a latency");
+        assert_eq!(h.counts, [2, 0, 0, 0, 1, 0, 0, 1]);
+        assert_eq!(h.upper(0), 100);
+        assert_eq!(h.upper(7), 800);
+        assert_eq!(LatencyHistogram::of(&[]).counts, [0; 8]);
     }
 }

@@ -9,8 +9,8 @@ use super::action::Action;
 use super::keymap::{Context, Keymap};
 use super::msg::{Effect, Msg};
 use super::state::{
-    ActiveRun, CaseFilter, DiffKey, Level, Overlay, Part, Screen, SortBy, State, VersionsView,
-    ViewMode,
+    ActiveRun, CaseFilter, DiffKey, LatencyHistogram, Level, Overlay, Part, Screen, SortBy, State,
+    VersionsView, ViewMode,
 };
 use crate::runner::RunEvent;
 use crate::sanitize::sanitize;
@@ -61,6 +61,7 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 .map(|o| ((o.variant.clone(), o.case_id.clone()), o))
                 .collect();
             state.data.case_flags = case_flags(&state.data.outputs);
+            state.data.latency = LatencyHistogram::of(state.data.outputs.values());
             state.data.earlier = earlier;
             state.data.run = Some(run);
             let n = state.run_variants().len();
