@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
 mod export_fixture;
 
 use std::collections::BTreeMap;

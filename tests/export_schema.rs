@@ -7,10 +7,10 @@
 
 use std::path::Path;
 
-use loupe::eval::spec::CheckResult;
-use loupe::providers::Usage;
-use loupe::runner::{Selection, plan_new_run};
-use loupe::store::{OutputRecord, RunStatus, Store};
+mod common;
+
+use common::planned;
+use loupe::store::Store;
 
 // The schema's keys are not in sorted order, at the top and inside.
 const SESSION: &str = r#"name: schema-export
@@ -45,7 +45,7 @@ fn build(dir: &Path, keep_schema: bool) {
     std::fs::write(dir.join("s.yaml"), SESSION).unwrap();
     let session = loupe::session::load(&dir.join("s.yaml")).unwrap();
     let store = Store::open(&dir.join("store")).unwrap();
-    let plan = plan_new_run(&session, &store, &Selection::default(), false).unwrap();
+    let plan = planned::plan(&session, &store);
     if !keep_schema {
         for v in &plan.run.variants {
             let mut rec = store
@@ -56,43 +56,14 @@ fn build(dir: &Path, keep_schema: bool) {
             store.put_template_version(&rec).unwrap();
         }
     }
-    for cell in &plan.cells {
+    planned::complete(&store, &plan, |cell| {
         let k = &cell.key;
-        store
-            .put_output(&OutputRecord {
-                run_id: k.run_id.clone(),
-                variant: k.variant.clone(),
-                case_id: k.case_id.clone(),
-                repeat: k.repeat,
-                text: format!(
-                    "{{\"risk\":\"low\",\"title\":\"{} {}\"}}",
-                    k.variant, k.case_id
-                ),
-                usage: Usage::default(),
-                latency_ms: 10,
-                ttft_ms: None,
-                cost_usd: None,
-                cached: false,
-                attempts: 1,
-                finish_reason: Some("stop".into()),
-                error: None,
-                request_hash: cell.request_hash.clone(),
-                checks: vec![CheckResult {
-                    name: "json_valid".into(),
-                    pass: true,
-                    score: None,
-                    reason: String::new(),
-                }],
-                schema_attempts: Vec::new(),
-                passages: Vec::new(),
-                finished_ms: 1,
-            })
-            .unwrap();
-    }
-    let mut run = plan.run.clone();
-    run.status = RunStatus::Complete;
-    store.put_run(&run).unwrap();
-    store.flush().unwrap();
+        let text = format!(
+            "{{\"risk\":\"low\",\"title\":\"{} {}\"}}",
+            k.variant, k.case_id
+        );
+        planned::answer(cell, text, vec![planned::passed("json_valid")])
+    });
 }
 
 fn export_sft(dir: &Path) -> serde_json::Value {

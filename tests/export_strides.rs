@@ -8,10 +8,10 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use loupe::eval::spec::CheckResult;
-use loupe::providers::Usage;
-use loupe::runner::{Selection, plan_new_run};
-use loupe::store::{ComparisonKey, OutputRecord, RatingRecord, RunStatus, Store, Winner};
+mod common;
+
+use common::planned;
+use loupe::store::{ComparisonKey, RatingRecord, Store, Winner};
 
 /// 2 variants x 2,600 cases: 5,200 outputs, one stride and a part.
 const CASES: usize = 2_600;
@@ -50,43 +50,15 @@ fn build(dir: &Path) {
     std::fs::write(dir.join("cases.jsonl"), cases).unwrap();
     let session = loupe::session::load(&dir.join("s.yaml")).unwrap();
     let store = Store::open(&dir.join("store")).unwrap();
-    let plan = plan_new_run(&session, &store, &Selection::default(), false).unwrap();
-    for cell in &plan.cells {
+    let plan = planned::plan(&session, &store);
+    let run = planned::complete(&store, &plan, |cell| {
         let k = &cell.key;
-        store
-            .put_output(&OutputRecord {
-                run_id: k.run_id.clone(),
-                variant: k.variant.clone(),
-                case_id: k.case_id.clone(),
-                repeat: k.repeat,
-                text: format!(
-                    "{{\"risk\":\"low\",\"case\":\"{}\",\"by\":\"{}\"}}",
-                    k.case_id, k.variant
-                ),
-                usage: Usage::default(),
-                latency_ms: 10,
-                ttft_ms: None,
-                cost_usd: None,
-                cached: false,
-                attempts: 1,
-                finish_reason: Some("stop".into()),
-                error: None,
-                request_hash: cell.request_hash.clone(),
-                checks: vec![CheckResult {
-                    name: "json_valid".into(),
-                    pass: true,
-                    score: None,
-                    reason: String::new(),
-                }],
-                schema_attempts: Vec::new(),
-                passages: Vec::new(),
-                finished_ms: 1,
-            })
-            .unwrap();
-    }
-    let mut run = plan.run.clone();
-    run.status = RunStatus::Complete;
-    store.put_run(&run).unwrap();
+        let text = format!(
+            "{{\"risk\":\"low\",\"case\":\"{}\",\"by\":\"{}\"}}",
+            k.case_id, k.variant
+        );
+        planned::answer(cell, text, vec![planned::passed("json_valid")])
+    });
     for i in 0..RATED {
         store
             .put_rating(&RatingRecord {

@@ -6,4 +6,5 @@ pub mod consumers;
 pub mod mock_judge;
 pub mod mock_openai;
 pub mod model_server;
+pub mod planned;
 pub mod rating;

@@ -2,10 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use loupe::providers::Usage;
-use loupe::runner::{Selection, plan_new_run};
 use loupe::session::Session;
-use loupe::store::{OutputRecord, RunRecord, RunStatus, Store};
+use loupe::store::{RunRecord, Store};
 
 /// Writes `rate.yaml` in `dir`: variants plain, grounded, tuned (plain on model `acme-7b`), pairs plain/grounded and grounded/tuned,
 /// rubric clarity, accuracy, tone, `cases` cases; `gold` lists (case index, better variant).
@@ -68,38 +66,11 @@ pub fn output_text(v: &str, case: &str) -> String {
 /// planner (so the templates' versions and the request hashes are the ones a run stores, and
 /// an export can rebuild each prompt).
 pub fn complete_run(store: &Store, session: &Session) -> RunRecord {
-    let plan = plan_new_run(session, store, &Selection::default(), false).unwrap();
-    for cell in &plan.cells {
-        let k = &cell.key;
-        store
-            .put_output(&OutputRecord {
-                run_id: k.run_id.clone(),
-                variant: k.variant.clone(),
-                case_id: k.case_id.clone(),
-                repeat: k.repeat,
-                text: output_text(&k.variant, &k.case_id),
-                usage: Usage::default(),
-                latency_ms: 10,
-                ttft_ms: None,
-                cost_usd: None,
-                cached: false,
-                attempts: 1,
-                finish_reason: None,
-                error: None,
-                request_hash: cell.request_hash.clone(),
-                checks: Vec::new(),
-                schema_attempts: Vec::new(),
-                passages: Vec::new(),
-                finished_ms: 2,
-            })
-            .unwrap();
-    }
-    let mut run = plan.run.clone();
-    run.status = RunStatus::Complete;
-    run.finished_ms = Some(run.created_ms + 1);
-    store.put_run(&run).unwrap();
-    store.flush().unwrap();
-    run
+    let plan = super::planned::plan(session, store);
+    super::planned::complete(store, &plan, |cell| {
+        let text = output_text(&cell.key.variant, &cell.key.case_id);
+        super::planned::answer(cell, text, Vec::new())
+    })
 }
 
 /// A session file with a store holding a complete run, in `dir`.

@@ -7,10 +7,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use loupe::eval::spec::CheckResult;
 use loupe::providers::Usage;
-use loupe::runner::{Selection, plan_new_run};
-use loupe::store::{ComparisonKey, OutputRecord, RatingRecord, RunStatus, Store, Winner};
+use loupe::store::{ComparisonKey, RatingRecord, Store, Winner};
+
+// The including test declares `mod common;`.
+use crate::common::planned;
 
 /// The environment variable the fixture's model names for its key, and the key's value.
 pub const KEY_ENV: &str = "LOUPE_TEST_EXPORT_KEY";
@@ -153,64 +154,36 @@ pub fn build() -> Fixture {
     let store_dir = dir.path().join("store");
     let session = loupe::session::load(&session_path).unwrap();
     let store = Store::open(&store_dir).unwrap();
-    let plan = plan_new_run(&session, &store, &Selection::default(), false).unwrap();
-    let mut outputs = 0;
-    for cell in &plan.cells {
+    let plan = planned::plan(&session, &store);
+    let run = planned::complete(&store, &plan, |cell| {
         let k = &cell.key;
-        let text = answer(&k.variant, &k.case_id, k.repeat);
-        let (error, checks) = match (k.variant.as_str(), k.case_id.as_str(), k.repeat) {
-            ("zero", "c4", 0) => (Some("HTTP 503 from the server".to_owned()), Vec::new()),
-            ("few", "c6", 0) => (
-                None,
-                vec![CheckResult {
-                    name: "json_valid".into(),
-                    pass: false,
-                    score: None,
-                    reason: "not JSON".into(),
-                }],
-            ),
-            _ => (
-                None,
-                vec![CheckResult {
-                    name: "json_valid".into(),
-                    pass: true,
-                    score: None,
-                    reason: String::new(),
-                }],
-            ),
+        let mut o = planned::answer(
+            cell,
+            answer(&k.variant, &k.case_id, k.repeat),
+            vec![planned::passed("json_valid")],
+        );
+        o.usage = Usage {
+            input_tokens: 40,
+            output_tokens: 12,
+            estimated: false,
         };
-        store
-            .put_output(&OutputRecord {
-                run_id: k.run_id.clone(),
-                variant: k.variant.clone(),
-                case_id: k.case_id.clone(),
-                repeat: k.repeat,
-                text: if error.is_some() { String::new() } else { text },
-                usage: Usage {
-                    input_tokens: 40,
-                    output_tokens: 12,
-                    estimated: false,
-                },
-                latency_ms: 120,
-                ttft_ms: Some(30),
-                cost_usd: None,
-                cached: false,
-                attempts: 1,
-                finish_reason: Some("stop".into()),
-                error,
-                request_hash: cell.request_hash.clone(),
-                checks,
-                schema_attempts: Vec::new(),
-                passages: Vec::new(),
-                finished_ms: 1_000,
-            })
-            .unwrap();
-        outputs += 1;
-    }
-    let mut run = plan.run.clone();
-    run.status = RunStatus::Complete;
-    run.finished_ms = Some(2_000);
-    store.put_run(&run).unwrap();
+        o.latency_ms = 120;
+        o.ttft_ms = Some(30);
+        match (k.variant.as_str(), k.case_id.as_str(), k.repeat) {
+            ("zero", "c4", 0) => {
+                o.error = Some("HTTP 503 from the server".to_owned());
+                o.text = String::new();
+                o.checks = Vec::new();
+            }
+            ("few", "c6", 0) => {
+                o.checks[0].pass = false;
+                o.checks[0].reason = "not JSON".into();
+            }
+            _ => {}
+        }
+        o
+    });
+    let outputs = plan.cells.len();
 
     let mut seq = 0;
     let mut rate = |case: &str, rater: &str, winner: Winner, scores: &[(&str, &[(&str, u8)])]| {
