@@ -388,3 +388,28 @@ fn hostile_output_is_drawn_as_harmless_text() {
         }
     }
 }
+
+#[test]
+fn while_the_newest_run_is_read_screens_say_so_not_no_run_yet() {
+    let km = Keymap::default();
+    let mut s = State::new(session());
+    s.data.loading = true;
+    keys(&mut s, &[KeyCode::Char('4')]);
+    let text = text_of(&render(&s, "dark", 120, 40));
+    assert!(text.contains("reading the newest run..."), "{text}");
+    assert!(text.contains("Reading the newest run..."), "{text}");
+    assert!(!text.contains("no run yet"), "{text}");
+
+    // The store has none: now it says so.
+    update(&mut s, &km, Msg::NoRun);
+    let text = text_of(&render(&s, "dark", 120, 40));
+    assert!(
+        text.contains("no run yet") && text.contains("No run yet"),
+        "{text}"
+    );
+
+    // A failed read ends the loading too, with the error shown.
+    s.data.loading = true;
+    update(&mut s, &km, Msg::Error("cannot read the store".into()));
+    assert!(!s.data.loading);
+}

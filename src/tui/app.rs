@@ -96,6 +96,7 @@ where
         ascii: config.ascii,
     };
     let started = Instant::now();
+    state.data.loading = true;
     terminal.draw(|f| draw(&state, &view, f))?;
     host.run(Effect::LoadLatestRun);
 
@@ -273,7 +274,10 @@ impl Host {
             Effect::LoadLatestRun => spawn_blocking_reporting(tx.clone(), move || {
                 match store.latest_run(Some(&session.file.name), false)? {
                     Some(run) => load_run(&store, &session, &run.id, &tx),
-                    None => Ok(()),
+                    None => {
+                        let _ = tx.send(Msg::NoRun);
+                        Ok(())
+                    }
                 }
             }),
             Effect::LoadRun(id) => {

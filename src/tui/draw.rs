@@ -135,14 +135,14 @@ fn draw_tabs(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     ));
     let right = match &state.data.run {
         Some(run) => format!("{} · run {} ", state.session.file.name, run.id),
-        None => format!("{} · no run yet ", state.session.file.name),
+        None => format!("{} · {} ", state.session.file.name, no_run(state)),
     };
     let used: usize = spans.iter().map(Span::width).sum();
     // Narrow terminals keep what matters most: which run is shown.
     let right = if used + right.chars().count() > area.width as usize {
         match &state.data.run {
             Some(run) => format!("run {} ", run.id),
-            None => "no run yet ".to_owned(),
+            None => format!("{} ", no_run(state)),
         }
     } else {
         right
@@ -506,7 +506,7 @@ fn draw_preview(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let t = &state.templates;
     let stale = t.preview_gen < t.edit_gen;
     let title = if stale {
-        " Preview (rendering…) "
+        " Preview (rendering...) "
     } else {
         " Preview: the exact messages "
     };
@@ -752,8 +752,12 @@ fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     );
     if state.data.run.is_none() {
         frame.render_widget(
-            Paragraph::new("No run yet: press R to run the session, then come back.")
-                .block(view.block(" Compare ", false)),
+            Paragraph::new(if state.data.loading {
+                "Reading the newest run..."
+            } else {
+                "No run yet: press R to run the session, then come back."
+            })
+            .block(view.block(" Compare ", false)),
             body,
         );
         return;
@@ -772,7 +776,7 @@ fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     };
     let Some(diff) = c.diff.as_ref().map(|(_, d)| d) else {
         let msg = if compare_texts(state).is_some() {
-            "computing diff…"
+            "computing diff..."
         } else {
             "no outputs for this case in both variants"
         };
@@ -881,11 +885,24 @@ fn sorted_variants(state: &State) -> Vec<&VariantReport> {
     rows
 }
 
+/// What the tab bar says while no run is shown.
+fn no_run(state: &State) -> &'static str {
+    if state.data.loading {
+        "reading the newest run..."
+    } else {
+        "no run yet"
+    }
+}
+
 fn draw_results(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     if state.results.report.is_none() {
         frame.render_widget(
-            Paragraph::new("No run yet: press R to run the session.")
-                .block(view.block(" Results ", false)),
+            Paragraph::new(if state.data.loading {
+                "Reading the newest run..."
+            } else {
+                "No run yet: press R to run the session."
+            })
+            .block(view.block(" Results ", false)),
             area,
         );
         return;

@@ -58,6 +58,8 @@ pub enum Msg {
         outputs: Vec<OutputRecord>,
         earlier: Vec<String>,
     },
+    /// The session has no run in the store yet.
+    NoRun,
     EarlierLoaded {
         run_id: String,
         outputs: Vec<OutputRecord>,

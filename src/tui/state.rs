@@ -198,6 +198,8 @@ pub struct RunData {
     pub case_flags: HashMap<String, (bool, bool)>,
     /// Latency of the run's answered outputs, computed once when the run loads.
     pub latency: LatencyHistogram,
+    /// The newest run is being read at start: screens say so instead of "no run yet".
+    pub loading: bool,
 }
 
 /// Outputs' latencies in [`LatencyHistogram::BUCKETS`] equal-width buckets from 0 to the

@@ -60,6 +60,7 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 .filter(|o| o.repeat == 0)
                 .map(|o| ((o.variant.clone(), o.case_id.clone()), o))
                 .collect();
+            state.data.loading = false;
             state.data.case_flags = case_flags(&state.data.outputs);
             state.data.latency = LatencyHistogram::of(state.data.outputs.values());
             state.data.earlier = earlier;
@@ -113,7 +114,13 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             state.toast(Level::Info, format!("wrote {path}"));
             Vec::new()
         }
+        Msg::NoRun => {
+            state.data.loading = false;
+            Vec::new()
+        }
         Msg::Error(text) => {
+            // A failed read of the newest run ends its loading too.
+            state.data.loading = false;
             state.toast(Level::Error, text);
             Vec::new()
         }

@@ -65,7 +65,7 @@ fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
     match &s.phase {
         Phase::Loading => {
             frame.render_widget(
-                Paragraph::new("Opening your queue…").style(view.theme.muted),
+                Paragraph::new("Opening your queue...").style(view.theme.muted),
                 body,
             );
             return;
@@ -248,8 +248,8 @@ fn draw_header(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
         ));
     }
     match s.pending {
-        Some(Pending::Save(_)) => right.push(Span::styled("saving… ", view.theme.warn)),
-        Some(Pending::Undo) => right.push(Span::styled("undoing… ", view.theme.warn)),
+        Some(Pending::Save(_)) => right.push(Span::styled("saving... ", view.theme.warn)),
+        Some(Pending::Undo) => right.push(Span::styled("undoing... ", view.theme.warn)),
         None if s.saved_mark => right.push(Span::styled(
             if view.ascii { "+ saved " } else { "✓ saved " },
             view.theme.pass,
@@ -532,7 +532,7 @@ fn draw_owner(o: &OwnerView, view: &View, frame: &mut Frame, area: Rect) {
                 })
                 .collect::<Vec<_>>(),
         ),
-        (None, None) => Text::styled("Reading the ratings…", view.theme.muted),
+        (None, None) => Text::styled("Reading the ratings...", view.theme.muted),
     };
     frame.render_widget(
         Paragraph::new(text).scroll((o.scroll, 0)).block(block(
@@ -553,7 +553,7 @@ fn draw_owner(o: &OwnerView, view: &View, frame: &mut Frame, area: Rect) {
     } else {
         for (key, what) in [
             ("r", "refresh"),
-            ("R", "rate as…"),
+            ("R", "rate as..."),
             ("j/k", "scroll"),
             ("esc", "back"),
         ] {
