@@ -272,12 +272,11 @@ impl Host {
                 }
             }
             Effect::LoadLatestRun => spawn_blocking_reporting(tx.clone(), move || {
-                match store.latest_run(Some(&session.file.name), false)? {
-                    Some(run) => load_run(&store, &session, &run.id, &tx),
-                    None => {
-                        let _ = tx.send(Msg::NoRun);
-                        Ok(())
-                    }
+                if let Some(run) = store.latest_run(Some(&session.file.name), false)? {
+                    load_run(&store, &session, &run.id, &tx)
+                } else {
+                    let _ = tx.send(Msg::NoRun);
+                    Ok(())
                 }
             }),
             Effect::LoadRun(id) => {
