@@ -885,6 +885,24 @@ fn sorted_variants(state: &State) -> Vec<&VariantReport> {
     rows
 }
 
+/// A duration in at most four characters, for a histogram bar's label: `850`, `2.5s`, `13s`.
+pub fn short_ms(ms: u64) -> String {
+    if ms < 1_000 {
+        ms.to_string()
+    } else if ms < 9_950 {
+        format!("{:.1}s", ms as f64 / 1_000.0)
+    } else if ms < 9_999_500 {
+        let s = (ms + 500) / 1_000;
+        if s < 1_000 {
+            format!("{s}s")
+        } else {
+            format!("{}m", (s + 30) / 60)
+        }
+    } else {
+        format!("{}h", (ms + 1_800_000) / 3_600_000)
+    }
+}
+
 /// What the tab bar says while no run is shown.
 fn no_run(state: &State) -> &'static str {
     if state.data.loading {
@@ -1027,12 +1045,12 @@ fn draw_charts(
         .map(|(i, n)| {
             Bar::default()
                 .value(*n)
-                .label(Line::raw(hist.upper(i).to_string()))
+                .label(Line::raw(short_ms(hist.upper(i))))
         })
         .collect();
     frame.render_widget(
         BarChart::default()
-            .block(view.block(" Latency (ms, upper bound) ", false))
+            .block(view.block(" Latency (upper bound) ", false))
             .data(BarGroup::default().bars(&bars))
             .bar_width(4)
             .bar_gap(1)
@@ -1105,4 +1123,30 @@ fn draw_grid(state: &State, view: &View, frame: &mut Frame, area: Rect) {
         area,
         &mut ts,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_ms;
+
+    #[test]
+    fn durations_fit_a_four_cell_bar_label() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1.0s"),
+            (2_536, "2.5s"),
+            (9_949, "9.9s"),
+            (9_950, "10s"),
+            (10_146, "10s"),
+            (999_499, "999s"),
+            (999_500, "17m"),
+            (9_999_499, "167m"),
+            (36_000_000, "10h"),
+        ];
+        for (ms, want) in cases {
+            assert_eq!(short_ms(ms), want, "{ms} ms");
+            assert!(short_ms(ms).chars().count() <= 4);
+        }
+    }
 }
