@@ -1026,12 +1026,23 @@ fn draw_charts(
                 .text_value(format!("{pct}%"))
         })
         .collect();
+    // Bars as wide as the longest name when the panel has room, so names are not cut.
+    let gap = 2u16;
+    let longest = variants
+        .iter()
+        .map(|v| v.variant.chars().count())
+        .max()
+        .unwrap_or(0);
+    let room = (pass_area.width.saturating_sub(2) + gap) / (variants.len().max(1) as u16);
+    let bar_width = u16::try_from(longest)
+        .unwrap_or(u16::MAX)
+        .clamp(6, room.saturating_sub(gap).max(6));
     frame.render_widget(
         BarChart::default()
             .block(view.block(" Pass rate ", false))
             .data(BarGroup::default().bars(&bars))
-            .bar_width(6)
-            .bar_gap(2)
+            .bar_width(bar_width)
+            .bar_gap(gap)
             .max(100)
             .bar_style(view.theme.pass),
         pass_area,
