@@ -1057,7 +1057,10 @@ impl<'a> Ctx<'a> {
         _runs: &[RunRecord],
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(), ExportError> {
-        let ratings: Vec<_> = self.ratings.latest.values().cloned().collect();
+        // Taken, not copied: nothing after this reads the verdicts.
+        let ratings: Vec<_> = std::mem::take(&mut self.ratings.latest)
+            .into_values()
+            .collect();
         let dims = rubric_dims(self.session, ratings.iter().flat_map(|r| r.scores.values()));
         let mut header = vec![
             "comparison",
