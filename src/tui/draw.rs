@@ -31,7 +31,7 @@ pub struct View<'a> {
 }
 
 impl View<'_> {
-    fn block<'b>(&self, title: impl Into<Line<'b>>, focused: bool) -> Block<'b> {
+    pub(crate) fn block<'b>(&self, title: impl Into<Line<'b>>, focused: bool) -> Block<'b> {
         Block::default()
             .borders(Borders::ALL)
             .border_set(border_set(self.ascii))

@@ -8,14 +8,13 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::state::{Arrange, OwnerView, Pending, Phase, RatingScreen};
 use crate::diff::{Span as DiffSpan, SpanKind};
 use crate::rating::owner::OwnerReport;
 use crate::tui::draw::View;
 use crate::tui::state::State;
-use crate::tui::theme::border_set;
 
 /// Side by side from this width in `Arrange::Auto`; stacked below it.
 pub const SIDE_BY_SIDE_MIN_WIDTH: u16 = 100;
@@ -37,19 +36,6 @@ pub fn draw(state: &State, view: &View, frame: &mut Frame, area: Rect) {
         frame.render_widget(Block::default().style(view.theme.text), body);
         draw_owner(o, view, frame, body);
     }
-}
-
-fn block<'a>(view: &View, title: impl Into<Line<'a>>, focused: bool) -> Block<'a> {
-    Block::default()
-        .borders(Borders::ALL)
-        .border_set(border_set(view.ascii))
-        .border_style(if focused {
-            view.theme.border_focused
-        } else {
-            view.theme.border
-        })
-        .title(title)
-        .title_style(view.theme.title)
 }
 
 fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
@@ -96,7 +82,7 @@ fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
             Paragraph::new(text)
                 .alignment(Alignment::Center)
                 .wrap(Wrap { trim: false })
-                .block(block(view, " Done ", true)),
+                .block(view.block(" Done ", true)),
             body,
         );
         return;
@@ -133,7 +119,7 @@ fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
         frame.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: false })
-                .block(block(view, format!(" Case {case} · i hides "), false)),
+                .block(view.block(format!(" Case {case} · i hides "), false)),
             inputs,
         );
     } else {
@@ -173,7 +159,7 @@ fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
             Paragraph::new(text)
                 .wrap(Wrap { trim: false })
                 .scroll((s.scroll, 0))
-                .block(block(view, title, true).title_bottom(scores)),
+                .block(view.block(title, true).title_bottom(scores)),
             pane,
         );
     }
@@ -367,7 +353,7 @@ fn draw_help(view: &View, frame: &mut Frame, area: Rect) {
         .collect();
     frame.render_widget(Clear, rect);
     frame.render_widget(
-        Paragraph::new(lines).block(block(view, " Rating keys (any key closes) ", true)),
+        Paragraph::new(lines).block(view.block(" Rating keys (any key closes) ", true)),
         rect,
     );
 }
@@ -535,11 +521,9 @@ fn draw_owner(o: &OwnerView, view: &View, frame: &mut Frame, area: Rect) {
         (None, None) => Text::styled("Reading the ratings...", view.theme.muted),
     };
     frame.render_widget(
-        Paragraph::new(text).scroll((o.scroll, 0)).block(block(
-            view,
-            " Ratings · owner's view ",
-            true,
-        )),
+        Paragraph::new(text)
+            .scroll((o.scroll, 0))
+            .block(view.block(" Ratings · owner's view ", true)),
         body,
     );
     let mut spans = Vec::new();
