@@ -8,6 +8,15 @@
 
 use std::borrow::Cow;
 
+/// What a screen shows for an output: its text, or `error: ...` for a failed request (whose
+/// message can carry a server's response body), either one safe to draw.
+pub fn output_shown(o: &crate::store::OutputRecord) -> String {
+    match &o.error {
+        Some(e) => format!("error: {}", sanitize(e)),
+        None => sanitize(&o.text).into_owned(),
+    }
+}
+
 /// Returns `text` safe to draw; borrows when there was nothing to change (the common case).
 pub fn sanitize(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_change) {
@@ -42,7 +51,24 @@ fn is_bidi_control(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::sanitize;
+    use super::{output_shown, sanitize};
+
+    #[test]
+    fn a_failed_output_shows_its_error_harmless() {
+        let mut o: crate::store::OutputRecord = serde_json::from_value(serde_json::json!({
+            "run_id": "r", "variant": "v", "case_id": "c", "repeat": 0,
+            "text": "", "usage": {"input_tokens": 0, "output_tokens": 0, "estimated": false},
+            "latency_ms": 0, "attempts": 1, "request_hash": "h", "finished_ms": 0
+        }))
+        .expect("an output record");
+        o.error = Some("HTTP 500: \u{1b}]52;c;ZWNobw==\u{7}".into());
+        let shown = output_shown(&o);
+        assert!(shown.starts_with("error: HTTP 500"), "{shown}");
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        o.error = None;
+        o.text = "ok\u{1b}[2J".into();
+        assert_eq!(output_shown(&o), "ok\u{241b}[2J");
+    }
 
     #[test]
     fn clean_text_is_borrowed() {

@@ -653,7 +653,7 @@ fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect) {
             let stored = case.and_then(|c| state.output(name, &c.id));
             let text = match (r.live.get(*name), stored) {
                 (Some(live), _) => sanitize(live).into_owned(),
-                (None, Some(o)) => output_text(o),
+                (None, Some(o)) => crate::sanitize::output_shown(o),
                 (None, None) => String::new(),
             };
             let title = format!(" {name} · {} ", case.map_or("", |c| c.id.as_str()));
@@ -677,13 +677,6 @@ fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect) {
             Paragraph::new(lines).block(view.block(" Errors ", false)),
             err_area,
         );
-    }
-}
-
-fn output_text(o: &OutputRecord) -> String {
-    match &o.error {
-        Some(e) => format!("error: {}", sanitize(e)),
-        None => sanitize(&o.text).into_owned(),
     }
 }
 

@@ -13,7 +13,7 @@ use super::state::{
     VersionsView, ViewMode,
 };
 use crate::runner::RunEvent;
-use crate::sanitize::sanitize;
+use crate::sanitize::{output_shown, sanitize};
 use crate::session::{Example, TemplateSpec};
 use crate::store::RunStatus;
 
@@ -783,14 +783,7 @@ pub fn compare_texts(state: &State) -> Option<(String, String)> {
     } else {
         state.output(right, &case.id)?
     };
-    Some((display_text(l), display_text(r)))
-}
-
-fn display_text(o: &crate::store::OutputRecord) -> String {
-    match &o.error {
-        Some(e) => format!("error: {e}"),
-        None => sanitize(&o.text).into_owned(),
-    }
+    Some((output_shown(l), output_shown(r)))
 }
 
 fn current_diff_key(state: &State) -> Option<DiffKey> {
