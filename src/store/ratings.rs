@@ -125,8 +125,14 @@ fn rater_prefix(session: &str, rater: &str) -> Vec<u8> {
 impl Store {
     /// Writes a rating and waits until it is on disk. Only then may the screen say "saved".
     pub fn put_rating(&self, rating: &RatingRecord) -> Result<()> {
-        put(&self.inner.ratings, &rating.key(), rating)?;
-        self.inner.ratings.flush()?;
+        let key = rating.key();
+        put(&self.inner.ratings, &key, rating)?;
+        if let Err(e) = self.inner.ratings.flush() {
+            // Not acknowledged, so not kept: the rater's retry writes it under a new key, and
+            // the one the screen called "not saved" must not reach disk later and count twice.
+            let _ = self.inner.ratings.remove(&key);
+            return Err(e.into());
+        }
         Ok(())
     }
 
