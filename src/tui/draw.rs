@@ -682,7 +682,8 @@ fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect) {
 
 // ---- Compare ----
 
-fn spans_to_lines<'a>(lines: &'a [Vec<DiffSpan>], view: &View) -> Vec<Line<'a>> {
+/// Diff spans as lines, inserted and deleted words in the theme's diff styles.
+pub(crate) fn spans_to_lines<'a>(lines: &'a [Vec<DiffSpan>], view: &View) -> Vec<Line<'a>> {
     lines
         .iter()
         .map(|spans| {

@@ -6,14 +6,12 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::state::{Arrange, OwnerView, Pending, Phase, RatingScreen};
-use crate::diff::{Span as DiffSpan, SpanKind};
 use crate::rating::owner::OwnerReport;
-use crate::tui::draw::View;
+use crate::tui::draw::{View, spans_to_lines};
 use crate::tui::state::State;
 
 /// Side by side from this width in `Arrange::Auto`; stacked below it.
@@ -141,8 +139,8 @@ fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
     };
     let (left_text, right_text) = match &s.diff {
         Some(d) => (
-            diff_text(&d.left, view.theme.diff_delete, view),
-            diff_text(&d.right, view.theme.diff_insert, view),
+            Text::from(spans_to_lines(&d.left, view)),
+            Text::from(spans_to_lines(&d.right, view)),
         ),
         None => (
             Text::raw(item.left_text.as_str()),
@@ -166,29 +164,6 @@ fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
     if s.help {
         draw_help(view, frame, area);
     }
-}
-
-fn diff_text<'a>(lines: &'a [Vec<DiffSpan>], changed: Style, _view: &View) -> Text<'a> {
-    Text::from(
-        lines
-            .iter()
-            .map(|spans| {
-                Line::from(
-                    spans
-                        .iter()
-                        .map(|sp| {
-                            let style = if sp.kind == SpanKind::Equal {
-                                Style::default()
-                            } else {
-                                changed
-                            };
-                            Span::styled(sp.text.as_str(), style)
-                        })
-                        .collect::<Vec<_>>(),
-                )
-            })
-            .collect::<Vec<_>>(),
-    )
 }
 
 /// ` clarity 4 · accuracy _ · tone _ ` for one side, the next slot to fill highlighted.
