@@ -40,11 +40,22 @@ impl Harness {
     }
 
     fn with_gold(cases: usize, gold: &[(usize, &str)], rater: &str) -> Self {
+        Self::build(cases, gold, rater, |_, _| {})
+    }
+
+    /// As `with_gold`, with `prepare` changing the stored run before the queue is made.
+    fn build(
+        cases: usize,
+        gold: &[(usize, &str)],
+        rater: &str,
+        prepare: impl FnOnce(&Store, &str),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (session_path, store_dir) = common::rating::setup(dir.path(), cases, 2, gold);
         let session = Arc::new(loupe::session::load(&session_path).unwrap());
         let store = Store::open(&store_dir).unwrap();
         let run = store.latest_run(Some("rate-test"), true).unwrap().unwrap();
+        prepare(&store, &run.id);
         let outputs: Vec<_> = store.outputs(&run.id).collect::<Result<_, _>>().unwrap();
         let offer = queue::candidates(&session, &run, &outputs).unwrap();
         let config = QueueConfig::of(&session);
@@ -347,6 +358,26 @@ fn the_screen_is_blind_and_safe() {
         let e = h.chars("t");
         h.run_all(e);
     }
+}
+
+#[test]
+fn the_header_says_how_many_comparisons_were_left_out_and_whose_queue_it_is() {
+    // One failed output: the comparisons it is in are not asked.
+    let h = Harness::build(3, &[], "ana\u{1b}[2J", |store, run_id| {
+        let mut o = store.outputs(run_id).next().unwrap().unwrap();
+        o.error = Some("HTTP 503".into());
+        store.put_output(&o).unwrap();
+    });
+    let left_out = h.screen().left_out;
+    assert!(left_out > 0);
+    let text = h.text(120, 24);
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.contains(&format!("({left_out} left out)")),
+        "{header}"
+    );
+    assert!(header.contains("rater ana\u{241b}[2J"), "{header}");
+    assert!(!text.contains('\u{1b}'));
 }
 
 #[test]

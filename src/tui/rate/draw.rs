@@ -197,7 +197,11 @@ fn draw_header(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
     let left = vec![
         Span::styled(" Rate ", view.theme.tab_active),
         Span::styled(
-            format!(" {} · rater {} ", s.session, s.rater),
+            format!(
+                " {} · rater {} ",
+                s.session,
+                crate::sanitize::sanitize(&s.rater)
+            ),
             view.theme.header,
         ),
     ];
@@ -207,6 +211,13 @@ fn draw_header(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
             format!("{}/{} rated ", s.done_count(), s.items.len()),
             view.theme.header,
         ));
+        if s.left_out > 0 {
+            // Comparisons with an output missing or failed are not asked: say how many.
+            right.push(Span::styled(
+                format!("({} left out) ", s.left_out),
+                view.theme.muted,
+            ));
+        }
     }
     match s.pending {
         Some(Pending::Save(_)) => right.push(Span::styled("saving... ", view.theme.warn)),
@@ -478,17 +489,17 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
 
 fn draw_owner(o: &OwnerView, view: &View, frame: &mut Frame, area: Rect) {
     let [body, status] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
-    let text: Text = match (&o.report, &o.error) {
+    let text: Text = match (&o.lines, &o.error) {
         (_, Some(e)) => Text::styled(crate::sanitize::sanitize(e).into_owned(), view.theme.fail),
-        (Some(r), None) => Text::from(
-            owner_lines(r)
-                .into_iter()
+        (Some(lines), None) => Text::from(
+            lines
+                .iter()
                 .map(|l| {
                     let heading = !l.starts_with(' ') && !l.is_empty();
                     if heading {
-                        Line::styled(l, view.theme.accent)
+                        Line::styled(l.as_str(), view.theme.accent)
                     } else {
-                        Line::raw(l)
+                        Line::raw(l.as_str())
                     }
                 })
                 .collect::<Vec<_>>(),

@@ -7,7 +7,6 @@ use crossterm::event::KeyEvent;
 
 use crate::diff::DiffLines;
 use crate::rating::Item;
-use crate::rating::owner::OwnerReport;
 use crate::session::RubricDim;
 use crate::store::RatingRecord;
 
@@ -81,8 +80,6 @@ pub struct RatingScreen {
     pub pending: Option<Pending>,
     /// Keys typed while a write was in flight, replayed when it is done.
     pub deferred: VecDeque<KeyEvent>,
-    /// Ratings acknowledged in this sitting (the "saved" mark shows after the first).
-    pub saved: u32,
     pub saved_mark: bool,
     /// A message for the rater (a failed write, an undo), with whether it is an error.
     pub message: Option<(String, bool)>,
@@ -117,7 +114,6 @@ impl RatingScreen {
             note_edit: None,
             pending: None,
             deferred: VecDeque::new(),
-            saved: 0,
             saved_mark: false,
             message: None,
             show_inputs: true,
@@ -146,7 +142,9 @@ impl RatingScreen {
 }
 
 pub struct OwnerView {
-    pub report: Option<OwnerReport>,
+    /// The report as text, formatted (and sanitized: rater names are typed by people) once
+    /// when it loads, not on every frame.
+    pub lines: Option<Vec<String>>,
     pub error: Option<String>,
     pub scroll: u16,
     /// The rater name being typed to rate from the workbench.

@@ -70,7 +70,7 @@ pub fn start(state: &mut State, rater: &str, run: Option<String>, fixed: bool) -
 /// Opens the owner's view (from the workbench).
 pub fn open_owner(state: &mut State) -> Vec<Effect> {
     state.rate.owner = Some(OwnerView {
-        report: None,
+        lines: None,
         error: None,
         scroll: 0,
         rater_prompt: None,
@@ -361,7 +361,12 @@ pub fn on_msg(state: &mut State, msg: RateMsg) -> Vec<Effect> {
     match msg {
         RateMsg::OwnerLoaded(report) => {
             if let Some(o) = &mut state.rate.owner {
-                o.report = Some(*report);
+                o.lines = Some(
+                    super::draw::owner_lines(&report)
+                        .into_iter()
+                        .map(|l| crate::sanitize::sanitize(&l).into_owned())
+                        .collect(),
+                );
                 o.error = None;
             }
             return Vec::new();
@@ -415,7 +420,6 @@ pub fn on_msg(state: &mut State, msg: RateMsg) -> Vec<Effect> {
             s.pending = None;
             s.done[i] = true;
             s.history.push((i, record));
-            s.saved += 1;
             s.saved_mark = true;
             s.draft = Draft::default();
             s.skipped.retain(|x| *x != i);
