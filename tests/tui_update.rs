@@ -276,6 +276,21 @@ fn starting_toggling_streaming_and_cancelling_a_run() {
         ],
     );
     assert_eq!(s.run.live["strict"], "{\"title\"");
+    // Streamed text is kept sanitized: an escape split across deltas draws as text too.
+    press(
+        &mut s,
+        [
+            Msg::Run(RunEvent::Delta {
+                key: cell("strict"),
+                text: " \u{1b}".into(),
+            }),
+            Msg::Run(RunEvent::Delta {
+                key: cell("strict"),
+                text: "[2J".into(),
+            }),
+        ],
+    );
+    assert_eq!(s.run.live["strict"], "{\"title\" \u{241b}[2J");
     // A retry or a schema repair voids what streamed so far.
     press(
         &mut s,

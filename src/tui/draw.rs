@@ -651,10 +651,10 @@ fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect) {
         };
         for (name, pane) in names.iter().zip(areas.iter()) {
             let stored = case.and_then(|c| state.output(name, &c.id));
-            let text = match (r.live.get(*name), stored) {
-                (Some(live), _) => sanitize(live).into_owned(),
-                (None, Some(o)) => crate::sanitize::output_shown(o),
-                (None, None) => String::new(),
+            let text: std::borrow::Cow<str> = match (r.live.get(*name), stored) {
+                (Some(live), _) => live.as_str().into(),
+                (None, Some(o)) => crate::sanitize::output_shown(o).into(),
+                (None, None) => "".into(),
             };
             let title = format!(" {name} · {} ", case.map_or("", |c| c.id.as_str()));
             frame.render_widget(

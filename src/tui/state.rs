@@ -125,7 +125,7 @@ pub struct RunState {
     pub active: Option<ActiveRun>,
     /// Case whose outputs stream into the panes.
     pub case: usize,
-    /// Text streamed so far for the focused case, per variant.
+    /// Text streamed so far for the focused case, per variant: already sanitized.
     pub live: HashMap<String, String>,
     pub cell_errors: Vec<String>,
 }

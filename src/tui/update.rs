@@ -714,12 +714,14 @@ fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
                 .get(state.run.case)
                 .map(|c| c.id.as_str());
             if key.repeat == 0 && focused == Some(key.case_id.as_str()) {
+                // Sanitized as it arrives (it maps each character alone), so a frame draws
+                // the streamed text without copying it.
                 state
                     .run
                     .live
                     .entry(key.variant)
                     .or_default()
-                    .push_str(&text);
+                    .push_str(&sanitize(&text));
             }
             Vec::new()
         }
