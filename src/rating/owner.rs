@@ -76,11 +76,7 @@ pub fn verdicts(ratings: &[RatingRecord]) -> Vec<Verdict> {
         .filter(|r| !r.gold)
         .map(|r| {
             let left = r.left.clone();
-            let right = if r.left == r.comparison.a {
-                r.comparison.b.clone()
-            } else {
-                r.comparison.a.clone()
-            };
+            let right = r.comparison.other(&left).to_owned();
             let winner = match r.preferred() {
                 Some(v) if v == left => Winner::A,
                 Some(_) => Winner::B,

@@ -262,11 +262,7 @@ fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
 
 /// The variant shown on the right of an assignment.
 pub fn right_of(a: &Assignment) -> &str {
-    if a.left == a.comparison.a {
-        &a.comparison.b
-    } else {
-        &a.comparison.a
-    }
+    a.comparison.other(&a.left)
 }
 
 #[cfg(test)]

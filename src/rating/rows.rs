@@ -35,11 +35,7 @@ pub struct RatingRow {
 
 impl RatingRow {
     pub fn of(r: &RatingRecord) -> Self {
-        let right = if r.left == r.comparison.a {
-            &r.comparison.b
-        } else {
-            &r.comparison.a
-        };
+        let right = r.comparison.other(&r.left);
         Self {
             session: r.session.clone(),
             rater: r.rater.clone(),
@@ -50,7 +46,7 @@ impl RatingRow {
             a: r.comparison.a.clone(),
             b: r.comparison.b.clone(),
             left: r.left.clone(),
-            right: right.clone(),
+            right: right.to_owned(),
             winner: r.winner,
             preferred: r.preferred().map(str::to_owned),
             gold: r.gold,

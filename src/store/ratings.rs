@@ -34,6 +34,11 @@ pub struct ComparisonKey {
 }
 
 impl ComparisonKey {
+    /// The variant of the pair that is not `variant`: the right side when `variant` is left.
+    pub fn other(&self, variant: &str) -> &str {
+        if variant == self.a { &self.b } else { &self.a }
+    }
+
     /// A stable text id, used in exports and audits.
     pub fn id(&self) -> String {
         format!(
