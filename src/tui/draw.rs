@@ -156,21 +156,9 @@ fn draw_tabs(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn current_context(state: &State) -> Context {
-    match (&state.overlay, state.screen) {
-        (Overlay::Help { .. }, _) => Context::Help,
-        (Overlay::Palette { .. }, _) => Context::Palette,
-        _ if state.templates.editor.is_some() => Context::Editor,
-        (_, Screen::Templates) => Context::Templates,
-        (_, Screen::Run) => Context::Run,
-        (_, Screen::Compare) => Context::Compare,
-        (_, Screen::Results) => Context::Results,
-    }
-}
-
 fn draw_status(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
-    for (key, what) in strings::hints(view.keymap, current_context(state)) {
+    for (key, what) in strings::hints(view.keymap, state.context()) {
         spans.push(Span::styled(format!(" {key} "), view.theme.status_key));
         spans.push(Span::styled(format!("{what} "), view.theme.status_bar));
     }
@@ -218,13 +206,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 
 fn draw_help(state: &State, view: &View, frame: &mut Frame, area: Rect, scroll: u16) {
     let rect = centered(area, 70, area.height.saturating_sub(4));
-    let ctx = match state.screen {
-        _ if state.templates.editor.is_some() => Context::Editor,
-        Screen::Templates => Context::Templates,
-        Screen::Run => Context::Run,
-        Screen::Compare => Context::Compare,
-        Screen::Results => Context::Results,
-    };
+    let ctx = state.screen_context();
     let mut lines = Vec::new();
     for (title, c) in [
         (strings::context_name(ctx), ctx),

@@ -258,6 +258,30 @@ pub struct State {
 }
 
 impl State {
+    /// Whose keys apply: the overlay's, else the screen's.
+    pub fn context(&self) -> crate::tui::keymap::Context {
+        use crate::tui::keymap::Context;
+        match self.overlay {
+            Overlay::Help { .. } => Context::Help,
+            Overlay::Palette { .. } => Context::Palette,
+            Overlay::None => self.screen_context(),
+        }
+    }
+
+    /// The screen's key context, overlays aside: the editor's while it is open.
+    pub fn screen_context(&self) -> crate::tui::keymap::Context {
+        use crate::tui::keymap::Context;
+        if self.templates.editor.is_some() {
+            return Context::Editor;
+        }
+        match self.screen {
+            Screen::Templates => Context::Templates,
+            Screen::Run => Context::Run,
+            Screen::Compare => Context::Compare,
+            Screen::Results => Context::Results,
+        }
+    }
+
     pub fn new(session: Arc<Session>) -> Self {
         let names: Vec<String> = session.file.templates.keys().cloned().collect();
         let specs = session

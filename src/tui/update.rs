@@ -154,18 +154,6 @@ fn preview_effect(state: &State) -> Option<Effect> {
     })
 }
 
-fn context(state: &State) -> Context {
-    match (&state.overlay, state.screen) {
-        (Overlay::Help { .. }, _) => Context::Help,
-        (Overlay::Palette { .. }, _) => Context::Palette,
-        (Overlay::None, _) if state.templates.editor.is_some() => Context::Editor,
-        (Overlay::None, Screen::Templates) => Context::Templates,
-        (Overlay::None, Screen::Run) => Context::Run,
-        (Overlay::None, Screen::Compare) => Context::Compare,
-        (Overlay::None, Screen::Results) => Context::Results,
-    }
-}
-
 fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Effect> {
     if let Some(effects) = super::rate::update::on_key(state, key) {
         return effects;
@@ -210,7 +198,7 @@ fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Effect> {
         }
         return Vec::new();
     }
-    let ctx = context(state);
+    let ctx = state.context();
     if ctx == Context::Editor {
         if let Some(action) = keymap.lookup(ctx, &key) {
             return on_action(state, action);
