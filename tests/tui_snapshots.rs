@@ -413,3 +413,55 @@ fn while_the_newest_run_is_read_screens_say_so_not_no_run_yet() {
     update(&mut s, &km, Msg::Error("cannot read the store".into()));
     assert!(!s.data.loading);
 }
+
+#[test]
+fn the_run_screen_can_select_the_cases_that_failed_last_run() {
+    let mut s = loaded_state();
+    // Every output passes but those of two cases.
+    let bad = [s.session.cases[1].id.clone(), s.session.cases[4].id.clone()];
+    let outputs: Vec<OutputRecord> = s
+        .data
+        .outputs
+        .values()
+        .cloned()
+        .map(|mut o| {
+            for c in &mut o.checks {
+                c.pass = !bad.contains(&o.case_id);
+            }
+            o
+        })
+        .collect();
+    let run = s.data.run.clone().unwrap();
+    update(
+        &mut s,
+        &Keymap::default(),
+        Msg::RunLoaded {
+            run,
+            outputs,
+            earlier: Vec::new(),
+        },
+    );
+    s.run.filter = loupe::tui::state::CaseFilter::FailedLastRun;
+    let failed: Vec<String> = s
+        .session
+        .cases
+        .iter()
+        .filter(|c| {
+            s.data
+                .outputs
+                .values()
+                .any(|o| o.case_id == c.id && !o.passed())
+        })
+        .map(|c| c.id.clone())
+        .collect();
+    // (and any case whose request failed)
+    assert!(bad.iter().all(|b| failed.contains(b)));
+    assert!(failed.len() < s.session.cases.len());
+    assert_eq!(loupe::tui::update::selected_cases(&s), failed);
+    keys(&mut s, &[KeyCode::Char('2')]);
+    let text = text_of(&render(&s, "dark", 120, 40));
+    assert!(
+        text.contains(&format!("failed last run ({})", failed.len())),
+        "{text}"
+    );
+}

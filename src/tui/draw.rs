@@ -14,9 +14,7 @@ use super::keymap::{Context, Keymap};
 use super::state::{CaseFilter, Level, Overlay, Part, Screen, SortBy, State, ViewMode};
 use super::strings;
 use super::theme::{Theme, border_set};
-use super::update::{
-    action_name, compare_texts, grid_rows, palette_matches, selected_cases, short,
-};
+use super::update::{action_name, compare_texts, grid_rows, palette_matches, selected, short};
 use crate::diff::{Span as DiffSpan, SpanKind};
 use crate::providers::Role;
 use crate::report::VariantReport;
@@ -562,7 +560,7 @@ fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     };
     let mut info = vec![Line::from(vec![
         Span::styled("cases: ", view.theme.accent),
-        Span::raw(format!("{filter} ({})", selected_cases(state).len())),
+        Span::raw(format!("{filter} ({})", selected(state).count())),
     ])];
     if let Some(a) = &r.active {
         let secs = (state.now_ms.saturating_sub(a.started_ms)) as f64 / 1000.0;

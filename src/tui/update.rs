@@ -656,26 +656,22 @@ fn session_tags(state: &State) -> Vec<String> {
 
 /// Case ids the run filter selects.
 pub fn selected_cases(state: &State) -> Vec<String> {
-    let cases = &state.session.cases;
-    match &state.run.filter {
-        CaseFilter::All => cases.iter().map(|c| c.id.clone()).collect(),
-        CaseFilter::Tag(t) => cases
-            .iter()
-            .filter(|c| c.tags.contains(t))
-            .map(|c| c.id.clone())
-            .collect(),
-        CaseFilter::FailedLastRun => cases
-            .iter()
-            .filter(|c| {
-                state
-                    .data
-                    .outputs
-                    .values()
-                    .any(|o| o.case_id == c.id && !o.passed())
-            })
-            .map(|c| c.id.clone())
-            .collect(),
-    }
+    selected(state).map(|c| c.id.clone()).collect()
+}
+
+/// The cases the Run screen's filter selects; drawn (counted) on every frame, so the failed
+/// filter reads the per-case flags computed when the run loaded.
+pub fn selected(state: &State) -> impl Iterator<Item = &crate::session::Case> {
+    let filter = &state.run.filter;
+    state.session.cases.iter().filter(move |c| match filter {
+        CaseFilter::All => true,
+        CaseFilter::Tag(t) => c.tags.contains(t),
+        CaseFilter::FailedLastRun => state
+            .data
+            .case_flags
+            .get(c.id.as_str())
+            .is_some_and(|(failed, _)| *failed),
+    })
 }
 
 fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
