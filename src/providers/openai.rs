@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::error::ProviderError;
 use super::protocol::{Decoder, Provider, Whole, in_band_error, parse_json};
 use super::types::{ChatRequest, StreamEvent};
-use super::wire::Sse;
+use super::wire::{Sse, SseEvent};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OpenAi;
@@ -158,6 +158,22 @@ struct SseDecoder {
 }
 
 impl SseDecoder {
+    fn on_event(&mut self, e: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
+        if e.event == "error" && !self.done {
+            // llama.cpp's mid-stream failure (`error: {"code","message","type"}`), or an
+            // `event: error`: the answer is not whole, whatever follows.
+            let v = serde_json::from_str::<Value>(&e.data)
+                .unwrap_or_else(|_| Value::String(e.data.clone()));
+            return Err(
+                in_band_error(&json!({ "error": v })).unwrap_or(ProviderError::Api {
+                    kind: String::new(),
+                    message: "the server reported an error mid-stream".into(),
+                }),
+            );
+        }
+        self.on_data(&e.data, out)
+    }
+
     fn on_data(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
         if self.done {
             return Ok(());
@@ -188,15 +204,15 @@ impl Decoder for SseDecoder {
             events.push(e);
             Ok(())
         })?;
-        for e in events {
-            self.on_data(&e.data, out)?;
+        for e in &events {
+            self.on_event(e, out)?;
         }
         Ok(())
     }
 
     fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), ProviderError> {
         if let Some(e) = self.sse.finish() {
-            self.on_data(&e.data, out)?;
+            self.on_event(&e, out)?;
         }
         // Some servers omit `[DONE]`; a finish reason still says the answer is whole.
         if self.done || self.finished {
@@ -258,6 +274,15 @@ mod tests {
         assert!(matches!(events(bad), Err(ProviderError::Decode { .. })));
         let err = "data: {\"error\":{\"type\":\"server_error\",\"message\":\"boom\"}}\n\n";
         assert!(matches!(events(err), Err(ProviderError::Api { .. })));
+        // llama.cpp's mid-stream failure, then `[DONE]`: an error, never an empty answer.
+        let llama = "error: {\"code\":400,\"message\":\"the request exceeds the context size\",\"type\":\"exceed_context_size_error\"}\n\ndata: [DONE]\n\n";
+        match events(llama) {
+            Err(ProviderError::Api { kind, message }) => {
+                assert_eq!(kind, "exceed_context_size_error");
+                assert!(message.contains("context size"), "{message}");
+            }
+            other => panic!("expected an API error, got {other:?}"),
+        }
     }
 
     #[test]
