@@ -248,3 +248,35 @@ fn a_rag_variant_is_refused_rather_than_run_without_retrieval() {
     );
     assert!(!stdout(&out).trim().is_empty(), "{}", stderr(&out));
 }
+
+#[test]
+fn a_run_that_cannot_start_leaves_no_run_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = write_session(dir.path(), "http://127.0.0.1:9/v1", 1, "");
+    let text = std::fs::read_to_string(&session).unwrap().replace(
+        "    concurrency: 2\n",
+        "    concurrency: 2\n    api_key_env: LOUPE_TEST_KEY_NEVER_SET\n",
+    );
+    std::fs::write(&session, text).unwrap();
+    let store = dir.path().join("store");
+    let out = Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .arg("--store")
+        .arg(&store)
+        .args(["run", session.to_str().unwrap()])
+        .env_remove("LOUPE_TEST_KEY_NEVER_SET")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("LOUPE_TEST_KEY_NEVER_SET"),
+        "{}",
+        stderr(&out)
+    );
+    let runs = loupe(&store, &["runs"]);
+    assert!(
+        !stdout(&runs).contains("running"),
+        "a run that never started is not listed as running:\n{}",
+        stdout(&runs)
+    );
+}

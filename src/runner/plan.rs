@@ -196,7 +196,8 @@ pub fn plan_new_run(
         return Err(PlanError::Empty);
     }
     let judges = judges_for(session, store, &run)?;
-    store.put_run(&run)?;
+    // Not stored yet: `execute` stores the run when it starts, so a run that cannot start
+    // (a missing API key) leaves nothing behind that looks like it is running.
     Ok(Plan { run, cells, judges })
 }
 
