@@ -280,3 +280,23 @@ fn a_run_that_cannot_start_leaves_no_run_behind() {
         stdout(&runs)
     );
 }
+
+#[test]
+fn run_options_that_cannot_apply_are_refused_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = write_session(dir.path(), "http://127.0.0.1:9/v1", 1, "");
+    let store = dir.path().join("store");
+    let s = session.to_str().unwrap();
+    // A resumed run keeps its own selection.
+    let out = loupe(&store, &["run", s, "--resume", "r1", "--variant", "plain"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
+    // An unknown run to take the failed cases from is named as such.
+    let out = loupe(&store, &["run", s, "--failed-in", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no run nosuch"), "{}", stderr(&out));
+}

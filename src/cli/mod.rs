@@ -96,8 +96,13 @@ pub enum Command {
         session: PathBuf,
         #[command(flatten)]
         select: SelectArgs,
-        /// Resume this interrupted run instead of starting a new one.
-        #[arg(long, value_name = "RUN")]
+        /// Resume this interrupted run instead of starting a new one (with the run's own
+        /// selection: the selection options do not apply).
+        #[arg(
+            long,
+            value_name = "RUN",
+            conflicts_with_all = ["variants", "tags", "cases", "failed_in", "repeats"]
+        )]
         resume: Option<String>,
         /// Send every request even when the response cache has it.
         #[arg(long)]

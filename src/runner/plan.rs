@@ -76,6 +76,8 @@ pub enum PlanError {
     NoCase(String),
     #[error("the selection has no cells: no variant or no case matched")]
     Empty,
+    #[error("--failed-in {0}: no output of that run failed, so there is nothing to rerun")]
+    NothingFailed(String),
     #[error(
         "the session changed since run {run} started: template {template} is now version {now}, \
          the run used {then}; start a new run instead"
@@ -95,7 +97,7 @@ pub enum PlanError {
     RagUnsupported { variant: String, rag: String },
 }
 
-/// Plans a new run and records it (status running) with the session and template versions.
+/// Plans a new run with the session and template versions (stored when `execute` starts it).
 pub fn plan_new_run(
     session: &Session,
     store: &Store,
@@ -121,12 +123,17 @@ pub fn plan_new_run(
     }
     let failed: Option<Vec<String>> = match &sel.failed_in {
         Some(run) => {
+            // An unknown run says so (not "the selection has no cells").
+            store.run(run)?;
             let mut ids = Vec::new();
             for o in store.outputs(run) {
                 let o = o?;
                 if !o.passed() && !ids.contains(&o.case_id) {
                     ids.push(o.case_id);
                 }
+            }
+            if ids.is_empty() {
+                return Err(PlanError::NothingFailed(run.clone()));
             }
             Some(ids)
         }
