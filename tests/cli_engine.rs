@@ -300,3 +300,23 @@ fn run_options_that_cannot_apply_are_refused_with_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("no run nosuch"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_template_error_in_run_says_where_like_check_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("t.yaml");
+    std::fs::write(
+        &session,
+        "name: t\nmodels:\n  m: { provider: openai, base_url: \"http://127.0.0.1:9/v1\", model: x }\ntemplates:\n  t:\n    user: \"Hi {{ nope }}\"\nvariants:\n  - { name: a, template: t, model: m }\ncases:\n  - { id: c1, text: hello }\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let out = loupe(&store, &["run", session.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("t.yaml:6:11: template `t` (user), line 1: undefined variable `nope`"),
+        "{}",
+        stderr(&out)
+    );
+}

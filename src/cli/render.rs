@@ -79,10 +79,5 @@ pub fn render(
 
 /// Compile errors as `file:line:col:` lines.
 fn located(session: &Session, errors: TemplateErrors) -> anyhow::Error {
-    let lines: Vec<String> = errors
-        .0
-        .into_iter()
-        .map(|e| session.template_problem(e, 0).to_string())
-        .collect();
-    anyhow::anyhow!(lines.join("\n"))
+    anyhow::anyhow!(session.located_template_errors(errors.0))
 }

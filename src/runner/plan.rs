@@ -252,7 +252,8 @@ fn judges_for(
         return Ok(Vec::new());
     }
     let renderer = Arc::new(
-        crate::template::Renderer::new(session).map_err(|e| PlanError::Template(e.to_string()))?,
+        crate::template::Renderer::new(session)
+            .map_err(|e| PlanError::Template(session.located_template_errors(e.0)))?,
     );
     let cases: HashMap<String, Arc<Case>> = session
         .cases
@@ -304,7 +305,7 @@ fn judges_for(
                     &[],
                     &[(OUTPUT_A, "answer A"), (OUTPUT_B, "answer B")],
                 )
-                .map_err(|e| PlanError::Template(e.to_string()))?;
+                .map_err(|e| PlanError::Template(session.located_template_errors([e])))?;
         }
         judges.push(JudgePlan {
             id: judge_id(&spec),
@@ -326,8 +327,8 @@ fn cells_for(session: &Session, run: &RunRecord) -> Result<Vec<Arc<Cell>>, PlanE
         .iter()
         .map(|c| (c.id.as_str(), Arc::new(c.clone())))
         .collect();
-    let renderer =
-        crate::template::Renderer::new(session).map_err(|e| PlanError::Template(e.to_string()))?;
+    let renderer = crate::template::Renderer::new(session)
+        .map_err(|e| PlanError::Template(session.located_template_errors(e.0)))?;
     let mut cells = Vec::with_capacity(run.cell_count());
     for v in &run.variants {
         let spec = session
@@ -335,7 +336,7 @@ fn cells_for(session: &Session, run: &RunRecord) -> Result<Vec<Arc<Cell>>, PlanE
             .ok_or_else(|| PlanError::NoVariant(v.name.clone()))?;
         let schema = renderer
             .schema_validator(&v.template)
-            .map_err(|e| PlanError::Template(e.to_string()))?;
+            .map_err(|e| PlanError::Template(session.located_template_errors([e])))?;
         let checks: Checks = Arc::new(
             session
                 .checks_for(&v.name)
@@ -358,7 +359,7 @@ fn cells_for(session: &Session, run: &RunRecord) -> Result<Vec<Arc<Cell>>, PlanE
                 .ok_or_else(|| PlanError::NoCase(case_id.clone()))?;
             let messages = renderer
                 .render(&v.template, case, &[])
-                .map_err(|e| PlanError::Template(e.to_string()))?;
+                .map_err(|e| PlanError::Template(session.located_template_errors([e])))?;
             let request = ChatRequest {
                 model: v.model.model.clone(),
                 messages,

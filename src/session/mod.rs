@@ -151,6 +151,18 @@ impl Session {
         out
     }
 
+    /// Template errors as `file:line:col: ...` lines, as `loupe check` prints them.
+    pub fn located_template_errors(
+        &self,
+        errors: impl IntoIterator<Item = TemplateError>,
+    ) -> String {
+        errors
+            .into_iter()
+            .map(|e| self.template_problem(e, 0).to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// A template error as a problem, located at the line of the part to fix.
     pub fn template_problem(&self, error: TemplateError, more_cases: usize) -> Problem {
         load::template_problem(
