@@ -80,7 +80,7 @@ pub(super) async fn judge_all(
                 comparisons: tasks.len(),
             });
         }
-        let width = endpoint.spec.concurrency.unwrap_or(4).max(1) as usize;
+        let width = endpoint.client.settings().concurrency as usize;
         let results: Vec<Result<(), StoreError>> = futures::stream::iter(tasks)
             .map(|task| judge_one(store, endpoint, opts, cancel, judge, task))
             .buffer_unordered(width)

@@ -160,7 +160,7 @@ pub async fn execute(
         let endpoint = endpoints.get(model).ok_or_else(|| RunError::NoEndpoint {
             model: model.into(),
         })?;
-        let width = endpoint.spec.concurrency.unwrap_or(4).max(1) as usize;
+        let width = endpoint.client.settings().concurrency as usize;
         groups.push(
             futures::stream::iter(cells)
                 .map(|cell| {
