@@ -320,3 +320,17 @@ fn a_template_error_in_run_says_where_like_check_does() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_error_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let out = loupe(
+        &dir.path().join("store"),
+        &["check", missing.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("cannot read the session file"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+}
