@@ -618,3 +618,48 @@ fn an_earlier_export_is_replaced_only_with_force() {
     let store = loupe::store::Store::open(&fx.store).unwrap();
     assert_eq!(store.exports().count(), 3);
 }
+
+#[test]
+fn a_refused_export_leaves_nothing_behind() {
+    let fx = build();
+    // No store there: said, and none is created on the way.
+    let nowhere = fx.dir.path().join("nowhere");
+    let out = out_dir(&fx, "none");
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .arg("--store")
+        .arg(&nowhere)
+        .arg("export")
+        .arg(&fx.session)
+        .args(["--format", "sft", "--out", out.to_str().unwrap()])
+        .env_remove("LOUPE_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("no store at"));
+    assert!(!nowhere.exists() && !out.exists());
+
+    // A run nobody rated has no preference pairs: refused before the folder is made.
+    let unrated = {
+        let store = loupe::store::Store::open(&fx.store).unwrap();
+        let session = loupe::session::load(&fx.session).unwrap();
+        let plan = common::planned::plan(&session, &store);
+        common::planned::complete(&store, &plan, |cell| {
+            common::planned::answer(cell, "{\"risk\":\"low\"}".into(), Vec::new())
+        })
+        .id
+    };
+    let r = export(
+        &fx,
+        &[
+            "--format",
+            "dpo",
+            "--run",
+            &unrated,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("no ratings"));
+    assert!(!out.exists(), "no empty folder left");
+}

@@ -101,7 +101,14 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     opts.force = args.force;
 
     let session = crate::session::load(&args.session)?;
-    let store = super::store_for_session(store, &args.session);
+    let store = super::existing_store_for_session(
+        store,
+        &args.session,
+        &format!(
+            "run the session first (`loupe run {}`)",
+            args.session.display()
+        ),
+    )?;
 
     let bar = indicatif::ProgressBar::with_draw_target(
         None,

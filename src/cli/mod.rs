@@ -265,6 +265,24 @@ pub fn store_for_session(flag: Option<&Path>, session: &Path) -> PathBuf {
         .join("store")
 }
 
+/// The session's store for a command that only reads it: an error naming the store and
+/// what fills it (`first`, e.g. "rate first (`loupe rate ...`)") when there is none, rather
+/// than an empty store created on the way.
+pub fn existing_store_for_session(
+    flag: Option<&Path>,
+    session: &Path,
+    first: &str,
+) -> anyhow::Result<PathBuf> {
+    let dir = store_for_session(flag, session);
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "no store at {}: {first}, or pass --store DIR",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
 /// The store for commands that name no session: `--store`, `$LOUPE_STORE`,
 /// `./.loupe/store`, or the single `*/.loupe/store` one level down.
 pub fn find_store(flag: Option<&Path>) -> anyhow::Result<PathBuf> {

@@ -42,7 +42,6 @@ pub fn export(
     let consensus = validate(session, opts)?;
     let store = open_store(store_path)?;
     let (runs, runs_from) = select_runs(session, &store, opts)?;
-    prepare_dir(&opts.out, opts)?;
 
     let run_ids = run_set(&runs);
     let mut ratings = RatingIndex::load(&store, &session.file.name, &run_ids)?;
@@ -59,6 +58,8 @@ pub fn export(
             session.path.display()
         )));
     }
+    // Only now that there is something to export: a refused export leaves no folder behind.
+    prepare_dir(&opts.out, opts)?;
     let keys = api_key_values(&runs);
     let prompts = Prompts::new(&store, session, &runs)?;
     let mut ctx = Ctx {
