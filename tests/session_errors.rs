@@ -503,3 +503,33 @@ fn render_reports_a_missing_variable_with_its_place() {
     );
     assert!(!stderr.contains("panicked"));
 }
+
+#[test]
+fn an_unreadable_cases_file_is_one_problem_and_a_bom_is_not_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = |cases: &str| {
+        format!(
+            "name: s\nmodels:\n  m: {{ provider: openai, base_url: \"http://127.0.0.1:9/v1\", model: x }}\ntemplates:\n  t:\n    user: \"Q: {{{{ text }}}}\"\nvariants:\n  - {{ name: a, template: t, model: m }}\ncases: {{ file: {cases} }}\n"
+        )
+    };
+    // Every line malformed: the lines are the problems, not also "no cases".
+    std::fs::write(dir.path().join("bad.jsonl"), "{\"text\": \n[1, 2]\n").expect("write");
+    std::fs::write(dir.path().join("bad.yaml"), session("bad.jsonl")).expect("write");
+    let out = loupe(&[
+        "check",
+        dir.path().join("bad.yaml").to_str().expect("utf-8"),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr.contains("no cases"), "{stderr}");
+    assert!(stderr.contains("error: 2 problems in"), "{stderr}");
+
+    // A byte-order mark before the first row is not a syntax error.
+    std::fs::write(dir.path().join("bom.jsonl"), "\u{feff}{\"text\": \"hi\"}\n").expect("write");
+    std::fs::write(dir.path().join("bom.yaml"), session("bom.jsonl")).expect("write");
+    let out = loupe(&[
+        "check",
+        dir.path().join("bom.yaml").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

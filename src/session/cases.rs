@@ -107,6 +107,9 @@ struct Cases<'f> {
     first: HashMap<String, usize>,
     /// Rows seen, the valid and the invalid: row N's default id is `case-N`.
     rows: usize,
+    /// Some row or the whole file could not be read (already reported): "no cases" would
+    /// only repeat that.
+    unreadable: bool,
 }
 
 impl<'f> Cases<'f> {
@@ -117,6 +120,7 @@ impl<'f> Cases<'f> {
             locations: Vec::new(),
             first: HashMap::new(),
             rows: 0,
+            unreadable: false,
         }
     }
 
@@ -161,7 +165,7 @@ impl<'f> Cases<'f> {
     }
 
     fn finish(mut self, cx: &mut Checker) -> (Vec<Case>, Vec<Location>) {
-        if self.rows == 0 {
+        if self.rows == 0 && !self.unreadable {
             let at = match &self.f.cases {
                 CasesSpec::Inline(_) => ypath!["cases"].to_vec(),
                 CasesSpec::File(_) => ypath!["cases", "file"].to_vec(),
@@ -274,6 +278,8 @@ fn split_tags(s: &str) -> Vec<String> {
 }
 
 fn jsonl_rows(cx: &mut Checker, path: &Path, text: &str, out: &mut Cases) {
+    // A byte-order mark (some editors on Windows write one) is not part of the first row.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -292,11 +298,17 @@ fn jsonl_rows(cx: &mut Checker, path: &Path, text: &str, out: &mut Cases) {
                     keys: HashMap::new(),
                 },
             ),
-            Ok(other) => cx.report_at(
-                at,
-                ProblemKind::Invalid(format!("a case must be a JSON object, not {other}")),
-            ),
-            Err(e) => cx.push(json_problem(path, i + 1, &e)),
+            Ok(other) => {
+                out.unreadable = true;
+                cx.report_at(
+                    at,
+                    ProblemKind::Invalid(format!("a case must be a JSON object, not {other}")),
+                );
+            }
+            Err(e) => {
+                out.unreadable = true;
+                cx.push(json_problem(path, i + 1, &e));
+            }
         }
     }
 }
@@ -311,6 +323,7 @@ fn csv_rows(cx: &mut Checker, path: &Path, text: &str, out: &mut Cases) {
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
+            out.unreadable = true;
             cx.report_at(at(1), ProblemKind::Parse(csv_message(&e)));
             return;
         }
@@ -333,6 +346,7 @@ fn csv_rows(cx: &mut Checker, path: &Path, text: &str, out: &mut Cases) {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(1, csv::Position::line);
+                out.unreadable = true;
                 cx.report_at(at(line), ProblemKind::Parse(csv_message(&e)));
                 continue;
             }
@@ -348,6 +362,7 @@ fn csv_rows(cx: &mut Checker, path: &Path, text: &str, out: &mut Cases) {
                 "vars" => match serde_json::from_str(cell) {
                     Ok(v) => v,
                     Err(e) => {
+                        out.unreadable = true;
                         cx.report_at(
                             row_at.clone(),
                             ProblemKind::Invalid(format!(
@@ -388,6 +403,7 @@ fn yaml_rows(cx: &mut Checker, path: &Path, text: &str, out: &mut Cases) {
     let maps: Vec<Map<String, Value>> = match serde_yaml::from_str(text) {
         Ok(maps) => maps,
         Err(e) => {
+            out.unreadable = true;
             cx.push(yaml_problem(path, text, &e));
             return;
         }
