@@ -101,14 +101,15 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     opts.force = args.force;
 
     let session = crate::session::load(&args.session)?;
-    let store = super::existing_store_for_session(
-        store,
-        &args.session,
-        &format!(
-            "run the session first (`loupe run {}`)",
+    let store = super::existing_store_for_session(store, &args.session, |dir| {
+        format!(
+            "no run of session {:?}: no store at {}; run it first (`loupe run {}`), or pass \
+             --store DIR",
+            session.file.name,
+            dir.display(),
             args.session.display()
-        ),
-    )?;
+        )
+    })?;
 
     let bar = indicatif::ProgressBar::with_draw_target(
         None,

@@ -265,20 +265,16 @@ pub fn store_for_session(flag: Option<&Path>, session: &Path) -> PathBuf {
         .join("store")
 }
 
-/// The session's store for a command that only reads it: an error naming the store and
-/// what fills it (`first`, e.g. "rate first (`loupe rate ...`)") when there is none, rather
-/// than an empty store created on the way.
+/// The session's store for a command that only reads it: when there is none, the error
+/// `missing(dir)` says, rather than an empty store created on the way.
 pub fn existing_store_for_session(
     flag: Option<&Path>,
     session: &Path,
-    first: &str,
+    missing: impl FnOnce(&Path) -> String,
 ) -> anyhow::Result<PathBuf> {
     let dir = store_for_session(flag, session);
     if !dir.is_dir() {
-        anyhow::bail!(
-            "no store at {}: {first}, or pass --store DIR",
-            dir.display()
-        );
+        anyhow::bail!(missing(&dir));
     }
     Ok(dir)
 }

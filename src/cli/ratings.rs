@@ -32,14 +32,13 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
         rater,
     } = args;
     let session = crate::session::load(&session_path)?;
-    let dir = super::existing_store_for_session(
-        store,
-        &session_path,
-        &format!(
-            "rate first (`loupe rate {} --rater NAME`)",
+    let dir = super::existing_store_for_session(store, &session_path, |dir| {
+        format!(
+            "no store at {}: rate first (`loupe rate {} --rater NAME`), or pass --store DIR",
+            dir.display(),
             session_path.display()
-        ),
-    )?;
+        )
+    })?;
     let store = Store::open(&dir)?;
     let name = &session.file.name;
     let ratings = match &rater {
