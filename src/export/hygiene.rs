@@ -148,8 +148,9 @@ const MIN_MATCH_CHARS: usize = 24;
 #[derive(Debug)]
 pub struct Decontaminator {
     eval_split: String,
-    fingerprints: HashSet<String>,
-    long_values: HashSet<String>,
+    /// Ids of the other cases whose inputs match an evaluation case's: found once, when the
+    /// export starts, not again for every row of the case.
+    matching: HashSet<String>,
     automaton: Option<AhoCorasick>,
     pub eval_cases: usize,
 }
@@ -157,13 +158,11 @@ pub struct Decontaminator {
 impl Decontaminator {
     /// From the session's cases: those whose split is `eval_split` are the evaluation set.
     pub fn new(cases: &[Case], eval_split: &str) -> Self {
+        let is_eval = |c: &Case| c.split.as_deref() == Some(eval_split);
         let mut fingerprints = HashSet::new();
         let mut long_values = HashSet::new();
         let mut eval_cases = 0;
-        for c in cases
-            .iter()
-            .filter(|c| c.split.as_deref() == Some(eval_split))
-        {
+        for c in cases.iter().filter(|c| is_eval(c)) {
             eval_cases += 1;
             fingerprints.insert(vars_fingerprint(c));
             for v in c.vars.values() {
@@ -175,6 +174,21 @@ impl Decontaminator {
                 }
             }
         }
+        let matching = if eval_cases == 0 {
+            HashSet::new()
+        } else {
+            cases
+                .iter()
+                .filter(|c| !is_eval(c))
+                .filter(|c| {
+                    fingerprints.contains(&vars_fingerprint(c))
+                        || c.vars.values().any(|v| {
+                            matches!(v, serde_json::Value::String(s) if long_values.contains(&fold(s)))
+                        })
+                })
+                .map(|c| c.id.clone())
+                .collect()
+        };
         let mut patterns: Vec<&String> = long_values.iter().collect();
         patterns.sort();
         let automaton = if patterns.is_empty() {
@@ -184,8 +198,7 @@ impl Decontaminator {
         };
         Self {
             eval_split: eval_split.to_owned(),
-            fingerprints,
-            long_values,
+            matching,
             automaton,
             eval_cases,
         }
@@ -196,18 +209,8 @@ impl Decontaminator {
         if case.split.as_deref() == Some(self.eval_split.as_str()) {
             return Some(Contamination::EvalSplit);
         }
-        if self.eval_cases == 0 {
-            return None;
-        }
-        if self.fingerprints.contains(&vars_fingerprint(case)) {
+        if self.matching.contains(&case.id) {
             return Some(Contamination::MatchesEvalCase);
-        }
-        for v in case.vars.values() {
-            if let serde_json::Value::String(s) = v
-                && self.long_values.contains(&fold(s))
-            {
-                return Some(Contamination::MatchesEvalCase);
-            }
         }
         if let (Some(ac), Some(user)) = (&self.automaton, user)
             && ac.is_match(&fold(user))
