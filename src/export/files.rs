@@ -167,6 +167,10 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// sha256 hex of a file's bytes, read in blocks.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     let mut f = File::open(path)?;
     let mut h = Sha256::new();

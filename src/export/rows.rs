@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::files::{FileEntry, OutFile, Staged, sha256_file};
+use super::files::{FileEntry, OutFile, Staged, sha256_bytes};
 use super::hygiene::{
     Contamination, Decontaminator, Dedupe, Duplicate, RedactionCounts, Redactor, Split, add_counts,
     split_of,
@@ -129,12 +129,9 @@ pub fn export(
         session: SessionInfo {
             name: session.file.name.clone(),
             path: session.path.display().to_string(),
-            sha256: sha256_file(&session.path).map_err(|source| {
-                ExportError::Write(super::files::WriteError {
-                    path: session.path.clone(),
-                    source,
-                })
-            })?,
+            // The bytes that were loaded (and that blake3 names), not the file as it may be
+            // by now.
+            sha256: sha256_bytes(session.source.as_bytes()),
             blake3: session.hash.clone(),
         },
         runs: runs.iter().map(|r| RunInfo::of(r, &session.hash)).collect(),
