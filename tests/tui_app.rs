@@ -289,6 +289,14 @@ async fn two_apps_share_one_store_and_work_independently() {
         editor.key(KeyCode::Esc);
         s.wait_text("the editor closed", |t| !t.contains("editing"))
             .await;
+        // Saved once the run has started, so the run (which records the version it ran,
+        // the unedited one) cannot come after the save in the template's history.
+        runner
+            .screen
+            .wait_text("the run started", |t| {
+                t.contains("running") || t.contains("complete")
+            })
+            .await;
         editor.ctrl('s');
         s.wait_for("saved terse as version").await
     };
