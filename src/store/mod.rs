@@ -9,6 +9,7 @@ mod judgements;
 mod ratings;
 mod records;
 mod releases;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use judgements::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;
+pub use writer::Writer;
 
 /// Bumped when a stored record changes shape incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
