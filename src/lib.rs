@@ -9,6 +9,7 @@ pub mod rating;
 pub mod report;
 pub mod runner;
 pub mod sanitize;
+pub mod services;
 pub mod session;
 pub mod spec;
 pub mod store;

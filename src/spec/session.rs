@@ -278,10 +278,25 @@ pub struct RatingSpec {
     /// Extra phrases masked in outputs shown to raters (model names are always masked).
     #[serde(default)]
     pub mask: Vec<String>,
+    /// Phrases taken back out of the masked list (false positives such as a model key that
+    /// is also an ordinary word).
+    #[serde(default)]
+    pub unmask: Vec<String>,
+    /// Minutes after which an idle rater's unrated comparisons are released to others.
+    #[serde(default = "default_release_after")]
+    pub release_after_minutes: u64,
 }
 
 fn default_raters() -> u32 {
     1
+}
+
+/// How long a rater may be away before their unrated comparisons go to others: long
+/// enough for a lunch break, short enough that a team finishes the same day.
+pub const DEFAULT_RELEASE_AFTER_MINUTES: u64 = 120;
+
+fn default_release_after() -> u64 {
+    DEFAULT_RELEASE_AFTER_MINUTES
 }
 
 /// One row of inputs, after loading from the session or its cases file.

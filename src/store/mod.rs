@@ -10,6 +10,7 @@ mod models;
 mod ratings;
 mod records;
 mod releases;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use models::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;
+pub use writer::Writer;
 
 /// Bumped when a stored record changes shape incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;

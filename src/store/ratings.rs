@@ -94,6 +94,10 @@ pub struct RaterRecord {
     /// The comparisons assigned to this rater, in the order shown, with the placement.
     pub queue: Vec<Assignment>,
     pub created_ms: u64,
+    /// When the rater last opened the queue: with their ratings, what keeps their unrated
+    /// comparisons reserved for them (see `rating::queue::held`).
+    #[serde(default)]
+    pub active_ms: u64,
 }
 
 /// One comparison as a rater gets it.
