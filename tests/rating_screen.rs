@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use loupe::tui::input::{Key, KeyCode, Modifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -88,7 +88,7 @@ impl Harness {
         update(
             &mut self.state,
             &self.keymap,
-            Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+            Msg::Key(Key::new(code, Modifiers::NONE)),
         )
     }
 

@@ -13,10 +13,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crossterm::event::KeyCode;
 use loupe::session::Session;
 use loupe::store::Store;
 use loupe::tui::app::AppConfig;
+use loupe::tui::input::KeyCode;
 use loupe::tui::keymap::Keymap;
 use loupe::tui::theme::Theme;
 use mock_script::{Asked, Reply, Script, ScriptedServer};

@@ -9,12 +9,12 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use loupe::diff::diff;
 use loupe::eval::spec::CheckResult;
 use loupe::providers::Usage;
 use loupe::store::{OutputRecord, RunRecord, RunStatus, RunVariant};
 use loupe::tui::draw::{View, draw};
+use loupe::tui::input::{Key, KeyCode, Modifiers};
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::{Effect, Msg};
 use loupe::tui::state::State;
@@ -192,11 +192,7 @@ fn settle(state: &mut State, effects: Vec<Effect>) {
 fn keys(state: &mut State, codes: &[KeyCode]) {
     let km = Keymap::default();
     for code in codes {
-        let effects = update(
-            state,
-            &km,
-            Msg::Key(KeyEvent::new(*code, KeyModifiers::NONE)),
-        );
+        let effects = update(state, &km, Msg::Key(Key::new(*code, Modifiers::NONE)));
         settle(state, effects);
     }
     // Let the preview debounce pass.

@@ -250,7 +250,7 @@ pub fn from_crossterm(event: crossterm::event::Event) -> Option<InputEvent> {
         E::Key(k) => key_from_crossterm(k).map(InputEvent::Key),
         E::Paste(text) => Some(InputEvent::Paste(text)),
         E::Resize(width, height) => Some(InputEvent::Resize { width, height }),
-        E::Mouse(m) => mouse_from_crossterm(m).map(InputEvent::Mouse),
+        E::Mouse(m) => Some(InputEvent::Mouse(mouse_from_crossterm(m))),
         E::FocusGained | E::FocusLost => None,
     }
 }
@@ -303,7 +303,7 @@ fn mods_from_crossterm(m: crossterm::event::KeyModifiers) -> Modifiers {
     out
 }
 
-fn mouse_from_crossterm(m: crossterm::event::MouseEvent) -> Option<Mouse> {
+fn mouse_from_crossterm(m: crossterm::event::MouseEvent) -> Mouse {
     use crossterm::event::MouseEventKind as K;
     let kind = match m.kind {
         K::Down(_) => MouseKind::Down,
@@ -315,12 +315,12 @@ fn mouse_from_crossterm(m: crossterm::event::MouseEvent) -> Option<Mouse> {
         K::ScrollLeft => MouseKind::ScrollLeft,
         K::ScrollRight => MouseKind::ScrollRight,
     };
-    Some(Mouse {
+    Mouse {
         kind,
         column: m.column,
         row: m.row,
         mods: mods_from_crossterm(m.modifiers),
-    })
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub mod action;
 pub mod app;
 pub mod draw;
+pub mod input;
 pub mod keymap;
 pub mod msg;
 pub mod rate;

@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crossterm::event::KeyEvent;
-
 use super::action::Action;
+use super::input::Key;
 use super::state::DiffKey;
 use crate::diff::{DiffLines, DiffMode};
 use crate::providers::Message;
@@ -40,7 +39,8 @@ impl ErrorAt {
 /// Everything `update` reacts to: input, time, and the results of effects.
 #[derive(Debug)]
 pub enum Msg {
-    Key(KeyEvent),
+    /// A key press (releases never get this far).
+    Key(Key),
     Paste(String),
     Resize(u16, u16),
     /// Time passed; the value is milliseconds since the App started.

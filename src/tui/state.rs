@@ -360,6 +360,17 @@ impl State {
         }
     }
 
+    /// The earliest time (`now_ms` scale) something changes without input: a toast
+    /// expires, a debounced preview is due. `None` when nothing is due, and then an idle
+    /// App needs no clock at all.
+    pub fn next_due_ms(&self) -> Option<u64> {
+        let toast = self.toasts.iter().map(|t| t.until_ms).min();
+        [toast, self.templates.preview_due_ms]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     pub fn selected_template(&self) -> Option<&str> {
         self.templates
             .names

@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui_textarea::TextArea;
 
 use super::action::Action;
+use super::input::{Key, KeyCode, Modifiers, textarea_input};
 use super::keymap::{Context, Keymap};
 use super::msg::{Effect, Msg};
 use super::state::{
@@ -22,8 +22,8 @@ pub const PREVIEW_DEBOUNCE_MS: u64 = 250;
 
 pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
     match msg {
-        Msg::Key(key) if key.kind != KeyEventKind::Release => on_key(state, keymap, key),
-        Msg::Key(_) | Msg::Resize(..) => Vec::new(),
+        Msg::Key(key) => on_key(state, keymap, key),
+        Msg::Resize(..) => Vec::new(),
         Msg::Paste(text) => {
             if super::rate::update::on_paste(state, &text) {
                 return Vec::new();
@@ -154,7 +154,7 @@ fn preview_effect(state: &State) -> Option<Effect> {
     })
 }
 
-fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Effect> {
+fn on_key(state: &mut State, keymap: &Keymap, key: Key) -> Vec<Effect> {
     if let Some(effects) = super::rate::update::on_key(state, key) {
         return effects;
     }
@@ -174,7 +174,7 @@ fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Effect> {
                 query.pop();
                 *selected = 0;
             }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => {
                 query.push(c);
                 *selected = 0;
             }
@@ -193,7 +193,7 @@ fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Effect> {
             KeyCode::Backspace => {
                 query.pop();
             }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => query.push(c),
+            KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => query.push(c),
             _ => {}
         }
         return Vec::new();
@@ -204,7 +204,7 @@ fn on_key(state: &mut State, keymap: &Keymap, key: KeyEvent) -> Vec<Effect> {
             return on_action(state, action);
         }
         if let Some(editor) = &mut state.templates.editor
-            && editor.input(key)
+            && editor.input(textarea_input(key))
         {
             return edited(state);
         }

@@ -3,12 +3,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crossterm::event::KeyEvent;
-
 use crate::diff::DiffLines;
 use crate::rating::Item;
 use crate::session::RubricDim;
 use crate::store::RatingRecord;
+use crate::tui::input::Key;
 
 /// Everything about rating that the App holds; both parts are absent in the workbench
 /// until asked for.
@@ -79,7 +78,7 @@ pub struct RatingScreen {
     pub note_edit: Option<String>,
     pub pending: Option<Pending>,
     /// Keys typed while a write was in flight, replayed when it is done.
-    pub deferred: VecDeque<KeyEvent>,
+    pub deferred: VecDeque<Key>,
     pub saved_mark: bool,
     /// A message for the rater (a failed write, an undo), with whether it is an error.
     pub message: Option<(String, bool)>,

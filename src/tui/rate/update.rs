@@ -25,12 +25,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-
 use super::state::{Arrange, Draft, OwnerView, Pending, Phase, RatingScreen};
 use super::{RateEffect, RateMsg};
 use crate::diff::DiffMode;
 use crate::store::{RatingRecord, Winner};
+use crate::tui::input::{Key, KeyCode, Modifiers};
 use crate::tui::msg::Effect;
 use crate::tui::state::{Overlay, State};
 
@@ -79,10 +78,7 @@ pub fn open_owner(state: &mut State) -> Vec<Effect> {
 }
 
 /// Keys go here before the workbench's keymap. `None`: not ours, handle as usual.
-pub fn on_key(state: &mut State, key: KeyEvent) -> Option<Vec<Effect>> {
-    if key.kind == KeyEventKind::Release {
-        return None;
-    }
+pub fn on_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
     if state.rate.screen.is_some() {
         return Some(screen_key(state, key));
     }
@@ -121,11 +117,11 @@ fn push_note(note: &mut String, text: &str) {
     }
 }
 
-fn is_ctrl_c(key: &KeyEvent) -> bool {
-    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c')
+fn is_ctrl_c(key: &Key) -> bool {
+    key.is_ctrl('c')
 }
 
-fn screen_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+fn screen_key(state: &mut State, key: Key) -> Vec<Effect> {
     let Some(s) = &mut state.rate.screen else {
         return Vec::new();
     };
@@ -151,7 +147,7 @@ fn screen_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             KeyCode::Backspace => {
                 note.pop();
             }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => {
                 push_note(note, &c.to_string());
             }
             _ => {}
@@ -508,7 +504,7 @@ fn after_write(state: &mut State) -> Vec<Effect> {
 
 // ---- owner's view ----
 
-fn owner_key(state: &mut State, key: KeyEvent) -> Option<Vec<Effect>> {
+fn owner_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
     let o = state.rate.owner.as_mut()?;
     if let Some(name) = &mut o.rater_prompt {
         match key.code {
@@ -525,7 +521,7 @@ fn owner_key(state: &mut State, key: KeyEvent) -> Option<Vec<Effect>> {
                 name.pop();
             }
             KeyCode::Char(c)
-                if !key.modifiers.contains(KeyModifiers::CONTROL) && name.chars().count() < 64 =>
+                if !key.mods.contains(Modifiers::CTRL) && name.chars().count() < 64 =>
             {
                 name.push(c);
             }
