@@ -454,7 +454,7 @@ fn the_run_screen_can_select_the_cases_that_failed_last_run() {
     // (and any case whose request failed)
     assert!(bad.iter().all(|b| failed.contains(b)));
     assert!(failed.len() < s.session.cases.len());
-    assert_eq!(loupe::tui::update::selected_cases(&s), failed);
+    assert_eq!(loupe::tui::screens::run::update::selected_cases(&s), failed);
     keys(&mut s, &[KeyCode::Char('2')]);
     let text = text_of(&render(&s, "dark", 120, 40));
     assert!(

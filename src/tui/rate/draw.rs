@@ -11,8 +11,8 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::state::{Arrange, OwnerView, Pending, Phase, RatingScreen};
 use crate::rating::owner::OwnerReport;
-use crate::tui::draw::{View, spans_to_lines};
 use crate::tui::state::State;
+use crate::tui::widgets::{View, spans_to_lines};
 
 /// Side by side from this width in `Arrange::Auto`; stacked below it.
 pub const SIDE_BY_SIDE_MIN_WIDTH: u16 = 100;
