@@ -97,7 +97,8 @@ where
     let mut state = State::new(session.clone());
     let mut host = Host::new(services, session, tx.clone());
     if let Some(start) = rate {
-        for effect in super::rate::update::start(&mut state, &start.rater, start.run, true) {
+        for effect in super::screens::rate::update::start(&mut state, &start.rater, start.run, true)
+        {
             host.run(effect);
         }
     }
@@ -372,7 +373,7 @@ impl Host {
                 let _ = tx.send(Msg::VersionsLoaded { template, list });
                 Ok(())
             }),
-            Effect::Rate(e) => super::rate::host::run(e, store, session, tx),
+            Effect::Rate(e) => super::screens::rate::host::run(e, store, session, tx),
             Effect::WriteSession { specs } => spawn_blocking_reporting(tx.clone(), move || {
                 crate::session::write_templates(&session, &specs)?;
                 let _ = tx.send(Msg::SessionWritten {

@@ -7,7 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, List, ListItem, ListState, Paragraph};
 
 use super::keymap::Context;
+use super::layers::{Layer, stack};
 use super::screens::compare::view::draw_compare;
+use super::screens::owner::view::draw_owner;
+use super::screens::rate::view::draw_screen as draw_rating;
 use super::screens::results::view::draw_results;
 use super::screens::run::view::draw_run;
 use super::screens::templates::view::draw_templates;
@@ -35,14 +38,49 @@ pub fn draw(state: &State, view: &View, frame: &mut Frame) {
         Screen::Results => draw_results(state, view, frame, body),
     }
     draw_status(state, view, frame, status);
-    super::rate::draw::draw(state, view, frame, area);
-    draw_toasts(state, view, frame, body);
-    match &state.overlay {
-        Overlay::None => {}
-        Overlay::Help { scroll } => draw_help(state, view, frame, area, *scroll),
-        Overlay::Palette { query, selected } => draw_palette(view, frame, area, query, *selected),
+    for layer in stack(state) {
+        paint(state, view, frame, layer, area, body);
     }
     resolve_wide_overlaps(frame.buffer_mut());
+}
+
+/// Paints one layer of the stack over what is below it.
+fn paint(state: &State, view: &View, frame: &mut Frame, layer: Layer, area: Rect, body: Rect) {
+    match layer {
+        // Both are drawn inside the template's pane by the Templates screen.
+        Layer::Editor | Layer::Find => {}
+        Layer::Owner => {
+            if let Some(o) = &state.owner {
+                // Everything below the tabs line.
+                let below = Rect {
+                    y: area.y + 1.min(area.height),
+                    height: area.height.saturating_sub(1),
+                    ..area
+                };
+                frame.render_widget(Clear, below);
+                frame.render_widget(Block::default().style(view.theme.text), below);
+                draw_owner(o, view, frame, below);
+            }
+        }
+        Layer::Rating => {
+            if let Some(s) = &state.rating {
+                frame.render_widget(Clear, area);
+                frame.render_widget(Block::default().style(view.theme.text), area);
+                draw_rating(s, view, frame, area);
+            }
+        }
+        Layer::Toasts => draw_toasts(state, view, frame, body),
+        Layer::Help => {
+            if let Overlay::Help { scroll } = state.overlay {
+                draw_help(state, view, frame, area, scroll);
+            }
+        }
+        Layer::Palette => {
+            if let Overlay::Palette { query, selected } = &state.overlay {
+                draw_palette(view, frame, area, query, *selected);
+            }
+        }
+    }
 }
 
 /// A double-width character hides the cell after it. ratatui 0.30's word wrapper can put
@@ -76,7 +114,7 @@ fn resolve_wide_overlaps(buf: &mut Buffer) {
 
 fn draw_tabs(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
-    let owner = state.rate.owner.is_some();
+    let owner = state.owner.is_some();
     for (i, s) in Screen::ALL.iter().enumerate() {
         let style = if *s == state.screen && !owner {
             view.theme.tab_active

@@ -82,7 +82,7 @@ pub enum Msg {
     },
     Error(String),
     /// Results of the rating screen's effects.
-    Rate(super::rate::RateMsg),
+    Rate(super::screens::rate::RateMsg),
 }
 
 /// Work `update` asks the host to do; each reports back with a `Msg`.
@@ -120,5 +120,5 @@ pub enum Effect {
         specs: HashMap<String, TemplateSpec>,
     },
     /// Store work of the rating screen.
-    Rate(super::rate::RateEffect),
+    Rate(super::screens::rate::RateEffect),
 }

@@ -7,6 +7,8 @@ use crate::session::Session;
 use crate::store::{OutputRecord, RunRecord};
 
 pub use super::screens::compare::state::{CompareState, DiffKey, ViewMode};
+use super::screens::owner::state::OwnerView;
+use super::screens::rate::state::RatingScreen;
 pub use super::screens::results::state::{ResultsState, SortBy};
 pub use super::screens::run::state::{ActiveRun, CaseFilter, RunState};
 pub use super::screens::templates::state::{Part, TemplatesState, VersionsView};
@@ -120,8 +122,10 @@ pub struct State {
     pub data: RunData,
     /// Text copied in the editor, waiting to be sent to the terminal's clipboard (OSC 52).
     pub clipboard: Option<String>,
-    /// The rating screen and the owner's view (`tui::rate`).
-    pub rate: super::rate::Rate,
+    /// The blind rating screen, for one rater (`screens::rate`).
+    pub rating: Option<RatingScreen>,
+    /// The owner's view of the rating session (`screens::owner`); never while a rater rates.
+    pub owner: Option<OwnerView>,
     pub quit: bool,
 }
 
@@ -210,7 +214,8 @@ impl State {
             },
             data: RunData::default(),
             clipboard: None,
-            rate: super::rate::Rate::default(),
+            rating: None,
+            owner: None,
             session,
             quit: false,
         }

@@ -3,8 +3,11 @@
 use super::action::Action;
 use super::input::{Key, KeyCode, Modifiers, textarea_input};
 use super::keymap::{Context, Keymap};
+use super::layers::{Layer, stack};
 use super::msg::{Effect, Msg};
+use super::screens;
 use super::screens::compare::update::{compare_action, current_diff_key, refresh_diff};
+use super::screens::rate::RateMsg;
 use super::screens::results::update::{case_flags, results_action};
 use super::screens::run::update::{on_run_event, run_action};
 pub use super::screens::templates::update::PREVIEW_DEBOUNCE_MS;
@@ -17,7 +20,9 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         Msg::Key(key) => on_key(state, keymap, key),
         Msg::Resize(..) => Vec::new(),
         Msg::Paste(text) => {
-            if super::rate::update::on_paste(state, &text) {
+            if screens::rate::update::on_paste(state, &text)
+                || screens::owner::update::on_paste(state, &text)
+            {
                 return Vec::new();
             }
             if let Some(editor) = &mut state.templates.editor {
@@ -116,7 +121,11 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             state.toast(Level::Error, text);
             Vec::new()
         }
-        Msg::Rate(msg) => super::rate::update::on_msg(state, msg),
+        Msg::Rate(RateMsg::OwnerLoaded(report)) => {
+            screens::owner::update::on_report(state, Ok(&report))
+        }
+        Msg::Rate(RateMsg::OwnerFailed(e)) => screens::owner::update::on_report(state, Err(e)),
+        Msg::Rate(msg) => screens::rate::update::on_msg(state, msg),
     }
 }
 
@@ -143,65 +152,94 @@ fn preview_effect(state: &State) -> Option<Effect> {
 }
 
 fn on_key(state: &mut State, keymap: &Keymap, key: Key) -> Vec<Effect> {
-    if let Some(effects) = super::rate::update::on_key(state, key) {
-        return effects;
-    }
-    if let Overlay::Palette { query, selected } = &mut state.overlay {
-        match key.code {
-            KeyCode::Esc => state.overlay = Overlay::None,
-            KeyCode::Enter => {
-                let chosen = palette_matches(query).get(*selected).copied();
-                state.overlay = Overlay::None;
-                if let Some(action) = chosen {
-                    return on_action(state, action);
-                }
-            }
-            KeyCode::Up => *selected = selected.saturating_sub(1),
-            KeyCode::Down => *selected += 1,
-            KeyCode::Backspace => {
-                query.pop();
-                *selected = 0;
-            }
-            KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => {
-                query.push(c);
-                *selected = 0;
-            }
-            _ => {}
+    // The top layer that takes the key has it; below the layers, the screen's keymap.
+    for layer in stack(state).into_iter().rev() {
+        if let Some(effects) = layer_key(state, keymap, layer, key) {
+            return effects;
         }
-        return Vec::new();
     }
-    if let Some(query) = &mut state.templates.find {
-        match key.code {
-            KeyCode::Esc => state.templates.find = None,
-            KeyCode::Enter => {
-                let query = std::mem::take(query);
-                state.templates.find = None;
-                find_next(state, query);
-            }
-            KeyCode::Backspace => {
-                query.pop();
-            }
-            KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => query.push(c),
-            _ => {}
-        }
-        return Vec::new();
-    }
-    let ctx = state.context();
-    if ctx == Context::Editor {
-        if let Some(action) = keymap.lookup(ctx, &key) {
-            return on_action(state, action);
-        }
-        if let Some(editor) = &mut state.templates.editor
-            && editor.input(textarea_input(key))
-        {
-            return edited(state);
-        }
-        return Vec::new();
-    }
-    match keymap.lookup(ctx, &key) {
+    match keymap.lookup(state.context(), &key) {
         Some(action) => on_action(state, action),
         None => Vec::new(),
     }
+}
+
+/// What `layer` does with `key`; `None` when it lets the key through to what lies below.
+fn layer_key(state: &mut State, keymap: &Keymap, layer: Layer, key: Key) -> Option<Vec<Effect>> {
+    match layer {
+        Layer::Rating => screens::rate::update::on_key(state, key),
+        Layer::Owner => screens::owner::update::on_key(state, key),
+        Layer::Toasts => None,
+        Layer::Help => Some(
+            keymap
+                .lookup(Context::Help, &key)
+                .map(|action| on_action(state, action))
+                .unwrap_or_default(),
+        ),
+        Layer::Palette => Some(palette_key(state, key)),
+        Layer::Find => Some(find_key(state, key)),
+        Layer::Editor => Some(editor_key(state, keymap, key)),
+    }
+}
+
+fn palette_key(state: &mut State, key: Key) -> Vec<Effect> {
+    let Overlay::Palette { query, selected } = &mut state.overlay else {
+        return Vec::new();
+    };
+    match key.code {
+        KeyCode::Esc => state.overlay = Overlay::None,
+        KeyCode::Enter => {
+            let chosen = palette_matches(query).get(*selected).copied();
+            state.overlay = Overlay::None;
+            if let Some(action) = chosen {
+                return on_action(state, action);
+            }
+        }
+        KeyCode::Up => *selected = selected.saturating_sub(1),
+        KeyCode::Down => *selected += 1,
+        KeyCode::Backspace => {
+            query.pop();
+            *selected = 0;
+        }
+        KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => {
+            query.push(c);
+            *selected = 0;
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn find_key(state: &mut State, key: Key) -> Vec<Effect> {
+    let Some(query) = &mut state.templates.find else {
+        return Vec::new();
+    };
+    match key.code {
+        KeyCode::Esc => state.templates.find = None,
+        KeyCode::Enter => {
+            let query = std::mem::take(query);
+            state.templates.find = None;
+            find_next(state, query);
+        }
+        KeyCode::Backspace => {
+            query.pop();
+        }
+        KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => query.push(c),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn editor_key(state: &mut State, keymap: &Keymap, key: Key) -> Vec<Effect> {
+    if let Some(action) = keymap.lookup(Context::Editor, &key) {
+        return on_action(state, action);
+    }
+    if let Some(editor) = &mut state.templates.editor
+        && editor.input(textarea_input(key))
+    {
+        return edited(state);
+    }
+    Vec::new()
 }
 
 /// Palette entries matching the query (every word must appear in the name or description).
@@ -267,7 +305,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::GotoRun => goto(state, Screen::Run),
         Action::GotoCompare => goto(state, Screen::Compare),
         Action::GotoResults => goto(state, Screen::Results),
-        Action::GotoRate => super::rate::update::open_owner(state),
+        Action::GotoRate => screens::owner::update::open_owner(state),
         Action::NextScreen | Action::PrevScreen => {
             let n = Screen::ALL.len();
             let i = state.screen.index();

@@ -4,6 +4,8 @@
 //! other's internals.
 
 pub mod compare;
+pub mod owner;
+pub mod rate;
 pub mod results;
 pub mod run;
 pub mod templates;

@@ -1,4 +1,4 @@
-//! The rating screen's and the owner's view's state: plain data.
+//! The rating screen's state: plain data.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -8,16 +8,6 @@ use crate::rating::Item;
 use crate::session::RubricDim;
 use crate::store::RatingRecord;
 use crate::tui::input::Key;
-
-/// Everything about rating that the App holds; both parts are absent in the workbench
-/// until asked for.
-#[derive(Default)]
-pub struct Rate {
-    /// The blind rating screen, for one rater.
-    pub screen: Option<RatingScreen>,
-    /// The owner's view (workbench only; never while a rater rates).
-    pub owner: Option<OwnerView>,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
@@ -138,14 +128,4 @@ impl RatingScreen {
     pub fn slots(&self) -> usize {
         self.rubric.len() * 2
     }
-}
-
-pub struct OwnerView {
-    /// The report as text, formatted (and sanitized: rater names are typed by people) once
-    /// when it loads, not on every frame.
-    pub lines: Option<Vec<String>>,
-    pub error: Option<String>,
-    pub scroll: u16,
-    /// The rater name being typed to rate from the workbench.
-    pub rater_prompt: Option<String>,
 }
