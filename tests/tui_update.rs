@@ -9,7 +9,7 @@ use loupe::store::{CellKey, RunStatus};
 use loupe::tui::input::{Key, KeyCode, Modifiers};
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::{Effect, Msg};
-use loupe::tui::state::{Overlay, Part, Screen, State};
+use loupe::tui::state::{Overlay, Screen, Section, State};
 use loupe::tui::update::update;
 
 fn demo() -> State {
@@ -48,7 +48,7 @@ fn user_text(state: &State) -> String {
 #[test]
 fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
     let mut s = demo();
-    assert_eq!(s.templates.part, Part::User);
+    assert_eq!(s.templates.part, Section::User);
     let before = user_text(&s);
     press(&mut s, [key(KeyCode::Char('e'))]);
     assert!(s.templates.editor.is_some(), "e opens the editor");

@@ -11,7 +11,7 @@ use super::screens::owner::state::OwnerView;
 use super::screens::rate::state::RatingScreen;
 pub use super::screens::results::state::{ResultsState, SortBy};
 pub use super::screens::run::state::{ActiveRun, CaseFilter, RunState};
-pub use super::screens::templates::state::{Part, TemplatesState, VersionsView};
+pub use super::screens::templates::state::{Section, TemplatesState, VersionsView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Screen {
@@ -171,7 +171,7 @@ impl State {
             templates: TemplatesState {
                 names,
                 selected: 0,
-                part: Part::User,
+                part: Section::User,
                 specs,
                 unsaved: Vec::new(),
                 unwritten: Vec::new(),

@@ -9,22 +9,23 @@ use crate::session::TemplateSpec;
 use crate::store::TemplateVersionRecord;
 use crate::tui::msg::ErrorAt;
 
-/// The part of a template being looked at or edited.
+/// The section of a template being looked at or edited: coarser than `template::Part`,
+/// which tells each example's turns apart for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+pub enum Section {
     System,
     Examples,
     User,
 }
 
-impl Part {
-    pub const ALL: [Part; 3] = [Part::System, Part::Examples, Part::User];
+impl Section {
+    pub const ALL: [Section; 3] = [Section::System, Section::Examples, Section::User];
 }
 
 pub struct TemplatesState {
     pub names: Vec<String>,
     pub selected: usize,
-    pub part: Part,
+    pub part: Section,
     /// The session's templates as edited in this App (saved or not).
     pub specs: HashMap<String, TemplateSpec>,
     /// Templates changed since the last save.

@@ -6,17 +6,17 @@ use crate::session::{Example, TemplateSpec};
 use crate::tui::action::Action;
 use crate::tui::msg::Effect;
 use crate::tui::screens::run::update::run_action;
-use crate::tui::state::{Level, Part, State};
+use crate::tui::state::{Level, Section, State};
 use crate::tui::widgets::short;
 
 /// Pause in typing before the preview is rendered again.
 pub const PREVIEW_DEBOUNCE_MS: u64 = 250;
 
-pub(crate) fn part_text(spec: &TemplateSpec, part: Part) -> String {
+pub(crate) fn part_text(spec: &TemplateSpec, part: Section) -> String {
     match part {
-        Part::System => spec.system.clone().unwrap_or_default(),
-        Part::User => spec.user.clone().unwrap_or_default(),
-        Part::Examples => examples_to_text(spec.examples.as_deref().unwrap_or_default()),
+        Section::System => spec.system.clone().unwrap_or_default(),
+        Section::User => spec.user.clone().unwrap_or_default(),
+        Section::Examples => examples_to_text(spec.examples.as_deref().unwrap_or_default()),
     }
 }
 
@@ -75,9 +75,9 @@ pub(crate) fn apply_editor(state: &mut State) {
     let part = state.templates.part;
     let spec = state.templates.specs.entry(name.clone()).or_default();
     match part {
-        Part::System => spec.system = Some(text),
-        Part::User => spec.user = Some(text),
-        Part::Examples => spec.examples = Some(text_to_examples(&text)),
+        Section::System => spec.system = Some(text),
+        Section::User => spec.user = Some(text),
+        Section::Examples => spec.examples = Some(text_to_examples(&text)),
     }
     if !state.templates.unsaved.contains(&name) {
         state.templates.unsaved.push(name);
@@ -208,8 +208,8 @@ pub(crate) fn templates_action(state: &mut State, action: Action) -> Vec<Effect>
             t.selected = (t.selected + 1).min(t.names.len().saturating_sub(1));
             t.preview_due_ms = Some(state.now_ms);
         }
-        Action::Left => t.part = Part::ALL[(part_index(t.part) + 2) % 3],
-        Action::Right => t.part = Part::ALL[(part_index(t.part) + 1) % 3],
+        Action::Left => t.part = Section::ALL[(part_index(t.part) + 2) % 3],
+        Action::Right => t.part = Section::ALL[(part_index(t.part) + 1) % 3],
         Action::NextCase => {
             t.case = (t.case + 1) % n_cases.max(1);
             t.preview_due_ms = Some(state.now_ms);
@@ -252,8 +252,8 @@ pub(crate) fn templates_action(state: &mut State, action: Action) -> Vec<Effect>
     Vec::new()
 }
 
-pub(crate) fn part_index(p: Part) -> usize {
-    Part::ALL.iter().position(|x| *x == p).unwrap_or(0)
+pub(crate) fn part_index(p: Section) -> usize {
+    Section::ALL.iter().position(|x| *x == p).unwrap_or(0)
 }
 
 pub(crate) fn save_effect(state: &mut State) -> Vec<Effect> {

@@ -7,7 +7,7 @@ use ratatui::widgets::{Clear, List, ListItem, ListState, Paragraph, Wrap};
 
 use crate::providers::Role;
 use crate::sanitize::sanitize;
-use crate::tui::state::{Part, State};
+use crate::tui::state::{Section, State};
 use crate::tui::widgets::{View, centered, short};
 
 pub(crate) fn draw_templates(state: &State, view: &View, frame: &mut Frame, area: Rect) {
@@ -155,18 +155,18 @@ pub(crate) fn version_text(content: &serde_json::Value) -> String {
     out
 }
 
-pub(crate) fn part_name(p: Part) -> &'static str {
+pub(crate) fn part_name(p: Section) -> &'static str {
     match p {
-        Part::System => "System",
-        Part::Examples => "Examples",
-        Part::User => "User",
+        Section::System => "System",
+        Section::Examples => "Examples",
+        Section::User => "User",
     }
 }
 
 pub(crate) fn draw_template_part(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let t = &state.templates;
     let mut title = vec![Span::raw(" ")];
-    for p in Part::ALL {
+    for p in Section::ALL {
         let style = if p == t.part {
             view.theme.tab_active
         } else {
@@ -207,12 +207,12 @@ pub(crate) fn draw_template_part(state: &State, view: &View, frame: &mut Frame, 
         .selected_template()
         .and_then(|n| t.specs.get(n))
         .map(|spec| match t.part {
-            Part::System => spec
+            Section::System => spec
                 .system
                 .clone()
                 .unwrap_or_else(|| "(inherited or none)".into()),
-            Part::User => spec.user.clone().unwrap_or_else(|| "(inherited)".into()),
-            Part::Examples => match &spec.examples {
+            Section::User => spec.user.clone().unwrap_or_else(|| "(inherited)".into()),
+            Section::Examples => match &spec.examples {
                 Some(ex) => super::update::examples_to_text(ex),
                 None => "(inherited or none)".into(),
             },
@@ -226,12 +226,12 @@ pub(crate) fn draw_template_part(state: &State, view: &View, frame: &mut Frame, 
 
 /// Whether a template error's part is shown under the editor's `part` tab (the few-shot
 /// examples are one text there).
-pub(crate) fn in_part(error: crate::template::Part, part: Part) -> bool {
+pub(crate) fn in_part(error: crate::template::Part, part: Section) -> bool {
     use crate::template::Part as T;
     match part {
-        Part::System => error == T::System,
-        Part::User => error == T::User,
-        Part::Examples => matches!(error, T::ExampleUser(_) | T::ExampleAssistant(_)),
+        Section::System => error == T::System,
+        Section::User => error == T::User,
+        Section::Examples => matches!(error, T::ExampleUser(_) | T::ExampleAssistant(_)),
     }
 }
 
