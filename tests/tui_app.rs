@@ -4,10 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/mock_script.rs"]
-mod mock_script;
-#[path = "common/tui_harness.rs"]
-mod tui_harness;
+mod common;
+
+use common::{mock_script, tui_harness};
 
 use std::collections::BTreeSet;
 use std::path::Path;
