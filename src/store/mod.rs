@@ -6,6 +6,7 @@
 
 mod exports;
 mod judgements;
+mod rag;
 mod ratings;
 mod records;
 mod releases;
@@ -18,6 +19,7 @@ use serde::de::DeserializeOwned;
 
 pub use exports::*;
 pub use judgements::*;
+pub use rag::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;
