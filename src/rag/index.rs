@@ -120,18 +120,16 @@ impl Index {
     /// cosines count as unrelated), or the Jaccard overlap of their BM25 terms when the
     /// config has no embeddings.
     pub fn similarity(&self, a: usize, b: usize) -> f32 {
-        match &self.vectors {
-            Some(v) => v.cosine(a, b).clamp(0.0, 1.0),
-            None => {
-                let sets = self.term_sets.get_or_init(|| {
-                    self.passages
-                        .iter()
-                        .map(|p| bm25::terms(&p.text).collect())
-                        .collect()
-                });
-                jaccard(&sets[a], &sets[b])
-            }
+        if let Some(v) = &self.vectors {
+            return v.cosine(a, b).clamp(0.0, 1.0);
         }
+        let sets = self.term_sets.get_or_init(|| {
+            self.passages
+                .iter()
+                .map(|p| bm25::terms(&p.text).collect())
+                .collect()
+        });
+        jaccard(&sets[a], &sets[b])
     }
 
     /// Maximal marginal relevance over `candidates`, keeping `keep`.

@@ -8,6 +8,7 @@
 //! [`metrics`] scores rankings against the documents cases list as `relevant:`.
 
 pub mod bm25;
+pub mod build;
 pub mod chunk;
 pub mod corpus;
 pub mod dense;
