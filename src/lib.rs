@@ -11,6 +11,7 @@ pub mod runner;
 pub mod sanitize;
 pub mod services;
 pub mod session;
+pub mod spec;
 pub mod store;
 pub mod template;
 pub mod tui;

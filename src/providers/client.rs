@@ -18,7 +18,7 @@ use super::ollama::Ollama;
 use super::openai::OpenAi;
 use super::protocol::{Provider, error_body_excerpt, trim_base};
 use super::types::{ChatRequest, Completion, StreamEvent, Usage};
-use crate::session::{ModelSpec, ProviderKind};
+use crate::spec::{ModelSpec, ProviderKind};
 
 /// Opening a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

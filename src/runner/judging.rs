@@ -247,7 +247,7 @@ async fn fetch(
                 hash,
                 &CacheRecord {
                     completion: completion.clone(),
-                    provider: endpoint.spec.provider,
+                    provider: endpoint.spec.provider.into(),
                     created_ms: now_ms(),
                 },
             )?;

@@ -6,6 +6,7 @@
 
 mod exports;
 mod judgements;
+mod models;
 mod ratings;
 mod records;
 mod releases;
@@ -19,6 +20,7 @@ use serde::de::DeserializeOwned;
 
 pub use exports::*;
 pub use judgements::*;
+pub use models::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;

@@ -112,7 +112,7 @@ mod tests {
                 finish_reason: None,
                 attempts: 1,
             },
-            provider: ProviderKind::Openai,
+            provider: ProviderKind::Openai.into(),
             created_ms: 0,
         }
     }
