@@ -222,14 +222,8 @@ impl Client {
         req: &EmbedRequest,
         attempts: &mut u32,
     ) -> Result<Embeddings, ProviderError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ProviderError::Cancelled)?;
-        if let Some(rate) = &self.rate {
-            rate.acquire().await;
-        }
+        let _slot = self.limits.slot().await?;
+        self.limits.pace().await;
         *attempts += 1;
         match timeout(self.settings.total, self.embed_attempt(proto, url, req)).await {
             Ok(r) => r,

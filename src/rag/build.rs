@@ -246,7 +246,7 @@ pub async fn embed_texts(
     let mut requests = 0;
     if total > 0 {
         progress(Progress::Embedding { done: 0, total });
-        let concurrency = embedder.client.settings().concurrency.max(1) as usize;
+        let concurrency = embedder.client.limits().concurrency() as usize;
         let mut results = futures::stream::iter(missing.chunks(EMBED_BATCH).map(|batch| {
             let req = EmbedRequest {
                 model: embedder.model.clone(),
