@@ -5,6 +5,7 @@ pub mod diff;
 pub mod eval;
 pub mod export;
 pub mod providers;
+pub mod rag;
 pub mod rating;
 pub mod report;
 pub mod runner;

@@ -6,6 +6,7 @@
 
 mod exports;
 mod judgements;
+mod rag;
 mod models;
 mod ratings;
 mod records;
@@ -20,6 +21,7 @@ use serde::de::DeserializeOwned;
 
 pub use exports::*;
 pub use judgements::*;
+pub use rag::*;
 pub use models::*;
 pub use ratings::*;
 pub use records::*;
