@@ -178,7 +178,7 @@ fn phrases_for_run(session: &Session, run: &RunRecord) -> Vec<String> {
     }
     for v in &run.variants {
         phrases.push(v.model_name.clone());
-        phrases.push(provider_name(v.model.provider).to_owned());
+        phrases.push(provider_name(v.model.provider.into()).to_owned());
     }
     let spec = session.file.rating.as_ref();
     if let Some(spec) = spec {

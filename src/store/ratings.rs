@@ -9,18 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store, decode, put};
+pub use crate::spec::Winner;
 
-/// What the rater said about the pair, in terms of the pair as configured (`a`, `b`), not of
-/// the screen's left and right.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Winner {
-    A,
-    B,
-    Tie,
-    BothBad,
-}
+use super::{Result, Store, decode, put};
 
 /// One comparison: the same case (and repeat) answered by two variants of one run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -7,7 +7,8 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize, de};
 
-use crate::eval::spec::CheckSpec;
+use super::check::CheckSpec;
+pub use super::schema::SchemaRef;
 
 /// A whole session file.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -138,13 +139,6 @@ pub struct TemplateSpec {
 pub struct Example {
     pub user: String,
     pub assistant: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(untagged)]
-pub enum SchemaRef {
-    Path(String),
-    Inline(serde_json::Value),
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
