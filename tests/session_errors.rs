@@ -116,7 +116,11 @@ const CASES: &[(&str, &str, &[&str])] = &[
     (
         "wrong-type.yaml",
         "wrong-type.yaml:14:10",
-        &["repeats", "invalid type", "expected a whole number, 0 or more"],
+        &[
+            "repeats",
+            "invalid type",
+            "expected a whole number, 0 or more",
+        ],
     ),
     (
         "missing-field.yaml",
