@@ -10,6 +10,7 @@ pub mod report;
 pub mod runner;
 pub mod sanitize;
 pub mod session;
+pub mod ssh;
 pub mod store;
 pub mod template;
 pub mod tui;
