@@ -13,12 +13,23 @@ mod ratings;
 mod render;
 mod run;
 mod runs;
+mod serve;
 mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// How to call this program again in a hint the user can paste: the path it was started
+/// by when that has a directory in it (`target/release/loupe`), else `loupe`.
+pub fn exe() -> String {
+    std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| a.contains('/') && !a.contains(' '))
+        .unwrap_or_else(|| "loupe".to_owned())
+}
 
 /// What a command reports back to `main` when it did not fail outright.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,9 +48,16 @@ pub enum Outcome {
     long_about = None
 )]
 pub struct Cli {
-    /// Store directory (default: .loupe/store beside the session file; for commands without
-    /// a session: $`LOUPE_STORE`, ./.loupe/store, or the one store found one level down).
-    #[arg(long, global = true, value_name = "DIR")]
+    // Written as `help` rather than a doc comment: the doc lint would put backticks around
+    // the variable's name, and `--help` would print them.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        help = "Store directory (default: .loupe/store beside the session file; for commands \
+                without a session: $LOUPE_STORE, ./.loupe/store, or the one store found one \
+                level down)"
+    )]
     pub store: Option<PathBuf>,
     /// Open the workbench on this session (same as `loupe open SESSION`).
     pub session: Option<PathBuf>,
@@ -145,6 +163,8 @@ pub enum Command {
     Ratings(ratings::Args),
     /// Export labeled data for fine-tuning.
     Export(export::Args),
+    /// Serve the workbench and rating sessions over SSH, to everyone in a users file.
+    Serve(serve::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -250,6 +270,7 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Rate(args) => rate::main(store_flag, args),
         Command::Ratings(args) => ratings::main(store_flag, args),
         Command::Export(args) => export::main(store_flag, args),
+        Command::Serve(args) => serve::main(store_flag, args),
     }
 }
 
