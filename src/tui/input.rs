@@ -255,6 +255,19 @@ pub fn from_crossterm(event: crossterm::event::Event) -> Option<InputEvent> {
     }
 }
 
+/// A stream of crossterm events (a local terminal's `EventStream`, or events parsed from
+/// an SSH client's bytes) as Loupe's own, ending at the first read error: the terminal is
+/// gone.
+pub fn from_crossterm_stream<S>(events: S) -> impl futures::Stream<Item = InputEvent> + Unpin
+where
+    S: futures::Stream<Item = std::io::Result<crossterm::event::Event>> + Unpin,
+{
+    use futures::StreamExt;
+    events
+        .take_while(|ev| std::future::ready(ev.is_ok()))
+        .filter_map(|ev| std::future::ready(ev.ok().and_then(from_crossterm)))
+}
+
 /// A crossterm key press as a [`Key`]; `None` for a release or a key Loupe has no name
 /// for (media keys, lone modifiers, caps lock, ...).
 pub fn key_from_crossterm(k: crossterm::event::KeyEvent) -> Option<Key> {

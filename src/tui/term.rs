@@ -14,7 +14,7 @@ use ratatui::backend::CrosstermBackend;
 use tokio_util::sync::CancellationToken;
 
 use super::app::{AppConfig, RateStart, run_app_on};
-use super::input::{InputEvent, from_crossterm};
+use super::input::from_crossterm_stream;
 use crate::services::Services;
 use crate::session::Session;
 
@@ -106,7 +106,8 @@ pub fn run_local_on(
         let signals = tokio::spawn(watch_signals(shutdown.clone()));
         let result = run_app_on(
             &mut terminal,
-            local_input(),
+            // The edge: crossterm's events become Loupe's own here, once.
+            from_crossterm_stream(EventStream::new()),
             services,
             session,
             config,
@@ -119,15 +120,6 @@ pub fn run_local_on(
     })?;
     let _ = io::stderr().flush();
     Ok(())
-}
-
-/// The local terminal's input as Loupe's own events: crossterm's stream converted once,
-/// here, and ended at its first error (the terminal is gone).
-fn local_input() -> impl futures::Stream<Item = InputEvent> + Unpin {
-    use futures::StreamExt;
-    EventStream::new()
-        .take_while(|ev| std::future::ready(ev.is_ok()))
-        .filter_map(|ev| std::future::ready(ev.ok().and_then(from_crossterm)))
 }
 
 /// SIGTERM and SIGHUP (an SSH connection that drops) end the App like a quit.
