@@ -95,7 +95,7 @@ where
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut state = State::new(session.clone());
-    let mut host = Host::new(services, session, tx.clone());
+    let mut host = Host::new(services, session, tx.clone(), config.clipboard.clone());
     if let Some(start) = rate {
         for effect in super::screens::rate::update::start(&mut state, &start.rater, start.run, true)
         {
@@ -158,11 +158,6 @@ where
             for effect in effects {
                 host.run(effect);
             }
-        }
-        if let Some(text) = state.clipboard.take()
-            && let Some(send) = &config.clipboard
-        {
-            send(&text);
         }
         if state.quit {
             break;
@@ -241,10 +236,16 @@ struct Host {
     /// A newer preview replaces the one in flight (dropping its handle aborts it).
     preview: Option<JoinHandle<()>>,
     diffs: Arc<Mutex<DiffCache>>,
+    clipboard: Option<Clipboard>,
 }
 
 impl Host {
-    fn new(services: Arc<Services>, session: Arc<Session>, tx: mpsc::UnboundedSender<Msg>) -> Self {
+    fn new(
+        services: Arc<Services>,
+        session: Arc<Session>,
+        tx: mpsc::UnboundedSender<Msg>,
+        clipboard: Option<Clipboard>,
+    ) -> Self {
         Self {
             store: services.store().clone(),
             services,
@@ -253,6 +254,7 @@ impl Host {
             run: None,
             preview: None,
             diffs: Arc::new(Mutex::new(DiffCache::default())),
+            clipboard,
         }
     }
 
@@ -373,6 +375,12 @@ impl Host {
                 let _ = tx.send(Msg::VersionsLoaded { template, list });
                 Ok(())
             }),
+            // Without a terminal clipboard (a test), copies stay inside the App's editor.
+            Effect::Copy(text) => {
+                if let Some(send) = &self.clipboard {
+                    send(&text);
+                }
+            }
             Effect::Rate(e) => super::screens::rate::host::run(e, store, session, tx),
             Effect::WriteSession { specs } => spawn_blocking_reporting(tx.clone(), move || {
                 crate::session::write_templates(&session, &specs)?;

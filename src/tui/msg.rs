@@ -121,4 +121,6 @@ pub enum Effect {
     },
     /// Store work of the rating screen.
     Rate(super::screens::rate::RateEffect),
+    /// Put text on the clipboard of the terminal the user sits at (OSC 52, over SSH too).
+    Copy(String),
 }

@@ -120,8 +120,6 @@ pub struct State {
     pub compare: CompareState,
     pub results: ResultsState,
     pub data: RunData,
-    /// Text copied in the editor, waiting to be sent to the terminal's clipboard (OSC 52).
-    pub clipboard: Option<String>,
     /// The blind rating screen, for one rater (`screens::rate`).
     pub rating: Option<RatingScreen>,
     /// The owner's view of the rating session (`screens::owner`); never while a rater rates.
@@ -213,7 +211,6 @@ impl State {
                 tag: None,
             },
             data: RunData::default(),
-            clipboard: None,
             rating: None,
             owner: None,
             session,

@@ -89,6 +89,7 @@ pub(crate) fn editor_action(state: &mut State, action: Action) -> Vec<Effect> {
     let Some(editor) = &mut state.templates.editor else {
         return Vec::new();
     };
+    let mut copied = None;
     let changed = match action {
         Action::Undo => editor.undo(),
         Action::Redo => editor.redo(),
@@ -105,18 +106,21 @@ pub(crate) fn editor_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Copy => {
             editor.copy();
-            state.clipboard = Some(editor.yank_text()).filter(|t| !t.is_empty());
+            copied = Some(editor.yank_text());
             false
         }
         Action::Cut => {
             let cut = editor.cut();
-            state.clipboard = Some(editor.yank_text()).filter(|t| !t.is_empty());
+            copied = Some(editor.yank_text());
             cut
         }
         Action::Paste => editor.paste(),
         _ => false,
     };
-    if changed { edited(state) } else { Vec::new() }
+    let mut effects = if changed { edited(state) } else { Vec::new() };
+    // What was copied also goes to the terminal's clipboard, an output like any other.
+    effects.extend(copied.filter(|t| !t.is_empty()).map(Effect::Copy));
+    effects
 }
 
 /// Moves the editor's cursor to the next match of `query` (plain text, not a pattern),
