@@ -18,7 +18,12 @@ use super::ollama::Ollama;
 use super::openai::OpenAi;
 use super::protocol::{Provider, error_body_excerpt, trim_base};
 use super::types::{ChatRequest, Completion, StreamEvent, Usage};
-use crate::session::{ModelSpec, ProviderKind};
+use crate::spec::{ModelSpec, ProviderKind};
+
+// Embeddings go through the same connection pool, limits and retry policy as chat, so
+// their code is a child of this module (it reaches the client's private parts).
+#[path = "embed.rs"]
+pub(super) mod embed;
 
 /// Opening a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

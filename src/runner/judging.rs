@@ -17,7 +17,7 @@ use super::{
 };
 use crate::eval::judge::{self, JudgeVerdict, OUTPUT_A, OUTPUT_B};
 use crate::providers::{ChatRequest, Completion, ProviderError, Slot, StreamEvent, Usage};
-use crate::session::ModelSpec;
+use crate::spec::ModelSpec;
 use crate::store::{
     CacheRecord, CellKey, JudgeAsk, JudgementKey, JudgementRecord, OutputRecord, Store, Writer,
     now_ms,

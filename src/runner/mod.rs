@@ -21,6 +21,7 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::providers::request_hash;
 pub use plan::{Cell, JudgePlan, Plan, PlanError, Selection, plan_new_run, plan_resume};
 
 use crate::eval::checks::{CheckInput, CompiledCheck, run_checks, validate_json};
@@ -28,7 +29,7 @@ use crate::providers::{
     ChatRequest, Client, Completion, Failure, Limits, Message, ModelPool, ProviderError, Role,
     Slot, StreamEvent, Usage,
 };
-use crate::session::{ModelSpec, ProviderKind};
+use crate::spec::ModelSpec;
 use crate::store::{
     CacheRecord, CellKey, OutputRecord, RunRecord, RunStatus, SchemaAttempt, Store, StoreError,
     Writer, cost_usd, now_ms,
@@ -92,9 +93,17 @@ pub fn endpoints(
     plan: &Plan,
 ) -> Result<HashMap<String, Endpoint>, ProviderError> {
     let mut out = HashMap::new();
-    let models = plan.run.variants.iter().map(|v| (&v.model_name, &v.model));
-    let judges = plan.judges.iter().map(|j| (&j.model_name, &j.model));
-    for (name, spec) in models.chain(judges) {
+    // A stored run's variants hold the store's record of each model: the client is built
+    // from it as the session would say it.
+    let models: Vec<(&String, ModelSpec)> = plan
+        .run
+        .variants
+        .iter()
+        .map(|v| (&v.model_name, v.model.to_spec()))
+        .collect();
+    let judges = plan.judges.iter().map(|j| (&j.model_name, j.model.clone()));
+    for (name, spec) in models.into_iter().chain(judges) {
+        let spec = &spec;
         if !out.contains_key(name) {
             let client = pool.client(spec)?;
             out.insert(
@@ -107,24 +116,6 @@ pub fn endpoints(
         }
     }
     Ok(out)
-}
-
-/// The blake3 of the exact request and where it goes; never includes the key.
-pub fn request_hash(model: &ModelSpec, req: &ChatRequest) -> String {
-    #[derive(serde::Serialize)]
-    struct Keyed<'a> {
-        provider: ProviderKind,
-        base_url: Option<&'a str>,
-        request: &'a ChatRequest,
-    }
-    let keyed = Keyed {
-        provider: model.provider,
-        base_url: model.base_url.as_deref(),
-        request: req,
-    };
-    // serde_json writes struct fields in declaration order, so this is canonical.
-    let bytes = serde_json::to_vec(&keyed).unwrap_or_default();
-    blake3::hash(&bytes).to_hex().to_string()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -388,7 +379,7 @@ async fn ask_model(
         hash.to_owned(),
         CacheRecord {
             completion: completion.clone(),
-            provider: endpoint.spec.provider,
+            provider: endpoint.spec.provider.into(),
             created_ms: now_ms(),
         },
     ));

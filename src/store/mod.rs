@@ -6,6 +6,8 @@
 
 mod exports;
 mod judgements;
+mod rag;
+mod models;
 mod ratings;
 mod records;
 mod releases;
@@ -19,6 +21,8 @@ use serde::de::DeserializeOwned;
 
 pub use exports::*;
 pub use judgements::*;
+pub use rag::*;
+pub use models::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;

@@ -176,7 +176,7 @@ pub fn render_preview(
     case: usize,
     generation: u64,
 ) -> Msg {
-    let rendered = crate::template::preview(session, specs, template, case);
+    let rendered = session.preview(specs, template, case);
     let at = rendered.as_ref().err().and_then(ErrorAt::of);
     Msg::PreviewRendered {
         generation,
@@ -320,7 +320,7 @@ impl Host {
             }
             Effect::SaveTemplate { template, specs } => {
                 spawn_blocking_reporting(tx.clone(), move || {
-                    let rec = crate::template::version_record(&session, &specs, &template)?;
+                    let rec = session.template_version(&specs, &template)?;
                     store.put_template_version(&rec)?;
                     store.flush()?;
                     let _ = tx.send(Msg::TemplateSaved {
