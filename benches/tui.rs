@@ -104,8 +104,9 @@ fn run_record(session: &Session, id: &str) -> RunRecord {
                 template: v.template.clone(),
                 template_version: format!("version-of-{}", v.template),
                 model_name: "mock".into(),
-                model: model.clone(),
+                model: (&model).into(),
                 rag: None,
+                enforce_schema: loupe::store::EnforceRecord::Off,
             })
             .collect(),
         case_ids: session.cases.iter().map(|c| c.id.clone()).collect(),

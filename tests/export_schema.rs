@@ -10,7 +10,7 @@ use std::path::Path;
 mod common;
 
 use common::planned;
-use loupe::store::Store;
+use loupe::store::{EnforceRecord, Store};
 
 // The schema's keys are not in sorted order, at the top and inside.
 const SESSION: &str = r#"name: schema-export
@@ -95,6 +95,53 @@ fn schema_enforced_outputs_export_with_their_prompts() {
 fn older_template_versions_use_the_sessions_schema_while_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), false);
+    let m = export_sft(dir.path());
+    assert_eq!(m["counts"]["rows_out"], 4, "{}", m["counts"]);
+}
+
+/// Rewrites the stored run's record of each variant's `enforce_schema`.
+fn set_enforce(dir: &Path, f: impl Fn(&str) -> EnforceRecord) {
+    let store = Store::open(&dir.join("store")).unwrap();
+    let mut run = store.runs().unwrap().pop().unwrap();
+    for v in &mut run.variants {
+        v.enforce_schema = f(&v.name);
+    }
+    store.put_run(&run).unwrap();
+}
+
+#[test]
+fn a_run_records_whether_each_variant_sent_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), true);
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let run = store.runs().unwrap().pop().unwrap();
+    let strict = run.variant("strict").unwrap();
+    assert_eq!(strict.enforce_schema, EnforceRecord::On { retries: 1 });
+    assert_eq!(strict.sent_schema(), Some(true));
+    assert_eq!(run.variant("loose").unwrap().sent_schema(), Some(false));
+}
+
+#[test]
+fn the_export_rebuilds_the_one_request_the_run_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), true);
+    // Recorded as not sending the schema, the strict variant's requests no longer match
+    // what was sent: the export does not fall back to guessing the other request.
+    set_enforce(dir.path(), |_| EnforceRecord::Off);
+    let m = export_sft(dir.path());
+    assert_eq!(m["counts"]["rows_out"], 2, "{}", m["counts"]);
+    assert_eq!(
+        m["counts"]["dropped"]["prompt_changed_since_run"], 2,
+        "{}",
+        m["counts"]
+    );
+}
+
+#[test]
+fn runs_stored_before_the_record_still_export() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), true);
+    set_enforce(dir.path(), |_| EnforceRecord::Unrecorded);
     let m = export_sft(dir.path());
     assert_eq!(m["counts"]["rows_out"], 4, "{}", m["counts"]);
 }

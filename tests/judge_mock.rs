@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 const CASES: [&str; 5] = ["agree-1", "agree-2", "bias-1", "tie-1", "junk-1"];
 
 fn execute(store: &Store, plan: runner::Plan, no_cache: bool) -> RunStatus {
-    let endpoints = runner::endpoints(&plan).unwrap();
+    let endpoints = runner::endpoints(&loupe::providers::ModelPool::new(), &plan).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

@@ -20,7 +20,7 @@ use loupe::store::{RunStatus, Store};
 use tokio_util::sync::CancellationToken;
 
 fn execute(store: &Store, plan: runner::Plan) -> RunStatus {
-    let endpoints = runner::endpoints(&plan).unwrap();
+    let endpoints = runner::endpoints(&loupe::providers::ModelPool::new(), &plan).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

@@ -46,6 +46,7 @@ fn join(cands: &[Candidate], config: &QueueConfig, seeds: &[u64]) -> Vec<RaterRe
             seed: *seed,
             queue,
             created_ms: 0,
+            active_ms: 0,
         });
     }
     records

@@ -67,6 +67,7 @@ impl Harness {
                 seed: 7,
                 queue: queue::assign(rater, 7, &offer.candidates, &config, &[]),
                 created_ms: 0,
+                active_ms: 0,
             })
             .unwrap();
         let mut h = Harness {

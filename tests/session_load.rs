@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use loupe::eval::spec::CheckSpec;
 use loupe::providers::Role;
 use loupe::session::{self, ProblemKind, Session, SessionError, TemplateSpec};
-use loupe::template::{self, Passage, Renderer, TemplateError};
+use loupe::template::{self, Passage, TemplateError};
 
 fn good(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -111,7 +111,7 @@ fn csv_cases_split_tags_and_read_vars() {
 #[test]
 fn yaml_cases_and_strict_rendering_with_defaults() {
     let s = load("yaml-cases.yaml");
-    let r = Renderer::new(&s).expect("compiles");
+    let r = s.renderer().expect("compiles");
     let first = r.render("ask", &s.cases[0], &[]).expect("renders");
     assert_eq!(first[0].content, "Answer in en.");
     let second = r.render("ask", &s.cases[1], &[]).expect("renders");
@@ -133,7 +133,7 @@ fn inheritance_over_three_levels_and_inline_schemas() {
     assert!(leaf.output_schema.is_some());
     assert_eq!(s.cases[1].tags, ["edge"]);
 
-    let r = Renderer::new(&s).expect("compiles");
+    let r = s.renderer().expect("compiles");
     let msgs = r.render("root", &s.cases[0], &[]).expect("renders");
     let roles: Vec<Role> = msgs.iter().map(|m| m.role).collect();
     assert_eq!(
@@ -151,7 +151,7 @@ fn inheritance_over_three_levels_and_inline_schemas() {
 #[test]
 fn passages_reach_the_template() {
     let s = load("full.yaml");
-    let r = Renderer::new(&s).expect("compiles");
+    let r = s.renderer().expect("compiles");
     let passages = vec![
         Passage {
             id: "p1".into(),
@@ -179,19 +179,19 @@ fn edited_templates_resolve_version_and_preview() {
     let s = load("inline.yaml");
     let mut specs = s.template_specs();
     assert_eq!(s.resolve_templates(&specs).expect("same").len(), 3);
-    let before = template::version_record(&s, &specs, "leaf").expect("a version");
+    let before = s.template_version(&specs, "leaf").expect("a version");
     assert_eq!(before.hash, template::version_hash(&s.templates["leaf"]));
     assert_eq!(before.session, "inline");
     let restored: TemplateSpec = serde_json::from_value(before.content.clone()).expect("a spec");
     assert_eq!(restored.user.as_deref(), Some("{{ q }}"));
 
     specs.get_mut("root").expect("root").user = Some("Q: {{ q }}".into());
-    let after = template::version_record(&s, &specs, "leaf").expect("a version");
+    let after = s.template_version(&specs, "leaf").expect("a version");
     assert_ne!(
         after.hash, before.hash,
         "a parent's edit is a new version of the child"
     );
-    let preview = template::preview(&s, &specs, "leaf", 0).expect("renders");
+    let preview = s.preview(&specs, "leaf", 0).expect("renders");
     assert_eq!(preview.last().map(|m| m.content.as_str()), Some("Q: 3+3?"));
 
     let edited = s.with_templates(&specs).expect("valid");
@@ -203,7 +203,7 @@ fn edited_templates_resolve_version_and_preview() {
         panic!("an unknown parent is an error");
     };
     assert!(matches!(problems[0].kind, ProblemKind::Unknown { ref name, .. } if name == "nowhere"));
-    assert!(template::version_record(&s, &s.template_specs(), "nope").is_err());
+    assert!(s.template_version(&s.template_specs(), "nope").is_err());
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn check_session_reports_each_failure_once_with_a_count() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/sessions/bad/missing-variable.yaml");
     let s = session::load(&path).expect("loads: rendering is checked apart");
-    let problems = template::check_session(&s);
+    let problems = loupe::session::check_session(&s);
     assert_eq!(problems.len(), 1, "{problems:?}");
     let ProblemKind::Template { error, more_cases } = &problems[0].kind else {
         panic!("{problems:?}");

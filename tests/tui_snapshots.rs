@@ -128,8 +128,9 @@ fn loaded_state() -> State {
                 template: session.variant(v).unwrap().template.clone(),
                 template_version: format!("{v}-0123456789abcdef"),
                 model_name: "local".into(),
-                model: session.model_for(v).unwrap().clone(),
+                model: session.model_for(v).unwrap().into(),
                 rag: None,
+                enforce_schema: loupe::store::EnforceRecord::Off,
             })
             .collect(),
         case_ids: session.cases.iter().map(|c| c.id.clone()).collect(),

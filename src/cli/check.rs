@@ -11,7 +11,7 @@ use crate::session::{self, SessionError};
 pub fn check(path: &Path) -> anyhow::Result<Outcome> {
     let problems = match session::load(path) {
         Ok(session) => {
-            let problems = crate::template::check_session(&session);
+            let problems = crate::session::check_session(&session);
             if problems.is_empty() {
                 writeln!(
                     std::io::stdout().lock(),

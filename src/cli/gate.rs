@@ -12,7 +12,9 @@ use super::compare::{self, ByArgs, CompareReport};
 use super::{Format, Outcome, find_store};
 use crate::eval::headtohead::{self, GateDecision};
 use crate::session::SessionFile;
-use crate::store::{ReleaseRecord, ReleasedRag, RunStatus, Store, format_time, new_run_id, now_ms};
+use crate::store::{
+    RagRecord, ReleaseRecord, ReleasedRag, RunStatus, Store, format_time, new_run_id, now_ms,
+};
 
 /// Arguments of `loupe gate`.
 #[derive(Debug, clap::Args)]
@@ -72,7 +74,8 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
             run.id
         );
     }
-    let report = compare::head_to_head(&store, &run, candidate, baseline, &args.by)?;
+    let report =
+        crate::eval::compare::head_to_head(&store, &run, candidate, baseline, &args.by.basis())?;
     let decision = headtohead::gate(&report.head_to_head, args.min_effect);
 
     let release = if decision.passed {
@@ -150,7 +153,7 @@ fn release_record(
             .ok()
             .flatten()
             .and_then(|s| serde_yaml::from_str::<SessionFile>(&s.source).ok())
-            .and_then(|f| f.rag.get(name).cloned());
+            .and_then(|f| f.rag.get(name).map(RagRecord::from));
         ReleasedRag {
             name: name.clone(),
             spec,

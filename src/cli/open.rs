@@ -27,6 +27,6 @@ pub fn open(session: &Path, store: &Path, ui: &UiArgs) -> anyhow::Result<Outcome
         ascii: ui.ascii,
         clipboard: Some(std::sync::Arc::new(crate::tui::term::osc52_copy)),
     };
-    crate::tui::term::run_local(store, session, &config)?;
+    crate::tui::term::run_local(crate::services::Services::new(store), session, &config)?;
     Ok(Outcome::Ok)
 }

@@ -67,7 +67,8 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
         rater: opened.record.rater.clone(),
         run: Some(opened.record.run_id.clone()),
     };
-    crate::tui::term::run_local_on(store.clone(), session.clone(), &config, Some(start))?;
+    let services = crate::services::Services::new(store.clone());
+    crate::tui::term::run_local_on(services, session.clone(), &config, Some(start))?;
     let done = store
         .ratings_by(&session.file.name, &opened.record.rater)
         .filter_map(Result::ok)

@@ -1,5 +1,5 @@
-//! `loupe ratings SESSION --format jsonl|csv`: every rating of a session, with its
-//! placement, rater and times, on stdout.
+//! `loupe ratings SESSION --format jsonl|csv|stats`: every rating of a session, with its
+//! placement, rater and times, on stdout; `stats` is exactly `loupe stats` input.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,8 +9,12 @@ use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RatingsFormat {
+    /// One rating a line, every field.
     Jsonl,
+    /// One rating a row, a column per rubric side and dimension.
     Csv,
+    /// `loupe stats` input: the verdicts the owner's view analyses (gold items left out).
+    Stats,
 }
 
 /// Arguments of `loupe ratings`.
@@ -49,6 +53,15 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
         RatingsFormat::Jsonl => crate::rating::rows::write_jsonl(&mut out, &ratings)?,
+        RatingsFormat::Stats => {
+            let gold = crate::rating::rows::write_stats(&mut out, &ratings)?;
+            if gold > 0 {
+                eprintln!(
+                    "note: {gold} of {} ratings are on gold items and left out: they measure raters, not variants",
+                    ratings.len()
+                );
+            }
+        }
         RatingsFormat::Csv => {
             let dims: Vec<String> = session.file.rubric.iter().map(|d| d.key.clone()).collect();
             crate::rating::rows::write_csv(&mut out, &ratings, &dims)?;

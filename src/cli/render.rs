@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::Outcome;
 use crate::sanitize::sanitize;
 use crate::session::{self, Session};
-use crate::template::{Renderer, TemplateErrors};
+use crate::template::TemplateErrors;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RenderFormat {
@@ -45,7 +45,7 @@ pub fn render(
             session.cases.len()
         )
     })?;
-    let renderer = Renderer::new(&session).map_err(|e| located(&session, e))?;
+    let renderer = session.renderer().map_err(|e| located(&session, e))?;
     let messages = renderer
         .render(&v.template, c, &[])
         .map_err(|e| session.template_problem(e, 0))?;

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
 use crate::runner::{self, RunEvent, RunOptions, Selection};
+use crate::services::Services;
 use crate::store::{RunStatus, Store};
 
 pub struct RunArgs<'a> {
@@ -23,12 +24,13 @@ pub struct RunArgs<'a> {
 
 pub fn run(args: &RunArgs<'_>) -> anyhow::Result<Outcome> {
     let session = crate::session::load(args.session)?;
-    let store = Store::open(args.store)?;
+    let services = Services::new(Store::open(args.store)?);
+    let store = services.store();
     let plan = match args.resume {
-        Some(id) => runner::plan_resume(&session, &store, id)?,
-        None => runner::plan_new_run(&session, &store, &args.selection, args.no_cache)?,
+        Some(id) => runner::plan_resume(&session, store, id)?,
+        None => runner::plan_new_run(&session, store, &args.selection, args.no_cache)?,
     };
-    let endpoints = runner::endpoints(&plan)?;
+    let endpoints = runner::endpoints(services.models(), &plan)?;
     let run_id = plan.run.id.clone();
     let opts = RunOptions {
         no_cache: args.no_cache || plan.run.no_cache,
@@ -49,7 +51,7 @@ pub fn run(args: &RunArgs<'_>) -> anyhow::Result<Outcome> {
                 }
             })
         };
-        let result = runner::execute(&store, plan, &endpoints, opts, &cancel, &tx).await;
+        let result = runner::execute(store, plan, &endpoints, opts, &cancel, &tx).await;
         drop(tx);
         ctrl_c.abort();
         let _ = progress.await;

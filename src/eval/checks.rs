@@ -23,9 +23,8 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::eval::pii;
-use crate::eval::spec::{CheckResult, CheckSpec, JudgeSpec, MinSpec};
 use crate::eval::text;
-use crate::session::{Case, SchemaRef};
+use crate::spec::{Case, CheckResult, CheckSpec, JudgeSpec, MinSpec, SchemaRef};
 
 /// What the checks look at: one output and its measurements.
 #[derive(Debug, Clone, Copy)]

@@ -9,36 +9,13 @@
 //! This module is the pure part: what the judge template sees, reading an answer, and
 //! combining the two orders. Asking the model is the runner's judge phase.
 
-use serde::{Deserialize, Serialize};
-
-use crate::eval::spec::JudgeSpec;
+use crate::spec::JudgeSpec;
+pub use crate::spec::{JudgeVerdict, Pick};
 
 /// The template variable holding the output shown as answer A.
 pub const OUTPUT_A: &str = "output_a";
 /// The template variable holding the output shown as answer B.
 pub const OUTPUT_B: &str = "output_b";
-
-/// What the judge picked in one order, by position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pick {
-    /// The answer shown first (A).
-    A,
-    /// The answer shown second (B).
-    B,
-    Tie,
-}
-
-/// The judgement of a pair `(a, b)` in terms of the variants, not positions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JudgeVerdict {
-    /// Variant `a` of the pair is better.
-    A,
-    /// Variant `b` of the pair is better.
-    B,
-    Tie,
-}
 
 /// The name a judge's results go by: `template@model`.
 pub fn judge_id(spec: &JudgeSpec) -> String {

@@ -191,8 +191,20 @@ pub fn parse_verdicts(
 }
 
 fn parse_line(text: &str) -> Result<Verdict, String> {
-    let raw: RawVerdict =
-        serde_json::from_str(text).map_err(|error| describe_json_error(&error))?;
+    let raw: RawVerdict = serde_json::from_str(text).map_err(|error| {
+        let message = describe_json_error(&error);
+        // A row of `loupe ratings --format jsonl` is close enough to be tried here.
+        let row: Option<serde_json::Map<String, serde_json::Value>> =
+            serde_json::from_str(text).ok();
+        if row.is_some_and(|r| r.contains_key("comparison") && r.contains_key("left")) {
+            format!(
+                "{message}: this is a `loupe ratings --format jsonl` row; \
+                 `loupe ratings SESSION --format stats` writes verdicts for loupe stats"
+            )
+        } else {
+            message
+        }
+    })?;
     let winner = match raw.winner.as_str() {
         "a" => Winner::A,
         "b" => Winner::B,

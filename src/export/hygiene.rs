@@ -144,6 +144,19 @@ fn vars_fingerprint(case: &Case) -> String {
 /// Shorter folded values are too common ("low", "yes") to say a row copies an eval case.
 const MIN_MATCH_CHARS: usize = 24;
 
+/// The check that keeps evaluation inputs out of an export could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the check that keeps the {eval_cases} evaluation cases' inputs out of the export could not \
+     be built from their {inputs} long inputs ({reason}); nothing was exported, since rows \
+     copying an evaluation case would go out unnoticed"
+)]
+pub struct DecontaminationError {
+    inputs: usize,
+    eval_cases: usize,
+    reason: String,
+}
+
 /// Knows the evaluation cases' inputs; tells whether a row's case or prompt matches one.
 #[derive(Debug)]
 pub struct Decontaminator {
@@ -157,7 +170,19 @@ pub struct Decontaminator {
 
 impl Decontaminator {
     /// From the session's cases: those whose split is `eval_split` are the evaluation set.
-    pub fn new(cases: &[Case], eval_split: &str) -> Self {
+    /// Fails, rather than exporting unchecked rows, when the input matcher cannot be built.
+    pub fn new(cases: &[Case], eval_split: &str) -> Result<Self, DecontaminationError> {
+        Self::with_matcher(cases, eval_split, |patterns| {
+            AhoCorasick::new(patterns).map_err(|e| e.to_string())
+        })
+    }
+
+    /// As [`Decontaminator::new`], with the matcher built by `build` (tests make it fail).
+    pub fn with_matcher(
+        cases: &[Case],
+        eval_split: &str,
+        build: impl FnOnce(&[&String]) -> Result<AhoCorasick, String>,
+    ) -> Result<Self, DecontaminationError> {
         let is_eval = |c: &Case| c.split.as_deref() == Some(eval_split);
         let mut fingerprints = HashSet::new();
         let mut long_values = HashSet::new();
@@ -194,14 +219,18 @@ impl Decontaminator {
         let automaton = if patterns.is_empty() {
             None
         } else {
-            AhoCorasick::new(patterns).ok()
+            Some(build(&patterns).map_err(|reason| DecontaminationError {
+                inputs: patterns.len(),
+                eval_cases,
+                reason,
+            })?)
         };
-        Self {
+        Ok(Self {
             eval_split: eval_split.to_owned(),
             matching,
             automaton,
             eval_cases,
-        }
+        })
     }
 
     /// Whether a row built from `case` whose final user message is `user` is evaluation data.
@@ -370,7 +399,7 @@ mod tests {
             case("t3", Some("train"), "Short"),
             case("e2", Some("eval"), "Short"),
         ];
-        let d = Decontaminator::new(&cases, "eval");
+        let d = Decontaminator::new(&cases, "eval").expect("built");
         assert_eq!(d.eval_cases, 2);
         assert_eq!(
             d.check(&cases[0], Some("Evaluate: Lower the log level")),
@@ -397,8 +426,24 @@ mod tests {
             "the prompt contains an eval input"
         );
         assert_eq!(d.check(&other, Some("<request>Drop it</request>")), None);
-        let none = Decontaminator::new(&cases[..1], "eval");
+        let none = Decontaminator::new(&cases[..1], "eval").expect("built");
         assert_eq!(none.check(&cases[2], None), None);
+    }
+
+    #[test]
+    fn a_matcher_that_cannot_be_built_stops_the_export_with_a_reason() {
+        let cases = vec![case(
+            "e1",
+            Some("eval"),
+            "Drop the unused column users.fax_number now.",
+        )];
+        let err = Decontaminator::with_matcher(&cases, "eval", |_| Err("state ids ran out".into()))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("1 evaluation cases"), "{err}");
+        assert!(err.contains("(state ids ran out)"), "{err}");
+        assert!(err.contains("nothing was exported"), "{err}");
     }
 
     #[test]

@@ -93,17 +93,18 @@ pub struct VariantInfo {
 
 impl VariantInfo {
     pub fn of(run_id: &str, v: &RunVariant) -> Self {
+        let model = v.model.to_spec();
         Self {
             run_id: run_id.to_owned(),
             name: v.name.clone(),
             template: v.template.clone(),
             template_version: v.template_version.clone(),
             model_name: v.model_name.clone(),
-            provider: v.model.provider,
-            model: v.model.model.clone(),
-            base_url: v.model.base_url.as_deref().map(public_url),
-            params: v.model.params.clone(),
-            price: v.model.price,
+            provider: model.provider,
+            model: model.model,
+            base_url: model.base_url.as_deref().map(public_url),
+            params: model.params,
+            price: model.price,
             rag: v.rag.clone(),
         }
     }

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::providers::{ChatRequest, Message};
-use crate::runner::request_hash;
-use crate::session::{Case, Example, Session};
+use crate::providers::{Message, request_hash};
+use crate::session::Session;
+use crate::spec::{Case, Example};
 use crate::store::{OutputRecord, PassageRecord, RunRecord, RunVariant, Store, StoreError};
-use crate::template::{Passage, Renderer, ResolvedTemplate, version_hash};
+use crate::template::{Passage, Renderer, ResolvedTemplate, build_request, version_hash};
 
 /// Why the messages of an output cannot be given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,28 +122,37 @@ impl Prompts {
             return Err(PromptProblem::VersionMissing);
         }
         let passages: Vec<Passage> = output.passages.iter().map(passage).collect();
-        let messages = self
-            .renderer
-            .render(&variant.template_version, case, &passages)
-            .map_err(|_| PromptProblem::Render)?;
+        let model = variant.model.to_spec();
+        let schema = self
+            .schemas
+            .get(&variant.template_version)
+            .and_then(Option::as_ref);
+        let build = |schema| {
+            build_request(
+                &self.renderer,
+                &variant.template_version,
+                case,
+                &passages,
+                &model,
+                schema,
+            )
+            .map_err(|_| PromptProblem::Render)
+        };
         // Repeats carry `#N` after the hash of the first request (see runner/plan.rs).
         let sent = output
             .request_hash
             .split_once('#')
             .map_or(output.request_hash.as_str(), |(h, _)| h);
-        let mut request = ChatRequest {
-            model: variant.model.model.clone(),
-            messages,
-            params: variant.model.params.clone(),
-            response_format: None,
+        // The run recorded whether it sent the template's schema (`enforce_schema`); a run
+        // stored before that was recorded may have sent it or not, so both are tried.
+        let tries = match variant.sent_schema() {
+            Some(true) => vec![schema],
+            None if schema.is_some() => vec![None, schema],
+            Some(false) | None => vec![None],
         };
-        if request_hash(&variant.model, &request) == sent {
-            return Ok(request.messages);
-        }
-        // With `enforce_schema` the runner also sent the template's schema.
-        if let Some(Some(schema)) = self.schemas.get(&variant.template_version) {
-            request.response_format = Some(schema.clone());
-            if request_hash(&variant.model, &request) == sent {
+        for sent_schema in tries {
+            let request = build(sent_schema)?;
+            if request_hash(&model, &request) == sent {
                 return Ok(request.messages);
             }
         }

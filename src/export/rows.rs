@@ -58,6 +58,9 @@ pub fn export(
             session.path.display()
         )));
     }
+    // Before the folder is made: an export that cannot keep evaluation inputs out is refused.
+    let decon = Decontaminator::new(&session.cases, EVAL_SPLIT)
+        .map_err(|e| ExportError::Usage(e.to_string()))?;
     // Only now that there is something to export: a refused export leaves no folder behind.
     prepare_dir(&opts.out, opts)?;
     let keys = api_key_values(&runs);
@@ -73,7 +76,7 @@ pub fn export(
         prompts,
         ratings,
         redactor: Redactor::new(opts.redact, keys),
-        decon: Decontaminator::new(&session.cases, EVAL_SPLIT),
+        decon,
         dedupe: Dedupe::default(),
         counts: Counts::default(),
         dups: Duplicates::default(),

@@ -350,7 +350,7 @@ mod tests {
                 Msg::new(Role::System, "be brief"),
                 Msg::new(Role::User, "hi"),
             ],
-            params: crate::session::Params::default(),
+            params: crate::spec::Params::default(),
             response_format: None,
         };
         let b = Anthropic.body(&req, false);

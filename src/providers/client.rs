@@ -8,18 +8,22 @@ use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
-use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::anthropic::Anthropic;
 use super::error::{Failure, ProviderError, TimeoutPhase};
-use super::limits::RateLimit;
+use super::limits::{Limits, Slot};
 use super::ollama::Ollama;
 use super::openai::OpenAi;
 use super::protocol::{Provider, error_body_excerpt, trim_base};
 use super::types::{ChatRequest, Completion, StreamEvent, Usage};
-use crate::session::{ModelSpec, ProviderKind};
+use crate::spec::{ModelSpec, ProviderKind};
+
+// Embeddings go through the same connection pool, limits and retry policy as chat, so
+// their code is a child of this module (it reaches the client's private parts).
+#[path = "embed.rs"]
+pub(super) mod embed;
 
 /// Opening a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,7 +46,7 @@ pub const MAX_TEXT: usize = 16 * 1024 * 1024;
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Exponential backoff with full jitter, honoured except where the server said Retry-After.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Backoff {
     pub base: Duration,
     pub cap: Duration,
@@ -69,7 +73,7 @@ impl Backoff {
 }
 
 /// The limits one client applies, from the model spec and the defaults above.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Settings {
     pub connect: Duration,
     pub idle: Duration,
@@ -117,13 +121,16 @@ struct Endpoint {
 
 /// A model endpoint with its limits. Cheap to clone: clones share the HTTP connection
 /// pool, the concurrency limit and the requests-per-minute window.
+///
+/// A client made with [`Client::new`] has limits of its own; the process's clients come
+/// from the [`ModelPool`](super::ModelPool), which gives every user of one model the same
+/// limits.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     endpoint: Arc<Endpoint>,
     settings: Settings,
-    permits: Arc<Semaphore>,
-    rate: Option<Arc<RateLimit>>,
+    limits: Limits,
 }
 
 impl fmt::Debug for Client {
@@ -141,6 +148,13 @@ impl Client {
     /// Builds from a session's model; reads the API key from the env var the spec names
     /// (error if named but unset). The key is never logged, stored, or put in errors/Debug.
     pub fn new(spec: &ModelSpec) -> Result<Self, ProviderError> {
+        let settings = Settings::from_spec(spec);
+        Self::with_limits(spec, Limits::new(settings.concurrency, settings.rpm))
+    }
+
+    /// [`Client::new`] bounded by `limits` (shared with whoever else holds a clone of
+    /// them) instead of limits of its own.
+    pub fn with_limits(spec: &ModelSpec, limits: Limits) -> Result<Self, ProviderError> {
         let provider: Box<dyn Provider> = match spec.provider {
             ProviderKind::Openai => Box::new(OpenAi),
             ProviderKind::Anthropic => Box::new(Anthropic),
@@ -183,10 +197,7 @@ impl Client {
                 headers,
                 key,
             }),
-            permits: Arc::new(Semaphore::new(settings.concurrency as usize)),
-            rate: settings
-                .rpm
-                .map(|n| Arc::new(RateLimit::new(n, Duration::from_mins(1)))),
+            limits,
             settings,
         })
     }
@@ -201,15 +212,17 @@ impl Client {
     /// Replaces the one-minute window of the `rpm` limit (tests). Call before cloning.
     #[must_use]
     pub fn with_rate_window(mut self, window: Duration) -> Self {
-        self.rate = self
-            .settings
-            .rpm
-            .map(|n| Arc::new(RateLimit::new(n, window)));
+        self.limits = Limits::with_window(self.settings.concurrency, self.settings.rpm, window);
         self
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The limits this client's requests count against.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The URL requests go to.
@@ -229,12 +242,26 @@ impl Client {
         cancel: &CancellationToken,
         on_event: &mut (dyn FnMut(&StreamEvent) + Send),
     ) -> Result<Completion, Failure> {
+        self.complete_in(None, req, cancel, on_event).await
+    }
+
+    /// [`Client::complete`] whose first attempt goes in `slot`, a place in this client's
+    /// concurrency the caller already holds (a runner admits work only once it has one, so
+    /// the limit is kept in one place). A retry waits for a place again, as it does in
+    /// `complete`: the place is given up while backing off.
+    pub async fn complete_in(
+        &self,
+        mut slot: Option<Slot>,
+        req: &ChatRequest,
+        cancel: &CancellationToken,
+        on_event: &mut (dyn FnMut(&StreamEvent) + Send),
+    ) -> Result<Completion, Failure> {
         let mut attempts = 0u32;
         loop {
             let outcome = tokio::select! {
                 biased;
                 () = cancel.cancelled() => Err(ProviderError::Cancelled),
-                r = self.limited_attempt(req, on_event, &mut attempts) => r,
+                r = self.limited_attempt(slot.take(), req, on_event, &mut attempts) => r,
             };
             let error = match outcome {
                 Ok(mut c) => {
@@ -271,21 +298,20 @@ impl Client {
         }
     }
 
-    /// Waits for a concurrency slot and the rate limit, then makes one attempt.
+    /// Waits for a concurrency slot (unless one is given) and the rate limit, then makes
+    /// one attempt.
     async fn limited_attempt(
         &self,
+        slot: Option<Slot>,
         req: &ChatRequest,
         on_event: &mut (dyn FnMut(&StreamEvent) + Send),
         attempts: &mut u32,
     ) -> Result<Completion, ProviderError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ProviderError::Cancelled)?;
-        if let Some(rate) = &self.rate {
-            rate.acquire().await;
-        }
+        let _slot = match slot {
+            Some(s) => s,
+            None => self.limits.slot().await?,
+        };
+        self.limits.pace().await;
         *attempts += 1;
         match timeout(self.settings.total, self.attempt(req, on_event)).await {
             Ok(r) => r,

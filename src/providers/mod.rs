@@ -6,6 +6,9 @@
 //! they all need: connect, idle and total timeouts; retries with exponential backoff and
 //! full jitter that honour Retry-After; cancellation; per-model concurrency and
 //! requests-per-minute limits; usage (estimated when the API gives none) and timings.
+//! The same client also embeds (`Client::embed`: `/v1/embeddings`, Ollama's `/api/embed`).
+//! The process gets its clients from one [`ModelPool`], so a model's limits hold across
+//! every run, App, judge and embedding call at once.
 //!
 //! Defaults (see the `DEFAULT_*` constants): connect 10 s, idle 60 s, total 300 s per
 //! attempt, 3 retries, backoff base 250 ms capped at 20 s, concurrency 4, no rpm limit.
@@ -16,6 +19,7 @@ mod error;
 mod limits;
 mod ollama;
 mod openai;
+mod pool;
 mod protocol;
 pub mod types;
 mod wire;
@@ -23,11 +27,16 @@ mod wire;
 pub use anthropic::{
     API_VERSION as ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS as ANTHROPIC_DEFAULT_MAX_TOKENS,
 };
+pub use client::embed::{
+    EmbedProtocol, EmbedRequest, Embeddings, OllamaEmbed, OpenAiEmbed, embed_protocol,
+};
 pub use client::{
     Backoff, Client, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_CONCURRENCY,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_RETRIES, DEFAULT_TOTAL_TIMEOUT,
     MAX_RETRY_AFTER, Settings, estimate_tokens, retry_after,
 };
 pub use error::{EXCERPT_CHARS, Failure, ProviderError, TimeoutPhase, excerpt};
+pub use limits::{Limits, Slot};
+pub use pool::ModelPool;
 pub use protocol::{Decoder, Provider};
 pub use types::*;

@@ -293,7 +293,7 @@ mod tests {
                 Message::new(Role::System, "s"),
                 Message::new(Role::User, "u"),
             ],
-            params: crate::session::Params {
+            params: crate::spec::Params {
                 temperature: Some(0.5),
                 max_tokens: Some(7),
                 seed: Some(3),

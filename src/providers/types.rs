@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::session::Params;
+pub use crate::spec::{Completion, Usage};
+use crate::spec::{ModelSpec, Params, ProviderKind};
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
@@ -38,15 +39,6 @@ pub struct ChatRequest {
     pub response_format: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    /// True when the API reported no usage and these are estimates (about 4 chars a token).
-    #[serde(default)]
-    pub estimated: bool,
-}
-
 /// One piece of a streamed response.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
@@ -69,18 +61,20 @@ pub enum StreamEvent {
     },
 }
 
-/// A finished response with the measurements Loupe keeps.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-pub struct Completion {
-    pub text: String,
-    pub usage: Usage,
-    /// From sending the request to the last byte.
-    pub latency_ms: u64,
-    /// From sending the request to the first text delta.
-    #[serde(default)]
-    pub ttft_ms: Option<u64>,
-    #[serde(default)]
-    pub finish_reason: Option<String>,
-    /// How many HTTP attempts it took (1 when nothing was retried).
-    pub attempts: u32,
+/// The blake3 of the exact request and where it goes; never includes the key.
+pub fn request_hash(model: &ModelSpec, req: &ChatRequest) -> String {
+    #[derive(serde::Serialize)]
+    struct Keyed<'a> {
+        provider: ProviderKind,
+        base_url: Option<&'a str>,
+        request: &'a ChatRequest,
+    }
+    let keyed = Keyed {
+        provider: model.provider,
+        base_url: model.base_url.as_deref(),
+        request: req,
+    };
+    // serde_json writes struct fields in declaration order, so this is canonical.
+    let bytes = serde_json::to_vec(&keyed).unwrap_or_default();
+    blake3::hash(&bytes).to_hex().to_string()
 }

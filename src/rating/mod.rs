@@ -88,24 +88,42 @@ pub fn open_rater(
     }
     let outputs = store.outputs(&run_id).collect::<Result<Vec<_>, _>>()?;
     let offer = queue::candidates(session, &run, &outputs).map_err(anyhow::Error::msg)?;
-    let (record, new) = if let Some(rec) = existing {
+    // The queue is worked out again at every opening from what still needs raters: what
+    // others hold (rated, or reserved while they are active) and the session's k now.
+    let now = now_ms();
+    let all_ratings = store.ratings(name).collect::<Result<Vec<_>, _>>()?;
+    let release_after = queue::release_after_ms(session);
+    let others: Vec<RaterRecord> = store
+        .raters(name)
+        .filter(|r| r.as_ref().map_or(true, |r| r.rater != rater))
+        .map(|r| r.map(|r| queue::held(&r, &all_ratings, now, release_after)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = queue::QueueConfig::of(session);
+    let (record, new) = if let Some(mut rec) = existing {
+        let rated: std::collections::HashSet<_> = all_ratings
+            .iter()
+            .filter(|r| r.rater == rater)
+            .map(|r| r.comparison.clone())
+            .collect();
+        rec.queue = queue::refresh(&rec, &rated, &offer.candidates, &config, &others);
+        rec.active_ms = now;
+        store.put_rater(&rec)?;
         (rec, false)
     } else {
-        let others = store.raters(name).collect::<Result<Vec<_>, _>>()?;
         let seed = rand::random::<u64>();
-        let config = queue::QueueConfig::of(session);
         let rec = RaterRecord {
             session: name.clone(),
             rater: rater.to_owned(),
             run_id: run_id.clone(),
             seed,
             queue: queue::assign(rater, seed, &offer.candidates, &config, &others),
-            created_ms: now_ms(),
+            created_ms: now,
+            active_ms: now,
         };
         store.put_rater(&rec)?;
         (rec, true)
     };
-    let masker = mask::Masker::for_run(session, &run);
+    let masker = mask::Masker::for_run(session, &run)?;
     let texts: HashMap<(&str, &str, u32), &str> = outputs
         .iter()
         .map(|o| {

@@ -22,6 +22,9 @@ pub struct RaterProgress {
     pub assigned: usize,
     /// Of those, rated.
     pub done: usize,
+    /// Regular comparisons in the queue not rated yet: reserved for this rater while they
+    /// are active (released to others after `rating.release_after_minutes` idle).
+    pub reserved: usize,
     pub gold_done: usize,
     pub gold_correct: usize,
     /// Share of rated gold items where the rater preferred the gold answer.
@@ -143,6 +146,10 @@ pub fn report(
                 rater: name.to_owned(),
                 assigned: queue.map_or(0, Vec::len),
                 done,
+                reserved: raters
+                    .iter()
+                    .find(|r| r.rater == name)
+                    .map_or(0, |r| crate::rating::queue::reserved_unrated(r, ratings)),
                 gold_done: golds.len(),
                 gold_correct: correct,
                 gold_accuracy: stats::rate(correct as u64, golds.len() as u64, confidence),

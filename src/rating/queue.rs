@@ -15,12 +15,20 @@
 //!   gets them, mixed in at `gold_rate` of the queue (all of them when no rate is set).
 //! - The queue is shuffled with the rater's seed, which is stored with the queue; the same
 //!   seed and the same earlier raters give the same queue.
+//! - A queue is not fixed at the first opening: each time a rater opens it, it is worked out
+//!   again ([`refresh`]) from what still needs raters. What the rater rated stays; an unrated
+//!   comparison stays theirs unless others have since given it its k ratings; comparisons
+//!   still short of raters are added (so raising `raters_per_comparison` extends every
+//!   queue, and a rater who once found nothing gets work when there is some).
+//! - A reservation is an unrated comparison in someone's queue. It holds a place among the
+//!   k only while its rater is active (rated or opened the queue within
+//!   `rating.release_after_minutes`); after that it is released to others ([`held`]).
 
 use std::collections::{BTreeMap, HashSet};
 
 use crate::eval::stats::Rng;
 use crate::session::Session;
-use crate::store::{Assignment, ComparisonKey, OutputRecord, RaterRecord, RunRecord};
+use crate::store::{Assignment, ComparisonKey, OutputRecord, RaterRecord, RatingRecord, RunRecord};
 
 /// A comparison that can be rated.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +61,111 @@ impl QueueConfig {
             gold_rate: spec.and_then(|r| r.gold_rate),
         }
     }
+}
+
+/// How long an idle rater's unrated comparisons stay reserved for them, in milliseconds.
+pub fn release_after_ms(session: &Session) -> u64 {
+    let minutes = session
+        .file
+        .rating
+        .as_ref()
+        .map_or(crate::session::DEFAULT_RELEASE_AFTER_MINUTES, |r| {
+            r.release_after_minutes
+        });
+    minutes.saturating_mul(60_000)
+}
+
+/// When a rater last did something: opened the queue, or gave a rating.
+pub fn last_active_ms(record: &RaterRecord, ratings: &[RatingRecord]) -> u64 {
+    ratings
+        .iter()
+        .filter(|r| r.rater == record.rater && r.session == record.session)
+        .map(|r| r.at_ms)
+        .chain([record.created_ms, record.active_ms])
+        .max()
+        .unwrap_or(0)
+}
+
+/// What a rater's queue still holds against others at `now_ms`: the comparisons they rated,
+/// and their unrated ones while they are active. Returned as a record whose queue has only
+/// those, ready for [`assign`] and [`refresh`] as one of the `others`.
+pub fn held(
+    record: &RaterRecord,
+    ratings: &[RatingRecord],
+    now_ms: u64,
+    release_after_ms: u64,
+) -> RaterRecord {
+    let rated: HashSet<&ComparisonKey> = ratings
+        .iter()
+        .filter(|r| r.rater == record.rater && r.session == record.session)
+        .map(|r| &r.comparison)
+        .collect();
+    let active = now_ms.saturating_sub(last_active_ms(record, ratings)) < release_after_ms;
+    let mut out = record.clone();
+    out.queue
+        .retain(|a| active || rated.contains(&a.comparison));
+    out
+}
+
+/// A rater's regular comparisons not rated yet (their reservations, while they are active):
+/// the owner's view shows this per rater.
+pub fn reserved_unrated(record: &RaterRecord, ratings: &[RatingRecord]) -> usize {
+    let rated: HashSet<&ComparisonKey> = ratings
+        .iter()
+        .filter(|r| r.rater == record.rater && r.session == record.session)
+        .map(|r| &r.comparison)
+        .collect();
+    record
+        .queue
+        .iter()
+        .filter(|a| !a.gold && !rated.contains(&a.comparison))
+        .count()
+}
+
+/// A returning rater's queue, worked out again from what still needs raters.
+///
+/// `mine` is the rater's stored queue, `rated` the comparisons they have rated, `others`
+/// what the other raters hold (see [`held`]). Kept, in their order: what the rater rated,
+/// gold items, and unrated comparisons the others have not yet given k raters. Then the
+/// comparisons still short of raters that the rater does not have, placed and shuffled as
+/// [`assign`] does for a newcomer (with gold mixed in at the rate for the new part).
+pub fn refresh(
+    mine: &RaterRecord,
+    rated: &HashSet<ComparisonKey>,
+    candidates: &[Candidate],
+    config: &QueueConfig,
+    others: &[RaterRecord],
+) -> Vec<Assignment> {
+    let k = config.raters_per_comparison.max(1);
+    let mut holders: BTreeMap<&ComparisonKey, u32> = BTreeMap::new();
+    for record in others.iter().filter(|r| r.rater != mine.rater) {
+        for a in record.queue.iter().filter(|a| !a.gold) {
+            *holders.entry(&a.comparison).or_default() += 1;
+        }
+    }
+    let offered: HashSet<&ComparisonKey> = candidates.iter().map(|c| &c.comparison).collect();
+    let mut kept: Vec<Assignment> = mine
+        .queue
+        .iter()
+        .filter(|a| {
+            rated.contains(&a.comparison)
+                || (offered.contains(&a.comparison)
+                    && (a.gold || holders.get(&a.comparison).copied().unwrap_or(0) < k))
+        })
+        .cloned()
+        .collect();
+    let have: HashSet<&ComparisonKey> = kept.iter().map(|a| &a.comparison).collect();
+    let rest: Vec<Candidate> = candidates
+        .iter()
+        .filter(|c| !have.contains(&c.comparison))
+        .cloned()
+        .collect();
+    // A different stream for each extension, reproducible from the stored seed and the
+    // queue's length at that moment.
+    let seed = mine.seed ^ (kept.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let added = assign(&mine.rater, seed, &rest, config, others);
+    kept.extend(added);
+    kept
 }
 
 /// Every comparison of `run` for the session's rating pairs, in (pair, case, repeat) order.
@@ -307,6 +420,7 @@ mod tests {
             seed: 1,
             queue,
             created_ms: 0,
+            active_ms: 0,
         };
         let first = rec("ana", q1.clone());
         let q2 = assign("bo", 2, &cands, &config, std::slice::from_ref(&first));

@@ -59,6 +59,17 @@ impl RatingRow {
     }
 }
 
+/// `loupe stats` input: one verdict a line, exactly the verdicts the owner's view analyses
+/// (sides as the rater saw them, `a` the left, so position bias is measured; gold items
+/// left out, since they measure raters). Returns how many gold ratings were left out.
+pub fn write_stats(out: &mut impl Write, ratings: &[RatingRecord]) -> std::io::Result<usize> {
+    for v in crate::rating::owner::verdicts(ratings) {
+        serde_json::to_writer(&mut *out, &v)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(ratings.iter().filter(|r| r.gold).count())
+}
+
 pub fn write_jsonl(out: &mut impl Write, ratings: &[RatingRecord]) -> std::io::Result<()> {
     for r in ratings {
         serde_json::to_writer(&mut *out, &RatingRow::of(r))?;

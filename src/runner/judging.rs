@@ -9,12 +9,11 @@
 
 use std::collections::HashMap;
 
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::{Endpoint, JudgePlan, Plan, RunError, RunOptions, request_hash};
+use super::{Endpoint, JudgePlan, Plan, RunError, RunOptions, admit, request_hash};
 use crate::eval::judge::{self, JudgeVerdict, OUTPUT_A, OUTPUT_B};
-use crate::providers::{ChatRequest, Completion, Failure, ProviderError, StreamEvent, Usage};
+use crate::providers::{ChatRequest, Completion, Failure, ProviderError, Slot, StreamEvent, Usage};
 use crate::store::{
     CacheRecord, CellKey, JudgeAsk, JudgementKey, JudgementRecord, OutputRecord, Store, StoreError,
     now_ms,
@@ -80,11 +79,10 @@ pub(super) async fn judge_all(
                 comparisons: tasks.len(),
             });
         }
-        let width = endpoint.client.settings().concurrency as usize;
-        let results: Vec<Result<(), StoreError>> = futures::stream::iter(tasks)
-            .map(|task| judge_one(store, endpoint, opts, cancel, judge, task))
-            .buffer_unordered(width)
-            .collect()
+        let results: Vec<Result<(), StoreError>> =
+            admit(endpoint.client.limits(), tasks, cancel, |task, slot| {
+                judge_one(store, endpoint, opts, cancel, judge, task, slot)
+            })
             .await;
         for r in results {
             r?;
@@ -96,6 +94,7 @@ pub(super) async fn judge_all(
     Ok(())
 }
 
+/// Judges one comparison; the first order asked goes in `slot`.
 async fn judge_one(
     store: &Store,
     endpoint: &Endpoint,
@@ -103,15 +102,26 @@ async fn judge_one(
     cancel: &CancellationToken,
     judge: &JudgePlan,
     task: Task,
+    slot: Slot,
 ) -> Result<(), StoreError> {
     if cancel.is_cancelled() {
         return Ok(());
     }
     let Task { key, a, b } = task;
-    // Ask both orders at once: the client's limits still bound what reaches the model.
+    // Ask both orders at once: the second waits for a slot of the model's limits itself.
     let (ab, ba) = futures::join!(
-        ask(store, endpoint, opts, cancel, judge, &key, &a, &b),
-        ask(store, endpoint, opts, cancel, judge, &key, &b, &a),
+        ask(
+            store,
+            endpoint,
+            opts,
+            cancel,
+            judge,
+            &key,
+            &a,
+            &b,
+            Some(slot)
+        ),
+        ask(store, endpoint, opts, cancel, judge, &key, &b, &a, None),
     );
     let (Some(ab), Some(ba)) = (ab?, ba?) else {
         // Cancelled: not finished, a resumed run asks again.
@@ -161,6 +171,7 @@ async fn ask(
     key: &JudgementKey,
     first: &OutputRecord,
     second: &OutputRecord,
+    slot: Option<Slot>,
 ) -> Result<Option<JudgeAsk>, StoreError> {
     let mut asked = JudgeAsk {
         shown_a: first.variant.clone(),
@@ -197,7 +208,7 @@ async fn ask(
     };
     let hash = request_hash(&endpoint.spec, &req);
     asked.request_hash.clone_from(&hash);
-    match fetch(store, endpoint, opts, cancel, &req, &hash).await? {
+    match fetch(store, endpoint, opts, cancel, &req, &hash, slot).await? {
         Ok((completion, cached)) => {
             asked.pick = judge::parse_answer(&completion.text);
             asked.answer = completion.text;
@@ -219,6 +230,7 @@ async fn fetch(
     cancel: &CancellationToken,
     req: &ChatRequest,
     hash: &str,
+    slot: Option<Slot>,
 ) -> Result<Result<(Completion, bool), Failure>, StoreError> {
     if !opts.no_cache
         && let Some(hit) = store.cached(hash)?
@@ -227,7 +239,7 @@ async fn fetch(
     }
     match endpoint
         .client
-        .complete(req, cancel, &mut |_: &StreamEvent| {})
+        .complete_in(slot, req, cancel, &mut |_: &StreamEvent| {})
         .await
     {
         Ok(completion) => {
@@ -235,7 +247,7 @@ async fn fetch(
                 hash,
                 &CacheRecord {
                     completion: completion.clone(),
-                    provider: endpoint.spec.provider,
+                    provider: endpoint.spec.provider.into(),
                     created_ms: now_ms(),
                 },
             )?;

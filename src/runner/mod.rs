@@ -1,7 +1,9 @@
 //! Runs: variants x cases x repeats, each cell's output written to the store as it completes.
 //!
-//! Cells are grouped by model and each group is driven at that model's concurrency, so one
-//! slow endpoint never holds slots another could use. The response cache is keyed by the
+//! Cells are grouped by model and each group is driven by that model's limits, which the
+//! process shares (see [`crate::providers::ModelPool`]): a cell starts only once its model
+//! has a free slot, so one slow endpoint never holds slots another could use, and two runs
+//! at once share the model's concurrency instead of each having its own. The response cache is keyed by the
 //! blake3 of the exact request; a cell that already has an output is skipped, which is all
 //! that resuming an interrupted run needs. A session's `judge` checks run last, on the
 //! finished outputs (`judging.rs`), resumable the same way.
@@ -12,15 +14,22 @@ mod plan;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::future::Future;
+
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::providers::request_hash;
 pub use plan::{Cell, JudgePlan, Plan, PlanError, Selection, plan_new_run, plan_resume};
 
 use crate::eval::checks::{CheckInput, CompiledCheck, run_checks, validate_json};
-use crate::providers::{ChatRequest, Client, Completion, Failure, Message, Role, StreamEvent};
-use crate::session::{ModelSpec, ProviderKind};
+use crate::providers::{
+    ChatRequest, Client, Completion, Failure, Limits, Message, ModelPool, ProviderError, Role,
+    Slot, StreamEvent,
+};
+use crate::spec::ModelSpec;
 use crate::store::{
     CacheRecord, CellKey, OutputRecord, RunRecord, RunStatus, SchemaAttempt, Store, StoreError,
     cost_usd, now_ms,
@@ -77,16 +86,26 @@ pub struct Endpoint {
     pub spec: ModelSpec,
 }
 
-/// Builds a client for each model the plan uses.
+/// The process's client for each model the plan uses, from `pool` (so the model's limits
+/// are shared with every other run of the process).
 pub fn endpoints(
+    pool: &ModelPool,
     plan: &Plan,
-) -> Result<HashMap<String, Endpoint>, crate::providers::ProviderError> {
+) -> Result<HashMap<String, Endpoint>, ProviderError> {
     let mut out = HashMap::new();
-    let models = plan.run.variants.iter().map(|v| (&v.model_name, &v.model));
-    let judges = plan.judges.iter().map(|j| (&j.model_name, &j.model));
-    for (name, spec) in models.chain(judges) {
+    // A stored run's variants hold the store's record of each model: the client is built
+    // from it as the session would say it.
+    let models: Vec<(&String, ModelSpec)> = plan
+        .run
+        .variants
+        .iter()
+        .map(|v| (&v.model_name, v.model.to_spec()))
+        .collect();
+    let judges = plan.judges.iter().map(|j| (&j.model_name, j.model.clone()));
+    for (name, spec) in models.into_iter().chain(judges) {
+        let spec = &spec;
         if !out.contains_key(name) {
-            let client = Client::new(spec)?;
+            let client = pool.client(spec)?;
             out.insert(
                 name.clone(),
                 Endpoint {
@@ -97,24 +116,6 @@ pub fn endpoints(
         }
     }
     Ok(out)
-}
-
-/// The blake3 of the exact request and where it goes; never includes the key.
-pub fn request_hash(model: &ModelSpec, req: &ChatRequest) -> String {
-    #[derive(serde::Serialize)]
-    struct Keyed<'a> {
-        provider: ProviderKind,
-        base_url: Option<&'a str>,
-        request: &'a ChatRequest,
-    }
-    let keyed = Keyed {
-        provider: model.provider,
-        base_url: model.base_url.as_deref(),
-        request: req,
-    };
-    // serde_json writes struct fields in declaration order, so this is canonical.
-    let bytes = serde_json::to_vec(&keyed).unwrap_or_default();
-    blake3::hash(&bytes).to_hex().to_string()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,22 +161,19 @@ pub async fn execute(
         let endpoint = endpoints.get(model).ok_or_else(|| RunError::NoEndpoint {
             model: model.into(),
         })?;
-        let width = endpoint.client.settings().concurrency as usize;
-        groups.push(
-            futures::stream::iter(cells)
-                .map(|cell| {
-                    let ctx = Ctx {
-                        store,
-                        endpoint,
-                        opts,
-                        cancel,
-                        events,
-                    };
-                    async move { ctx.run_cell(cell).await }
-                })
-                .buffer_unordered(width)
-                .collect::<Vec<_>>(),
-        );
+        let ctx = Ctx {
+            store,
+            endpoint,
+            opts,
+            cancel,
+            events,
+        };
+        groups.push(admit(
+            endpoint.client.limits(),
+            cells,
+            cancel,
+            move |cell, slot| ctx.run_cell(cell, slot),
+        ));
     }
     let results = futures::future::join_all(groups).await;
     for result in results.into_iter().flatten() {
@@ -220,6 +218,7 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     async fn fetch(
         self,
+        slot: Option<Slot>,
         req: &ChatRequest,
         hash: &str,
         cell: &CellKey,
@@ -251,13 +250,17 @@ impl Ctx<'_> {
             }
             _ => {}
         };
-        match endpoint.client.complete(req, cancel, &mut on_event).await {
+        match endpoint
+            .client
+            .complete_in(slot, req, cancel, &mut on_event)
+            .await
+        {
             Ok(completion) => {
                 store.put_cached(
                     hash,
                     &CacheRecord {
                         completion: completion.clone(),
-                        provider: endpoint.spec.provider,
+                        provider: endpoint.spec.provider.into(),
                         created_ms: now_ms(),
                     },
                 )?;
@@ -270,7 +273,8 @@ impl Ctx<'_> {
         }
     }
 
-    async fn run_cell(self, cell: Arc<Cell>) -> Result<(), StoreError> {
+    /// Runs one cell whose first request goes in `slot`.
+    async fn run_cell(self, cell: Arc<Cell>, slot: Slot) -> Result<(), StoreError> {
         let Self {
             store,
             endpoint,
@@ -286,8 +290,10 @@ impl Ctx<'_> {
         let mut schema_attempts = Vec::new();
         let mut repairs_left = cell.enforce.as_ref().map_or(0, |e| e.retries);
         let mut all_cached = true;
+        let mut slot = Some(slot);
         let outcome = loop {
-            let fetched = match self.fetch(&req, &hash, &cell.key).await? {
+            // A repair turn waits for a slot of its own like any request.
+            let fetched = match self.fetch(slot.take(), &req, &hash, &cell.key).await? {
                 Ok(f) => f,
                 Err(failure) => break Err(failure),
             };
@@ -411,3 +417,42 @@ fn repair_prompt(errors: &[String]) -> String {
 
 /// Compiled checks shared by every cell of a variant.
 pub type Checks = Arc<Vec<CompiledCheck>>;
+
+/// Runs `work` on each item, starting an item only once `limits` gives it a slot (held by
+/// its first request), and returns every result. The model's concurrency is thus kept in
+/// one place, the limits the whole process shares, and an item waiting for its turn is
+/// not yet a future. Stops admitting when `cancel` fires.
+async fn admit<T, F, Fut>(
+    limits: &Limits,
+    items: Vec<T>,
+    cancel: &CancellationToken,
+    mut work: F,
+) -> Vec<Fut::Output>
+where
+    F: FnMut(T, Slot) -> Fut,
+    Fut: Future,
+{
+    let mut waiting = items.into_iter();
+    let mut next = waiting.next();
+    let mut running = FuturesUnordered::new();
+    let mut results = Vec::new();
+    while next.is_some() {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => next = None,
+            Some(r) = running.next(), if !running.is_empty() => results.push(r),
+            slot = limits.slot() => match (slot, next.take()) {
+                (Ok(slot), Some(item)) => {
+                    running.push(work(item, slot));
+                    next = waiting.next();
+                }
+                // The limits were closed: nothing more can be sent.
+                _ => next = None,
+            },
+        }
+    }
+    while let Some(r) = running.next().await {
+        results.push(r);
+    }
+    results
+}

@@ -8,8 +8,10 @@ use crate::eval::judge::{OUTPUT_A, OUTPUT_B, judge_id};
 use crate::providers::ChatRequest;
 use crate::session::{Case, ModelSpec, Session};
 use crate::store::{
-    CellKey, RunRecord, RunStatus, RunVariant, SessionRecord, Store, StoreError, new_run_id, now_ms,
+    CellKey, EnforceRecord, RunRecord, RunStatus, RunVariant, SessionRecord, Store, StoreError,
+    new_run_id, now_ms,
 };
+use crate::template::build_request;
 
 use super::{Checks, request_hash};
 
@@ -166,9 +168,9 @@ pub fn plan_new_run(
                 rag: rag.clone(),
             });
         }
-        let version =
-            crate::template::version_record(session, &session.template_specs(), &v.template)
-                .map_err(|e| PlanError::Template(e.to_string()))?;
+        let version = session
+            .template_version(&session.template_specs(), &v.template)
+            .map_err(|e| PlanError::Template(e.to_string()))?;
         store.put_template_version(&version)?;
         let model = session
             .file
@@ -181,8 +183,13 @@ pub fn plan_new_run(
             template: v.template.clone(),
             template_version: version.hash,
             model_name: v.model.clone(),
-            model,
+            model: (&model).into(),
             rag: v.rag.clone(),
+            enforce_schema: v
+                .enforce_schema
+                .map_or(EnforceRecord::Off, |e| EnforceRecord::On {
+                    retries: e.retries,
+                }),
         });
     }
     let run = RunRecord {
@@ -213,7 +220,8 @@ pub fn plan_new_run(
 pub fn plan_resume(session: &Session, store: &Store, run_id: &str) -> Result<Plan, PlanError> {
     let run = store.run(run_id)?;
     for v in &run.variants {
-        let now = crate::template::version_record(session, &session.template_specs(), &v.template)
+        let now = session
+            .template_version(&session.template_specs(), &v.template)
             .map_err(|e| PlanError::Template(e.to_string()))?;
         if now.hash != v.template_version {
             return Err(PlanError::Changed {
@@ -252,7 +260,8 @@ fn judges_for(
         return Ok(Vec::new());
     }
     let renderer = Arc::new(
-        crate::template::Renderer::new(session)
+        session
+            .renderer()
             .map_err(|e| PlanError::Template(session.located_template_errors(e.0)))?,
     );
     let cases: HashMap<String, Arc<Case>> = session
@@ -293,9 +302,9 @@ fn judges_for(
                 check: "judge".into(),
                 reason: format!("no model {:?} in the session", spec.model),
             })?;
-        let version =
-            crate::template::version_record(session, &session.template_specs(), &spec.template)
-                .map_err(|e| PlanError::Template(e.to_string()))?;
+        let version = session
+            .template_version(&session.template_specs(), &spec.template)
+            .map_err(|e| PlanError::Template(e.to_string()))?;
         store.put_template_version(&version)?;
         if let Some(case) = run.case_ids.first().and_then(|id| cases.get(id)) {
             renderer
@@ -327,7 +336,8 @@ fn cells_for(session: &Session, run: &RunRecord) -> Result<Vec<Arc<Cell>>, PlanE
         .iter()
         .map(|c| (c.id.as_str(), Arc::new(c.clone())))
         .collect();
-    let renderer = crate::template::Renderer::new(session)
+    let renderer = session
+        .renderer()
         .map_err(|e| PlanError::Template(session.located_template_errors(e.0)))?;
     let mut cells = Vec::with_capacity(run.cell_count());
     for v in &run.variants {
@@ -349,6 +359,7 @@ fn cells_for(session: &Session, run: &RunRecord) -> Result<Vec<Arc<Cell>>, PlanE
                 })
                 .collect::<Result<_, _>>()?,
         );
+        let model = v.model.to_spec();
         let response_format = spec
             .enforce_schema
             .and(renderer.schema_json(&v.template))
@@ -357,16 +368,16 @@ fn cells_for(session: &Session, run: &RunRecord) -> Result<Vec<Arc<Cell>>, PlanE
             let case = cases
                 .get(case_id.as_str())
                 .ok_or_else(|| PlanError::NoCase(case_id.clone()))?;
-            let messages = renderer
-                .render(&v.template, case, &[])
-                .map_err(|e| PlanError::Template(session.located_template_errors([e])))?;
-            let request = ChatRequest {
-                model: v.model.model.clone(),
-                messages,
-                params: v.model.params.clone(),
-                response_format: response_format.clone(),
-            };
-            let hash = request_hash(&v.model, &request);
+            let request = build_request(
+                &renderer,
+                &v.template,
+                case,
+                &[],
+                &model,
+                response_format.as_ref(),
+            )
+            .map_err(|e| PlanError::Template(session.located_template_errors([e])))?;
+            let hash = request_hash(&model, &request);
             for repeat in 0..run.repeats {
                 cells.push(Arc::new(Cell {
                     key: CellKey {

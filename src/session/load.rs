@@ -16,8 +16,7 @@ use super::{
     FileKind, Location, Problem, ProblemKind, RefKind, SchemaRef, Session, SessionError,
     SessionFile, TemplateSpec, cases,
 };
-use crate::eval::spec::CheckSpec;
-use crate::session::model::{ModelSpec, RagSpec, RatingSpec, RubricDim, VariantSpec};
+use crate::spec::{CheckSpec, ModelSpec, RagSpec, RatingSpec, RubricDim, VariantSpec};
 use crate::template::{
     InheritError, OutputSchema, Part, Renderer, ResolvedTemplate, TemplateError, flatten, origin,
 };

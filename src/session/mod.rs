@@ -6,9 +6,9 @@
 //! have unique ids.
 
 mod cases;
+mod check;
 mod error;
 mod load;
-pub mod model;
 pub(crate) mod position;
 mod write;
 
@@ -18,12 +18,16 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
-use crate::eval::spec::CheckSpec;
-use crate::template::{ResolvedTemplate, TemplateError};
+use crate::providers::Message;
+use crate::store::TemplateVersionRecord;
+use crate::template::{Renderer, ResolvedTemplate, TemplateError, TemplateErrors};
 
+pub use crate::spec::CheckSpec;
+/// The session file's own types live in the ground-floor `spec` module.
+pub use crate::spec::session::*;
+pub use check::check_session;
 pub use error::{FileKind, Location, Problem, ProblemKind, RefKind, SessionError};
 pub use load::load;
-pub use model::*;
 pub use write::write_templates;
 
 use position::PosIndex;
@@ -149,6 +153,48 @@ impl Session {
         new.sort_by(|a, b| a.0.cmp(b.0));
         out.extend(new.into_iter().map(|(k, v)| (k.clone(), v.clone())));
         out
+    }
+
+    /// The session's templates, compiled once for rendering.
+    pub fn renderer(&self) -> Result<Renderer, TemplateErrors> {
+        Renderer::from_templates(&self.templates)
+    }
+
+    /// The version record of `template` as defined by `specs` (the session's templates,
+    /// maybe edited in the workbench), ready to store.
+    pub fn template_version<S: BuildHasher>(
+        &self,
+        specs: &HashMap<String, TemplateSpec, S>,
+        template: &str,
+    ) -> Result<TemplateVersionRecord, SessionError> {
+        let resolved = self.resolve_templates(specs)?;
+        let t = resolved.get(template).ok_or_else(|| {
+            SessionError::Invalid(vec![
+                self.template_problem(TemplateError::Unknown(template.to_owned()), 0),
+            ])
+        })?;
+        Ok(crate::template::version_record(
+            &self.file.name,
+            template,
+            t,
+        ))
+    }
+
+    /// The messages `template` (as defined by `specs`) renders for case number `case`
+    /// (0-based), without passages: the workbench's live preview.
+    pub fn preview<S: BuildHasher>(
+        &self,
+        specs: &HashMap<String, TemplateSpec, S>,
+        template: &str,
+        case: usize,
+    ) -> anyhow::Result<Vec<Message>> {
+        let resolved = self.resolve_templates(specs)?;
+        let case = self
+            .cases
+            .get(case)
+            .ok_or_else(|| anyhow::anyhow!("no case number {}", case + 1))?;
+        let renderer = Renderer::from_templates(&resolved)?;
+        Ok(renderer.render(template, case, &[])?)
     }
 
     /// Template errors as `file:line:col: ...` lines, as `loupe check` prints them.

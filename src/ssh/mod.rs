@@ -31,8 +31,8 @@ use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::services::Services;
 use crate::session::Session as LoupeSession;
-use crate::store::Store;
 use crate::tui::app::AppConfig;
 use users::{Role, User, Users};
 
@@ -43,12 +43,10 @@ pub struct ServeOptions {
     pub keepalive: Duration,
 }
 
-/// What every connection shares: one store, one session, one users file, one shutdown.
-///
-/// The store is opened once here and cloned (an `Arc` inside) into every App: this is the
-/// one place to hand out a process-wide services value instead.
+/// What every connection shares: the process's services (one store, one model-client pool,
+/// so a model's limits hold across every App), one session, one users file, one shutdown.
 pub struct Shared {
-    pub store: Store,
+    pub services: Arc<Services>,
     pub session: Arc<LoupeSession>,
     pub users: Users,
     pub config: AppConfig,
@@ -77,14 +75,14 @@ const MAX_DELAY: Duration = Duration::from_secs(20);
 
 impl Shared {
     pub fn new(
-        store: Store,
+        services: Arc<Services>,
         session: Arc<LoupeSession>,
         users: Users,
         config: AppConfig,
         options: ServeOptions,
     ) -> Arc<Self> {
         Arc::new(Self {
-            store,
+            services,
             session,
             users,
             config,

@@ -77,7 +77,7 @@ pub async fn run(
             run_app_on(
                 &mut terminal,
                 input,
-                shared.store.clone(),
+                shared.services.clone(),
                 shared.session.clone(),
                 &shared.config,
                 stop.clone(),

@@ -119,7 +119,7 @@ mod tests {
             case_id: case.into(),
             repeat: 0,
             text: case.into(),
-            usage: crate::providers::Usage::default(),
+            usage: crate::spec::Usage::default(),
             latency_ms: 0,
             ttft_ms: None,
             cost_usd: None,

@@ -7,8 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Result, Store, decode, get, put};
-use crate::eval::judge::{JudgeVerdict, Pick};
-use crate::providers::Usage;
+use crate::spec::{JudgeVerdict, Pick, Usage};
 
 /// Addresses one judgement: a judge comparing variants `a` and `b` of a run on one case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

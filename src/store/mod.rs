@@ -6,9 +6,12 @@
 
 mod exports;
 mod judgements;
+mod models;
+mod rag;
 mod ratings;
 mod records;
 mod releases;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,9 +21,12 @@ use serde::de::DeserializeOwned;
 
 pub use exports::*;
 pub use judgements::*;
+pub use models::*;
+pub use rag::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;
+pub use writer::Writer;
 
 /// Bumped when a stored record changes shape incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;

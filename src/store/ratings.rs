@@ -9,18 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store, decode, put};
+pub use crate::spec::Winner;
 
-/// What the rater said about the pair, in terms of the pair as configured (`a`, `b`), not of
-/// the screen's left and right.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Winner {
-    A,
-    B,
-    Tie,
-    BothBad,
-}
+use super::{Result, Store, decode, put};
 
 /// One comparison: the same case (and repeat) answered by two variants of one run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -103,6 +94,10 @@ pub struct RaterRecord {
     /// The comparisons assigned to this rater, in the order shown, with the placement.
     pub queue: Vec<Assignment>,
     pub created_ms: u64,
+    /// When the rater last opened the queue: with their ratings, what keeps their unrated
+    /// comparisons reserved for them (see `rating::queue::held`).
+    #[serde(default)]
+    pub active_ms: u64,
 }
 
 /// One comparison as a rater gets it.

@@ -1,45 +1,11 @@
 //! The records kept in the store.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde::{Deserialize, Serialize};
 
-use crate::eval::spec::CheckResult;
-use crate::providers::{Completion, Usage};
-use crate::session::{ModelSpec, ProviderKind};
+use crate::spec::{CheckResult, Completion, Usage};
+pub use crate::spec::{cost_usd, format_time, now_ms};
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// `2026-11-28 21:57:06` in UTC, from epoch milliseconds (no time-zone database needed).
-pub fn format_time(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Howard Hinnant's `civil_from_days` (days since 1970-01-01 to a proleptic Gregorian date).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+use super::models::{ModelRecord, ProviderRecord};
 
 /// A run id that sorts by time: `20261128-215706-3fa9`.
 pub fn new_run_id() -> String {
@@ -82,17 +48,54 @@ pub enum RunStatus {
     Interrupted,
 }
 
-/// A model as used by a run: the session's spec without anything secret (the spec holds
-/// only the *name* of the key's environment variable).
+/// A variant as a run used it: its template version and its model, without anything secret
+/// (the model holds only the *name* of the key's environment variable).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunVariant {
     pub name: String,
     pub template: String,
     pub template_version: String,
     pub model_name: String,
-    pub model: ModelSpec,
+    pub model: ModelRecord,
     #[serde(default)]
     pub rag: Option<String>,
+    /// The variant's `enforce_schema` as the run used it.
+    #[serde(default, skip_serializing_if = "EnforceRecord::is_unrecorded")]
+    pub enforce_schema: EnforceRecord,
+}
+
+/// A variant's `enforce_schema` as a run recorded it. With it on, the run sent the
+/// template's output schema as the response format.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EnforceRecord {
+    /// A run stored before this was recorded: it may have sent the schema or not.
+    #[default]
+    Unrecorded,
+    Off,
+    On {
+        /// Repair turns after the first answer.
+        retries: u32,
+    },
+}
+
+impl EnforceRecord {
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+    fn is_unrecorded(&self) -> bool {
+        *self == EnforceRecord::Unrecorded
+    }
+}
+
+impl RunVariant {
+    /// Whether the run sent the template's output schema with each request; `None` when the
+    /// run is older than this record of it.
+    pub fn sent_schema(&self) -> Option<bool> {
+        match self.enforce_schema {
+            EnforceRecord::Unrecorded => None,
+            EnforceRecord::Off => Some(false),
+            EnforceRecord::On { .. } => Some(true),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -224,29 +227,13 @@ impl OutputRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CacheRecord {
     pub completion: Completion,
-    pub provider: ProviderKind,
+    pub provider: ProviderRecord,
     pub created_ms: u64,
-}
-
-/// Cost in US dollars from usage and a model's price, when the model has one.
-pub fn cost_usd(model: &ModelSpec, usage: &Usage) -> Option<f64> {
-    model.price.map(|p| {
-        (usage.input_tokens as f64 * p.input_per_mtok
-            + usage.output_tokens as f64 * p.output_per_mtok)
-            / 1_000_000.0
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_epoch_dates() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00");
-        assert_eq!(format_time(1_795_902_226_000), "2026-11-28 21:43:46");
-        assert_eq!(format_time(951_782_400_000), "2000-02-29 00:00:00");
-    }
 
     #[test]
     fn cell_keys_group_by_run() {

@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::models::{ModelRecord, RagRecord};
 use super::{Result, Store, StoreError, decode, time_key};
-use crate::session::{ModelSpec, RagSpec};
 
 /// The RAG configuration a released variant used, frozen as it was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,7 +16,7 @@ pub struct ReleasedRag {
     /// The config as the session file had it when the run was made; `None` when the stored
     /// session text no longer parses.
     #[serde(default)]
-    pub spec: Option<RagSpec>,
+    pub spec: Option<RagRecord>,
 }
 
 /// A variant that passed a gate, with everything needed to reproduce it.
@@ -37,7 +37,7 @@ pub struct ReleaseRecord {
     pub template_content: Option<serde_json::Value>,
     pub model_name: String,
     /// Provider, endpoint, model and params; holds only the *name* of a key's env var.
-    pub model: ModelSpec,
+    pub model: ModelRecord,
     #[serde(default)]
     pub rag: Option<ReleasedRag>,
     /// The head to head and the decision, as `loupe gate --format json` printed them.
@@ -86,7 +86,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Params, ProviderKind};
+    use crate::store::{ParamsRecord, ProviderRecord};
 
     fn release(id: &str, at: u64) -> ReleaseRecord {
         ReleaseRecord {
@@ -100,11 +100,11 @@ mod tests {
             template_version: "v".into(),
             template_content: None,
             model_name: "local".into(),
-            model: ModelSpec {
-                provider: ProviderKind::Openai,
+            model: ModelRecord {
+                provider: ProviderRecord::Openai,
                 base_url: None,
                 model: "m".into(),
-                params: Params::default(),
+                params: ParamsRecord::default(),
                 api_key_env: None,
                 price: None,
                 concurrency: None,

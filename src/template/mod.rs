@@ -6,23 +6,20 @@
 //! JSON Schema. Rendering is strict: a variable the case does not have is an error, never
 //! an empty string silently sent to a model.
 
-mod check;
 mod render;
+mod request;
 mod resolve;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::providers::Message;
-use crate::session::{Example, Session, SessionError, TemplateSpec};
-use crate::store::{TemplateVersionRecord, now_ms};
+use crate::spec::{Example, now_ms};
+use crate::store::TemplateVersionRecord;
 
-pub use check::check_session;
 pub use render::{Renderer, TemplateErrors};
+pub use request::build_request;
 pub(crate) use resolve::origin;
 pub use resolve::{InheritError, chain, flatten};
 
@@ -166,44 +163,21 @@ pub fn version_hash(t: &ResolvedTemplate) -> String {
         .to_string()
 }
 
-/// The version record of `template` as defined by `specs` (the session's templates, maybe
-/// edited in the workbench), ready to store.
-pub fn version_record<S: BuildHasher>(
-    session: &Session,
-    specs: &HashMap<String, TemplateSpec, S>,
+/// The version record of `t`, the template named `template` in the session named `session`,
+/// ready to store.
+pub fn version_record(
+    session: &str,
     template: &str,
-) -> Result<TemplateVersionRecord, SessionError> {
-    let resolved = session.resolve_templates(specs)?;
-    let t = resolved.get(template).ok_or_else(|| {
-        SessionError::Invalid(vec![
-            session.template_problem(TemplateError::Unknown(template.to_owned()), 0),
-        ])
-    })?;
-    Ok(TemplateVersionRecord {
+    t: &ResolvedTemplate,
+) -> TemplateVersionRecord {
+    TemplateVersionRecord {
         hash: version_hash(t),
-        session: session.file.name.clone(),
+        session: session.to_owned(),
         template: template.to_owned(),
         content: canonical(t),
         output_schema: t.output_schema.as_ref().map(|s| s.json.clone()),
         created_ms: now_ms(),
-    })
-}
-
-/// The messages `template` (as defined by `specs`) renders for case number `case` (0-based),
-/// without passages: the workbench's live preview.
-pub fn preview<S: BuildHasher>(
-    session: &Session,
-    specs: &HashMap<String, TemplateSpec, S>,
-    template: &str,
-    case: usize,
-) -> anyhow::Result<Vec<Message>> {
-    let resolved = session.resolve_templates(specs)?;
-    let case = session
-        .cases
-        .get(case)
-        .ok_or_else(|| anyhow::anyhow!("no case number {}", case + 1))?;
-    let renderer = Renderer::from_templates(&resolved)?;
-    Ok(renderer.render(template, case, &[])?)
+    }
 }
 
 #[cfg(test)]
@@ -253,7 +227,8 @@ mod tests {
     #[test]
     fn canonical_form_reads_back_as_a_spec() {
         let t = template(Some(serde_json::json!({"type": "object"})));
-        let spec: TemplateSpec = serde_json::from_value(canonical(&t)).expect("a spec");
+        let spec: crate::spec::TemplateSpec =
+            serde_json::from_value(canonical(&t)).expect("a spec");
         assert_eq!(spec.user.as_deref(), Some("{{ text }}"));
         assert_eq!(spec.examples.map(|e| e.len()), Some(1));
         assert!(spec.output_schema.is_some());

@@ -10,7 +10,7 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 
 use super::{OutputSchema, Part, Passage, ResolvedTemplate, TemplateError};
 use crate::providers::{Message, Role};
-use crate::session::{Case, Session};
+use crate::spec::Case;
 
 /// The names a template sees besides the case's own variables.
 const CASE_VAR: &str = "case";
@@ -48,11 +48,6 @@ impl fmt::Display for TemplateErrors {
 }
 
 impl Renderer {
-    /// Compiles the session's templates.
-    pub fn new(session: &Session) -> Result<Self, TemplateErrors> {
-        Self::from_templates(&session.templates)
-    }
-
     /// Compiles these templates; fails with every syntax error found.
     pub fn from_templates(
         templates: &IndexMap<String, ResolvedTemplate>,
@@ -272,7 +267,7 @@ fn undefined_name(source: &str, err: &minijinja::Error, case: &Case) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::Example;
+    use crate::spec::Example;
 
     fn case(vars: &serde_json::Value) -> Case {
         Case {

@@ -2,7 +2,7 @@
 
 use indexmap::IndexMap;
 
-use crate::session::TemplateSpec;
+use crate::spec::TemplateSpec;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InheritError {

@@ -2,7 +2,9 @@
 //! of effects: tokio tasks that do the work and report back with messages.
 //!
 //! Nothing here is global: two Apps can run in one process over one store (the SSH server
-//! runs one per connection; a test runs two on two `TestBackend`s).
+//! runs one per connection; a test runs two on two `TestBackend`s). What the process owns
+//! once (the store, the model clients with their limits) comes in as its shared
+//! [`Services`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,6 +26,7 @@ use super::theme::Theme;
 use super::update::update;
 use crate::diff::DiffCache;
 use crate::runner::{self, RunOptions, Selection};
+use crate::services::Services;
 use crate::session::{Session, TemplateSpec};
 use crate::store::Store;
 
@@ -47,7 +50,7 @@ const FRAME: Duration = Duration::from_millis(16);
 pub async fn run_app<B, S>(
     terminal: &mut Terminal<B>,
     input: S,
-    store: Store,
+    services: Arc<Services>,
     session: Arc<Session>,
     config: &AppConfig,
     shutdown: CancellationToken,
@@ -57,7 +60,7 @@ where
     B::Error: Send + Sync + 'static,
     S: Stream<Item = std::io::Result<Event>> + Unpin,
 {
-    run_app_on(terminal, input, store, session, config, shutdown, None).await
+    run_app_on(terminal, input, services, session, config, shutdown, None).await
 }
 
 /// Whom an App opened directly on the rating screen rates for (`loupe rate`).
@@ -71,7 +74,7 @@ pub struct RateStart {
 pub async fn run_app_on<B, S>(
     terminal: &mut Terminal<B>,
     mut input: S,
-    store: Store,
+    services: Arc<Services>,
     session: Arc<Session>,
     config: &AppConfig,
     shutdown: CancellationToken,
@@ -84,7 +87,7 @@ where
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut state = State::new(session.clone());
-    let mut host = Host::new(store, session, tx.clone());
+    let mut host = Host::new(services, session, tx.clone());
     if let Some(start) = rate {
         for effect in super::rate::update::start(&mut state, &start.rater, start.run, true) {
             host.run(effect);
@@ -173,7 +176,7 @@ pub fn render_preview(
     case: usize,
     generation: u64,
 ) -> Msg {
-    let rendered = crate::template::preview(session, specs, template, case);
+    let rendered = session.preview(specs, template, case);
     let at = rendered.as_ref().err().and_then(ErrorAt::of);
     Msg::PreviewRendered {
         generation,
@@ -194,6 +197,7 @@ fn event_to_msg(ev: Event) -> Option<Msg> {
 /// Runs effects as tasks. Owns what is not plain data: the store, task handles, the
 /// cancellation token of the run in progress, the diff cache.
 struct Host {
+    services: Arc<Services>,
     store: Store,
     session: Arc<Session>,
     tx: mpsc::UnboundedSender<Msg>,
@@ -204,9 +208,10 @@ struct Host {
 }
 
 impl Host {
-    fn new(store: Store, session: Arc<Session>, tx: mpsc::UnboundedSender<Msg>) -> Self {
+    fn new(services: Arc<Services>, session: Arc<Session>, tx: mpsc::UnboundedSender<Msg>) -> Self {
         Self {
-            store,
+            store: services.store().clone(),
+            services,
             session,
             tx,
             run: None,
@@ -257,10 +262,11 @@ impl Host {
                 }
                 let cancel = CancellationToken::new();
                 let token = cancel.clone();
+                let services = self.services.clone();
                 let handle = tokio::spawn(async move {
-                    if let Err(e) =
-                        start_run(&store, &session, &specs, variants, case_ids, &token, &tx).await
-                    {
+                    let started =
+                        start_run(&services, session, specs, variants, case_ids, &token, &tx);
+                    if let Err(e) = started.await {
                         let _ = tx.send(Msg::Error(format!("run failed: {e:#}")));
                     }
                 });
@@ -314,7 +320,7 @@ impl Host {
             }
             Effect::SaveTemplate { template, specs } => {
                 spawn_blocking_reporting(tx.clone(), move || {
-                    let rec = crate::template::version_record(&session, &specs, &template)?;
+                    let rec = session.template_version(&specs, &template)?;
                     store.put_template_version(&rec)?;
                     store.flush()?;
                     let _ = tx.send(Msg::TemplateSaved {
@@ -379,22 +385,30 @@ fn load_run(
 }
 
 async fn start_run(
-    store: &Store,
-    session: &Session,
-    specs: &HashMap<String, TemplateSpec>,
+    services: &Services,
+    session: Arc<Session>,
+    specs: HashMap<String, TemplateSpec>,
     variants: Vec<String>,
     case_ids: Vec<String>,
     cancel: &CancellationToken,
     tx: &mpsc::UnboundedSender<Msg>,
 ) -> anyhow::Result<()> {
-    let edited = session.with_templates(specs)?;
+    let store = services.store();
     let selection = Selection {
         variants,
         case_ids,
         ..Selection::default()
     };
-    let plan = runner::plan_new_run(&edited, store, &selection, false)?;
-    let endpoints = runner::endpoints(&plan)?;
+    // Planning reads the store and compiles checks: a blocking thread's work.
+    let plan = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<runner::Plan> {
+            let edited = session.with_templates(&specs)?;
+            Ok(runner::plan_new_run(&edited, &store, &selection, false)?)
+        })
+        .await??
+    };
+    let endpoints = runner::endpoints(services.models(), &plan)?;
     let (etx, mut erx) = mpsc::unbounded_channel();
     let forward = {
         let tx = tx.clone();

@@ -14,8 +14,8 @@ use ratatui::backend::CrosstermBackend;
 use tokio_util::sync::CancellationToken;
 
 use super::app::{AppConfig, RateStart, run_app_on};
+use crate::services::Services;
 use crate::session::Session;
-use crate::store::Store;
 
 fn restore() {
     let _ = disable_raw_mode();
@@ -69,13 +69,17 @@ fn base64(bytes: &[u8]) -> String {
 
 /// Opens the workbench full screen. The TUI is drawn on stderr, so stdout stays free for
 /// data even when it is piped (as television does).
-pub fn run_local(store: Store, session: Arc<Session>, config: &AppConfig) -> anyhow::Result<()> {
-    run_local_on(store, session, config, None)
+pub fn run_local(
+    services: Arc<Services>,
+    session: Arc<Session>,
+    config: &AppConfig,
+) -> anyhow::Result<()> {
+    run_local_on(services, session, config, None)
 }
 
 /// [`run_local`], opened on the rating screen for one rater when `rate` is given.
 pub fn run_local_on(
-    store: Store,
+    services: Arc<Services>,
     session: Arc<Session>,
     config: &AppConfig,
     rate: Option<RateStart>,
@@ -102,7 +106,7 @@ pub fn run_local_on(
         let result = run_app_on(
             &mut terminal,
             EventStream::new(),
-            store,
+            services,
             session,
             config,
             shutdown,

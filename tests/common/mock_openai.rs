@@ -20,6 +20,9 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct MockState {
     pub latency: Mutex<Duration>,
     pub requests: AtomicUsize,
+    /// Requests read and not yet answered, and the most there ever were at once.
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
     /// Requests seen per last user message.
     pub by_prompt: Mutex<HashMap<String, usize>>,
 }
@@ -73,11 +76,16 @@ async fn serve(sock: TcpStream, state: Arc<MockState>) {
     let (rd, mut wr) = sock.into_split();
     let mut rd = BufReader::new(rd);
     while let Some(body) = read_request(&mut rd).await {
+        // Counted from the request read to the answer written: never longer than the
+        // client holds its slot, so a count above the limit is the client's doing.
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let latency = *state.latency.lock().unwrap();
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
         let response = respond(&state, &body);
+        state.in_flight.fetch_sub(1, Ordering::SeqCst);
         if wr.write_all(response.as_bytes()).await.is_err() {
             return;
         }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use loupe::services::Services;
 use loupe::session::Session;
 use loupe::store::Store;
 use loupe::tui::app::{AppConfig, run_app};
@@ -281,9 +282,21 @@ pub struct App {
 
 impl App {
     /// Starts `run_app` on a `width` x `height` `TestBackend` as a task of the current
-    /// runtime.
+    /// runtime, with services of its own over `store`.
     pub fn spawn(
         store: Store,
+        session: Arc<Session>,
+        config: AppConfig,
+        width: u16,
+        height: u16,
+    ) -> App {
+        Self::spawn_with(Services::new(store), session, config, width, height)
+    }
+
+    /// [`App::spawn`] sharing the process's `services` (store and model clients) with
+    /// whatever else holds them, as Apps of one `loupe serve` do.
+    pub fn spawn_with(
+        services: Arc<Services>,
         session: Arc<Session>,
         config: AppConfig,
         width: u16,
@@ -296,7 +309,7 @@ impl App {
         let (backend, stop) = (screen.clone(), shutdown.clone());
         let handle = tokio::spawn(async move {
             let mut terminal = Terminal::new(backend)?;
-            run_app(&mut terminal, input, store, session, &config, stop).await
+            run_app(&mut terminal, input, services, session, &config, stop).await
         });
         App {
             screen,

@@ -369,8 +369,8 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
     out.push(String::new());
     out.push("Progress per rater".into());
     out.push(format!(
-        "  {:<16} {:>9} {:>6} {:>22} {:>9}",
-        "rater", "done", "gold", "gold accuracy", "median s"
+        "  {:<16} {:>9} {:>8} {:>6} {:>22} {:>9}",
+        "rater", "done", "reserved", "gold", "gold accuracy", "median s"
     ));
     for p in &r.raters {
         let acc = match p.gold_accuracy.estimate {
@@ -383,9 +383,10 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
             None => "n/a".into(),
         };
         out.push(format!(
-            "  {:<16} {:>9} {:>6} {:>22} {:>9}",
+            "  {:<16} {:>9} {:>8} {:>6} {:>22} {:>9}",
             p.rater,
             format!("{}/{}", p.done, p.assigned),
+            p.reserved,
             format!("{}/{}", p.gold_correct, p.gold_done),
             acc,
             p.median_seconds
@@ -395,9 +396,10 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
     out.push(String::new());
     let ag = &st.agreement;
     out.push(format!(
-        "Agreement on verdicts: {} units · Fleiss κ {} · Krippendorff α {}",
+        "Agreement on verdicts: {} units · Fleiss κ {} (n {}) · Krippendorff α {}",
         ag.units,
         num(ag.fleiss.kappa),
+        ag.fleiss.items,
         num(ag.krippendorff_alpha_nominal)
     ));
     for c in &ag.cohen {
@@ -410,20 +412,29 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
         ));
     }
     for d in &r.rubric_kappa {
-        let alpha = ag
-            .rubric
-            .iter()
-            .find(|x| x.dimension == d.dimension)
-            .and_then(|x| x.krippendorff_alpha_ordinal);
+        let ordinal = ag.rubric.iter().find(|x| x.dimension == d.dimension);
         out.push(format!(
-            "  {:<12} Fleiss κ {} · Krippendorff α (ordinal) {}",
+            "  {:<12} Fleiss κ {} (n {}) · Krippendorff α (ordinal) {} (n {})",
             d.dimension,
             num(d.fleiss.kappa),
-            num(alpha)
+            d.fleiss.items,
+            num(ordinal.and_then(|x| x.krippendorff_alpha_ordinal)),
+            ordinal.map_or(0, |x| x.units)
         ));
     }
     out.push(String::new());
-    out.push("Win rates (of the first; ties and both-bad aside)".into());
+    out.push(format!(
+        "Win rates (of the first; ties and both-bad aside) from {} ratings{}",
+        r.ratings - r.gold_ratings,
+        if r.gold_ratings > 0 {
+            format!(
+                "; {} gold ratings left out (they measure raters, not variants)",
+                r.gold_ratings
+            )
+        } else {
+            String::new()
+        }
+    ));
     for p in &st.pairs {
         out.push(format!(
             "  {} vs {}: {}-{} ({} tie, {} both bad) · {} [{}, {}] · p {:.4} · Holm {:.4}{}",
@@ -446,7 +457,7 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
         out.push("Ranking (Bradley-Terry with ties)".into());
         for v in &rank.variants {
             out.push(format!(
-                "  {}. {:<20} log-strength {:+.2} [{:+.2}, {:+.2}]",
+                "  {}. {:<20} log-strength {:+.3} [{:+.3}, {:+.3}]",
                 v.rank, v.name, v.log_strength, v.interval.low, v.interval.high
             ));
         }

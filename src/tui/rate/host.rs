@@ -11,9 +11,6 @@ use crate::session::Session;
 use crate::store::{Store, now_ms};
 use crate::tui::msg::Msg;
 
-/// Bootstrap resamples for the owner's ranking intervals: enough for a screen, quick.
-const OWNER_RESAMPLES: usize = 400;
-
 pub fn run(effect: RateEffect, store: Store, session: Arc<Session>, tx: UnboundedSender<Msg>) {
     tokio::task::spawn_blocking(move || {
         let _ = tx.send(Msg::Rate(perform(effect, &store, &session)));
@@ -55,10 +52,9 @@ pub fn owner_report(
     let name = &session.file.name;
     let raters = store.raters(name).collect::<Result<Vec<_>, _>>()?;
     let ratings = store.ratings(name).collect::<Result<Vec<_>, _>>()?;
-    let options = AnalyseOptions {
-        bootstrap_resamples: OWNER_RESAMPLES,
-        ..AnalyseOptions::default()
-    };
+    // `loupe stats`'s own defaults, so the owner's view and `loupe stats` on
+    // `loupe ratings --format stats` give one result.
+    let options = AnalyseOptions::default();
     Ok(crate::rating::owner::report(
         session, &raters, &ratings, &options,
     ))

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! `path` is a JSON pointer (RFC 6901) into the output parsed as JSON (see
-//! [`crate::eval::checks::extract_json`]); without it a check reads the whole text. `min`
+//! `eval::checks::extract_json`); without it a check reads the whole text. `min`
 //! for `bleu`, `rouge_l` and `similarity` is on the 0..1 scale (BLEU 0.3 = sacreBLEU 30).
 //! Errors name what was expected and, through `serde_yaml`, the line and column.
 
@@ -31,7 +31,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::session::SchemaRef;
+use super::schema::SchemaRef;
 
 /// One automatic check.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +108,7 @@ pub struct MinSpec {
 /// A model-graded check: the judge template and the model (names from the session), and
 /// the pairs of variants it compares (every pair of the run's variants when none is named).
 /// The template sees the case's variables plus `output_a` and `output_b`; see
-/// [`crate::eval::judge`].
+/// `eval::judge`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct JudgeSpec {

@@ -7,7 +7,8 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize, de};
 
-use crate::eval::spec::CheckSpec;
+use super::check::CheckSpec;
+pub use super::schema::SchemaRef;
 
 /// A whole session file.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -138,13 +139,6 @@ pub struct TemplateSpec {
 pub struct Example {
     pub user: String,
     pub assistant: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(untagged)]
-pub enum SchemaRef {
-    Path(String),
-    Inline(serde_json::Value),
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -284,10 +278,25 @@ pub struct RatingSpec {
     /// Extra phrases masked in outputs shown to raters (model names are always masked).
     #[serde(default)]
     pub mask: Vec<String>,
+    /// Phrases taken back out of the masked list (false positives such as a model key that
+    /// is also an ordinary word).
+    #[serde(default)]
+    pub unmask: Vec<String>,
+    /// Minutes after which an idle rater's unrated comparisons are released to others.
+    #[serde(default = "default_release_after")]
+    pub release_after_minutes: u64,
 }
 
 fn default_raters() -> u32 {
     1
+}
+
+/// How long a rater may be away before their unrated comparisons go to others: long
+/// enough for a lunch break, short enough that a team finishes the same day.
+pub const DEFAULT_RELEASE_AFTER_MINUTES: u64 = 120;
+
+fn default_release_after() -> u64 {
+    DEFAULT_RELEASE_AFTER_MINUTES
 }
 
 /// One row of inputs, after loading from the session or its cases file.

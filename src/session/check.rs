@@ -3,8 +3,8 @@
 
 use indexmap::IndexMap;
 
-use super::{Renderer, TemplateError};
-use crate::session::{Problem, Session};
+use super::{Problem, Session};
+use crate::template::{Renderer, TemplateError};
 
 /// Every rendering failure of a loaded session's variants over its cases.
 /// A failure shared by many cases (the same variable missing in the same part) is reported

@@ -1,0 +1,147 @@
+//! `loupe ratings --format stats` piped into `loupe stats` (the real binary both times)
+//! gives exactly the owner's view's statistics; agreement figures carry their n and left-out
+//! gold ratings are counted.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use loupe::rating::open_rater;
+use loupe::store::{RatingRecord, Store, Winner};
+
+const LOUPE: &str = env!("CARGO_BIN_EXE_loupe");
+
+#[test]
+fn ratings_feed_stats_and_agree_with_the_owners_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let (session_path, store_dir) = common::rating::setup(dir.path(), 6, 2, &[(0, "plain")]);
+    let session = loupe::session::load(&session_path).unwrap();
+    {
+        let store = Store::open(&store_dir).unwrap();
+        for (r, rater) in ["ana", "bo"].iter().enumerate() {
+            let opened = open_rater(&store, &session, rater, None).unwrap();
+            for (i, item) in opened.items.iter().enumerate() {
+                let a = &item.assignment;
+                let winner = match (i + r) % 4 {
+                    0 | 1 => Winner::A,
+                    2 => Winner::B,
+                    _ => Winner::Tie,
+                };
+                let mut scores = BTreeMap::new();
+                let score = u8::try_from(1 + (i + r) % 5).unwrap();
+                for v in [&a.comparison.a, &a.comparison.b] {
+                    scores.insert(v.clone(), BTreeMap::from([("clarity".to_owned(), score)]));
+                }
+                store
+                    .put_rating(&RatingRecord {
+                        session: session.file.name.clone(),
+                        rater: (*rater).into(),
+                        comparison: a.comparison.clone(),
+                        left: a.left.clone(),
+                        winner,
+                        scores,
+                        note: None,
+                        gold: a.gold,
+                        elapsed_ms: 900,
+                        at_ms: 1_000 + i as u64,
+                        seq: 0,
+                    })
+                    .unwrap();
+            }
+        }
+    }
+    let ratings = Command::new(LOUPE)
+        .args(["--store", store_dir.to_str().unwrap(), "ratings"])
+        .arg(&session_path)
+        .args(["--format", "stats"])
+        .output()
+        .unwrap();
+    assert!(ratings.status.success(), "{ratings:?}");
+    let note = String::from_utf8_lossy(&ratings.stderr);
+    assert!(note.contains("2 of"), "{note}");
+    assert!(note.contains("gold items and left out"), "{note}");
+
+    let mut stats = Command::new(LOUPE)
+        .args(["stats", "-", "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    stats
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&ratings.stdout)
+        .unwrap();
+    let stats = stats.wait_with_output().unwrap();
+    assert!(stats.status.success(), "{stats:?}");
+    let from_cli: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+
+    let store = Store::open(&store_dir).unwrap();
+    let owner = loupe::tui::rate::host::owner_report(&store, &session).unwrap();
+    let owner_json = serde_json::to_value(&owner.stats).unwrap();
+    assert!(same(&owner_json, &from_cli), "{owner_json}\n{from_cli}");
+    assert!(from_cli["ranking"]["variants"][0]["interval"]["low"].is_number());
+
+    let lines = loupe::tui::rate::draw::owner_lines(&owner).join("\n");
+    // Every agreement figure says how many units it rests on.
+    let fleiss: Vec<&str> = lines.lines().filter(|l| l.contains("Fleiss κ")).collect();
+    assert!(fleiss.len() >= 2, "{lines}");
+    for l in fleiss {
+        let alphas = l.matches("(ordinal)").count();
+        assert_eq!(l.matches("(n ").count(), 1 + alphas, "{l}");
+    }
+    assert!(
+        lines.contains(&format!(
+            "from {} ratings; 2 gold ratings left out",
+            owner.ratings - 2
+        )),
+        "{lines}"
+    );
+}
+
+#[test]
+fn a_ratings_jsonl_row_fed_to_stats_says_which_format_to_use() {
+    let mut stats = Command::new(LOUPE)
+        .args(["stats", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let row = r#"{"session":"s","rater":"ana","comparison":"r/c#0/x~y","run_id":"r","case_id":"c","repeat":0,"a":"x","b":"y","left":"x","right":"y","winner":"a","preferred":"x","gold":false,"scores":{"x":{"clarity":4}},"note":null,"elapsed_ms":1,"at_ms":1,"at":""}"#;
+    stats
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(row.as_bytes())
+        .unwrap();
+    let out = stats.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("<stdin>:1:"), "{err}");
+    assert!(err.contains("--format stats"), "{err}");
+}
+
+/// Equal JSON, numbers to the last few bits (`serde_json` parses floats to within an ulp).
+fn same(x: &serde_json::Value, y: &serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    match (x, y) {
+        (V::Number(a), V::Number(b)) => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            (a - b).abs() <= 1e-12 * a.abs().max(1.0)
+        }
+        (V::Array(a), V::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
+        }
+        (V::Object(a), V::Object(b)) => {
+            a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => x == y,
+    }
+}

@@ -1,0 +1,181 @@
+//! Rating queues for a real team, through the real store: a rater who once found nothing to
+//! rate gets work when a reservation is released or `raters_per_comparison` is raised, a
+//! returning rater's queue drops what others finished, and the owner's view shows who
+//! holds what unrated.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use loupe::rating::open_rater;
+use loupe::session::Session;
+use loupe::store::{RatingRecord, Store, Winner, now_ms};
+
+const HOUR_MS: u64 = 3_600_000;
+
+fn load(path: &Path) -> Session {
+    loupe::session::load(path).unwrap()
+}
+
+/// Rates the first `n` unrated comparisons of `rater`'s queue, at time `at_ms`.
+fn rate(store: &Store, session: &Session, rater: &str, n: usize, at_ms: u64) {
+    let opened = open_rater(store, session, rater, None).unwrap();
+    let rated: Vec<_> = opened
+        .ratings
+        .iter()
+        .map(|r| r.comparison.clone())
+        .collect();
+    let todo = opened
+        .items
+        .iter()
+        .filter(|i| !rated.contains(&i.assignment.comparison))
+        .take(n);
+    for (seq, item) in todo.enumerate() {
+        store
+            .put_rating(&RatingRecord {
+                session: session.file.name.clone(),
+                rater: rater.into(),
+                comparison: item.assignment.comparison.clone(),
+                left: item.assignment.left.clone(),
+                winner: Winner::A,
+                scores: BTreeMap::new(),
+                note: None,
+                gold: item.assignment.gold,
+                elapsed_ms: 1000,
+                at_ms,
+                seq: u32::try_from(seq).unwrap(),
+            })
+            .unwrap();
+    }
+}
+
+/// (queue length, rated) for `rater` when they open the queue now.
+fn opens(store: &Store, session: &Session, rater: &str) -> (usize, usize) {
+    let opened = open_rater(store, session, rater, None).unwrap();
+    (opened.items.len(), opened.ratings.len())
+}
+
+/// Moves `rater`'s last opening `hours` into the past, as if they had walked away then.
+fn idle_since(store: &Store, session: &Session, rater: &str, hours: u64) {
+    let mut rec = store.rater(&session.file.name, rater).unwrap().unwrap();
+    rec.created_ms = now_ms() - hours * HOUR_MS;
+    rec.active_ms = rec.created_ms;
+    store.put_rater(&rec).unwrap();
+}
+
+fn reserved(store: &Store, session: &Session) -> BTreeMap<String, usize> {
+    loupe::tui::rate::host::owner_report(store, session)
+        .unwrap()
+        .raters
+        .iter()
+        .map(|p| (p.rater.clone(), p.reserved))
+        .collect()
+}
+
+#[test]
+fn nobody_is_stranded_when_reservations_lapse_or_k_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    // 12 cases x 2 pairs = 24 comparisons, two raters each.
+    let (session_path, store_dir) = common::rating::setup(dir.path(), 12, 2, &[]);
+    let session = load(&session_path);
+    let store = Store::open(&store_dir).unwrap();
+    let old = now_ms() - 3 * HOUR_MS;
+
+    rate(&store, &session, "ana", 24, now_ms());
+    // bo rated 14 long ago and has not been back since.
+    rate(&store, &session, "bo", 14, old);
+    assert_eq!(opens(&store, &session, "bo"), (24, 14));
+
+    // bo has just opened the queue: the 10 unrated are still bo's.
+    assert_eq!(opens(&store, &session, "cy"), (0, 0));
+    assert_eq!(reserved(&store, &session)["bo"], 10);
+
+    // bo walked away (the default release is two hours): cy, who found nothing before,
+    // now gets bo's 10 unrated comparisons.
+    idle_since(&store, &session, "bo", 3);
+    assert_eq!(opens(&store, &session, "cy"), (10, 0));
+    let held = reserved(&store, &session);
+    assert_eq!((held["ana"], held["cy"]), (0, 10));
+    rate(&store, &session, "cy", 10, now_ms());
+
+    // bo comes back: what cy finished is no longer in bo's queue.
+    assert_eq!(opens(&store, &session, "bo"), (14, 14));
+    assert_eq!(reserved(&store, &session)["bo"], 0);
+
+    // The owner raises raters_per_comparison to 3: every queue grows by what the others
+    // rated and the rater did not.
+    let yaml = std::fs::read_to_string(&session_path)
+        .unwrap()
+        .replace("raters_per_comparison: 2", "raters_per_comparison: 3");
+    std::fs::write(&session_path, yaml).unwrap();
+    let session = load(&session_path);
+    assert_eq!(opens(&store, &session, "bo"), (24, 14));
+    assert_eq!(opens(&store, &session, "cy"), (24, 10));
+    assert_eq!(opens(&store, &session, "ana"), (24, 24));
+    // A newcomer now finds nothing: every comparison has three raters holding it.
+    assert_eq!(opens(&store, &session, "dan"), (0, 0));
+}
+
+#[test]
+fn the_release_time_is_the_sessions_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let (session_path, store_dir) = common::rating::setup(dir.path(), 4, 1, &[]);
+    let yaml = std::fs::read_to_string(&session_path).unwrap().replace(
+        "raters_per_comparison: 1",
+        "raters_per_comparison: 1\n  release_after_minutes: 600",
+    );
+    std::fs::write(&session_path, yaml).unwrap();
+    let session = load(&session_path);
+    let store = Store::open(&store_dir).unwrap();
+    assert_eq!(opens(&store, &session, "ana"), (8, 0));
+    idle_since(&store, &session, "ana", 3);
+    // Three hours is within the session's ten: ana's comparisons stay hers.
+    assert_eq!(opens(&store, &session, "bo"), (0, 0));
+    idle_since(&store, &session, "ana", 11);
+    assert_eq!(opens(&store, &session, "bo"), (8, 0));
+}
+
+#[test]
+fn raters_see_no_family_vendor_key_or_provider_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::rating::write_session(dir.path(), 2, 1, &[]);
+    let yaml = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("model: tiny-1b", "model: smollm2-135m")
+        .replace("service 0", "service 0, as ChatGPT suggested")
+        .replace("mask: [SecretCorp]", "mask: [SecretCorp]\n  unmask: [big]");
+    std::fs::write(&path, yaml).unwrap();
+    let session = load(&path);
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let plan = common::planned::plan(&session, &store);
+    common::planned::complete(&store, &plan, |cell| {
+        let text = format!(
+            "{}: I am SmolLM2 (the small model), not Claude by Anthropic nor an OpenAI GPT; a big change, metadata.",
+            cell.key.case_id
+        );
+        common::planned::answer(cell, text, Vec::new())
+    });
+    let opened = open_rater(&store, &session, "ana", None).unwrap();
+    assert!(!opened.items.is_empty());
+    for item in &opened.items {
+        for text in [&item.left_text, &item.right_text] {
+            assert!(
+                text.ends_with(
+                    "I am [masked] (the [masked] model), not [masked] by [masked] nor an [masked] [masked]; a big change, metadata."
+                ),
+                "{text}"
+            );
+        }
+        for (_, value) in &item.inputs {
+            assert!(!value.contains("ChatGPT"), "{value}");
+        }
+    }
+    assert!(opened.items.iter().any(|i| {
+        i.inputs
+            .iter()
+            .any(|(_, v)| v.contains("as [masked] suggested"))
+    }));
+}
