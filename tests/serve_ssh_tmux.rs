@@ -330,6 +330,26 @@ fn a_rater_rates_over_ssh_and_the_owner_sees_it() {
     assert!(screen.contains("ana"), "{screen}");
     tmux.send("olu", "q");
     tmux.wait_dead("olu");
+    // Local use while the server holds the store: told so, and how to connect.
+    for args in [
+        vec!["rate", served.session.to_str().unwrap(), "--rater", "ana"],
+        vec![served.session.to_str().unwrap()],
+    ] {
+        let out = Command::new(LOUPE)
+            .arg("--store")
+            .arg(&served.store)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("is served by `loupe serve`"), "{err}");
+        assert!(
+            err.contains("connect with `ssh -p 22201 127.0.0.1`"),
+            "{err}"
+        );
+    }
     served.stop();
     let ratings = served.ratings();
     assert_eq!(ratings.len(), 2);
