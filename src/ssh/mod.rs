@@ -33,7 +33,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::services::Services;
 use crate::session::Session as LoupeSession;
-use crate::store::Store;
 use crate::tui::app::AppConfig;
 use users::{Role, User, Users};
 
@@ -44,10 +43,8 @@ pub struct ServeOptions {
     pub keepalive: Duration,
 }
 
-/// What every connection shares: one store, one session, one users file, one shutdown.
-///
-/// The process's services (the store and the model clients with their limits) are made
-/// once here and shared by every App.
+/// What every connection shares: the process's services (one store, one model-client pool,
+/// so a model's limits hold across every App), one session, one users file, one shutdown.
 pub struct Shared {
     pub services: Arc<Services>,
     pub session: Arc<LoupeSession>,
@@ -78,14 +75,14 @@ const MAX_DELAY: Duration = Duration::from_secs(20);
 
 impl Shared {
     pub fn new(
-        store: Store,
+        services: Arc<Services>,
         session: Arc<LoupeSession>,
         users: Users,
         config: AppConfig,
         options: ServeOptions,
     ) -> Arc<Self> {
         Arc::new(Self {
-            services: Services::new(store),
+            services,
             session,
             users,
             config,
