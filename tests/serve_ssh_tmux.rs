@@ -148,6 +148,8 @@ struct Served {
     store: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    /// More `loupe serve` options.
+    extra: Vec<String>,
 }
 
 fn keygen(dir: &Path, name: &str) -> String {
@@ -193,6 +195,7 @@ impl Served {
             store,
             log,
             child: None,
+            extra: Vec::new(),
         };
         served.launch();
         served
@@ -211,6 +214,7 @@ impl Served {
             .arg("--host-key")
             .arg(self.dir.join("host_key"))
             .args(["--keepalive", "2s"])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&self.log).unwrap())
@@ -505,6 +509,30 @@ fn a_killed_client_loses_nothing_acknowledged() {
     tmux.wait_dead("ana2");
     served.stop();
     assert_eq!(served.ratings().len(), 2);
+}
+
+#[test]
+fn an_idle_session_is_closed_and_told_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = Served::start(dir.path(), 22205, 2, 1);
+    served.stop();
+    served.extra = vec!["--idle-timeout".into(), "2s".into()];
+    served.launch();
+    let tmux = Tmux::new();
+    tmux.start("ana", &served.ssh("ana", "ana", ""));
+    tmux.wait_for("ana", "ana's queue", |s| s.contains("0/4 rated"));
+    tmux.wait_dead("ana");
+    let screen = tmux.capture("ana");
+    assert!(
+        screen.contains("closed after a while without keys"),
+        "{screen}"
+    );
+    served.wait_log("the idle close", "ana (rater) from 127.0.0.1");
+    assert!(
+        served.log().contains("closed after the idle timeout"),
+        "{}",
+        served.log()
+    );
 }
 
 #[test]

@@ -117,10 +117,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match map.get(&ip) {
-            Some(f) if f.count > FREE_FAILURES && f.last.elapsed() < FAILURE_MEMORY => {
-                let steps = (f.count - FREE_FAILURES - 1).min(8);
-                (Duration::from_millis(500) * 2u32.pow(steps)).min(MAX_DELAY)
-            }
+            Some(f) if f.last.elapsed() < FAILURE_MEMORY => delay_after(f.count),
             _ => Duration::ZERO,
         }
     }
@@ -144,6 +141,15 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(name);
     }
+}
+
+/// The wait before answering an address with `failures` recent failures.
+fn delay_after(failures: u32) -> Duration {
+    if failures <= FREE_FAILURES {
+        return Duration::ZERO;
+    }
+    let steps = (failures - FREE_FAILURES - 1).min(8);
+    (Duration::from_millis(500) * 2u32.pow(steps)).min(MAX_DELAY)
 }
 
 /// One line on stderr, with the time.
@@ -604,4 +610,22 @@ pub fn default_path(session: &std::path::Path, file: &str) -> PathBuf {
         .unwrap_or_else(|| std::path::Path::new("."))
         .join(".loupe")
         .join(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_failures_are_answered_more_and_more_slowly() {
+        let waits: Vec<u64> = (0..=12)
+            .map(|n| delay_after(n).as_millis() as u64)
+            .collect();
+        assert_eq!(
+            waits,
+            [
+                0, 0, 0, 0, 500, 1000, 2000, 4000, 8000, 16000, 20000, 20000, 20000
+            ]
+        );
+    }
 }
