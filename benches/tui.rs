@@ -28,7 +28,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use crossterm::event::KeyCode;
 use loupe::diff::{DiffCache, DiffMode, diff};
 use loupe::eval::spec::CheckResult;
 use loupe::providers::Usage;
@@ -37,6 +36,7 @@ use loupe::store::{OutputRecord, RunRecord, RunStatus, RunVariant, Store};
 use loupe::tui::action::Action;
 use loupe::tui::app::AppConfig;
 use loupe::tui::draw::{View, draw};
+use loupe::tui::input::KeyCode;
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::{Effect, Msg};
 use loupe::tui::state::State;

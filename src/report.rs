@@ -122,12 +122,12 @@ pub struct VariantReport {
     pub latency_p95_ms: Option<f64>,
     pub ttft_p50_ms: Option<f64>,
     /// Outputs with no error whose every check passed.
-    pub pass_all: Rate,
+    pub pass_all: PassRate,
     pub checks: Vec<CheckRate>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Rate {
+pub struct PassRate {
     pub passed: usize,
     pub n: usize,
     pub rate: Option<f64>,
@@ -135,7 +135,7 @@ pub struct Rate {
     pub interval: Option<Interval>,
 }
 
-impl Rate {
+impl PassRate {
     fn new(passed: usize, n: usize) -> Self {
         Self {
             passed,
@@ -163,7 +163,7 @@ impl Rate {
 pub struct CheckRate {
     pub check: String,
     #[serde(flatten)]
-    pub rate: Rate,
+    pub rate: PassRate,
 }
 
 #[derive(Default)]
@@ -250,13 +250,13 @@ pub fn build<'a>(
             latency_p50_ms: quantile(&mut a.latencies, 0.50),
             latency_p95_ms: quantile(&mut a.latencies, 0.95),
             ttft_p50_ms: quantile(&mut a.ttfts, 0.50),
-            pass_all: Rate::new(a.pass_all, a.n),
+            pass_all: PassRate::new(a.pass_all, a.n),
             checks: a
                 .checks
                 .into_iter()
                 .map(|(check, (passed, n))| CheckRate {
                     check,
-                    rate: Rate::new(passed, n),
+                    rate: PassRate::new(passed, n),
                 })
                 .collect(),
         })
@@ -352,7 +352,7 @@ fn fmt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |ms| format!("{ms:.0}"))
 }
 
-fn fmt_rate(r: &Rate) -> String {
+fn fmt_rate(r: &PassRate) -> String {
     match (r.rate, r.interval) {
         (Some(p), Some(i)) => format!(
             "{:.0}% [{:.0}-{:.0}] {}/{}",

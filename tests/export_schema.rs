@@ -41,7 +41,7 @@ checks:
 
 /// Plans and fills a complete run; `keep_schema: false` writes the template versions as
 /// stores did before they kept the schema as sent.
-fn build(dir: &Path, keep_schema: bool) {
+fn build(dir: &Path, keep_schema: bool) -> Store {
     std::fs::write(dir.join("s.yaml"), SESSION).unwrap();
     let session = loupe::session::load(&dir.join("s.yaml")).unwrap();
     let store = Store::open(&dir.join("store")).unwrap();
@@ -64,6 +64,7 @@ fn build(dir: &Path, keep_schema: bool) {
         );
         planned::answer(cell, text, vec![planned::passed("json_valid")])
     });
+    store
 }
 
 fn export_sft(dir: &Path) -> serde_json::Value {
@@ -99,9 +100,10 @@ fn older_template_versions_use_the_sessions_schema_while_unchanged() {
     assert_eq!(m["counts"]["rows_out"], 4, "{}", m["counts"]);
 }
 
-/// Rewrites the stored run's record of each variant's `enforce_schema`.
-fn set_enforce(dir: &Path, f: impl Fn(&str) -> EnforceRecord) {
-    let store = Store::open(&dir.join("store")).unwrap();
+/// Rewrites the stored run's record of each variant's `enforce_schema` (the store handle is
+/// the one the run was built with: the export opens it once that is dropped).
+#[allow(clippy::needless_pass_by_value)] // taken so the handle is closed before the export opens the store
+fn set_enforce(store: Store, f: impl Fn(&str) -> EnforceRecord) {
     let mut run = store.runs().unwrap().pop().unwrap();
     for v in &mut run.variants {
         v.enforce_schema = f(&v.name);
@@ -112,8 +114,7 @@ fn set_enforce(dir: &Path, f: impl Fn(&str) -> EnforceRecord) {
 #[test]
 fn a_run_records_whether_each_variant_sent_the_schema() {
     let dir = tempfile::tempdir().unwrap();
-    build(dir.path(), true);
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let store = build(dir.path(), true);
     let run = store.runs().unwrap().pop().unwrap();
     let strict = run.variant("strict").unwrap();
     assert_eq!(strict.enforce_schema, EnforceRecord::On { retries: 1 });
@@ -124,10 +125,10 @@ fn a_run_records_whether_each_variant_sent_the_schema() {
 #[test]
 fn the_export_rebuilds_the_one_request_the_run_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    build(dir.path(), true);
+    let store = build(dir.path(), true);
     // Recorded as not sending the schema, the strict variant's requests no longer match
     // what was sent: the export does not fall back to guessing the other request.
-    set_enforce(dir.path(), |_| EnforceRecord::Off);
+    set_enforce(store, |_| EnforceRecord::Off);
     let m = export_sft(dir.path());
     assert_eq!(m["counts"]["rows_out"], 2, "{}", m["counts"]);
     assert_eq!(
@@ -140,8 +141,8 @@ fn the_export_rebuilds_the_one_request_the_run_recorded() {
 #[test]
 fn runs_stored_before_the_record_still_export() {
     let dir = tempfile::tempdir().unwrap();
-    build(dir.path(), true);
-    set_enforce(dir.path(), |_| EnforceRecord::Unrecorded);
+    let store = build(dir.path(), true);
+    set_enforce(store, |_| EnforceRecord::Unrecorded);
     let m = export_sft(dir.path());
     assert_eq!(m["counts"]["rows_out"], 4, "{}", m["counts"]);
 }

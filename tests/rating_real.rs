@@ -404,7 +404,7 @@ fn two_raters_take_turns_and_ratings_lists_both() {
 
     // The owner's view, from the store, checked against the statistics functions.
     let store = Store::open(&store_dir).unwrap();
-    let report = loupe::tui::rate::host::owner_report(&store, &session).unwrap();
+    let report = loupe::tui::screens::rate::host::owner_report(&store, &session).unwrap();
     assert_eq!(report.ratings, 2 * total);
     for p in &report.raters {
         assert_eq!((p.done, p.assigned), (total, total), "{p:?}");
@@ -510,7 +510,7 @@ fn two_raters_take_turns_and_ratings_lists_both() {
         .find(|d| d.dimension == "clarity")
         .unwrap();
     assert_eq!(dim.fleiss, stats::fleiss_kappa(&table));
-    let text = loupe::tui::rate::draw::owner_lines(&report).join("\n");
+    let text = loupe::tui::screens::owner::state::owner_lines(&report).join("\n");
     assert!(
         text.contains("Agreement on verdicts") && text.contains("Win rates"),
         "{text}"

@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use loupe::tui::input::{Key, KeyCode, Modifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -18,8 +18,8 @@ use loupe::store::{RaterRecord, RatingRecord, Store, Winner};
 use loupe::tui::draw::{View, draw};
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::{Effect, Msg};
-use loupe::tui::rate::host::perform;
-use loupe::tui::rate::{Pending, RateEffect, RateMsg};
+use loupe::tui::screens::rate::host::perform;
+use loupe::tui::screens::rate::{Pending, RateEffect, RateMsg};
 use loupe::tui::state::State;
 use loupe::tui::theme::Theme;
 use loupe::tui::update::update;
@@ -77,7 +77,7 @@ impl Harness {
             state: State::new(session),
             keymap: Keymap::default(),
         };
-        let effects = loupe::tui::rate::update::start(&mut h.state, rater, None, true);
+        let effects = loupe::tui::screens::rate::update::start(&mut h.state, rater, None, true);
         let rest = h.run_all(effects);
         assert!(rest.is_empty());
         h
@@ -88,7 +88,7 @@ impl Harness {
         update(
             &mut self.state,
             &self.keymap,
-            Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+            Msg::Key(Key::new(code, Modifiers::NONE)),
         )
     }
 
@@ -119,8 +119,8 @@ impl Harness {
         other
     }
 
-    fn screen(&self) -> &loupe::tui::rate::RatingScreen {
-        self.state.rate.screen.as_ref().unwrap()
+    fn screen(&self) -> &loupe::tui::screens::rate::RatingScreen {
+        self.state.rating.as_ref().unwrap()
     }
 
     fn render(&self, w: u16, h: u16) -> Terminal<TestBackend> {
@@ -424,7 +424,7 @@ fn gold_items_measure_the_rater() {
         let e = h.chars(&key.to_string());
         h.run_all(e);
     }
-    let report = loupe::tui::rate::host::owner_report(&h.store, &h.session).unwrap();
+    let report = loupe::tui::screens::rate::host::owner_report(&h.store, &h.session).unwrap();
     let ana = &report.raters[0];
     assert_eq!((ana.gold_correct, ana.gold_done), (1, 2));
     assert_eq!(ana.gold_accuracy, loupe::eval::stats::rate(1, 2, 0.95));
@@ -471,10 +471,10 @@ fn the_owner_view_opens_from_the_workbench_and_starts_a_rater() {
     assert!(!w.screen().fixed);
     let e = w.key(KeyCode::Esc);
     w.run_all(e);
-    assert!(w.state.rate.screen.is_none());
-    assert!(w.state.rate.owner.is_some());
+    assert!(w.state.rating.is_none());
+    assert!(w.state.owner.is_some());
     assert!(!w.state.quit);
     // Esc closes the view; other keys go back to the workbench.
     w.key(KeyCode::Esc);
-    assert!(w.state.rate.owner.is_none());
+    assert!(w.state.owner.is_none());
 }

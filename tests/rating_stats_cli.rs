@@ -83,12 +83,12 @@ fn ratings_feed_stats_and_agree_with_the_owners_view() {
     let from_cli: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
 
     let store = Store::open(&store_dir).unwrap();
-    let owner = loupe::tui::rate::host::owner_report(&store, &session).unwrap();
+    let owner = loupe::tui::screens::rate::host::owner_report(&store, &session).unwrap();
     let owner_json = serde_json::to_value(&owner.stats).unwrap();
     assert!(same(&owner_json, &from_cli), "{owner_json}\n{from_cli}");
     assert!(from_cli["ranking"]["variants"][0]["interval"]["low"].is_number());
 
-    let lines = loupe::tui::rate::draw::owner_lines(&owner).join("\n");
+    let lines = loupe::tui::screens::owner::state::owner_lines(&owner).join("\n");
     // Every agreement figure says how many units it rests on.
     let fleiss: Vec<&str> = lines.lines().filter(|l| l.contains("Fleiss κ")).collect();
     assert!(fleiss.len() >= 2, "{lines}");

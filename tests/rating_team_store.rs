@@ -67,7 +67,7 @@ fn idle_since(store: &Store, session: &Session, rater: &str, hours: u64) {
 }
 
 fn reserved(store: &Store, session: &Session) -> BTreeMap<String, usize> {
-    loupe::tui::rate::host::owner_report(store, session)
+    loupe::tui::screens::rate::host::owner_report(store, session)
         .unwrap()
         .raters
         .iter()

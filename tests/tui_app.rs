@@ -4,19 +4,18 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/mock_script.rs"]
-mod mock_script;
-#[path = "common/tui_harness.rs"]
-mod tui_harness;
+mod common;
+
+use common::{mock_script, tui_harness};
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crossterm::event::KeyCode;
 use loupe::session::Session;
 use loupe::store::Store;
 use loupe::tui::app::AppConfig;
+use loupe::tui::input::KeyCode;
 use loupe::tui::keymap::Keymap;
 use loupe::tui::theme::Theme;
 use mock_script::{Asked, Reply, Script, ScriptedServer};

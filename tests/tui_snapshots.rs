@@ -9,12 +9,12 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use loupe::diff::diff;
 use loupe::eval::spec::CheckResult;
 use loupe::providers::Usage;
 use loupe::store::{OutputRecord, RunRecord, RunStatus, RunVariant};
 use loupe::tui::draw::{View, draw};
+use loupe::tui::input::{Key, KeyCode, Modifiers};
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::{Effect, Msg};
 use loupe::tui::state::State;
@@ -192,11 +192,7 @@ fn settle(state: &mut State, effects: Vec<Effect>) {
 fn keys(state: &mut State, codes: &[KeyCode]) {
     let km = Keymap::default();
     for code in codes {
-        let effects = update(
-            state,
-            &km,
-            Msg::Key(KeyEvent::new(*code, KeyModifiers::NONE)),
-        );
+        let effects = update(state, &km, Msg::Key(Key::new(*code, Modifiers::NONE)));
         settle(state, effects);
     }
     // Let the preview debounce pass.
@@ -458,7 +454,7 @@ fn the_run_screen_can_select_the_cases_that_failed_last_run() {
     // (and any case whose request failed)
     assert!(bad.iter().all(|b| failed.contains(b)));
     assert!(failed.len() < s.session.cases.len());
-    assert_eq!(loupe::tui::update::selected_cases(&s), failed);
+    assert_eq!(loupe::tui::screens::run::update::selected_cases(&s), failed);
     keys(&mut s, &[KeyCode::Char('2')]);
     let text = text_of(&render(&s, "dark", 120, 40));
     assert!(

@@ -7,10 +7,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/mock_script.rs"]
-mod mock_script;
-#[path = "common/model_server.rs"]
-mod model_server;
+mod common;
+
+use common::{mock_script, model_server};
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

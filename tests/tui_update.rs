@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use loupe::runner::RunEvent;
 use loupe::store::{CellKey, RunStatus};
+use loupe::tui::input::{Key, KeyCode, Modifiers};
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::{Effect, Msg};
-use loupe::tui::state::{Overlay, Part, Screen, State};
+use loupe::tui::state::{Overlay, Screen, Section, State};
 use loupe::tui::update::update;
 
 fn demo() -> State {
@@ -18,15 +18,15 @@ fn demo() -> State {
 }
 
 fn key(code: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    Msg::Key(Key::new(code, Modifiers::NONE))
 }
 
 fn ctrl(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+    Msg::Key(Key::new(KeyCode::Char(c), Modifiers::CTRL))
 }
 
 fn shift(code: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(code, KeyModifiers::SHIFT))
+    Msg::Key(Key::new(code, Modifiers::SHIFT))
 }
 
 fn press(state: &mut State, msgs: impl IntoIterator<Item = Msg>) -> Vec<Effect> {
@@ -48,7 +48,7 @@ fn user_text(state: &State) -> String {
 #[test]
 fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
     let mut s = demo();
-    assert_eq!(s.templates.part, Part::User);
+    assert_eq!(s.templates.part, Section::User);
     let before = user_text(&s);
     press(&mut s, [key(KeyCode::Char('e'))]);
     assert!(s.templates.editor.is_some(), "e opens the editor");
@@ -137,11 +137,10 @@ fn undo_redo_find_copy_and_paste_in_the_editor() {
     // Select the match with shift+right, copy, then paste it at the end.
     press(&mut s, (0..7).map(|_| shift(KeyCode::Right)));
     let effects = press(&mut s, [ctrl('c')]);
-    assert!(effects.is_empty());
     assert_eq!(
-        s.clipboard.as_deref(),
-        Some("{{ text"),
-        "copied text goes to the terminal clipboard"
+        effects,
+        [Effect::Copy("{{ text".into())],
+        "copied text goes to the terminal clipboard, as an effect"
     );
     press(&mut s, [ctrl('e'), ctrl('v')]);
     assert!(user_text(&s).ends_with("{{ text"), "{}", user_text(&s));
@@ -325,4 +324,28 @@ fn starting_toggling_streaming_and_cancelling_a_run() {
         })],
     );
     assert!(s.run.active.is_none());
+}
+
+#[test]
+fn an_idle_app_has_nothing_due_and_a_toast_or_an_edit_wakes_it_once() {
+    let mut s = demo();
+    // The first preview is due at once; once rendered, nothing is due: no clock needed.
+    assert_eq!(s.next_due_ms(), Some(0));
+    let effects = press(&mut s, [Msg::Tick(0)]);
+    assert!(matches!(effects[..], [Effect::RenderPreview { .. }]));
+    assert_eq!(s.next_due_ms(), None, "idle: nothing to wake for");
+    // A toast is due when it expires, and once gone nothing is due again.
+    press(&mut s, [Msg::Tick(1_000), Msg::Error("boom".into())]);
+    let until = s.next_due_ms().unwrap();
+    assert!(until > 1_000);
+    press(&mut s, [Msg::Tick(until)]);
+    assert!(s.toasts.is_empty());
+    assert_eq!(s.next_due_ms(), None);
+    // An edit schedules the preview after the typing pause.
+    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(&mut s, typed("x"));
+    assert_eq!(
+        s.next_due_ms(),
+        Some(until + loupe::tui::update::PREVIEW_DEBOUNCE_MS)
+    );
 }

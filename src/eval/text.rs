@@ -6,7 +6,7 @@
 //! `sacrebleu.sentence_bleu`, [`corpus_bleu`] does not, like `sacrebleu.corpus_bleu`. Both
 //! return sacreBLEU's 0-100 scale. ROUGE-L follows the `rouge-score` package with its default
 //! tokeniser and no stemming. `tests/reference/gen_text_metrics.py` produces the fixtures
-//! that `tests/checks_reference.rs` compares against.
+//! that `tests/engine_checks_reference.rs` compares against.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;

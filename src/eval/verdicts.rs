@@ -92,15 +92,9 @@ use crate::eval::stats::{
     self, BradleyTerryOptions, Comparison, FleissKappa, Interval, Level, Outcome, PairCounts, Rate,
 };
 
-/// Which side a rater preferred.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Winner {
-    A,
-    B,
-    Tie,
-    BothBad,
-}
+/// Which of the verdict's `a` and `b` the rater preferred (the one verdict type the store
+/// keeps for ratings too).
+pub use crate::spec::Winner;
 
 /// Rubric scores given to each side of a comparison, by dimension.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::super::error::{Failure, ProviderError, TimeoutPhase};
 use super::super::protocol::{MAX_BODY, error_body_excerpt, in_band_error, parse_json};
 use super::{Client, read_error_body, retry_after};
-use crate::session::ProviderKind;
+use crate::spec::ProviderKind;
 
 /// One batch of texts to embed with one model.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What the rater said about the pair, in terms of the pair as configured (`a`, `b`), not of
-/// the screen's left and right.
+/// What a rater said about a pair, in terms of the `a` and `b` of the record that holds it:
+/// a stored rating's pair as configured (not the screen's left and right), or a verdict's
+/// own `a` and `b` in the statistics (which put the side shown first as `a`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Winner {

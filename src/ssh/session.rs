@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossterm::event::Event;
+
+use crate::tui::input::from_crossterm_stream;
 use futures::Stream;
 use ratatui::Terminal;
 use russh::server::Msg;
@@ -76,7 +78,7 @@ pub async fn run(
         Ok(mut terminal) => {
             run_app_on(
                 &mut terminal,
-                input,
+                from_crossterm_stream(input),
                 shared.services.clone(),
                 shared.session.clone(),
                 &shared.config,

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossterm::event::Event;
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -19,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::draw::{View, draw};
+use super::input::InputEvent;
 use super::keymap::Keymap;
 use super::msg::{Effect, ErrorAt, Msg};
 use super::state::State;
@@ -46,7 +46,15 @@ pub struct AppConfig {
 /// Redraws at most this often, however fast tokens stream in.
 const FRAME: Duration = Duration::from_millis(16);
 
-/// Runs one App until the user quits or `shutdown` fires.
+/// While a run goes, its rate and elapsed time change without messages: redrawn this often.
+const RUN_REFRESH: Duration = Duration::from_millis(250);
+
+/// Runs one App until the user quits, its input ends, or `shutdown` fires.
+///
+/// `input` is any stream of Loupe's own input events: the local terminal's (converted from
+/// crossterm by [`super::input::from_crossterm`]), an SSH channel's (parsed from the bytes
+/// the client sends), or a test's. `terminal` may have any ratatui `Backend`. The App keeps
+/// nothing global: many can run in one process, sharing `services`.
 pub async fn run_app<B, S>(
     terminal: &mut Terminal<B>,
     input: S,
@@ -58,7 +66,7 @@ pub async fn run_app<B, S>(
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
-    S: Stream<Item = std::io::Result<Event>> + Unpin,
+    S: Stream<Item = InputEvent> + Unpin,
 {
     run_app_on(terminal, input, services, session, config, shutdown, None).await
 }
@@ -83,13 +91,14 @@ pub async fn run_app_on<B, S>(
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
-    S: Stream<Item = std::io::Result<Event>> + Unpin,
+    S: Stream<Item = InputEvent> + Unpin,
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut state = State::new(session.clone());
-    let mut host = Host::new(services, session, tx.clone());
+    let mut host = Host::new(services, session, tx.clone(), config.clipboard.clone());
     if let Some(start) = rate {
-        for effect in super::rate::update::start(&mut state, &start.rater, start.run, true) {
+        for effect in super::screens::rate::update::start(&mut state, &start.rater, start.run, true)
+        {
             host.run(effect);
         }
     }
@@ -103,58 +112,57 @@ where
     terminal.draw(|f| draw(&state, &view, f))?;
     host.run(Effect::LoadLatestRun);
 
-    let mut ticker = tokio::time::interval(FRAME);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::with_capacity(256);
     let mut dirty = false;
     let mut last_draw = Instant::now();
     // A key is drawn at once; streamed tokens wait for the next frame (at most 60 a second).
     let mut input_seen = false;
     loop {
+        // Idle is free: the loop sleeps until input, a message, or the next thing that is
+        // due (a toast to expire, a debounced preview, a frame held back, a running job's
+        // clock). With nothing due there is no timer at all.
+        let wake = next_wake(&state, started, last_draw, dirty);
         tokio::select! {
             ev = input.next() => match ev {
-                Some(Ok(ev)) => {
+                Some(ev) => {
                     if let Some(msg) = event_to_msg(ev) {
                         batch.push(msg);
                         input_seen = true;
                     }
                 }
                 // The input is gone (terminal closed, SSH channel dropped): leave cleanly.
-                Some(Err(_)) | None => break,
+                None => break,
             },
             n = rx.recv_many(&mut batch, 256) => {
                 if n == 0 {
                     break;
                 }
             }
-            _ = ticker.tick() => {
-                batch.push(Msg::Tick(started.elapsed().as_millis() as u64));
-            }
+            () = sleep_until(wake), if wake.is_some() => {}
             () = shutdown.cancelled() => break,
         }
         // Drain whatever else is already waiting, then draw once.
         while let Ok(msg) = rx.try_recv() {
             batch.push(msg);
         }
+        // Time first, so what follows (a toast's expiry, a rating's time) reads the clock.
+        let toasts = state.toasts.len();
+        let effects = update(&mut state, &config.keymap, Msg::Tick(ms_since(started)));
+        dirty |= !effects.is_empty() || toasts != state.toasts.len();
+        for effect in effects {
+            host.run(effect);
+        }
         for msg in batch.drain(..) {
-            let is_tick = matches!(msg, Msg::Tick(_));
-            let toasts = state.toasts.len();
             let effects = update(&mut state, &config.keymap, msg);
-            dirty |= !is_tick || !effects.is_empty() || toasts != state.toasts.len();
+            dirty = true;
             for effect in effects {
                 host.run(effect);
             }
         }
-        if let Some(text) = state.clipboard.take()
-            && let Some(send) = &config.clipboard
-        {
-            send(&text);
-        }
         if state.quit {
             break;
         }
-        // A running job's rate and elapsed time change without messages; refresh them 4x/s.
-        if state.run.active.is_some() && last_draw.elapsed() >= Duration::from_millis(250) {
+        if state.run.active.is_some() && last_draw.elapsed() >= RUN_REFRESH {
             dirty = true;
         }
         if dirty && (input_seen || last_draw.elapsed() >= FRAME) {
@@ -185,12 +193,35 @@ pub fn render_preview(
     }
 }
 
-fn event_to_msg(ev: Event) -> Option<Msg> {
+fn event_to_msg(ev: InputEvent) -> Option<Msg> {
     match ev {
-        Event::Key(k) => Some(Msg::Key(k)),
-        Event::Paste(text) => Some(Msg::Paste(text)),
-        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
-        _ => None,
+        InputEvent::Key(k) => Some(Msg::Key(k)),
+        InputEvent::Paste(text) => Some(Msg::Paste(text)),
+        InputEvent::Resize { width, height } => Some(Msg::Resize(width, height)),
+        // No screen uses the mouse yet.
+        InputEvent::Mouse(_) => None,
+    }
+}
+
+fn ms_since(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// When the loop must wake without input: the earliest of what the state has due, a frame
+/// held back by the frame budget, and a running job's refresh. `None` when nothing is.
+fn next_wake(state: &State, started: Instant, last_draw: Instant, dirty: bool) -> Option<Instant> {
+    let due = state
+        .next_due_ms()
+        .map(|ms| started + Duration::from_millis(ms));
+    let frame = dirty.then(|| last_draw + FRAME);
+    let run = state.run.active.is_some().then(|| last_draw + RUN_REFRESH);
+    [due, frame, run].into_iter().flatten().min()
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -205,10 +236,16 @@ struct Host {
     /// A newer preview replaces the one in flight (dropping its handle aborts it).
     preview: Option<JoinHandle<()>>,
     diffs: Arc<Mutex<DiffCache>>,
+    clipboard: Option<Clipboard>,
 }
 
 impl Host {
-    fn new(services: Arc<Services>, session: Arc<Session>, tx: mpsc::UnboundedSender<Msg>) -> Self {
+    fn new(
+        services: Arc<Services>,
+        session: Arc<Session>,
+        tx: mpsc::UnboundedSender<Msg>,
+        clipboard: Option<Clipboard>,
+    ) -> Self {
         Self {
             store: services.store().clone(),
             services,
@@ -217,6 +254,7 @@ impl Host {
             run: None,
             preview: None,
             diffs: Arc::new(Mutex::new(DiffCache::default())),
+            clipboard,
         }
     }
 
@@ -228,7 +266,9 @@ impl Host {
             cancel.cancel();
             let _ = handle.await;
         }
-        let _ = self.store.flush();
+        // A flush waits on the disk: a blocking thread's work, not this App's task's.
+        let store = self.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.flush()).await;
     }
 
     fn run(&mut self, effect: Effect) {
@@ -335,7 +375,13 @@ impl Host {
                 let _ = tx.send(Msg::VersionsLoaded { template, list });
                 Ok(())
             }),
-            Effect::Rate(e) => super::rate::host::run(e, store, session, tx),
+            // Without a terminal clipboard (a test), copies stay inside the App's editor.
+            Effect::Copy(text) => {
+                if let Some(send) = &self.clipboard {
+                    send(&text);
+                }
+            }
+            Effect::Rate(e) => super::screens::rate::host::run(e, store, session, tx),
             Effect::WriteSession { specs } => spawn_blocking_reporting(tx.clone(), move || {
                 crate::session::write_templates(&session, &specs)?;
                 let _ = tx.send(Msg::SessionWritten {

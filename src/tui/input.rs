@@ -250,9 +250,22 @@ pub fn from_crossterm(event: crossterm::event::Event) -> Option<InputEvent> {
         E::Key(k) => key_from_crossterm(k).map(InputEvent::Key),
         E::Paste(text) => Some(InputEvent::Paste(text)),
         E::Resize(width, height) => Some(InputEvent::Resize { width, height }),
-        E::Mouse(m) => mouse_from_crossterm(m).map(InputEvent::Mouse),
+        E::Mouse(m) => Some(InputEvent::Mouse(mouse_from_crossterm(m))),
         E::FocusGained | E::FocusLost => None,
     }
+}
+
+/// A stream of crossterm events (a local terminal's `EventStream`, or events parsed from
+/// an SSH client's bytes) as Loupe's own, ending at the first read error: the terminal is
+/// gone.
+pub fn from_crossterm_stream<S>(events: S) -> impl futures::Stream<Item = InputEvent> + Unpin
+where
+    S: futures::Stream<Item = std::io::Result<crossterm::event::Event>> + Unpin,
+{
+    use futures::StreamExt;
+    events
+        .take_while(|ev| std::future::ready(ev.is_ok()))
+        .filter_map(|ev| std::future::ready(ev.ok().and_then(from_crossterm)))
 }
 
 /// A crossterm key press as a [`Key`]; `None` for a release or a key Loupe has no name
@@ -303,7 +316,7 @@ fn mods_from_crossterm(m: crossterm::event::KeyModifiers) -> Modifiers {
     out
 }
 
-fn mouse_from_crossterm(m: crossterm::event::MouseEvent) -> Option<Mouse> {
+fn mouse_from_crossterm(m: crossterm::event::MouseEvent) -> Mouse {
     use crossterm::event::MouseEventKind as K;
     let kind = match m.kind {
         K::Down(_) => MouseKind::Down,
@@ -315,12 +328,12 @@ fn mouse_from_crossterm(m: crossterm::event::MouseEvent) -> Option<Mouse> {
         K::ScrollLeft => MouseKind::ScrollLeft,
         K::ScrollRight => MouseKind::ScrollRight,
     };
-    Some(Mouse {
+    Mouse {
         kind,
         column: m.column,
         row: m.row,
         mods: mods_from_crossterm(m.modifiers),
-    })
+    }
 }
 
 #[cfg(test)]

@@ -16,11 +16,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::action::Action;
+use super::input::{Key, KeyCode, Modifiers};
 use super::theme::yaml_error;
 
 const DEFAULT_KEYMAP: &str = include_str!("../../keymaps/default.yaml");
@@ -83,62 +83,22 @@ pub enum KeymapError {
     Invalid(String),
 }
 
-/// A key as the keymap compares it: shift folded into the character (`N`, `?`) and
-/// into `shift-tab`, because terminals disagree on whether they report it there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
-    code: KeyCode,
-    mods: KeyModifiers,
+/// How the keymap reads and writes keys: parsing a key's name, and its label.
+trait KeyName: Sized {
+    fn parse(s: &str) -> Result<Self, String>;
+    fn label(self) -> String;
 }
 
-impl Key {
-    fn new(code: KeyCode, mods: KeyModifiers) -> Key {
-        match code {
-            KeyCode::Char(c) if mods.contains(KeyModifiers::SHIFT) => {
-                let mut upper = c.to_uppercase();
-                let c = match (upper.next(), upper.next()) {
-                    (Some(u), None) => u,
-                    _ => c,
-                };
-                Key {
-                    code: KeyCode::Char(c),
-                    mods: mods - KeyModifiers::SHIFT,
-                }
-            }
-            KeyCode::Tab if mods.contains(KeyModifiers::SHIFT) => Key {
-                code: KeyCode::BackTab,
-                mods: mods - KeyModifiers::SHIFT,
-            },
-            KeyCode::BackTab => Key {
-                code,
-                mods: mods - KeyModifiers::SHIFT,
-            },
-            _ => Key { code, mods },
-        }
-    }
+/// Keys the editor hands on to `global`: ones that cannot be typed text.
+fn is_command(key: Key) -> bool {
+    key.mods
+        .intersects(Modifiers::CTRL | Modifiers::ALT | Modifiers::SUPER)
+        || matches!(key.code, KeyCode::F(_) | KeyCode::Esc)
+}
 
-    fn from_event(event: &KeyEvent) -> Key {
-        Key::new(event.code, event.modifiers)
-    }
-
-    fn event(self) -> KeyEvent {
-        KeyEvent {
-            code: self.code,
-            modifiers: self.mods,
-            kind: KeyEventKind::Press,
-            state: KeyEventState::NONE,
-        }
-    }
-
-    /// Keys the editor hands on to `global`: ones that cannot be typed text.
-    fn is_command(self) -> bool {
-        self.mods
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SUPER)
-            || matches!(self.code, KeyCode::F(_) | KeyCode::Esc)
-    }
-
+impl KeyName for Key {
     fn parse(s: &str) -> Result<Key, String> {
-        let mut mods = KeyModifiers::NONE;
+        let mut mods = Modifiers::NONE;
         let mut rest = s;
         // "ctrl--" is ctrl and '-': a prefix only counts if something follows it.
         loop {
@@ -189,13 +149,13 @@ impl Key {
 }
 
 /// Label order, too: `ctrl-alt-shift-x`.
-const MODIFIER_NAMES: &[(&str, KeyModifiers)] = &[
-    ("ctrl-", KeyModifiers::CONTROL),
-    ("alt-", KeyModifiers::ALT),
-    ("shift-", KeyModifiers::SHIFT),
-    ("super-", KeyModifiers::SUPER),
-    ("hyper-", KeyModifiers::HYPER),
-    ("meta-", KeyModifiers::META),
+const MODIFIER_NAMES: &[(&str, Modifiers)] = &[
+    ("ctrl-", Modifiers::CTRL),
+    ("alt-", Modifiers::ALT),
+    ("shift-", Modifiers::SHIFT),
+    ("super-", Modifiers::SUPER),
+    ("hyper-", Modifiers::HYPER),
+    ("meta-", Modifiers::META),
 ];
 
 /// The first name of a key is its label; later ones are accepted aliases.
@@ -233,13 +193,13 @@ fn named_key(name: &str) -> Option<KeyCode> {
 }
 
 /// Parses a key name as written in a keymap (`ctrl-s`, `shift-tab`, `N`, `f5`).
-pub fn parse_key(s: &str) -> Result<KeyEvent, String> {
-    Key::parse(s).map(Key::event)
+pub fn parse_key(s: &str) -> Result<Key, String> {
+    Key::parse(s)
 }
 
 /// The canonical name of a key, as the help overlay and status bar show it.
-pub fn key_label(event: &KeyEvent) -> String {
-    Key::from_event(event).label()
+pub fn key_label(key: &Key) -> String {
+    key.label()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -294,15 +254,15 @@ impl Keymap {
 
     /// What `key` does in `context`: the context's own binding, else the global one
     /// (in the editor, only for keys that cannot be typed text).
-    pub fn lookup(&self, context: Context, key: &KeyEvent) -> Option<Action> {
-        self.resolve(context, Key::from_event(key))
+    pub fn lookup(&self, context: Context, key: &Key) -> Option<Action> {
+        self.resolve(context, *key)
     }
 
     fn resolve(&self, context: Context, key: Key) -> Option<Action> {
         if let Some(a) = self.maps.get(&context).and_then(|m| m.get(&key)) {
             return Some(*a);
         }
-        if context == Context::Global || (context == Context::Editor && !key.is_command()) {
+        if context == Context::Global || (context == Context::Editor && !is_command(key)) {
             return None;
         }
         self.maps
@@ -449,12 +409,12 @@ impl Visitor<'_> for KeySeed<'_> {
 mod tests {
     use super::*;
 
-    fn key(s: &str) -> KeyEvent {
+    fn key(s: &str) -> Key {
         parse_key(s).unwrap()
     }
 
-    fn ev(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
-        KeyEvent::new(code, mods)
+    fn ev(code: KeyCode, mods: Modifiers) -> Key {
+        Key::new(code, mods)
     }
 
     #[test]
@@ -519,21 +479,21 @@ mod tests {
         assert_eq!(key(" "), key("space"));
         let km = Keymap::default();
         // Terminals send shift with upper-case letters and symbols, and BackTab with shift.
-        assert_eq!(key_label(&ev(KeyCode::Char('N'), KeyModifiers::SHIFT)), "N");
-        assert_eq!(key_label(&ev(KeyCode::Char('?'), KeyModifiers::SHIFT)), "?");
+        assert_eq!(key_label(&ev(KeyCode::Char('N'), Modifiers::SHIFT)), "N");
+        assert_eq!(key_label(&ev(KeyCode::Char('?'), Modifiers::SHIFT)), "?");
         assert_eq!(
-            key_label(&ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            key_label(&ev(KeyCode::BackTab, Modifiers::SHIFT)),
             "shift-tab"
         );
         assert_eq!(
             km.lookup(
                 Context::Templates,
-                &ev(KeyCode::Char('?'), KeyModifiers::SHIFT)
+                &ev(KeyCode::Char('?'), Modifiers::SHIFT)
             ),
             Some(Action::Help)
         );
         assert_eq!(
-            km.lookup(Context::Run, &ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            km.lookup(Context::Run, &ev(KeyCode::BackTab, Modifiers::SHIFT)),
             Some(Action::PrevScreen)
         );
         for bad in ["", "foo", "ctrl-", "ctrl-foo", "f0", "f25"] {

@@ -3,11 +3,14 @@
 pub mod action;
 pub mod app;
 pub mod draw;
+pub mod input;
 pub mod keymap;
+pub mod layers;
 pub mod msg;
-pub mod rate;
+pub mod screens;
 pub mod state;
 pub mod strings;
 pub mod term;
 pub mod theme;
 pub mod update;
+pub mod widgets;

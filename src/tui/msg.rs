@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crossterm::event::KeyEvent;
-
 use super::action::Action;
+use super::input::Key;
 use super::state::DiffKey;
 use crate::diff::{DiffLines, DiffMode};
 use crate::providers::Message;
@@ -40,7 +39,8 @@ impl ErrorAt {
 /// Everything `update` reacts to: input, time, and the results of effects.
 #[derive(Debug)]
 pub enum Msg {
-    Key(KeyEvent),
+    /// A key press (releases never get this far).
+    Key(Key),
     Paste(String),
     Resize(u16, u16),
     /// Time passed; the value is milliseconds since the App started.
@@ -82,7 +82,7 @@ pub enum Msg {
     },
     Error(String),
     /// Results of the rating screen's effects.
-    Rate(super::rate::RateMsg),
+    Rate(super::screens::rate::RateMsg),
 }
 
 /// Work `update` asks the host to do; each reports back with a `Msg`.
@@ -120,5 +120,7 @@ pub enum Effect {
         specs: HashMap<String, TemplateSpec>,
     },
     /// Store work of the rating screen.
-    Rate(super::rate::RateEffect),
+    Rate(super::screens::rate::RateEffect),
+    /// Put text on the clipboard of the terminal the user sits at (OSC 52, over SSH too).
+    Copy(String),
 }

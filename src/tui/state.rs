@@ -3,13 +3,15 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use ratatui_textarea::TextArea;
+use crate::session::Session;
+use crate::store::{OutputRecord, RunRecord};
 
-use crate::diff::{DiffLines, DiffMode};
-use crate::providers::Message;
-use crate::report::RunReport;
-use crate::session::{Session, TemplateSpec};
-use crate::store::{OutputRecord, RunRecord, TemplateVersionRecord};
+pub use super::screens::compare::state::{CompareState, DiffKey, ViewMode};
+use super::screens::owner::state::OwnerView;
+use super::screens::rate::state::RatingScreen;
+pub use super::screens::results::state::{ResultsState, SortBy};
+pub use super::screens::run::state::{ActiveRun, CaseFilter, RunState};
+pub use super::screens::templates::state::{Section, TemplatesState, VersionsView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Screen {
@@ -51,138 +53,6 @@ pub enum Overlay {
     None,
     Help { scroll: u16 },
     Palette { query: String, selected: usize },
-}
-
-/// The part of a template being looked at or edited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
-    System,
-    Examples,
-    User,
-}
-
-impl Part {
-    pub const ALL: [Part; 3] = [Part::System, Part::Examples, Part::User];
-}
-
-pub struct TemplatesState {
-    pub names: Vec<String>,
-    pub selected: usize,
-    pub part: Part,
-    /// The session's templates as edited in this App (saved or not).
-    pub specs: HashMap<String, TemplateSpec>,
-    /// Templates changed since the last save.
-    pub unsaved: Vec<String>,
-    /// Templates saved as a new version but not yet written to the session file.
-    pub unwritten: Vec<String>,
-    /// Present while the user types in the editor.
-    pub editor: Option<TextArea<'static>>,
-    /// Case whose variables feed the preview.
-    pub case: usize,
-    pub preview: Result<Vec<Message>, String>,
-    /// Where the preview's error is, when it is in one template's text.
-    pub preview_error_at: Option<super::msg::ErrorAt>,
-    /// Bumped at each edit; a preview rendered for an older generation is dropped.
-    pub edit_gen: u64,
-    pub preview_gen: u64,
-    /// When to re-render the preview (after a pause in typing).
-    pub preview_due_ms: Option<u64>,
-    pub versions: Option<VersionsView>,
-    /// The search prompt's text while the user types it.
-    pub find: Option<String>,
-    /// The last search, for find-next.
-    pub last_find: Option<String>,
-}
-
-pub struct VersionsView {
-    pub template: String,
-    pub list: Vec<TemplateVersionRecord>,
-    pub selected: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CaseFilter {
-    All,
-    Tag(String),
-    FailedLastRun,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ActiveRun {
-    pub run_id: String,
-    pub total: usize,
-    pub done: usize,
-    pub errors: usize,
-    pub cached: usize,
-    pub started_ms: u64,
-}
-
-pub struct RunState {
-    /// Which session variants the next run includes (by index).
-    pub chosen: Vec<bool>,
-    pub cursor: usize,
-    pub filter: CaseFilter,
-    pub active: Option<ActiveRun>,
-    /// Case whose outputs stream into the panes.
-    pub case: usize,
-    /// Text streamed so far for the focused case, per variant: already sanitized.
-    pub live: HashMap<String, String>,
-    pub cell_errors: Vec<String>,
-}
-
-pub struct CompareState {
-    pub case: usize,
-    /// Variant indices into the run's variants.
-    pub left: usize,
-    pub right: usize,
-    pub mode: ViewMode,
-    /// The earlier run the right side comes from, for a regression view.
-    pub right_run: Option<String>,
-    pub diff: Option<(DiffKey, Arc<DiffLines>)>,
-    pub scroll: u16,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ViewMode {
-    Word,
-    Line,
-    Unified,
-}
-
-impl ViewMode {
-    pub fn diff_mode(self) -> DiffMode {
-        match self {
-            ViewMode::Line => DiffMode::Line,
-            ViewMode::Word | ViewMode::Unified => DiffMode::Word,
-        }
-    }
-}
-
-/// Names a computed diff: which two texts, compared how.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DiffKey {
-    pub left: String,
-    pub right: String,
-    pub mode: DiffMode,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortBy {
-    Variant,
-    PassRate,
-    LatencyP50,
-    Cost,
-    Errors,
-}
-
-pub struct ResultsState {
-    pub report: Option<RunReport>,
-    pub sort: SortBy,
-    /// Row of the case x variant grid.
-    pub row: usize,
-    pub failed_only: bool,
-    pub differing_only: bool,
-    pub tag: Option<String>,
 }
 
 /// Outputs of one run, by (variant, case id), first repeat.
@@ -250,10 +120,10 @@ pub struct State {
     pub compare: CompareState,
     pub results: ResultsState,
     pub data: RunData,
-    /// Text copied in the editor, waiting to be sent to the terminal's clipboard (OSC 52).
-    pub clipboard: Option<String>,
-    /// The rating screen and the owner's view (`tui::rate`).
-    pub rate: super::rate::Rate,
+    /// The blind rating screen, for one rater (`screens::rate`).
+    pub rating: Option<RatingScreen>,
+    /// The owner's view of the rating session (`screens::owner`); never while a rater rates.
+    pub owner: Option<OwnerView>,
     pub quit: bool,
 }
 
@@ -299,7 +169,7 @@ impl State {
             templates: TemplatesState {
                 names,
                 selected: 0,
-                part: Part::User,
+                part: Section::User,
                 specs,
                 unsaved: Vec::new(),
                 unwritten: Vec::new(),
@@ -341,8 +211,8 @@ impl State {
                 tag: None,
             },
             data: RunData::default(),
-            clipboard: None,
-            rate: super::rate::Rate::default(),
+            rating: None,
+            owner: None,
             session,
             quit: false,
         }
@@ -358,6 +228,17 @@ impl State {
         while self.toasts.len() > 3 {
             self.toasts.pop_front();
         }
+    }
+
+    /// The earliest time (`now_ms` scale) something changes without input: a toast
+    /// expires, a debounced preview is due. `None` when nothing is due, and then an idle
+    /// App needs no clock at all.
+    pub fn next_due_ms(&self) -> Option<u64> {
+        let toast = self.toasts.iter().map(|t| t.until_ms).min();
+        [toast, self.templates.preview_due_ms]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn selected_template(&self) -> Option<&str> {

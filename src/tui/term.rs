@@ -14,6 +14,7 @@ use ratatui::backend::CrosstermBackend;
 use tokio_util::sync::CancellationToken;
 
 use super::app::{AppConfig, RateStart, run_app_on};
+use super::input::from_crossterm_stream;
 use crate::services::Services;
 use crate::session::Session;
 
@@ -105,7 +106,8 @@ pub fn run_local_on(
         let signals = tokio::spawn(watch_signals(shutdown.clone()));
         let result = run_app_on(
             &mut terminal,
-            EventStream::new(),
+            // The edge: crossterm's events become Loupe's own here, once.
+            from_crossterm_stream(EventStream::new()),
             services,
             session,
             config,

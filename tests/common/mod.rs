@@ -1,10 +1,12 @@
 //! Helpers shared by the integration tests.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 pub mod consumers;
 pub mod mock_judge;
 pub mod mock_openai;
+pub mod mock_script;
 pub mod model_server;
 pub mod planned;
 pub mod rating;
+pub mod tui_harness;

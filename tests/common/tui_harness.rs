@@ -5,15 +5,14 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::convert::Infallible;
-use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use loupe::services::Services;
 use loupe::session::Session;
 use loupe::store::Store;
 use loupe::tui::app::{AppConfig, run_app};
+pub use loupe::tui::input::{InputEvent, Key, KeyCode, Modifiers};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
 use ratatui::buffer::{Buffer, Cell, CellWidth};
@@ -275,7 +274,7 @@ impl Backend for SharedBackend {
 /// One running App: its screen, its keyboard, and the way to stop it.
 pub struct App {
     pub screen: SharedBackend,
-    keys: mpsc::UnboundedSender<io::Result<Event>>,
+    keys: mpsc::UnboundedSender<InputEvent>,
     pub shutdown: CancellationToken,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -303,7 +302,7 @@ impl App {
         height: u16,
     ) -> App {
         let screen = SharedBackend::new(width, height);
-        let (keys, mut rx) = mpsc::unbounded_channel::<io::Result<Event>>();
+        let (keys, mut rx) = mpsc::unbounded_channel::<InputEvent>();
         let input = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
         let shutdown = CancellationToken::new();
         let (backend, stop) = (screen.clone(), shutdown.clone());
@@ -319,27 +318,27 @@ impl App {
         }
     }
 
-    pub fn send(&self, code: KeyCode, modifiers: KeyModifiers) {
+    pub fn send(&self, code: KeyCode, modifiers: Modifiers) {
         self.keys
-            .send(Ok(Event::Key(KeyEvent::new(code, modifiers))))
+            .send(InputEvent::Key(Key::new(code, modifiers)))
             .expect("the App stopped reading its input");
     }
 
     pub fn key(&self, code: KeyCode) {
-        self.send(code, KeyModifiers::NONE);
+        self.send(code, Modifiers::NONE);
     }
 
     pub fn char(&self, c: char) {
         let modifiers = if c.is_ascii_uppercase() {
-            KeyModifiers::SHIFT
+            Modifiers::SHIFT
         } else {
-            KeyModifiers::NONE
+            Modifiers::NONE
         };
         self.send(KeyCode::Char(c), modifiers);
     }
 
     pub fn ctrl(&self, c: char) {
-        self.send(KeyCode::Char(c), KeyModifiers::CONTROL);
+        self.send(KeyCode::Char(c), Modifiers::CTRL);
     }
 
     /// Types `text` one key at a time.
@@ -349,7 +348,7 @@ impl App {
         }
     }
 
-    pub fn sender(&self) -> mpsc::UnboundedSender<io::Result<Event>> {
+    pub fn sender(&self) -> mpsc::UnboundedSender<InputEvent> {
         self.keys.clone()
     }
 

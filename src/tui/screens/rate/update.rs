@@ -25,14 +25,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-
-use super::state::{Arrange, Draft, OwnerView, Pending, Phase, RatingScreen};
+use super::state::{Arrange, Draft, Pending, Phase, RatingScreen};
 use super::{RateEffect, RateMsg};
 use crate::diff::DiffMode;
 use crate::store::{RatingRecord, Winner};
+use crate::tui::input::{Key, KeyCode, Modifiers};
 use crate::tui::msg::Effect;
-use crate::tui::state::{Overlay, State};
+use crate::tui::state::State;
 
 /// Longest output pair the word diff is computed for inside `update` (a few ms at most).
 const MAX_DIFF_CHARS: usize = 20_000;
@@ -60,53 +59,24 @@ pub fn start(state: &mut State, rater: &str, run: Option<String>, fixed: bool) -
         state.session.file.rubric.clone(),
     );
     screen.fixed = fixed;
-    state.rate.screen = Some(screen);
+    state.rating = Some(screen);
     fx(RateEffect::Open {
         rater: rater.to_owned(),
         run,
     })
 }
 
-/// Opens the owner's view (from the workbench).
-pub fn open_owner(state: &mut State) -> Vec<Effect> {
-    state.rate.owner = Some(OwnerView {
-        lines: None,
-        error: None,
-        scroll: 0,
-        rater_prompt: None,
-    });
-    fx(RateEffect::LoadOwner)
-}
-
 /// Keys go here before the workbench's keymap. `None`: not ours, handle as usual.
-pub fn on_key(state: &mut State, key: KeyEvent) -> Option<Vec<Effect>> {
-    if key.kind == KeyEventKind::Release {
-        return None;
-    }
-    if state.rate.screen.is_some() {
-        return Some(screen_key(state, key));
-    }
-    if state.rate.owner.is_some() && state.overlay == Overlay::None {
-        return owner_key(state, key);
-    }
-    None
+pub fn on_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
+    state.rating.is_some().then(|| screen_key(state, key))
 }
 
 /// Pasted text goes into the note being typed. `true` when it was taken.
 pub fn on_paste(state: &mut State, text: &str) -> bool {
-    if let Some(s) = &mut state.rate.screen {
+    if let Some(s) = &mut state.rating {
         if let Some(note) = &mut s.note_edit {
             push_note(note, text);
         }
-        return true;
-    }
-    if let Some(name) = state
-        .rate
-        .owner
-        .as_mut()
-        .and_then(|o| o.rater_prompt.as_mut())
-    {
-        name.push_str(text.lines().next().unwrap_or_default());
         return true;
     }
     false
@@ -121,12 +91,12 @@ fn push_note(note: &mut String, text: &str) {
     }
 }
 
-fn is_ctrl_c(key: &KeyEvent) -> bool {
-    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c')
+fn is_ctrl_c(key: &Key) -> bool {
+    key.is_ctrl('c')
 }
 
-fn screen_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
-    let Some(s) = &mut state.rate.screen else {
+fn screen_key(state: &mut State, key: Key) -> Vec<Effect> {
+    let Some(s) = &mut state.rating else {
         return Vec::new();
     };
     if s.pending.is_some() {
@@ -151,7 +121,7 @@ fn screen_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             KeyCode::Backspace => {
                 note.pop();
             }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => {
                 push_note(note, &c.to_string());
             }
             _ => {}
@@ -234,7 +204,7 @@ fn score(s: &mut RatingScreen, digit: char) {
 
 fn verdict(state: &mut State, choice: Verdict) -> Vec<Effect> {
     let now = state.now_ms;
-    let Some(s) = &mut state.rate.screen else {
+    let Some(s) = &mut state.rating else {
         return Vec::new();
     };
     let Some(i) = s.current else {
@@ -338,7 +308,7 @@ fn refresh_diff(s: &mut RatingScreen) {
 }
 
 fn leave(state: &mut State) -> Vec<Effect> {
-    let Some(s) = &mut state.rate.screen else {
+    let Some(s) = &mut state.rating else {
         return Vec::new();
     };
     if s.pending.is_some() {
@@ -349,8 +319,8 @@ fn leave(state: &mut State) -> Vec<Effect> {
         state.quit = true;
         return Vec::new();
     }
-    state.rate.screen = None;
-    if state.rate.owner.is_some() {
+    state.rating = None;
+    if state.owner.is_some() {
         return fx(RateEffect::LoadOwner);
     }
     Vec::new()
@@ -359,27 +329,10 @@ fn leave(state: &mut State) -> Vec<Effect> {
 pub fn on_msg(state: &mut State, msg: RateMsg) -> Vec<Effect> {
     let now = state.now_ms;
     match msg {
-        RateMsg::OwnerLoaded(report) => {
-            if let Some(o) = &mut state.rate.owner {
-                o.lines = Some(
-                    super::draw::owner_lines(&report)
-                        .into_iter()
-                        .map(|l| crate::sanitize::sanitize(&l).into_owned())
-                        .collect(),
-                );
-                o.error = None;
-            }
-            return Vec::new();
-        }
-        RateMsg::OwnerFailed(e) => {
-            if let Some(o) = &mut state.rate.owner {
-                o.error = Some(e);
-            }
-            return Vec::new();
-        }
+        RateMsg::OwnerLoaded(_) | RateMsg::OwnerFailed(_) => return Vec::new(),
         _ => {}
     }
-    let Some(s) = &mut state.rate.screen else {
+    let Some(s) = &mut state.rating else {
         return Vec::new();
     };
     match msg {
@@ -488,7 +441,7 @@ fn draft_of(
 /// After a write: leave if asked, else replay the keys typed meanwhile until one of
 /// them starts another write.
 fn after_write(state: &mut State) -> Vec<Effect> {
-    let Some(s) = &mut state.rate.screen else {
+    let Some(s) = &mut state.rating else {
         return Vec::new();
     };
     if s.leaving {
@@ -497,55 +450,11 @@ fn after_write(state: &mut State) -> Vec<Effect> {
         return leave(state);
     }
     let mut effects = Vec::new();
-    while let Some(s) = &mut state.rate.screen
+    while let Some(s) = &mut state.rating
         && s.pending.is_none()
         && let Some(key) = s.deferred.pop_front()
     {
         effects.extend(screen_key(state, key));
     }
     effects
-}
-
-// ---- owner's view ----
-
-fn owner_key(state: &mut State, key: KeyEvent) -> Option<Vec<Effect>> {
-    let o = state.rate.owner.as_mut()?;
-    if let Some(name) = &mut o.rater_prompt {
-        match key.code {
-            KeyCode::Enter => {
-                let name = name.trim().to_owned();
-                o.rater_prompt = None;
-                if name.is_empty() {
-                    return Some(Vec::new());
-                }
-                return Some(start(state, &name, None, false));
-            }
-            KeyCode::Esc => o.rater_prompt = None,
-            KeyCode::Backspace => {
-                name.pop();
-            }
-            KeyCode::Char(c)
-                if !key.modifiers.contains(KeyModifiers::CONTROL) && name.chars().count() < 64 =>
-            {
-                name.push(c);
-            }
-            _ => {}
-        }
-        return Some(Vec::new());
-    }
-    match key.code {
-        KeyCode::Esc => state.rate.owner = None,
-        KeyCode::Char('r') => return Some(fx(RateEffect::LoadOwner)),
-        KeyCode::Char('R') => o.rater_prompt = Some(String::new()),
-        KeyCode::Char('j') | KeyCode::Down => o.scroll = o.scroll.saturating_add(1),
-        KeyCode::Char('k') | KeyCode::Up => o.scroll = o.scroll.saturating_sub(1),
-        KeyCode::PageDown => o.scroll = o.scroll.saturating_add(10),
-        KeyCode::PageUp => o.scroll = o.scroll.saturating_sub(10),
-        _ => {
-            // Anything else is the workbench's: the view closes and the key goes on.
-            state.rate.owner = None;
-            return None;
-        }
-    }
-    Some(Vec::new())
 }

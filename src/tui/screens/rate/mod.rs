@@ -1,16 +1,14 @@
-//! The rating screen (blind pairwise preference with rubric scores, for one rater) and
-//! the owner's view of a rating session, as one self-contained part of the App: its own
-//! state ([`state`]), update ([`update`]), drawing ([`draw`]) and effects ([`host`]).
+//! The rating screen: blind pairwise preference with rubric scores, for one rater. Its
+//! state ([`state`]), update ([`update`]), drawing ([`view`]) and store work ([`host`]).
 //!
-//! The workbench reaches it through a handful of hooks: `State::rate`, `Msg::Rate`,
-//! `Effect::Rate`, [`update::on_key`] before the keymap, [`draw::draw`] over the screen,
-//! and [`update::start`] for `loupe rate`. It reads its keys itself (see [`update`]), so
-//! that digits are rubric scores and letters are verdicts whatever the workbench binds.
+//! The App reaches it through `State::rating`, `Msg::Rate`, `Effect::Rate`, the rating
+//! layer of `tui::layers` (keys and painting), and [`update::start`] for `loupe rate`. Its
+//! effects and messages also carry the owner's view's (`screens::owner`) store work.
 
-pub mod draw;
 pub mod host;
 pub mod state;
 pub mod update;
+pub mod view;
 
 pub use state::*;
 

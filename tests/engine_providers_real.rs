@@ -6,8 +6,9 @@
 //! themselves on a free port; it exits on its own when this test process ends. Set
 //! `LOUPE_SKIP_MODEL=1` to skip them (loudly) on a machine that cannot run the model.
 
-#[path = "common/model_server.rs"]
-mod model_server;
+mod common;
+
+use common::model_server;
 
 use loupe::providers::{ChatRequest, Client, Completion, Message, Role, StreamEvent};
 use loupe::session::{ModelSpec, Params, ProviderKind, Timeouts};

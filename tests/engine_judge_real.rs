@@ -8,8 +8,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/model_server.rs"]
-mod model_server;
+mod common;
+
+use common::model_server;
 
 use std::collections::BTreeSet;
 

@@ -1,24 +1,13 @@
-//! The rating screen's and the owner's view's state: plain data.
+//! The rating screen's state: plain data.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-
-use crossterm::event::KeyEvent;
 
 use crate::diff::DiffLines;
 use crate::rating::Item;
 use crate::session::RubricDim;
 use crate::store::RatingRecord;
-
-/// Everything about rating that the App holds; both parts are absent in the workbench
-/// until asked for.
-#[derive(Default)]
-pub struct Rate {
-    /// The blind rating screen, for one rater.
-    pub screen: Option<RatingScreen>,
-    /// The owner's view (workbench only; never while a rater rates).
-    pub owner: Option<OwnerView>,
-}
+use crate::tui::input::Key;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
@@ -79,7 +68,7 @@ pub struct RatingScreen {
     pub note_edit: Option<String>,
     pub pending: Option<Pending>,
     /// Keys typed while a write was in flight, replayed when it is done.
-    pub deferred: VecDeque<KeyEvent>,
+    pub deferred: VecDeque<Key>,
     pub saved_mark: bool,
     /// A message for the rater (a failed write, an undo), with whether it is an error.
     pub message: Option<(String, bool)>,
@@ -139,14 +128,4 @@ impl RatingScreen {
     pub fn slots(&self) -> usize {
         self.rubric.len() * 2
     }
-}
-
-pub struct OwnerView {
-    /// The report as text, formatted (and sanitized: rater names are typed by people) once
-    /// when it loads, not on every frame.
-    pub lines: Option<Vec<String>>,
-    pub error: Option<String>,
-    pub scroll: u16,
-    /// The rater name being typed to rate from the workbench.
-    pub rater_prompt: Option<String>,
 }

@@ -1,0 +1,254 @@
+//! The Results screen's drawing.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Paragraph, Row, Table};
+
+use super::update::grid_rows;
+use crate::report::VariantReport;
+use crate::tui::state::{SortBy, State};
+use crate::tui::widgets::{View, short_ms};
+
+pub(crate) fn sorted_variants(state: &State) -> Vec<&VariantReport> {
+    let Some(report) = &state.results.report else {
+        return Vec::new();
+    };
+    let mut rows: Vec<&VariantReport> = report.variants.iter().collect();
+    let key = |v: &VariantReport| -> f64 {
+        match state.results.sort {
+            SortBy::Variant => 0.0,
+            SortBy::PassRate => -v.pass_all.rate.unwrap_or(0.0),
+            SortBy::LatencyP50 => v.latency_p50_ms.unwrap_or(f64::MAX),
+            SortBy::Cost => v.cost_usd.unwrap_or(0.0),
+            SortBy::Errors => v.errors as f64,
+        }
+    };
+    rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    rows
+}
+
+pub(crate) fn draw_results(state: &State, view: &View, frame: &mut Frame, area: Rect) {
+    if state.results.report.is_none() {
+        frame.render_widget(
+            Paragraph::new(if state.data.loading {
+                "Reading the newest run..."
+            } else {
+                "No run yet: press R to run the session."
+            })
+            .block(view.block(" Results ", false)),
+            area,
+        );
+        return;
+    }
+    let variants = sorted_variants(state);
+    let table_h = variants.len() as u16 + 3;
+    let charts_h = if area.height >= 30 { 8 } else { 0 };
+    let [table_area, charts_area, grid_area] = Layout::vertical([
+        Constraint::Length(table_h),
+        Constraint::Length(charts_h),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    let sort_name = match state.results.sort {
+        SortBy::Variant => "variant",
+        SortBy::PassRate => "pass rate",
+        SortBy::LatencyP50 => "latency",
+        SortBy::Cost => "cost",
+        SortBy::Errors => "errors",
+    };
+    let header = Row::new([
+        "variant",
+        "pass all [95% CI]",
+        "p50 ms",
+        "p95 ms",
+        "tok in/out",
+        "cost $",
+        "err",
+    ])
+    .style(view.theme.header);
+    let rows: Vec<Row> = variants
+        .iter()
+        .map(|v| {
+            let pass = match (v.pass_all.rate, v.pass_all.interval) {
+                (Some(p), Some(i)) => format!(
+                    "{:>3.0}% [{:.0}-{:.0}]",
+                    p * 100.0,
+                    i.low * 100.0,
+                    i.high * 100.0
+                ),
+                _ => "-".into(),
+            };
+            Row::new(vec![
+                Cell::from(v.variant.clone()),
+                Cell::from(pass),
+                Cell::from(
+                    v.latency_p50_ms
+                        .map_or_else(|| "-".into(), |x| format!("{x:.0}")),
+                ),
+                Cell::from(
+                    v.latency_p95_ms
+                        .map_or_else(|| "-".into(), |x| format!("{x:.0}")),
+                ),
+                Cell::from(format!("{}/{}", v.tokens_in, v.tokens_out)),
+                Cell::from(v.cost_usd.map_or_else(|| "-".into(), |c| format!("{c:.5}"))),
+                Cell::from(v.errors.to_string()).style(if v.errors > 0 {
+                    view.theme.fail
+                } else {
+                    Style::default()
+                }),
+            ])
+        })
+        .collect();
+    frame.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Min(12),
+                Constraint::Length(17),
+                Constraint::Length(7),
+                Constraint::Length(7),
+                Constraint::Length(11),
+                Constraint::Length(9),
+                Constraint::Length(4),
+            ],
+        )
+        .header(header)
+        .block(view.block(format!(" Variants (sorted by {sort_name}) "), false)),
+        table_area,
+    );
+    if charts_h > 0 {
+        draw_charts(state, view, frame, charts_area, &variants);
+    }
+    draw_grid(state, view, frame, grid_area);
+}
+
+pub(crate) fn draw_charts(
+    state: &State,
+    view: &View,
+    frame: &mut Frame,
+    area: Rect,
+    variants: &[&VariantReport],
+) {
+    let [pass_area, hist_area] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let bars: Vec<Bar> = variants
+        .iter()
+        .map(|v| {
+            let pct = (v.pass_all.rate.unwrap_or(0.0) * 100.0).round() as u64;
+            Bar::default()
+                .value(pct)
+                .label(Line::raw(v.variant.clone()))
+                .text_value(format!("{pct}%"))
+        })
+        .collect();
+    // Bars as wide as the longest name when the panel has room, so names are not cut.
+    let gap = 2u16;
+    let longest = variants
+        .iter()
+        .map(|v| v.variant.chars().count())
+        .max()
+        .unwrap_or(0);
+    let room = (pass_area.width.saturating_sub(2) + gap) / (variants.len().max(1) as u16);
+    let bar_width = u16::try_from(longest)
+        .unwrap_or(u16::MAX)
+        .clamp(6, room.saturating_sub(gap).max(6));
+    frame.render_widget(
+        BarChart::default()
+            .block(view.block(" Pass rate ", false))
+            .data(BarGroup::default().bars(&bars))
+            .bar_width(bar_width)
+            .bar_gap(gap)
+            .max(100)
+            .bar_style(view.theme.pass),
+        pass_area,
+    );
+    // Latency histogram over every output of the run, computed when the run loaded.
+    let hist = &state.data.latency;
+    let bars: Vec<Bar> = hist
+        .counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            Bar::default()
+                .value(*n)
+                .label(Line::raw(short_ms(hist.upper(i))))
+        })
+        .collect();
+    frame.render_widget(
+        BarChart::default()
+            .block(view.block(" Latency (upper bound) ", false))
+            .data(BarGroup::default().bars(&bars))
+            .bar_width(4)
+            .bar_gap(1)
+            .bar_style(view.theme.accent),
+        hist_area,
+    );
+}
+
+pub(crate) fn draw_grid(state: &State, view: &View, frame: &mut Frame, area: Rect) {
+    let variants = state.run_variants();
+    let rows_idx = grid_rows(state);
+    let mut filters = Vec::new();
+    if state.results.failed_only {
+        filters.push("failed".to_string());
+    }
+    if state.results.differing_only {
+        filters.push("differing".to_string());
+    }
+    if let Some(t) = &state.results.tag {
+        filters.push(format!("tag {t}"));
+    }
+    let title = format!(
+        " Cases × variants ({} shown{}) · enter compares ",
+        rows_idx.len(),
+        if filters.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", filters.join(", "))
+        }
+    );
+    let header = Row::new(std::iter::once("case".to_string()).chain(variants.iter().cloned()))
+        .style(view.theme.header);
+    // Only the visible window is built: a run may have thousands of cases.
+    let visible = area.height.saturating_sub(3) as usize;
+    let start = state.results.row.saturating_sub(visible.saturating_sub(1));
+    let rows: Vec<Row> = rows_idx
+        .iter()
+        .skip(start)
+        .take(visible)
+        .map(|&i| {
+            let case = &state.session.cases[i];
+            let mut cells = vec![Cell::from(case.id.clone())];
+            for v in &variants {
+                cells.push(match state.output(v, &case.id) {
+                    Some(o) if o.error.is_some() => {
+                        Cell::from(Span::styled("err", view.theme.fail))
+                    }
+                    Some(o) => {
+                        let passed = o.checks.iter().filter(|c| c.pass).count();
+                        Cell::from(Line::from(vec![
+                            view.mark(o.passed()),
+                            Span::raw(format!(" {passed}/{}", o.checks.len())),
+                        ]))
+                    }
+                    None => Cell::from(Span::styled("·", view.theme.muted)),
+                });
+            }
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![Constraint::Min(14)];
+    widths.extend(std::iter::repeat_n(Constraint::Length(12), variants.len()));
+    let mut ts = ratatui::widgets::TableState::default()
+        .with_selected(Some(state.results.row - start.min(state.results.row)));
+    frame.render_stateful_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .row_highlight_style(view.theme.selection.add_modifier(Modifier::BOLD))
+            .block(view.block(title, true)),
+        area,
+        &mut ts,
+    );
+}

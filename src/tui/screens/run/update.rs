@@ -1,0 +1,195 @@
+//! The Run screen's `update`: its actions and the messages it reacts to.
+
+use crate::runner::RunEvent;
+use crate::sanitize::sanitize;
+use crate::store::RunStatus;
+use crate::tui::action::Action;
+use crate::tui::msg::Effect;
+use crate::tui::state::{ActiveRun, CaseFilter, Level, Screen, State};
+
+pub(crate) fn run_action(state: &mut State, action: Action) -> Vec<Effect> {
+    let n_variants = state.session.file.variants.len();
+    let n_cases = state.session.cases.len().max(1);
+    let r = &mut state.run;
+    match action {
+        Action::Up => r.cursor = r.cursor.saturating_sub(1),
+        Action::Down => r.cursor = (r.cursor + 1).min(n_variants.saturating_sub(1)),
+        Action::ToggleVariant | Action::Select => {
+            if let Some(c) = r.chosen.get_mut(r.cursor) {
+                *c = !*c;
+            }
+        }
+        Action::CycleCases => {
+            let tags = session_tags(state);
+            let r = &mut state.run;
+            r.filter = match &r.filter {
+                CaseFilter::All => tags
+                    .first()
+                    .map_or(CaseFilter::FailedLastRun, |t| CaseFilter::Tag(t.clone())),
+                CaseFilter::Tag(t) => {
+                    let i = tags
+                        .iter()
+                        .position(|x| x == t)
+                        .map_or(tags.len(), |i| i + 1);
+                    tags.get(i)
+                        .map_or(CaseFilter::FailedLastRun, |t| CaseFilter::Tag(t.clone()))
+                }
+                CaseFilter::FailedLastRun => CaseFilter::All,
+            };
+        }
+        Action::NextCase => {
+            r.case = (r.case + 1) % n_cases;
+            r.live.clear();
+        }
+        Action::PrevCase => {
+            r.case = (r.case + n_cases - 1) % n_cases;
+            r.live.clear();
+        }
+        Action::StartRun => {
+            if r.active.is_some() {
+                state.toast(Level::Error, "a run is already going; x cancels it");
+                return Vec::new();
+            }
+            let variants: Vec<String> = state
+                .session
+                .file
+                .variants
+                .iter()
+                .zip(&state.run.chosen)
+                .filter(|(_, on)| **on)
+                .map(|(v, _)| v.name.clone())
+                .collect();
+            let case_ids = selected_cases(state);
+            if variants.is_empty() || case_ids.is_empty() {
+                state.toast(
+                    Level::Error,
+                    "nothing to run: choose a variant (space) and cases (c)",
+                );
+                return Vec::new();
+            }
+            state.screen = Screen::Run;
+            state.run.live.clear();
+            state.run.cell_errors.clear();
+            return vec![Effect::StartRun {
+                variants,
+                case_ids,
+                specs: state.templates.specs.clone(),
+            }];
+        }
+        Action::CancelRun if r.active.is_some() => {
+            return vec![Effect::CancelRun];
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+pub(crate) fn session_tags(state: &State) -> Vec<String> {
+    let mut tags: Vec<String> = state
+        .session
+        .cases
+        .iter()
+        .flat_map(|c| c.tags.iter().cloned())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
+/// Case ids the run filter selects.
+pub fn selected_cases(state: &State) -> Vec<String> {
+    selected(state).map(|c| c.id.clone()).collect()
+}
+
+/// The cases the Run screen's filter selects; drawn (counted) on every frame, so the failed
+/// filter reads the per-case flags computed when the run loaded.
+pub fn selected(state: &State) -> impl Iterator<Item = &crate::session::Case> {
+    let filter = &state.run.filter;
+    state.session.cases.iter().filter(move |c| match filter {
+        CaseFilter::All => true,
+        CaseFilter::Tag(t) => c.tags.contains(t),
+        CaseFilter::FailedLastRun => state
+            .data
+            .case_flags
+            .get(c.id.as_str())
+            .is_some_and(|(failed, _)| *failed),
+    })
+}
+
+pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
+    match ev {
+        RunEvent::Started {
+            run_id,
+            total,
+            already_done,
+        } => {
+            state.run.active = Some(ActiveRun {
+                run_id,
+                total,
+                done: already_done,
+                errors: 0,
+                cached: 0,
+                started_ms: state.now_ms,
+            });
+            Vec::new()
+        }
+        RunEvent::Delta { key, text } => {
+            let focused = state
+                .session
+                .cases
+                .get(state.run.case)
+                .map(|c| c.id.as_str());
+            if key.repeat == 0 && focused == Some(key.case_id.as_str()) {
+                // Sanitized as it arrives (it maps each character alone), so a frame draws
+                // the streamed text without copying it.
+                state
+                    .run
+                    .live
+                    .entry(key.variant)
+                    .or_default()
+                    .push_str(&sanitize(&text));
+            }
+            Vec::new()
+        }
+        RunEvent::Judging { judge, comparisons } => {
+            state.toast(
+                Level::Info,
+                format!("judge {judge}: {comparisons} comparisons, both orders"),
+            );
+            Vec::new()
+        }
+        RunEvent::Restart { key } => {
+            if key.repeat == 0 {
+                state.run.live.remove(&key.variant);
+            }
+            Vec::new()
+        }
+        RunEvent::CellDone {
+            key, cached, error, ..
+        } => {
+            if let Some(a) = &mut state.run.active {
+                a.done += 1;
+                a.cached += usize::from(cached);
+                if let Some(e) = &error {
+                    a.errors += 1;
+                    state.run.cell_errors.push(format!(
+                        "{} / {}: {}",
+                        key.variant,
+                        key.case_id,
+                        sanitize(e)
+                    ));
+                }
+            }
+            Vec::new()
+        }
+        RunEvent::Finished { run_id, status } => {
+            state.run.active = None;
+            let text = match status {
+                RunStatus::Complete => format!("run {run_id} complete"),
+                _ => format!("run {run_id} interrupted; it can be resumed"),
+            };
+            state.toast(Level::Info, text);
+            vec![Effect::LoadRun(run_id)]
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The Run screen's drawing.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Gauge, List, ListItem, ListState, Paragraph, Wrap};
+
+use super::update::selected;
+use crate::tui::state::{CaseFilter, State};
+use crate::tui::widgets::View;
+
+pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect) {
+    let r = &state.run;
+    let [left, right] = Layout::horizontal([
+        Constraint::Length(30.min(area.width / 3)),
+        Constraint::Min(20),
+    ])
+    .areas(area);
+    let [vars_area, info_area] =
+        Layout::vertical([Constraint::Min(4), Constraint::Length(7)]).areas(left);
+    let items: Vec<ListItem> = state
+        .session
+        .file
+        .variants
+        .iter()
+        .zip(&r.chosen)
+        .map(|(v, on)| {
+            let mark = if *on { "[x]" } else { "[ ]" };
+            ListItem::new(vec![
+                Line::raw(format!("{mark} {}", v.name)),
+                Line::styled(
+                    format!("    {} · {}", v.template, v.model),
+                    view.theme.muted,
+                ),
+            ])
+        })
+        .collect();
+    let mut ls = ListState::default().with_selected(Some(r.cursor));
+    frame.render_stateful_widget(
+        List::new(items)
+            .block(view.block(" Variants ", true))
+            .highlight_style(view.theme.selection),
+        vars_area,
+        &mut ls,
+    );
+    let filter = match &r.filter {
+        CaseFilter::All => "all cases".to_string(),
+        CaseFilter::Tag(t) => format!("tag {t}"),
+        CaseFilter::FailedLastRun => "failed last run".to_string(),
+    };
+    let mut info = vec![Line::from(vec![
+        Span::styled("cases: ", view.theme.accent),
+        Span::raw(format!("{filter} ({})", selected(state).count())),
+    ])];
+    if let Some(a) = &r.active {
+        let secs = (state.now_ms.saturating_sub(a.started_ms)) as f64 / 1000.0;
+        let rate = if secs > 0.0 {
+            a.done as f64 / secs
+        } else {
+            0.0
+        };
+        info.push(Line::raw(format!(
+            "{}/{} done · {rate:.1}/s",
+            a.done, a.total
+        )));
+        info.push(Line::styled(
+            format!("{} errors · {} cached", a.errors, a.cached),
+            if a.errors > 0 {
+                view.theme.fail
+            } else {
+                view.theme.muted
+            },
+        ));
+    } else {
+        info.push(Line::styled("idle", view.theme.muted));
+    }
+    let [info_text, gauge] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)])
+        .areas(view.block(" Run ", false).inner(info_area));
+    frame.render_widget(view.block(" Run ", false), info_area);
+    frame.render_widget(Paragraph::new(info), info_text);
+    if let Some(a) = &r.active {
+        let ratio = if a.total == 0 {
+            0.0
+        } else {
+            a.done as f64 / a.total as f64
+        };
+        frame.render_widget(
+            Gauge::default()
+                .ratio(ratio.clamp(0.0, 1.0))
+                .gauge_style(view.theme.accent),
+            gauge,
+        );
+    }
+
+    // Output panes for the focused case: live text while streaming, stored output otherwise.
+    let case = state.session.cases.get(r.case);
+    let names: Vec<&str> = state
+        .session
+        .file
+        .variants
+        .iter()
+        .zip(&r.chosen)
+        .filter(|(_, on)| **on)
+        .map(|(v, _)| v.name.as_str())
+        .collect();
+    let errors_h = if r.cell_errors.is_empty() { 0 } else { 4 };
+    let [panes_area, err_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(errors_h)]).areas(right);
+    if names.is_empty() {
+        frame.render_widget(
+            Paragraph::new("choose variants with space").block(view.block(" Outputs ", false)),
+            panes_area,
+        );
+    } else {
+        let stacked = panes_area.width < 100;
+        let constraints = vec![Constraint::Ratio(1, names.len() as u32); names.len()];
+        let areas = if stacked {
+            Layout::vertical(constraints).split(panes_area)
+        } else {
+            Layout::horizontal(constraints).split(panes_area)
+        };
+        for (name, pane) in names.iter().zip(areas.iter()) {
+            let stored = case.and_then(|c| state.output(name, &c.id));
+            let text: std::borrow::Cow<str> = match (r.live.get(*name), stored) {
+                (Some(live), _) => live.as_str().into(),
+                (None, Some(o)) => crate::sanitize::output_shown(o).into(),
+                (None, None) => "".into(),
+            };
+            let title = format!(" {name} · {} ", case.map_or("", |c| c.id.as_str()));
+            frame.render_widget(
+                Paragraph::new(text)
+                    .wrap(Wrap { trim: false })
+                    .block(view.block(title, false)),
+                *pane,
+            );
+        }
+    }
+    if errors_h > 0 {
+        let lines: Vec<Line> = r
+            .cell_errors
+            .iter()
+            .rev()
+            .take(3)
+            .map(|e| Line::styled(e.clone(), view.theme.fail))
+            .collect();
+        frame.render_widget(
+            Paragraph::new(lines).block(view.block(" Errors ", false)),
+            err_area,
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! The Templates screen's `update`: its actions and the messages it reacts to.
+
+use ratatui_textarea::TextArea;
+
+use crate::session::{Example, TemplateSpec};
+use crate::tui::action::Action;
+use crate::tui::msg::Effect;
+use crate::tui::screens::run::update::run_action;
+use crate::tui::state::{Level, Section, State};
+use crate::tui::widgets::short;
+
+/// Pause in typing before the preview is rendered again.
+pub const PREVIEW_DEBOUNCE_MS: u64 = 250;
+
+pub(crate) fn part_text(spec: &TemplateSpec, part: Section) -> String {
+    match part {
+        Section::System => spec.system.clone().unwrap_or_default(),
+        Section::User => spec.user.clone().unwrap_or_default(),
+        Section::Examples => examples_to_text(spec.examples.as_deref().unwrap_or_default()),
+    }
+}
+
+/// Few-shot examples as editable text: `### user` / `### assistant` headed blocks.
+pub fn examples_to_text(examples: &[Example]) -> String {
+    let mut out = String::new();
+    for ex in examples {
+        out.push_str("### user\n");
+        out.push_str(&ex.user);
+        out.push_str("\n### assistant\n");
+        out.push_str(&ex.assistant);
+        out.push('\n');
+    }
+    out
+}
+
+/// The inverse of `examples_to_text`; text before the first header is ignored.
+pub fn text_to_examples(text: &str) -> Vec<Example> {
+    let mut out = Vec::new();
+    let mut user: Option<String> = None;
+    let mut current: Option<(bool, Vec<&str>)> = None;
+    let mut flush = |cur: Option<(bool, Vec<&str>)>, user: &mut Option<String>| {
+        if let Some((is_user, lines)) = cur {
+            let body = lines.join("\n");
+            if is_user {
+                *user = Some(body);
+            } else {
+                out.push(Example {
+                    user: user.take().unwrap_or_default(),
+                    assistant: body,
+                });
+            }
+        }
+    };
+    for line in text.lines() {
+        match line.trim() {
+            "### user" => flush(current.replace((true, Vec::new())), &mut user),
+            "### assistant" => flush(current.replace((false, Vec::new())), &mut user),
+            _ => {
+                if let Some((_, lines)) = &mut current {
+                    lines.push(line);
+                }
+            }
+        }
+    }
+    flush(current, &mut user);
+    out
+}
+
+pub(crate) fn apply_editor(state: &mut State) {
+    let (Some(editor), Some(name)) = (&state.templates.editor, state.selected_template()) else {
+        return;
+    };
+    let text = editor.lines().join("\n");
+    let name = name.to_owned();
+    let part = state.templates.part;
+    let spec = state.templates.specs.entry(name.clone()).or_default();
+    match part {
+        Section::System => spec.system = Some(text),
+        Section::User => spec.user = Some(text),
+        Section::Examples => spec.examples = Some(text_to_examples(&text)),
+    }
+    if !state.templates.unsaved.contains(&name) {
+        state.templates.unsaved.push(name);
+    }
+}
+
+/// The editor's own commands: undo, redo, search, clipboard.
+pub(crate) fn editor_action(state: &mut State, action: Action) -> Vec<Effect> {
+    let Some(editor) = &mut state.templates.editor else {
+        return Vec::new();
+    };
+    let mut copied = None;
+    let changed = match action {
+        Action::Undo => editor.undo(),
+        Action::Redo => editor.redo(),
+        Action::Find => {
+            state.templates.find = Some(String::new());
+            false
+        }
+        Action::FindNext => {
+            match state.templates.last_find.clone() {
+                Some(query) => find_next(state, query),
+                None => state.templates.find = Some(String::new()),
+            }
+            false
+        }
+        Action::Copy => {
+            editor.copy();
+            copied = Some(editor.yank_text());
+            false
+        }
+        Action::Cut => {
+            let cut = editor.cut();
+            copied = Some(editor.yank_text());
+            cut
+        }
+        Action::Paste => editor.paste(),
+        _ => false,
+    };
+    let mut effects = if changed { edited(state) } else { Vec::new() };
+    // What was copied also goes to the terminal's clipboard, an output like any other.
+    effects.extend(copied.filter(|t| !t.is_empty()).map(Effect::Copy));
+    effects
+}
+
+/// Moves the editor's cursor to the next match of `query` (plain text, not a pattern),
+/// wrapping around; says so when there is none.
+pub(crate) fn find_next(state: &mut State, query: String) {
+    let Some(editor) = &mut state.templates.editor else {
+        return;
+    };
+    if query.is_empty() {
+        return;
+    }
+    // Searching plain text: escape the query so `{{` and `.` mean themselves.
+    let found =
+        editor.set_search_pattern(regex::escape(&query)).is_ok() && editor.search_forward(false);
+    if !found {
+        state.toast(Level::Info, format!("no match for {query:?}"));
+    }
+    state.templates.last_find = Some(query);
+}
+
+pub(crate) fn edited(state: &mut State) -> Vec<Effect> {
+    apply_editor(state);
+    state.templates.edit_gen += 1;
+    state.templates.preview_due_ms = Some(state.now_ms + PREVIEW_DEBOUNCE_MS);
+    Vec::new()
+}
+
+pub(crate) fn templates_action(state: &mut State, action: Action) -> Vec<Effect> {
+    let t = &mut state.templates;
+    if let Some(view) = &mut t.versions {
+        match action {
+            Action::Up => view.selected = view.selected.saturating_sub(1),
+            Action::Down => {
+                view.selected = (view.selected + 1).min(view.list.len().saturating_sub(1));
+            }
+            Action::Back | Action::Versions => t.versions = None,
+            Action::RestoreVersion | Action::Select => {
+                let Some(rec) = view.list.get(view.selected) else {
+                    return Vec::new();
+                };
+                let restored: Result<TemplateSpec, _> = serde_json::from_value(rec.content.clone());
+                let name = view.template.clone();
+                let hash = rec.hash.clone();
+                t.versions = None;
+                match restored {
+                    Ok(spec) => {
+                        t.specs.insert(name.clone(), spec);
+                        if !t.unsaved.contains(&name) {
+                            t.unsaved.push(name.clone());
+                        }
+                        t.edit_gen += 1;
+                        t.preview_due_ms = Some(state.now_ms);
+                        state.toast(
+                            Level::Info,
+                            format!("restored {name} to {}; ctrl-s saves it", short(&hash)),
+                        );
+                    }
+                    Err(e) => state.toast(
+                        Level::Error,
+                        format!("cannot restore {}: {e}", short(&hash)),
+                    ),
+                }
+            }
+            _ => {}
+        }
+        return Vec::new();
+    }
+    if t.editor.is_some() {
+        return match action {
+            Action::Back => {
+                apply_editor(state);
+                state.templates.editor = None;
+                Vec::new()
+            }
+            Action::Save => {
+                apply_editor(state);
+                save_effect(state)
+            }
+            _ => editor_action(state, action),
+        };
+    }
+    let n_cases = state.session.cases.len();
+    match action {
+        Action::Up => {
+            t.selected = t.selected.saturating_sub(1);
+            t.preview_due_ms = Some(state.now_ms);
+        }
+        Action::Down => {
+            t.selected = (t.selected + 1).min(t.names.len().saturating_sub(1));
+            t.preview_due_ms = Some(state.now_ms);
+        }
+        Action::Left => t.part = Section::ALL[(part_index(t.part) + 2) % 3],
+        Action::Right => t.part = Section::ALL[(part_index(t.part) + 1) % 3],
+        Action::NextCase => {
+            t.case = (t.case + 1) % n_cases.max(1);
+            t.preview_due_ms = Some(state.now_ms);
+        }
+        Action::PrevCase => {
+            t.case = (t.case + n_cases.max(1) - 1) % n_cases.max(1);
+            t.preview_due_ms = Some(state.now_ms);
+        }
+        Action::Edit | Action::Select => {
+            let Some(name) = state.selected_template() else {
+                return Vec::new();
+            };
+            let spec = state.templates.specs.get(name).cloned().unwrap_or_default();
+            let text = part_text(&spec, state.templates.part);
+            let mut editor = TextArea::new(text.lines().map(str::to_owned).collect());
+            editor.set_max_histories(200);
+            state.templates.editor = Some(editor);
+        }
+        Action::Save => return save_effect(state),
+        Action::Versions => {
+            if let Some(name) = state.selected_template() {
+                return vec![Effect::LoadVersions(name.to_owned())];
+            }
+        }
+        Action::WriteSession => {
+            if !state.templates.unsaved.is_empty() {
+                state.toast(
+                    Level::Error,
+                    "save first (ctrl-s): unsaved edits are not written",
+                );
+                return Vec::new();
+            }
+            return vec![Effect::WriteSession {
+                specs: state.templates.specs.clone(),
+            }];
+        }
+        Action::StartRun => return run_action(state, Action::StartRun),
+        _ => {}
+    }
+    Vec::new()
+}
+
+pub(crate) fn part_index(p: Section) -> usize {
+    Section::ALL.iter().position(|x| *x == p).unwrap_or(0)
+}
+
+pub(crate) fn save_effect(state: &mut State) -> Vec<Effect> {
+    let Some(name) = state.selected_template() else {
+        return Vec::new();
+    };
+    vec![Effect::SaveTemplate {
+        template: name.to_owned(),
+        specs: state.templates.specs.clone(),
+    }]
+}

@@ -1,0 +1,271 @@
+//! The Templates screen's drawing.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Clear, List, ListItem, ListState, Paragraph, Wrap};
+
+use crate::providers::Role;
+use crate::sanitize::sanitize;
+use crate::tui::state::{Section, State};
+use crate::tui::widgets::{View, centered, short};
+
+pub(crate) fn draw_templates(state: &State, view: &View, frame: &mut Frame, area: Rect) {
+    let t = &state.templates;
+    let wide = area.width >= 110;
+    let [left, rest] = Layout::horizontal([
+        Constraint::Length(if wide { 28 } else { 22 }),
+        Constraint::Min(20),
+    ])
+    .areas(area);
+    let [list_area, vars_area] =
+        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
+
+    let items: Vec<ListItem> = t
+        .names
+        .iter()
+        .map(|n| {
+            let flag = if t.unsaved.contains(n) {
+                " *"
+            } else if t.unwritten.contains(n) {
+                " +"
+            } else {
+                ""
+            };
+            let used_by: Vec<&str> = state
+                .session
+                .file
+                .variants
+                .iter()
+                .filter(|v| &v.template == n)
+                .map(|v| v.name.as_str())
+                .collect();
+            ListItem::new(vec![
+                Line::raw(format!("{n}{flag}")),
+                Line::styled(format!("  {}", used_by.join(", ")), view.theme.muted),
+            ])
+        })
+        .collect();
+    let mut ls = ListState::default().with_selected(Some(t.selected));
+    frame.render_stateful_widget(
+        List::new(items)
+            .block(view.block(" Templates ", t.editor.is_none()))
+            .highlight_style(view.theme.selection),
+        list_area,
+        &mut ls,
+    );
+
+    let case = state.session.cases.get(t.case);
+    let mut vars = Vec::new();
+    if let Some(case) = case {
+        for (k, v) in &case.vars {
+            let value = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            vars.push(Line::from(vec![
+                Span::styled(format!("{k}: "), view.theme.accent),
+                Span::raw(sanitize(&value).into_owned()),
+            ]));
+        }
+        if !case.tags.is_empty() {
+            vars.push(Line::styled(
+                format!("tags: {}", case.tags.join(", ")),
+                view.theme.muted,
+            ));
+        }
+    }
+    let title = format!(
+        " Case {}/{} {} ",
+        t.case + 1,
+        state.session.cases.len(),
+        case.map_or("", |c| c.id.as_str())
+    );
+    frame.render_widget(
+        Paragraph::new(vars)
+            .wrap(Wrap { trim: false })
+            .block(view.block(title, false)),
+        vars_area,
+    );
+
+    let (editor_area, preview_area) = if wide {
+        let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(rest);
+        (a, b)
+    } else {
+        let [a, b] =
+            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(rest);
+        (a, b)
+    };
+    draw_template_part(state, view, frame, editor_area);
+    draw_preview(state, view, frame, preview_area);
+
+    if let Some(v) = &t.versions {
+        let rect = centered(area, 72, 20);
+        frame.render_widget(Clear, rect);
+        let list_h = (v.list.len() as u16 + 2).clamp(3, rect.height / 2);
+        let [rect, shown] =
+            Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(rect);
+        let content = v.list.get(v.selected).map(|r| version_text(&r.content));
+        frame.render_widget(
+            Paragraph::new(sanitize(content.as_deref().unwrap_or("")).into_owned())
+                .wrap(Wrap { trim: false })
+                .block(view.block(" This version ", false)),
+            shown,
+        );
+        let items: Vec<ListItem> = v
+            .list
+            .iter()
+            .map(|r| {
+                ListItem::new(format!(
+                    "{}  {}",
+                    short(&r.hash),
+                    crate::store::format_time(r.created_ms)
+                ))
+            })
+            .collect();
+        let mut ls = ListState::default().with_selected(Some(v.selected));
+        frame.render_stateful_widget(
+            List::new(items)
+                .block(view.block(
+                    format!(" Versions of {} (enter restores) ", v.template),
+                    true,
+                ))
+                .highlight_style(view.theme.selection),
+            rect,
+            &mut ls,
+        );
+    }
+}
+
+/// A stored version's canonical form as a person reads it: each part under its name.
+pub(crate) fn version_text(content: &serde_json::Value) -> String {
+    let mut out = String::new();
+    for key in ["system", "examples", "user", "output_schema"] {
+        let Some(value) = content.get(key).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(a) if a.is_empty() => continue,
+            other => other.to_string(),
+        };
+        out.push_str(&format!("── {key}\n{}\n", text.trim_end()));
+    }
+    out
+}
+
+pub(crate) fn part_name(p: Section) -> &'static str {
+    match p {
+        Section::System => "System",
+        Section::Examples => "Examples",
+        Section::User => "User",
+    }
+}
+
+pub(crate) fn draw_template_part(state: &State, view: &View, frame: &mut Frame, area: Rect) {
+    let t = &state.templates;
+    let mut title = vec![Span::raw(" ")];
+    for p in Section::ALL {
+        let style = if p == t.part {
+            view.theme.tab_active
+        } else {
+            view.theme.tab_inactive
+        };
+        title.push(Span::styled(format!(" {} ", part_name(p)), style));
+    }
+    title.push(Span::raw(if t.editor.is_some() {
+        " editing "
+    } else {
+        " "
+    }));
+    if let Some(query) = &t.find {
+        title.push(Span::styled(
+            format!(" find: {}\u{2581} ", sanitize(query)),
+            view.theme.tab_active,
+        ));
+    }
+    let mut block = view.block(Line::from(title), t.editor.is_some());
+    // The preview's error, when it is about this template and part, shown on the text it
+    // is about: its line and what is wrong.
+    if let (Some(name), Some(at)) = (state.selected_template(), &t.preview_error_at)
+        && at.template == name
+        && in_part(at.part, t.part)
+    {
+        block = block.title_bottom(Line::from(Span::styled(
+            format!(" ✗ line {}: {} ", at.line, sanitize(&at.detail)),
+            view.theme.fail,
+        )));
+    }
+    if let Some(editor) = &t.editor {
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        frame.render_widget(editor, inner);
+        return;
+    }
+    let text = state
+        .selected_template()
+        .and_then(|n| t.specs.get(n))
+        .map(|spec| match t.part {
+            Section::System => spec
+                .system
+                .clone()
+                .unwrap_or_else(|| "(inherited or none)".into()),
+            Section::User => spec.user.clone().unwrap_or_else(|| "(inherited)".into()),
+            Section::Examples => match &spec.examples {
+                Some(ex) => super::update::examples_to_text(ex),
+                None => "(inherited or none)".into(),
+            },
+        })
+        .unwrap_or_default();
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(block),
+        area,
+    );
+}
+
+/// Whether a template error's part is shown under the editor's `part` tab (the few-shot
+/// examples are one text there).
+pub(crate) fn in_part(error: crate::template::Part, part: Section) -> bool {
+    use crate::template::Part as T;
+    match part {
+        Section::System => error == T::System,
+        Section::User => error == T::User,
+        Section::Examples => matches!(error, T::ExampleUser(_) | T::ExampleAssistant(_)),
+    }
+}
+
+pub(crate) fn draw_preview(state: &State, view: &View, frame: &mut Frame, area: Rect) {
+    let t = &state.templates;
+    let stale = t.preview_gen < t.edit_gen;
+    let title = if stale {
+        " Preview (rendering...) "
+    } else {
+        " Preview: the exact messages "
+    };
+    let block = view.block(title, false);
+    let text = match &t.preview {
+        Ok(messages) => {
+            let mut lines = Vec::new();
+            for m in messages {
+                let role = match m.role {
+                    Role::System => "system",
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                };
+                let rule = if view.ascii { "--" } else { "──" };
+                lines.push(Line::styled(format!("{rule} {role}"), view.theme.accent));
+                for l in sanitize(&m.content).lines() {
+                    lines.push(Line::raw(l.to_owned()));
+                }
+            }
+            Text::from(lines)
+        }
+        Err(e) if e.is_empty() => Text::raw(""),
+        Err(e) => Text::styled(sanitize(e).into_owned(), view.theme.fail),
+    };
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(block),
+        area,
+    );
+}
