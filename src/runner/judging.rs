@@ -81,7 +81,7 @@ pub(super) async fn judge_all(
         }
         let results: Vec<Result<(), StoreError>> =
             admit(endpoint.client.limits(), tasks, cancel, |task, slot| {
-                judge_one(store, endpoint, opts, cancel, judge, task, slot)
+                judge_one(store, endpoint, opts, cancel, judge, task, slot, events)
             })
             .await;
         for r in results {
@@ -94,7 +94,9 @@ pub(super) async fn judge_all(
     Ok(())
 }
 
-/// Judges one comparison; the first order asked goes in `slot`.
+/// Judges one comparison; the first order asked goes in `slot`. Says so on `events`
+/// once recorded, for a progress bar.
+#[allow(clippy::too_many_arguments)]
 async fn judge_one(
     store: &Store,
     endpoint: &Endpoint,
@@ -103,6 +105,7 @@ async fn judge_one(
     judge: &JudgePlan,
     task: Task,
     slot: Slot,
+    events: &tokio::sync::mpsc::UnboundedSender<super::RunEvent>,
 ) -> Result<(), StoreError> {
     if cancel.is_cancelled() {
         return Ok(());
@@ -139,6 +142,7 @@ async fn judge_one(
         let reason = judge::explain(&key.a, &key.b, ab.pick, ba.pick);
         (verdict, agreed, reason)
     };
+    let failed = error.is_some();
     store.put_judgement(&JudgementRecord {
         run_id: key.run_id.clone(),
         judge: key.judge.clone(),
@@ -156,7 +160,13 @@ async fn judge_one(
         reason,
         error,
         finished_ms: now_ms(),
-    })
+    })?;
+    let _ = events.send(super::RunEvent::Judged {
+        judge: key.judge.clone(),
+        agreed,
+        failed,
+    });
+    Ok(())
 }
 
 /// Asks the judge with `first` shown as answer A and `second` as answer B. `None` when
