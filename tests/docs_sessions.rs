@@ -1,4 +1,4 @@
-//! docs/sessions.md stays true: every ```yaml block in it is a complete session that loads
+//! docs/sessions.md stays true: every YAML code block in it is a complete session that loads
 //! (and passes `loupe check`'s rendering of every variant for every case), and every check
 //! kind and top-level key appears in it.
 
