@@ -14,6 +14,7 @@ mod ratings;
 mod render;
 mod run;
 mod runs;
+mod serve;
 mod stats;
 
 use std::path::{Path, PathBuf};
@@ -169,6 +170,8 @@ pub enum Command {
     Ratings(ratings::Args),
     /// Export labeled data for fine-tuning.
     Export(export::Args),
+    /// Serve the workbench and rating sessions over SSH, to everyone in a users file.
+    Serve(serve::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -274,6 +277,7 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Rate(args) => rate::main(store_flag, args),
         Command::Ratings(args) => ratings::main(store_flag, args),
         Command::Export(args) => export::main(store_flag, args),
+        Command::Serve(args) => serve::main(store_flag, args),
     }
 }
 

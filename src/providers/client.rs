@@ -20,6 +20,11 @@ use super::protocol::{Provider, error_body_excerpt, trim_base};
 use super::types::{ChatRequest, Completion, StreamEvent, Usage};
 use crate::spec::{ModelSpec, ProviderKind};
 
+// Embeddings go through the same connection pool, limits and retry policy as chat, so
+// their code is a child of this module (it reaches the client's private parts).
+#[path = "embed.rs"]
+pub(super) mod embed;
+
 /// Opening a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Silence allowed before the response headers and between two chunks of the body.

@@ -6,6 +6,7 @@
 //! they all need: connect, idle and total timeouts; retries with exponential backoff and
 //! full jitter that honour Retry-After; cancellation; per-model concurrency and
 //! requests-per-minute limits; usage (estimated when the API gives none) and timings.
+//! The same client also embeds (`Client::embed`: `/v1/embeddings`, Ollama's `/api/embed`).
 //! The process gets its clients from one [`ModelPool`], so a model's limits hold across
 //! every run, App, judge and embedding call at once.
 //!
@@ -25,6 +26,9 @@ mod wire;
 
 pub use anthropic::{
     API_VERSION as ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS as ANTHROPIC_DEFAULT_MAX_TOKENS,
+};
+pub use client::embed::{
+    EmbedProtocol, EmbedRequest, Embeddings, OllamaEmbed, OpenAiEmbed, embed_protocol,
 };
 pub use client::{
     Backoff, Client, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_CONCURRENCY,

