@@ -15,6 +15,60 @@ pub struct RunReport {
     pub variants: Vec<VariantReport>,
     /// Failed cells grouped by cause, most frequent first.
     pub errors: Vec<ErrorGroup>,
+    /// What each judge decided, per pair (empty when the run has no judge).
+    pub judges: Vec<JudgeSummary>,
+}
+
+/// A judge's verdicts on one pair of variants of a run.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct JudgeSummary {
+    pub judge: String,
+    pub a: String,
+    pub b: String,
+    /// Comparisons judged (both orders asked).
+    pub comparisons: usize,
+    pub a_wins: usize,
+    pub b_wins: usize,
+    pub ties: usize,
+    /// Of the comparisons, those where the two orders disagreed (counted as ties).
+    pub no_agreement: usize,
+    /// Comparisons a request failed for (not judged).
+    pub failed: usize,
+}
+
+/// The judge's verdicts of a run, per judge and pair, in the order first seen.
+pub fn judge_summaries(records: &[crate::store::JudgementRecord]) -> Vec<JudgeSummary> {
+    use crate::spec::verdict::JudgeVerdict;
+    let mut out: IndexMap<(String, String, String), JudgeSummary> = IndexMap::new();
+    for r in records {
+        let s = out
+            .entry((r.judge.clone(), r.a.clone(), r.b.clone()))
+            .or_insert_with(|| JudgeSummary {
+                judge: r.judge.clone(),
+                a: r.a.clone(),
+                b: r.b.clone(),
+                comparisons: 0,
+                a_wins: 0,
+                b_wins: 0,
+                ties: 0,
+                no_agreement: 0,
+                failed: 0,
+            });
+        s.comparisons += 1;
+        if r.error.is_some() {
+            s.failed += 1;
+            continue;
+        }
+        if !r.agreed {
+            s.no_agreement += 1;
+        }
+        match r.verdict {
+            JudgeVerdict::A => s.a_wins += 1,
+            JudgeVerdict::B => s.b_wins += 1,
+            JudgeVerdict::Tie => s.ties += 1,
+        }
+    }
+    out.into_values().collect()
 }
 
 /// Failed cells that share a cause: how many, and one of them as an example.
@@ -268,6 +322,7 @@ pub fn build<'a>(
         cells: run.cell_count(),
         variants,
         errors,
+        judges: Vec::new(),
     }
 }
 
@@ -345,6 +400,36 @@ pub fn render_table(r: &RunReport) -> String {
         out.push('\n');
         out.push_str(&render_errors(&r.errors));
     }
+    for j in &r.judges {
+        let _ = writeln!(
+            out,
+            "\njudge {}: {} vs {} on {} comparisons: {} {} won, {} {} won, {} ties ({} without \
+             agreement between the two orders){}",
+            j.judge,
+            j.a,
+            j.b,
+            j.comparisons,
+            j.a_wins,
+            j.a,
+            j.b_wins,
+            j.b,
+            j.ties,
+            j.no_agreement,
+            if j.failed > 0 {
+                format!(", {} not judged (a request failed)", j.failed)
+            } else {
+                String::new()
+            }
+        );
+        if j.comparisons > 0 && j.no_agreement == j.comparisons {
+            let _ = writeln!(
+                out,
+                "  no agreement: the judge's verdict flipped with the order every time, so it \
+                 says nothing about {} vs {}",
+                j.a, j.b
+            );
+        }
+    }
     out
 }
 
@@ -369,6 +454,14 @@ fn fmt_rate(r: &PassRate) -> String {
 /// Left-aligns the first column, right-aligns the rest.
 pub fn push_table(out: &mut String, rows: &[Vec<String>]) {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let numeric: Vec<bool> = (0..cols).map(|c| c > 0).collect();
+    push_table_aligned(out, rows, &numeric);
+}
+
+/// As [`push_table`], with each column's alignment given: `true` right-aligns (numbers),
+/// `false` left-aligns (text), header and rows alike.
+pub fn push_table_aligned(out: &mut String, rows: &[Vec<String>], right: &[bool]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {
             rows.iter()
@@ -382,13 +475,15 @@ pub fn push_table(out: &mut String, rows: &[Vec<String>]) {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
             let pad = widths[c].saturating_sub(cell.chars().count());
-            if c == 0 {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad));
-            } else {
+            if c > 0 {
                 line.push_str("  ");
+            }
+            if right.get(c).copied().unwrap_or(false) {
                 line.push_str(&" ".repeat(pad));
                 line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
             }
         }
         out.push_str(line.trim_end());

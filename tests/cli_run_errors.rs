@@ -77,6 +77,21 @@ fn a_run_whose_cells_failed_says_why_and_exits_1() {
     assert!(err.contains("finished with 4 failed cells of 4"), "{err}");
     assert!(!err.contains(" complete;"), "{err}");
 
+    // `loupe runs`: every column's header starts (or, for the count, ends) where its values do.
+    let runs = loupe(&store, &["runs"]);
+    let text = String::from_utf8_lossy(&runs.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for word in ["session", "status", "started", "variants"] {
+        let at = lines[0].find(word).unwrap();
+        let value = lines[1][at..].split("  ").next().unwrap();
+        assert!(
+            !value.starts_with(' ') && !value.is_empty(),
+            "{word} misaligned:\n{text}"
+        );
+    }
+    assert_eq!(lines[0].len(), lines[1].len(), "{text}");
+
     // The hint works when pasted into a shell, from anywhere.
     let hint = err
         .split("see `")

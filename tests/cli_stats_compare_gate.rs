@@ -184,7 +184,14 @@ fn compare_and_gate_a_judged_run() {
     );
     assert_eq!(code(&out), 1);
     assert!(
-        stdout(&out).contains("< min effect 1.5"),
+        stdout(&out).contains("[FAIL] mean difference")
+            && stdout(&out).contains("< min effect 1.5"),
+        "{}",
+        stdout(&out)
+    );
+    // Each criterion says whether it held: the others did.
+    assert!(
+        stdout(&out).contains("[pass] sign test p ="),
         "{}",
         stdout(&out)
     );

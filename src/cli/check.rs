@@ -8,7 +8,7 @@ use crate::session::{self, SessionError};
 
 /// Loads the session, renders every variant's template for every case, and prints a
 /// one-line summary (stdout), or every problem found (stderr) and fails.
-pub fn check(path: &Path) -> anyhow::Result<Outcome> {
+pub fn check(path: &Path, online: bool) -> anyhow::Result<Outcome> {
     let problems = match session::load(path) {
         Ok(session) => {
             let problems = crate::session::check_session(&session);
@@ -20,7 +20,11 @@ pub fn check(path: &Path) -> anyhow::Result<Outcome> {
                     count(session.cases.len(), "case"),
                     count(session.file.templates.len(), "template"),
                 )?;
-                return Ok(Outcome::Ok);
+                return if online {
+                    report_online(&session)
+                } else {
+                    Ok(Outcome::Ok)
+                };
             }
             problems
         }
@@ -32,6 +36,33 @@ pub fn check(path: &Path) -> anyhow::Result<Outcome> {
         writeln!(err, "{p}")?;
     }
     anyhow::bail!("{} in {}", count(problems.len(), "problem"), path.display())
+}
+
+/// Asks the endpoints; one line per model on stdout, the failures again on stderr; exit 1
+/// when one fails (the file is fine, the world around it is not).
+fn report_online(session: &session::Session) -> anyhow::Result<Outcome> {
+    let findings = super::online::check_online(session)?;
+    let mut out = std::io::stdout().lock();
+    let mut failed = 0;
+    for f in &findings {
+        match &f.problem {
+            None => writeln!(out, "ok:   {}", f.what)?,
+            Some(why) => {
+                failed += 1;
+                writeln!(out, "FAIL: {}: {why}", f.what)?;
+            }
+        }
+    }
+    if failed > 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{} of {} online checks failed (above)",
+            failed,
+            findings.len()
+        );
+        return Ok(Outcome::Problem);
+    }
+    Ok(Outcome::Ok)
 }
 
 fn count(n: usize, noun: &str) -> String {

@@ -115,8 +115,9 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
                 },
                 baseline
             );
-            for reason in &decision.reasons {
-                let _ = writeln!(text, "  - {reason}");
+            for (reason, met) in decision.reasons.iter().zip(&decision.met) {
+                let mark = if *met { "[pass]" } else { "[FAIL]" };
+                let _ = writeln!(text, "  {mark} {reason}");
             }
             if let Some(id) = &release {
                 let _ = writeln!(text, "release {id} recorded (`loupe gate --list`)");
@@ -143,9 +144,18 @@ fn release_record(
     let variant = run
         .variant(candidate)
         .ok_or_else(|| anyhow::anyhow!("run {} has no variant {candidate:?}", run.id))?;
-    let template_content = store
-        .template_version(&variant.template_version)?
-        .map(|t| t.content);
+    // A release says exactly what was frozen, or is not recorded.
+    let template_content = match store.template_version(&variant.template_version)? {
+        Some(t) => Some(t.content),
+        None => anyhow::bail!(
+            "the content of template {} version {} (variant {candidate} of run {}) is not in \
+             the store, so a release could not say exactly what was frozen; nothing recorded. \
+             Rerun the variant (`loupe run SESSION --variant {candidate}`) and gate that run",
+            variant.template,
+            variant.template_version,
+            run.id
+        ),
+    };
     let rag = variant.rag.as_ref().map(|name| {
         // The session text the run recorded, so the config is the one that ran.
         let spec = store

@@ -7,6 +7,7 @@ mod check;
 mod compare;
 mod export;
 mod gate;
+mod online;
 mod open;
 mod rate;
 mod ratings;
@@ -139,7 +140,13 @@ pub enum Command {
         format: Format,
     },
     /// Validate a session without calling any model.
-    Check { session: PathBuf },
+    Check {
+        session: PathBuf,
+        /// Also ask each model's endpoint whether it answers and knows the model, and each
+        /// embedder whether it embeds.
+        #[arg(long)]
+        online: bool,
+    },
     /// Print the exact messages a variant sends for a case.
     Render {
         session: PathBuf,
@@ -257,7 +264,7 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Report { run, format } => {
             runs::report(&find_store(store_flag)?, run.as_deref(), format)
         }
-        Command::Check { session } => check::check(&session),
+        Command::Check { session, online } => check::check(&session, online),
         Command::Render {
             session,
             variant,

@@ -144,6 +144,7 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
     let started = Instant::now();
     let mut last_line = Instant::now();
     let mut fresh = 0usize;
+    let mut judging: Option<JudgeProgress> = None;
     while let Some(ev) = rx.recv().await {
         match ev {
             RunEvent::Started {
@@ -197,8 +198,89 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
                 say(&format!(
                     "judge {judge}: comparing {comparisons} pairs of outputs, each in both orders"
                 ));
+                if let Some(j) = judging.take() {
+                    j.finish();
+                }
+                judging = Some(JudgeProgress::new(judge, comparisons, tty));
+            }
+            RunEvent::Judged { agreed, failed, .. } => {
+                if let Some(j) = &mut judging {
+                    j.done(agreed, failed);
+                }
             }
         }
+    }
+    if let Some(j) = judging {
+        j.finish();
+    }
+}
+
+/// The judge's progress: a bar on a terminal, a line every few seconds otherwise, and a
+/// summary at the end.
+struct JudgeProgress {
+    judge: String,
+    total: usize,
+    done: usize,
+    agreed: usize,
+    failed: usize,
+    bar: Option<ProgressBar>,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl JudgeProgress {
+    fn new(judge: String, total: usize, tty: bool) -> Self {
+        let bar = tty.then(|| {
+            let b = ProgressBar::new(total as u64);
+            b.set_style(
+                ProgressStyle::with_template("judge {bar:30} {pos}/{len} {msg} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            b
+        });
+        Self {
+            judge,
+            total,
+            done: 0,
+            agreed: 0,
+            failed: 0,
+            bar,
+            started: Instant::now(),
+            last_line: Instant::now(),
+        }
+    }
+
+    fn done(&mut self, agreed: bool, failed: bool) {
+        self.done += 1;
+        self.agreed += usize::from(agreed && !failed);
+        self.failed += usize::from(failed);
+        if let Some(b) = &self.bar {
+            b.set_position(self.done as u64);
+            b.set_message(format!("{} agreed, {} failed", self.agreed, self.failed));
+        } else if self.last_line.elapsed() >= Duration::from_secs(2) {
+            self.last_line = Instant::now();
+            say(&self.line());
+        }
+    }
+
+    fn line(&self) -> String {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        format!(
+            "judge {}: {}/{} compared, {} agreed in both orders, {} failed, {:.1}/s",
+            self.judge,
+            self.done,
+            self.total,
+            self.agreed,
+            self.failed,
+            self.done as f64 / secs
+        )
+    }
+
+    fn finish(self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        say(&self.line());
     }
 }
 

@@ -35,7 +35,8 @@ pub fn list(store: &Path, format: Format) -> anyhow::Result<Outcome> {
         ]);
     }
     let mut text = String::new();
-    crate::report::push_table(&mut text, &rows);
+    // Text left, the count right, header over its column.
+    crate::report::push_table_aligned(&mut text, &rows, &[false, false, false, false, false, true]);
     out.write_all(text.as_bytes())?;
     Ok(Outcome::Ok)
 }
@@ -49,7 +50,9 @@ pub fn report(store: &Path, run: Option<&str>, format: Format) -> anyhow::Result
         })?,
     };
     let outputs = store.outputs(&run.id).collect::<Result<Vec<_>, _>>()?;
-    let report = crate::report::build(&run, &outputs);
+    let mut report = crate::report::build(&run, &outputs);
+    let judgements = store.judgements(&run.id).collect::<Result<Vec<_>, _>>()?;
+    report.judges = crate::report::judge_summaries(&judgements);
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => {

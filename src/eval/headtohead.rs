@@ -128,6 +128,8 @@ pub struct GateDecision {
     pub min_effect: f64,
     /// One line per condition, each saying whether it held.
     pub reasons: Vec<String>,
+    /// Whether each condition of `reasons` held, in the same order.
+    pub met: Vec<bool>,
 }
 
 /// The candidate (`a` of `h2h`) passes when it wins more cases than it loses, the sign
@@ -135,7 +137,9 @@ pub struct GateDecision {
 /// the mean difference is above 0, and the mean difference is at least `min_effect`.
 pub fn gate(h2h: &HeadToHead, min_effect: f64) -> GateDecision {
     let mut reasons = Vec::new();
+    let mut met = Vec::new();
     let more_wins = h2h.wins > h2h.losses;
+    met.push(more_wins);
     reasons.push(format!(
         "{} {} more cases than it lost ({} won, {} lost, {} tied)",
         h2h.a,
@@ -145,6 +149,7 @@ pub fn gate(h2h: &HeadToHead, min_effect: f64) -> GateDecision {
         h2h.ties
     ));
     let significant = h2h.sign_test_p < h2h.alpha;
+    met.push(significant);
     reasons.push(format!(
         "sign test p = {:.4} {} alpha {}",
         h2h.sign_test_p,
@@ -153,6 +158,7 @@ pub fn gate(h2h: &HeadToHead, min_effect: f64) -> GateDecision {
     ));
     let (interval_above, big_enough) = if let Some(m) = &h2h.mean_difference {
         let above = m.low > 0.0;
+        met.push(above);
         reasons.push(format!(
             "{:.0}% interval of the mean difference [{:.4}, {:.4}] {}",
             h2h.confidence * 100.0,
@@ -165,6 +171,7 @@ pub fn gate(h2h: &HeadToHead, min_effect: f64) -> GateDecision {
             }
         ));
         let big = m.estimate >= min_effect;
+        met.push(big);
         reasons.push(format!(
             "mean difference {:.4} {} min effect {min_effect}",
             m.estimate,
@@ -173,12 +180,14 @@ pub fn gate(h2h: &HeadToHead, min_effect: f64) -> GateDecision {
         (above, big)
     } else {
         reasons.push("no case was scored for both variants".to_owned());
+        met.push(false);
         (false, false)
     };
     GateDecision {
         passed: more_wins && significant && interval_above && big_enough,
         min_effect,
         reasons,
+        met,
     }
 }
 

@@ -40,3 +40,12 @@ pub use limits::{Limits, Slot};
 pub use pool::ModelPool;
 pub use protocol::{Decoder, Provider};
 pub use types::*;
+
+/// The endpoint a provider uses when a model names no `base_url`.
+pub fn default_base_url(kind: crate::spec::ProviderKind) -> &'static str {
+    match kind {
+        crate::spec::ProviderKind::Openai => openai::OpenAi.default_base_url(),
+        crate::spec::ProviderKind::Anthropic => anthropic::Anthropic.default_base_url(),
+        crate::spec::ProviderKind::Ollama => ollama::Ollama.default_base_url(),
+    }
+}

@@ -72,7 +72,7 @@ pub(super) async fn judge_all(
             });
         }
         admit(endpoint.client.limits(), tasks, cancel, |task, slot| {
-            judge_one(writer, endpoint, cancel, judge, task, slot)
+            judge_one(writer, endpoint, cancel, judge, task, slot, events)
         })
         .await;
         if cancel.is_cancelled() {
@@ -201,6 +201,7 @@ async fn judge_one(
     judge: &JudgePlan,
     task: Task,
     slot: Slot,
+    events: &tokio::sync::mpsc::UnboundedSender<super::RunEvent>,
 ) {
     if cancel.is_cancelled() {
         return;
@@ -236,6 +237,12 @@ async fn judge_one(
         let reason = judge::explain(&key.a, &key.b, ab.pick, ba.pick);
         (verdict, agreed, reason)
     };
+    // For a progress bar: one comparison done (its record is on the way to the store).
+    let _ = events.send(super::RunEvent::Judged {
+        judge: key.judge.clone(),
+        agreed,
+        failed: error.is_some(),
+    });
     let record = JudgementRecord {
         run_id: key.run_id,
         judge: key.judge,

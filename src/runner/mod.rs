@@ -65,6 +65,14 @@ pub enum RunEvent {
         judge: String,
         comparisons: usize,
     },
+    /// One comparison of the judge is done (both orders asked and recorded).
+    Judged {
+        judge: String,
+        /// The two orders gave the same verdict.
+        agreed: bool,
+        /// A request failed, so the comparison is not judged.
+        failed: bool,
+    },
     Finished {
         run_id: String,
         status: RunStatus,

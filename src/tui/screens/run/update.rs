@@ -158,6 +158,8 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             );
             Vec::new()
         }
+        // The workbench shows the judge's start as a toast; its result is in Results.
+        RunEvent::Judged { .. } => Vec::new(),
         RunEvent::Restart { key } => {
             if key.repeat == 0 {
                 state.run.live.remove(&key.variant);
