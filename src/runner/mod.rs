@@ -10,6 +10,7 @@
 
 mod judging;
 mod plan;
+pub mod retrieval;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -102,7 +103,15 @@ pub fn endpoints(
         .map(|v| (&v.model_name, v.model.to_spec()))
         .collect();
     let judges = plan.judges.iter().map(|j| (&j.model_name, j.model.clone()));
-    for (name, spec) in models.into_iter().chain(judges) {
+    // Retrieval's models (embedders, query rewriters, rerankers) by their session names.
+    let rag_models: Vec<(String, ModelSpec)> = plan.rag.as_ref().map_or_else(Vec::new, |r| {
+        r.model_names()
+            .into_iter()
+            .filter_map(|n| r.models.get(n).map(|m| (n.to_owned(), m.clone())))
+            .collect()
+    });
+    let rag_models = rag_models.iter().map(|(n, m)| (n, m.clone()));
+    for (name, spec) in models.into_iter().chain(judges).chain(rag_models) {
         let spec = &spec;
         if !out.contains_key(name) {
             let client = pool.client(spec)?;
@@ -124,6 +133,10 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("model {model} has no endpoint")]
     NoEndpoint { model: String },
+    /// Retrieval could not start (an index that cannot be built): nothing of the run is
+    /// stored.
+    #[error("{0}")]
+    Rag(String),
 }
 
 /// Executes a plan to the end or until `cancel` fires; returns the run as stored last.
@@ -135,6 +148,19 @@ pub async fn execute(
     cancel: &CancellationToken,
     events: &mpsc::UnboundedSender<RunEvent>,
 ) -> Result<RunRecord, RunError> {
+    // Retrieval first: a RAG config whose index cannot be built refuses the run before
+    // anything of it is stored.
+    if let Some(rag) = plan.rag.clone() {
+        retrieval::prepare(
+            store,
+            &rag,
+            &mut plan.cells,
+            endpoints,
+            opts.no_cache,
+            cancel,
+        )
+        .await?;
+    }
     plan.run.status = RunStatus::Running;
     plan.run.finished_ms = None;
     store.put_run(&plan.run)?;
@@ -285,6 +311,38 @@ impl Ctx<'_> {
         if cancel.is_cancelled() {
             return Ok(());
         }
+        if let Some(error) = &cell.retrieval_error {
+            // Retrieval failed: the model is not asked a question without its passages.
+            let record = OutputRecord {
+                run_id: cell.key.run_id.clone(),
+                variant: cell.key.variant.clone(),
+                case_id: cell.key.case_id.clone(),
+                repeat: cell.key.repeat,
+                text: String::new(),
+                usage: crate::providers::Usage::default(),
+                latency_ms: 0,
+                ttft_ms: None,
+                cost_usd: None,
+                cached: false,
+                attempts: 0,
+                finish_reason: None,
+                error: Some(error.clone()),
+                request_hash: cell.request_hash.clone(),
+                checks: Vec::new(),
+                schema_attempts: Vec::new(),
+                passages: Vec::new(),
+                finished_ms: now_ms(),
+            };
+            drop(slot);
+            store.put_output(&record)?;
+            let _ = events.send(RunEvent::CellDone {
+                key: cell.key.clone(),
+                cached: false,
+                passed: false,
+                error: record.error,
+            });
+            return Ok(());
+        }
         let mut req = cell.request.clone();
         let mut hash = cell.request_hash.clone();
         let mut schema_attempts = Vec::new();
@@ -354,7 +412,7 @@ impl Ctx<'_> {
                 request_hash: cell.request_hash.clone(),
                 checks: Vec::new(),
                 schema_attempts,
-                passages: Vec::new(),
+                passages: cell.passages.clone(),
                 finished_ms: now_ms(),
             },
             Ok(completion) => {
@@ -369,6 +427,11 @@ impl Ctx<'_> {
                         cost_usd: cost,
                         output_tokens: completion.usage.output_tokens,
                         schema: cell.schema.as_deref(),
+                        passages: &cell
+                            .passages
+                            .iter()
+                            .map(|p| p.id.clone())
+                            .collect::<Vec<_>>(),
                     },
                 );
                 OutputRecord {
@@ -388,7 +451,7 @@ impl Ctx<'_> {
                     request_hash: cell.request_hash.clone(),
                     checks,
                     schema_attempts,
-                    passages: Vec::new(),
+                    passages: cell.passages.clone(),
                     finished_ms: now_ms(),
                 }
             }

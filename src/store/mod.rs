@@ -6,8 +6,8 @@
 
 mod exports;
 mod judgements;
-mod rag;
 mod models;
+mod rag;
 mod ratings;
 mod records;
 mod releases;
@@ -21,8 +21,8 @@ use serde::de::DeserializeOwned;
 
 pub use exports::*;
 pub use judgements::*;
-pub use rag::*;
 pub use models::*;
+pub use rag::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;
