@@ -8,6 +8,7 @@ mod compare;
 mod export;
 mod gate;
 mod open;
+mod rag;
 mod rate;
 mod ratings;
 mod render;
@@ -145,6 +146,8 @@ pub enum Command {
     Ratings(ratings::Args),
     /// Export labeled data for fine-tuning.
     Export(export::Args),
+    /// The passages a RAG config retrieves for a query, or `--index` to build its index.
+    Rag(rag::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -250,6 +253,7 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Rate(args) => rate::main(store_flag, args),
         Command::Ratings(args) => ratings::main(store_flag, args),
         Command::Export(args) => export::main(store_flag, args),
+        Command::Rag(args) => rag::main(store_flag, args),
     }
 }
 

@@ -49,7 +49,11 @@ pub fn report(store: &Path, run: Option<&str>, format: Format) -> anyhow::Result
         })?,
     };
     let outputs = store.outputs(&run.id).collect::<Result<Vec<_>, _>>()?;
-    let report = crate::report::build(&run, &outputs);
+    let mut report = crate::report::build(&run, &outputs);
+    if run.variants.iter().any(|v| v.rag.is_some()) {
+        let retrievals = store.rag_index()?.retrievals(&run.id)?;
+        report.retrieval = crate::report::retrieval_report(&run, &outputs, &retrievals);
+    }
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => {

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Cell, Endpoint, RunError};
 use crate::providers::{ChatRequest, Completion, Failure, request_hash};
-use crate::rag::build::{Embedder, build, embed_texts, text_hash};
+use crate::rag::build::{BuildStats, Embedder, Progress, build, embed_texts, text_hash};
 use crate::rag::{ChunkSettings, Hit, Index};
 use crate::session::Session;
 use crate::spec::{Case, ModelSpec, RagSpec, RerankSpec, Retriever};
@@ -46,6 +46,22 @@ pub struct RagVariant {
     pub template: String,
     pub model: ModelSpec,
     pub response_format: Option<serde_json::Value>,
+    /// The pattern of the variant's `citations` check, if it has one.
+    pub citation_pattern: Option<String>,
+}
+
+/// A plan for one config alone (`loupe rag`): no variants.
+pub fn config_plan(session: &Session) -> Result<RagPlan, String> {
+    let renderer = session
+        .renderer()
+        .map_err(|e| session.located_template_errors(e.0))?;
+    Ok(RagPlan {
+        dir: session.dir.clone(),
+        configs: session.file.rag.clone(),
+        models: session.file.models.clone(),
+        renderer: Arc::new(renderer),
+        variants: HashMap::new(),
+    })
 }
 
 /// The RAG part of a plan, when any of the run's variants retrieves.
@@ -60,6 +76,10 @@ pub fn rag_plan(session: &Session, run: &RunRecord) -> Result<Option<Arc<RagPlan
     for v in &run.variants {
         let Some(rag) = &v.rag else { continue };
         let enforce = session.variant(&v.name).and_then(|s| s.enforce_schema);
+        let citation_pattern = session.checks_for(&v.name).iter().find_map(|c| match c {
+            crate::spec::CheckSpec::Citations(c) => Some(c.pattern.clone()),
+            _ => None,
+        });
         variants.insert(
             v.name.clone(),
             RagVariant {
@@ -67,6 +87,7 @@ pub fn rag_plan(session: &Session, run: &RunRecord) -> Result<Option<Arc<RagPlan
                 template: v.template.clone(),
                 model: v.model.to_spec(),
                 response_format: enforce.and(renderer.schema_json(&v.template)).cloned(),
+                citation_pattern,
             },
         );
     }
@@ -80,11 +101,17 @@ pub fn rag_plan(session: &Session, run: &RunRecord) -> Result<Option<Arc<RagPlan
 }
 
 impl RagPlan {
-    /// The session models retrieval calls (embedders, rewriters, rerankers), by name.
+    /// The session models retrieval calls (embedders, rewriters, rerankers), by name, for
+    /// the configs the variants use.
     pub fn model_names(&self) -> Vec<&str> {
+        self.models_for(self.variants.values().map(|v| v.rag.as_str()))
+    }
+
+    /// The same for the named configs.
+    pub fn models_for<'a>(&'a self, configs: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
         let mut out = Vec::new();
-        for v in self.variants.values() {
-            let Some(c) = self.configs.get(&v.rag) else {
+        for name in configs {
+            let Some(c) = self.configs.get(name) else {
                 continue;
             };
             out.extend(c.embedder.as_deref());
@@ -101,11 +128,94 @@ impl RagPlan {
     }
 }
 
-/// One config's index for this run.
-struct Built {
-    index: Index,
-    corpus: CorpusRecord,
+/// One config's index, ready to retrieve from.
+pub struct Built {
+    pub index: Index,
+    pub corpus: CorpusRecord,
     query_embedder: Option<Embedder>,
+}
+
+/// Builds (or finds in the store) the index of the config `name`, reporting progress.
+pub async fn build_config(
+    store: &Store,
+    rag: &RagPlan,
+    name: &str,
+    endpoints: &HashMap<String, Endpoint>,
+    cancel: &CancellationToken,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(Built, BuildStats), RunError> {
+    let index_store = store.rag_index()?;
+    let spec = rag
+        .configs
+        .get(name)
+        .ok_or_else(|| RunError::Rag(format!("no rag config {name:?} in the session")))?;
+    let embedder = match (&spec.embedder, spec.retriever) {
+        (Some(e), Retriever::Embedding | Retriever::Hybrid) => Some(embedder_for(endpoints, e)?),
+        _ => None,
+    };
+    let query_embedder = match (&spec.query_embedder, &embedder) {
+        (Some(q), Some(_)) => Some(embedder_for(endpoints, q)?),
+        (_, e) => e.clone(),
+    };
+    let settings = ChunkSettings {
+        tokens: spec.chunk.tokens,
+        overlap: spec.chunk.overlap,
+    };
+    let (index, corpus, stats) = build(
+        &rag.dir,
+        &spec.corpus,
+        settings,
+        embedder.as_ref(),
+        &index_store,
+        cancel,
+        progress,
+    )
+    .await
+    .map_err(|e| RunError::Rag(format!("rag config {name}: {e}")))?;
+    Ok((
+        Built {
+            index,
+            corpus,
+            query_embedder,
+        },
+        stats,
+    ))
+}
+
+/// Retrieves for one query with a built config, as a run would for a case whose only
+/// variable is `text` (what `loupe rag` shows).
+pub async fn retrieve_query(
+    store: &Store,
+    rag: &RagPlan,
+    name: &str,
+    built: Arc<Built>,
+    endpoints: &HashMap<String, Endpoint>,
+    query: &str,
+    cancel: &CancellationToken,
+) -> Result<(RetrievalRecord, Vec<Passage>), String> {
+    let mut vars = serde_json::Map::new();
+    vars.insert("text".into(), serde_json::Value::String(query.to_owned()));
+    let case = Case {
+        id: "query".into(),
+        vars,
+        reference: None,
+        tags: Vec::new(),
+        split: None,
+        gold: None,
+        relevant: Vec::new(),
+    };
+    let built_map: HashMap<String, Arc<Built>> = HashMap::from([(name.to_owned(), built)]);
+    let ctx = Ctx {
+        store,
+        rag,
+        built: &built_map,
+        endpoints,
+        no_cache: false,
+        cancel,
+    };
+    ctx.retrieve(name, &case)
+        .await
+        .map(|r| (r.record, r.passages))
 }
 
 fn embedder_for(endpoints: &HashMap<String, Endpoint>, name: &str) -> Result<Embedder, RunError> {
@@ -133,43 +243,8 @@ pub async fn prepare(
     needed.sort_unstable();
     needed.dedup();
     for name in needed {
-        let spec = rag
-            .configs
-            .get(name)
-            .ok_or_else(|| RunError::Rag(format!("no rag config {name:?} in the session")))?;
-        let embedder = match (&spec.embedder, spec.retriever) {
-            (Some(e), Retriever::Embedding | Retriever::Hybrid) => {
-                Some(embedder_for(endpoints, e)?)
-            }
-            _ => None,
-        };
-        let query_embedder = match (&spec.query_embedder, &embedder) {
-            (Some(q), Some(_)) => Some(embedder_for(endpoints, q)?),
-            (_, e) => e.clone(),
-        };
-        let settings = ChunkSettings {
-            tokens: spec.chunk.tokens,
-            overlap: spec.chunk.overlap,
-        };
-        let (index, corpus, _) = build(
-            &rag.dir,
-            &spec.corpus,
-            settings,
-            embedder.as_ref(),
-            &index_store,
-            cancel,
-            &mut |_| {},
-        )
-        .await
-        .map_err(|e| RunError::Rag(format!("rag config {name}: {e}")))?;
-        built.insert(
-            name.to_owned(),
-            Arc::new(Built {
-                index,
-                corpus,
-                query_embedder,
-            }),
-        );
+        let b = build_config(store, rag, name, endpoints, cancel, &mut |_| {}).await?;
+        built.insert(name.to_owned(), Arc::new(b.0));
     }
 
     // One retrieval per (variant, case); repeats share it.
@@ -196,7 +271,8 @@ pub async fn prepare(
         .into_iter()
         .map(|(variant, case)| async move {
             let key = (variant.clone(), case.id.clone());
-            let r = ctx.retrieve(&variant, &case).await;
+            let config = &rag.variants[&variant].rag;
+            let r = ctx.retrieve(config, &case).await;
             (key, r)
         })
         .collect();
@@ -214,9 +290,12 @@ pub async fn prepare(
             continue;
         };
         let v = &rag.variants[&cell.key.variant];
-        let spec = &rag.configs[&v.rag];
         let record = match result {
-            Ok(r) => r.record.clone(),
+            Ok(r) => RetrievalRecord {
+                relevant: cell.case.relevant.clone(),
+                citation_pattern: v.citation_pattern.clone(),
+                ..r.record.clone()
+            },
             Err(e) => RetrievalRecord {
                 config: v.rag.clone(),
                 corpus: built
@@ -229,6 +308,8 @@ pub async fn prepare(
                 reranked: Vec::new(),
                 kept: Vec::new(),
                 error: Some(e.clone()),
+                relevant: cell.case.relevant.clone(),
+                citation_pattern: v.citation_pattern.clone(),
             },
         };
         if cell.key.repeat == 0 {
@@ -273,17 +354,11 @@ pub async fn prepare(
                     })
                     .collect();
             }
-            Err(e) => {
-                next.retrieval_error = Some(format!("retrieval ({}): {e}", spec_name(spec, &v.rag)))
-            }
+            Err(e) => next.retrieval_error = Some(format!("retrieval (rag config {}): {e}", v.rag)),
         }
         *cell = Arc::new(next);
     }
     Ok(())
-}
-
-fn spec_name(_spec: &RagSpec, name: &str) -> String {
-    format!("rag config {name}")
 }
 
 /// What retrieval found for one (variant, case).
@@ -314,10 +389,9 @@ pub fn case_query(case: &Case) -> String {
 }
 
 impl Ctx<'_> {
-    async fn retrieve(self, variant: &str, case: &Case) -> Result<Retrieved, String> {
-        let v = &self.rag.variants[variant];
-        let spec = &self.rag.configs[&v.rag];
-        let built = &self.built[&v.rag];
+    async fn retrieve(self, config: &str, case: &Case) -> Result<Retrieved, String> {
+        let spec = &self.rag.configs[config];
+        let built = &self.built[config];
         let query = case_query(case);
         let rewritten = match &spec.query_rewrite {
             Some(q) => {
@@ -394,7 +468,7 @@ impl Ctx<'_> {
             .collect();
         Ok(Retrieved {
             record: RetrievalRecord {
-                config: v.rag.clone(),
+                config: config.to_owned(),
                 corpus: built.corpus.id.clone(),
                 query,
                 rewritten,
@@ -402,6 +476,8 @@ impl Ctx<'_> {
                 reranked: scored(&reranked),
                 kept: scored(&kept),
                 error: None,
+                relevant: case.relevant.clone(),
+                citation_pattern: None,
             },
             passages,
         })

@@ -74,6 +74,12 @@ pub struct RetrievalRecord {
     /// records the same error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The documents the case lists as `relevant:`, what the metrics compare with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relevant: Vec<String>,
+    /// How the variant's outputs cite (its `citations` check's pattern, if it has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citation_pattern: Option<String>,
 }
 
 /// The index trees (opened on first use; sled keeps the handles).
@@ -287,6 +293,8 @@ mod tests {
             reranked: Vec::new(),
             kept: Vec::new(),
             error: None,
+            relevant: vec!["a.md".into()],
+            citation_pattern: None,
         };
         ix.put_retrieval("r1", "v", "c", &rec).expect("put");
         ix.put_retrieval("r10", "v", "c", &rec).expect("put");
