@@ -870,7 +870,7 @@ fn citations_must_be_among_the_kept_passages() {
     );
 }
 
-/// Three sentences, one citing: share 1/3, below a min_share of 0.5.
+/// Three sentences, one citing: share 1/3, below a `min_share` of 0.5.
 #[test]
 fn citations_share_of_sentences_and_custom_pattern() {
     let kept = vec!["P1".to_owned()];

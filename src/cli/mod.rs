@@ -253,7 +253,7 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Rate(args) => rate::main(store_flag, args),
         Command::Ratings(args) => ratings::main(store_flag, args),
         Command::Export(args) => export::main(store_flag, args),
-        Command::Rag(args) => rag::main(store_flag, args),
+        Command::Rag(args) => rag::main(store_flag, &args),
     }
 }
 

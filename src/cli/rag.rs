@@ -35,7 +35,7 @@ pub struct Args {
     pub format: Format,
 }
 
-pub fn main(store_flag: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
+pub fn main(store_flag: Option<&Path>, args: &Args) -> anyhow::Result<Outcome> {
     let session = crate::session::load(&args.session)?;
     if !session.file.rag.contains_key(&args.config) {
         let known: Vec<&str> = session.file.rag.keys().map(String::as_str).collect();
@@ -83,7 +83,7 @@ pub fn main(store_flag: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
                 }
             })
         };
-        let result = work(store, &plan, &args, &endpoints, &cancel).await;
+        let result = work(store, &plan, args, &endpoints, &cancel).await;
         ctrl_c.abort();
         result
     })

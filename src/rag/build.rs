@@ -56,7 +56,10 @@ pub enum BuildError {
     Chunk(#[from] ChunkError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("embedding with {model} failed: {failure}")]
+    #[error(
+        "embedding with {model} failed: {failure} (the config's `embedder` must name a model \
+         that serves embeddings)"
+    )]
     Embed { model: String, failure: FailureText },
     #[error("embeddings from {model}: {error}")]
     Vectors { model: String, error: VectorError },

@@ -365,6 +365,16 @@ impl<'a> Checker<'a> {
                 ProblemKind::Invalid("`corpus` needs at least one glob of files".into()),
             );
         }
+        // Each glob must match a file now: a typo would otherwise leave the config
+        // retrieving from less than the session says, with no error anywhere.
+        for (i, glob) in r.corpus.iter().enumerate() {
+            if let Err(e) = crate::rag::corpus::resolve(self.dir, std::slice::from_ref(glob)) {
+                self.report(
+                    &ypath!["rag", name, "corpus", i],
+                    ProblemKind::Invalid(e.to_string()),
+                );
+            }
+        }
         self.at_least(
             &ypath!["rag", name, "chunk", "tokens"],
             Some(u64::from(r.chunk.tokens)),
