@@ -74,7 +74,11 @@ fn markdown(words: &mut Words, bytes: usize) -> String {
             doc.push_str(&para.join(" "));
             doc.push_str("\n\n");
         }
-        doc.push_str(&format!("- {}\n- {}\n\n", words.sentence(6), words.sentence(6)));
+        doc.push_str(&format!(
+            "- {}\n- {}\n\n",
+            words.sentence(6),
+            words.sentence(6)
+        ));
     }
     doc
 }
@@ -103,8 +107,14 @@ fn index_markdown(total: usize) {
         overlap: 40,
     };
     let t0 = Instant::now();
-    let chunked = chunk_corpus(dir.path(), &["docs/*.md".to_owned()], settings, &ix, &mut |_| {})
-        .unwrap();
+    let chunked = chunk_corpus(
+        dir.path(),
+        &["docs/*.md".to_owned()],
+        settings,
+        &ix,
+        &mut |_| {},
+    )
+    .unwrap();
     let chunk_time = t0.elapsed();
     let t1 = Instant::now();
     let index = Index::new(chunked.passages);
@@ -120,8 +130,14 @@ fn index_markdown(total: usize) {
     );
     // A rebuild finds every chunk list in the store: BM25 only.
     let t2 = Instant::now();
-    let again = chunk_corpus(dir.path(), &["docs/*.md".to_owned()], settings, &ix, &mut |_| {})
-        .unwrap();
+    let again = chunk_corpus(
+        dir.path(),
+        &["docs/*.md".to_owned()],
+        settings,
+        &ix,
+        &mut |_| {},
+    )
+    .unwrap();
     let index = Index::new(again.passages);
     println!(
         "  warm rebuild (chunks from the store): {:.2} s for {} chunks",
@@ -158,9 +174,12 @@ fn query_benches(c: &mut Criterion, chunks: usize) {
         m.push(&v).unwrap();
     }
     let q = vectors(1, 384, 99).remove(0);
-    group.bench_function(format!("exact cosine over {chunks} chunks, 384 dims"), |b| {
-        b.iter(|| black_box(m.search(black_box(&q), 8).unwrap()));
-    });
+    group.bench_function(
+        format!("exact cosine over {chunks} chunks, 384 dims"),
+        |b| {
+            b.iter(|| black_box(m.search(black_box(&q), 8).unwrap()));
+        },
+    );
     group.finish();
 }
 
@@ -214,7 +233,10 @@ fn warm_vectors(session: &loupe::session::Session, store: &Store) {
             .collect();
         ix.put_embeddings(&e.id, &items).unwrap();
     };
-    put(&passage, chunked.passages.iter().map(|p| p.text.clone()).collect());
+    put(
+        &passage,
+        chunked.passages.iter().map(|p| p.text.clone()).collect(),
+    );
     put(
         &query,
         session

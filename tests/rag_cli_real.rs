@@ -261,8 +261,20 @@ fn an_embedder_that_serves_no_embeddings_is_named() {
 fn dying_server(listener: TcpListener, ok: usize) -> std::thread::JoinHandle<usize> {
     std::thread::spawn(move || {
         let mut texts = 0;
+        // Never waits forever: a loupe that does not call is a failed test, not a hang.
+        listener.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         for _ in 0..ok {
-            let (mut sock, _) = listener.accept().unwrap();
+            let mut sock = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    Err(_) => return texts,
+                }
+            };
+            sock.set_nonblocking(false).unwrap();
             let mut reader = BufReader::new(sock.try_clone().unwrap());
             let mut len = 0;
             loop {
@@ -375,6 +387,8 @@ fn the_demo_rag_variant_runs_reports_and_reruns_from_the_cache() {
         "run",
         "demo.yaml",
         "--variant",
+        "few-shot",
+        "--variant",
         "prompt+rag",
         "--case",
         "friday",
@@ -417,7 +431,8 @@ fn the_demo_rag_variant_runs_reports_and_reruns_from_the_cache() {
     }
     // Both cases' relevant policies share words with the request: BM25 + e5 find them.
     assert!(r["hit_at_k"].as_f64().unwrap() > 0.99, "{r}");
-    let variant = &report["variants"][0];
+    let variant = &report["variants"][1];
+    assert_eq!(variant["variant"], "prompt+rag");
     let checks = variant["checks"].as_array().unwrap();
     assert!(
         checks.iter().any(|c| c["check"] == "citations"),
@@ -430,20 +445,36 @@ fn the_demo_rag_variant_runs_reports_and_reruns_from_the_cache() {
         text(&table.stdout)
     );
 
-    // The passages went into the request and were stored with the output.
-    let export = loupe(
+    // compare shows the head to head and the RAG variant's retrieval.
+    let cmp = json(&loupe(
         dir,
         &[
-            "rag",
-            "demo.yaml",
-            "policy",
-            "Drop the unused column users.fax_number",
+            "compare",
+            &run,
+            "few-shot",
+            "prompt+rag",
+            "--format",
+            "json",
+            "--store",
+            ".loupe/store",
+        ],
+    ));
+    assert_eq!(cmp["retrieval"][0]["variant"], "prompt+rag", "{cmp}");
+    let cmp = loupe(
+        dir,
+        &[
+            "compare",
+            &run,
+            "few-shot",
+            "prompt+rag",
+            "--store",
+            ".loupe/store",
         ],
     );
     assert!(
-        text(&export.stdout).contains("policy/"),
+        text(&cmp.stdout).contains("nDCG@k"),
         "{}",
-        text(&export.stdout)
+        text(&cmp.stdout)
     );
 
     // A rerun: every cell from the cache, nothing embedded again.
@@ -451,7 +482,7 @@ fn the_demo_rag_variant_runs_reports_and_reruns_from_the_cache() {
     let out = loupe(dir, &args);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("2 cached"),
+        text(&out.stderr).contains("4 cached"),
         "{}",
         text(&out.stderr)
     );

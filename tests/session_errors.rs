@@ -285,7 +285,10 @@ const CASES: &[(&str, &str, &[&str])] = &[
     (
         "rag-bad-rerank.yaml",
         "rag-bad-rerank.yaml:18:13",
-        &["rag.policy.rerank", "mmr `lambda` must be between 0 and 1, not 2"],
+        &[
+            "rag.policy.rerank",
+            "mmr `lambda` must be between 0 and 1, not 2",
+        ],
     ),
     (
         "rag-unknown-rewrite-template.yaml",
