@@ -15,6 +15,16 @@ use std::process::{Command, Output, Stdio};
 
 use common::{embed_server, model_server};
 
+/// Tests that count requests on the shared embedding server take turns, so that one's
+/// requests never show up in another's count.
+static EMBED_COUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn counting() -> std::sync::MutexGuard<'static, ()> {
+    EMBED_COUNTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn loupe(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loupe"))
         .current_dir(dir)
@@ -102,6 +112,7 @@ fn the_index_embeds_each_text_once_and_an_edit_only_its_own_chunks() {
         model_server::skip_note("the RAG index against the real embedding model");
         return;
     };
+    let _turn = counting();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     corpus(dir);
@@ -368,6 +379,7 @@ fn the_demo_rag_variant_runs_reports_and_reruns_from_the_cache() {
         model_server::skip_note("the demo's prompt+rag variant");
         return;
     };
+    let _turn = counting();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let sessions = Path::new(env!("CARGO_MANIFEST_DIR")).join("sessions");
