@@ -489,6 +489,44 @@ fn the_demo_rag_variant_runs_reports_and_reruns_from_the_cache() {
         text(&cmp.stdout)
     );
 
+    // The raw export carries the exact messages sent (passages included) and its manifest
+    // names the config and the corpus snapshot.
+    let exp = loupe(
+        dir,
+        &[
+            "--store",
+            ".loupe/store",
+            "export",
+            "demo.yaml",
+            "--format",
+            "raw",
+            "--out",
+            "exp",
+            "--run",
+            &run,
+        ],
+    );
+    assert!(exp.status.success(), "{}", text(&exp.stderr));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("exp/raw.manifest.json")).unwrap()).unwrap();
+    let rag = &manifest["rag"][0];
+    assert_eq!(rag["config"], "policy", "{manifest}");
+    assert_eq!(rag["spec"]["retriever"], "hybrid");
+    let docs = rag["corpora"][0]["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 14);
+    assert!(docs.iter().all(|d| d["hash"].as_str().unwrap().len() == 64));
+    let rows = std::fs::read_to_string(dir.join("exp/raw.jsonl")).unwrap();
+    let rag_row: serde_json::Value = rows
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["variant"] == "prompt+rag")
+        .unwrap();
+    let user = rag_row["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(user.contains("Policy excerpts:\n[policy/"), "{user}");
+
     // A rerun: every cell from the cache, nothing embedded again.
     let (_, texts2) = embed_server::stats(embed);
     let out = loupe(dir, &args);
