@@ -17,7 +17,13 @@ trap 'scripts/model.sh stop 8080 >/dev/null 2>&1 || true; scripts/embed.sh stop 
 
 loupe=target/release/loupe
 "$loupe" check sessions/demo.yaml
-run_id=$("$loupe" run sessions/demo.yaml)
+# Exit 1 means the run finished with failed cells (or was interrupted): the report below
+# still says which and why; only a usage or input error (exit 2) stops here.
+status=0
+run_id=$("$loupe" run sessions/demo.yaml) || status=$?
+if [ "$status" -eq 2 ] || [ -z "$run_id" ]; then
+  exit "$status"
+fi
 "$loupe" report --store sessions/.loupe/store "$run_id"
 if [ -t 0 ] && [ -t 2 ]; then
   "$loupe" sessions/demo.yaml

@@ -17,6 +17,94 @@ pub struct RunReport {
     /// when no variant retrieves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retrieval: Vec<RetrievalReport>,
+    /// Failed cells grouped by cause, most frequent first.
+    pub errors: Vec<ErrorGroup>,
+}
+
+/// Failed cells that share a cause: how many, and one of them as an example.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ErrorGroup {
+    pub cause: String,
+    pub count: usize,
+    pub example: ErrorExample,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ErrorExample {
+    pub variant: String,
+    pub case_id: String,
+    pub repeat: u32,
+}
+
+/// The longest cause shown; the full message stays in the store and the raw export.
+const CAUSE_CHARS: usize = 200;
+
+/// What an error message says about its cause: its first line, without the response
+/// excerpt a malformed answer quotes (which differs from cell to cell), sanitised.
+fn cause_of(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    let line = line.split_once(" (in: ").map_or(line, |(head, _)| head);
+    let clean = crate::sanitize::sanitize(line.trim());
+    let mut cause: String = clean.chars().take(CAUSE_CHARS).collect();
+    if clean.chars().count() > CAUSE_CHARS {
+        cause.push('…');
+    }
+    cause
+}
+
+/// The failed cells of `outputs` grouped by cause, most frequent first (then by cause).
+pub fn error_groups<'a>(outputs: impl IntoIterator<Item = &'a OutputRecord>) -> Vec<ErrorGroup> {
+    let mut groups: IndexMap<String, ErrorGroup> = IndexMap::new();
+    let mut failed: Vec<&OutputRecord> = outputs.into_iter().filter(|o| o.is_error()).collect();
+    failed.sort_by(|x, y| {
+        (&x.variant, &x.case_id, x.repeat).cmp(&(&y.variant, &y.case_id, y.repeat))
+    });
+    for o in failed {
+        let cause = cause_of(o.error.as_deref().unwrap_or("failed"));
+        groups
+            .entry(cause.clone())
+            .or_insert_with(|| ErrorGroup {
+                cause,
+                count: 0,
+                example: ErrorExample {
+                    variant: o.variant.clone(),
+                    case_id: o.case_id.clone(),
+                    repeat: o.repeat,
+                },
+            })
+            .count += 1;
+    }
+    let mut out: Vec<ErrorGroup> = groups.into_values().collect();
+    out.sort_by(|x, y| y.count.cmp(&x.count).then_with(|| x.cause.cmp(&y.cause)));
+    out
+}
+
+/// The error groups as lines: `  12 x cannot connect to ... (e.g. variant v, case c3)`.
+pub fn render_errors(groups: &[ErrorGroup]) -> String {
+    use std::fmt::Write as _;
+    let total: usize = groups.iter().map(|g| g.count).sum();
+    let mut out = String::new();
+    if total == 0 {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{total} failed cell{} by cause:",
+        if total == 1 { "" } else { "s" }
+    );
+    for g in groups {
+        let repeat = if g.example.repeat > 0 {
+            format!(", repeat {}", g.example.repeat)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  {:>4} x {} (e.g. variant {}, case {}{repeat})",
+            g.count, g.cause, g.example.variant, g.example.case_id
+        );
+    }
+    out
 }
 
 /// One RAG variant's retrieval and citation figures, means over its cases that list
@@ -182,7 +270,18 @@ impl Rate {
             n,
             rate: (n > 0).then(|| passed as f64 / n as f64),
             interval: (n > 0).then(|| {
-                stats::wilson_interval(passed as f64, n as f64, stats::z_for_confidence(0.95))
+                let mut i =
+                    stats::wilson_interval(passed as f64, n as f64, stats::z_for_confidence(0.95));
+                // The interval's true bounds at the ends, not 5.55e-17 from rounding.
+                if passed == 0 {
+                    i.low = 0.0;
+                }
+                if passed == n {
+                    i.high = 1.0;
+                }
+                i.low = i.low.clamp(0.0, 1.0);
+                i.high = i.high.clamp(0.0, 1.0);
+                i
             }),
         }
     }
@@ -245,6 +344,8 @@ pub fn build<'a>(
     run: &RunRecord,
     outputs: impl IntoIterator<Item = &'a OutputRecord>,
 ) -> RunReport {
+    let outputs: Vec<&OutputRecord> = outputs.into_iter().collect();
+    let errors = error_groups(outputs.iter().copied());
     let mut accs: IndexMap<&str, Acc> = run
         .variants
         .iter()
@@ -294,6 +395,7 @@ pub fn build<'a>(
         status: format!("{:?}", run.status).to_lowercase(),
         cells: run.cell_count(),
         variants,
+        errors,
         retrieval: Vec::new(),
     }
 }
@@ -370,6 +472,10 @@ pub fn render_table(r: &RunReport) -> String {
     }
     if r.variants.iter().any(|v| v.tokens_estimated) {
         out.push_str("~ token counts estimated: the API reported no usage\n");
+    }
+    if !r.errors.is_empty() {
+        out.push('\n');
+        out.push_str(&render_errors(&r.errors));
     }
     out
 }

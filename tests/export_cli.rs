@@ -178,7 +178,10 @@ fn sft_writes_chosen_outputs_with_an_auditable_manifest() {
 
     // Rows: OpenAI chat, few-shot turns as the template sends them, placeholders in place.
     let mut rows = read_jsonl(&out.join("sft.train.jsonl"));
-    rows.extend(read_jsonl(&out.join("sft.valid.jsonl")));
+    // An empty split is not written.
+    if out.join("sft.valid.jsonl").exists() {
+        rows.extend(read_jsonl(&out.join("sft.valid.jsonl")));
+    }
     assert_eq!(rows.len(), 17);
     for r in &rows {
         assert_eq!(r.as_object().unwrap().len(), 1, "only `messages`: {r}");
@@ -240,7 +243,7 @@ fn no_redact_is_recorded_and_api_keys_still_never_leave() {
     assert_eq!(m["hygiene"]["no_redact"], true);
     assert_eq!(m["redactions"], serde_json::json!({"api_key": 1}));
     let train = std::fs::read_to_string(out.join("sft.train.jsonl")).unwrap()
-        + &std::fs::read_to_string(out.join("sft.valid.jsonl")).unwrap();
+        + &std::fs::read_to_string(out.join("sft.valid.jsonl")).unwrap_or_default();
     assert!(train.contains("jane.doe@example.com"));
     assert!(train.contains("key [SECRET] on 10.0.0.7"));
 }
@@ -662,4 +665,45 @@ fn a_refused_export_leaves_nothing_behind() {
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("no ratings"));
     assert!(!out.exists(), "no empty folder left");
+}
+
+#[test]
+fn an_empty_split_is_not_written_and_the_summary_says_why() {
+    let fx = build();
+    let out = out_dir(&fx, "tiny-valid");
+    let o = out.to_str().unwrap();
+    let r = export(&fx, &["--format", "sft", "--out", o, "--valid", "0.0001"]);
+    ok(&r);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!out.join("sft.valid.jsonl").exists(), "{err}");
+    assert!(out.join("sft.train.jsonl").exists());
+    assert!(
+        err.contains("note: sft.valid.jsonl not written: the split is empty"),
+        "{err}"
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sft.manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["counts"]["valid"], 0);
+    assert!(
+        m["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("sft.valid.jsonl not written")),
+        "{m}"
+    );
+    assert!(
+        !m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "sft.valid.jsonl")
+    );
+    audit(&out, &m, true);
+
+    // Formats without a split do not report one.
+    let r = export(&fx, &["--format", "raw", "--out", o]);
+    ok(&r);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("raw: ") && !err.contains("train,"), "{err}");
 }

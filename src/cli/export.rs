@@ -132,18 +132,25 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
 
     let c = &manifest.counts;
     let prefix = opts.format.as_str();
+    // Only training formats are split; raw and rubric have one file.
+    let split = if opts.format.is_training() {
+        format!(" ({} train, {} valid)", c.train, c.valid)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{prefix}: {} of {} rows written ({} train, {} valid), {} dropped, {} redactions{}",
+        "{prefix}: {} of {} rows written{split}, {} dropped, {} redactions{}",
         c.rows_out,
         c.rows_in,
-        c.train,
-        c.valid,
         c.dropped_total(),
         manifest.redactions.values().sum::<u64>(),
         if opts.redact { "" } else { " (--no-redact)" }
     );
     for (why, n) in &c.dropped {
         eprintln!("  dropped {n:>6} {why}");
+    }
+    for note in &manifest.notes {
+        eprintln!("note: {note}");
     }
     println!(
         "{}",

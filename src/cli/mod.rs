@@ -21,6 +21,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// How to call this program again in a hint the user can paste: the path it was started
+/// by when that has a directory in it (`target/release/loupe`), else `loupe`.
+pub fn exe() -> String {
+    std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| a.contains('/') && !a.contains(' '))
+        .unwrap_or_else(|| "loupe".to_owned())
+}
+
 /// What a command reports back to `main` when it did not fail outright.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -38,9 +48,16 @@ pub enum Outcome {
     long_about = None
 )]
 pub struct Cli {
-    /// Store directory (default: .loupe/store beside the session file; for commands without
-    /// a session: $`LOUPE_STORE`, ./.loupe/store, or the one store found one level down).
-    #[arg(long, global = true, value_name = "DIR")]
+    // Written as `help` rather than a doc comment: the doc lint would put backticks around
+    // the variable's name, and `--help` would print them.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        help = "Store directory (default: .loupe/store beside the session file; for commands \
+                without a session: $LOUPE_STORE, ./.loupe/store, or the one store found one \
+                level down)"
+    )]
     pub store: Option<PathBuf>,
     /// Open the workbench on this session (same as `loupe open SESSION`).
     pub session: Option<PathBuf>,

@@ -1,6 +1,6 @@
 //! `loupe run`: execute a session's matrix (or resume one), with progress on stderr.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -42,33 +42,90 @@ pub fn run(args: &RunArgs<'_>) -> anyhow::Result<Outcome> {
         let cancel = CancellationToken::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let progress = tokio::spawn(show_progress(rx));
-        let ctrl_c = {
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("\ninterrupting: finishing the cells in flight is not waited for");
-                    cancel.cancel();
-                }
-            })
-        };
+        let stop = tokio::spawn(interrupted(cancel.clone()));
         let result = runner::execute(store, plan, &endpoints, opts, &cancel, &tx).await;
         drop(tx);
-        ctrl_c.abort();
+        stop.abort();
         let _ = progress.await;
         result
     })?;
 
-    if run.status == RunStatus::Complete {
-        eprintln!("run {run_id} complete; see `loupe report {run_id}`");
-        println!("{run_id}");
-        Ok(Outcome::Ok)
-    } else {
-        eprintln!(
-            "run {run_id} interrupted; resume with `loupe run {} --resume {run_id}`",
-            args.session.display()
-        );
-        println!("{run_id}");
-        Ok(Outcome::Problem)
+    // stdout and stderr may be gone (a dropped SSH connection): what is said here must not
+    // panic, the run's status is already in the store.
+    let groups = match store.outputs(&run_id).collect::<Result<Vec<_>, _>>() {
+        Ok(outputs) => crate::report::error_groups(&outputs),
+        Err(e) => {
+            say(&format!("cannot read the run's outputs back: {e}"));
+            Vec::new()
+        }
+    };
+    let failed: usize = groups.iter().map(|g| g.count).sum();
+    if failed > 0 {
+        say(crate::report::render_errors(&groups).trim_end());
+    }
+    let _ = writeln!(std::io::stdout(), "{run_id}");
+    // Hints name the program as it was started and the store, so they work when pasted.
+    let exe = super::exe();
+    let session = args.session.display();
+    let store = args.store.display();
+    let report = format!("`{exe} report --store {store} {run_id}`");
+    if run.status != RunStatus::Complete {
+        say(&format!(
+            "run {run_id} interrupted; resume with `{exe} run {session} --store {store} --resume {run_id}`"
+        ));
+        return Ok(Outcome::Problem);
+    }
+    if failed > 0 {
+        say(&format!(
+            "run {run_id} finished with {failed} failed cell{} of {}; see {report}, and rerun \
+             them with `{exe} run {session} --store {store} --failed-in {run_id}`",
+            if failed == 1 { "" } else { "s" },
+            run.cell_count(),
+        ));
+        return Ok(Outcome::Problem);
+    }
+    say(&format!("run {run_id} complete; see {report}"));
+    Ok(Outcome::Ok)
+}
+
+/// A line on stderr that is dropped, not a panic, when stderr is gone.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Waits for Ctrl-C, SIGTERM or SIGHUP (a dropped SSH connection) and cancels the run, which
+/// then ends as interrupted and resumable, its status recorded.
+async fn interrupted(cancel: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            // Without the handlers the default action stays: the process ends unrecorded,
+            // as a SIGKILL would, and `--resume` still finishes it.
+            let _ = tokio::signal::ctrl_c().await;
+            say("\ninterrupting: finishing the cells in flight is not waited for");
+            cancel.cancel();
+            return;
+        };
+        let why = tokio::select! {
+            _ = tokio::signal::ctrl_c() => "interrupting",
+            _ = term.recv() => "terminated",
+            _ = hup.recv() => "hung up",
+        };
+        say(&format!(
+            "\n{why}: the run stops and is recorded as interrupted (cells in flight are not waited for)"
+        ));
+        cancel.cancel();
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            say("\ninterrupting: finishing the cells in flight is not waited for");
+            cancel.cancel();
+        }
     }
 }
 
@@ -89,7 +146,9 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
             } => {
                 total = t;
                 done = already_done;
-                eprintln!("run {run_id}: {total} cells, {already_done} already done");
+                say(&format!(
+                    "run {run_id}: {total} cells, {already_done} already done"
+                ));
                 if tty {
                     let b = ProgressBar::new(total as u64);
                     b.set_style(
@@ -114,29 +173,23 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
                     b.set_message(format!("{rate:.1}/s, {errors} errors, {cached} cached"));
                 } else if last_line.elapsed() >= Duration::from_secs(2) {
                     last_line = Instant::now();
-                    eprintln!(
-                        "{}",
-                        plain_line(done, total, errors, cached, fresh, started)
-                    );
+                    say(&plain_line(done, total, errors, cached, fresh, started));
                 }
             }
             RunEvent::Finished { .. } => {
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
-                eprintln!(
-                    "{}",
-                    plain_line(done, total, errors, cached, fresh, started)
-                );
+                say(&plain_line(done, total, errors, cached, fresh, started));
             }
             RunEvent::Delta { .. } | RunEvent::Restart { .. } => {}
             RunEvent::Judging { judge, comparisons } => {
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
-                eprintln!(
+                say(&format!(
                     "judge {judge}: comparing {comparisons} pairs of outputs, each in both orders"
-                );
+                ));
             }
         }
     }

@@ -29,6 +29,29 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// Compact JSON that also escapes the C1 controls U+0080..U+009F as `\u0080`..`\u009f`.
+/// `serde_json` escapes only U+0000..U+001F; a raw C1 character is valid JSON, but `cat` of
+/// the file on a terminal may act on it (U+009B is a CSI). Decoded, the value is the same.
+pub struct C1Escaping;
+
+impl serde_json::ser::Formatter for C1Escaping {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if ('\u{80}'..='\u{9f}').contains(&c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
 /// What the manifest says about one file written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileEntry {
@@ -80,6 +103,16 @@ impl OutFile {
         })
     }
 
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The file's name in the export folder.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     fn err(&self, source: io::Error) -> WriteError {
         WriteError {
             path: self.tmp.clone(),
@@ -87,9 +120,10 @@ impl OutFile {
         }
     }
 
-    /// Writes one JSON value and a newline.
+    /// Writes one JSON value and a newline, C1 controls escaped (see [`C1Escaping`]).
     pub fn json_line<T: Serialize>(&mut self, row: &T) -> Result<(), WriteError> {
-        serde_json::to_writer(&mut self.w, row).map_err(|e| {
+        let mut ser = serde_json::Serializer::with_formatter(&mut self.w, C1Escaping);
+        row.serialize(&mut ser).map_err(|e| {
             let e = io::Error::other(e);
             self.err(e)
         })?;
@@ -181,6 +215,25 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn c1_controls_are_escaped_and_decode_to_the_same_text() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut f = OutFile::create(dir.path(), "c1.jsonl").expect("create");
+        let text = "csi\u{9b}31m red\u{85}nel \u{80}\u{9f} é\u{1b}";
+        f.json_line(&serde_json::json!({"t": text, "k\u{9b}": 1}))
+            .expect("write");
+        let path = dir.path().join("c1.jsonl");
+        f.finish().expect("finish").commit().expect("commit");
+        let written = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            written,
+            "{\"t\":\"csi\\u009b31m red\\u0085nel \\u0080\\u009f é\\u001b\",\"k\\u009b\":1}\n"
+        );
+        assert!(!written.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)));
+        let back: serde_json::Value = serde_json::from_str(&written).expect("json");
+        assert_eq!(back["t"], text);
+    }
 
     #[test]
     fn files_appear_only_when_committed_with_their_hash() {

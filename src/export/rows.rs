@@ -111,10 +111,24 @@ pub fn export(
         pairs_with_different_prompts,
         ..
     } = ctx;
-    let files = outs.commit()?;
+    let (files, empty_splits) = outs.commit()?;
 
     let now = now_ms();
     let mut notes = Vec::new();
+    for name in &empty_splits {
+        let why = if name.ends_with(".valid.jsonl") {
+            format!(
+                "no row written belongs to a case in the validation share (--valid {}, split \
+                 by case; with few cases the share can hold none)",
+                opts.valid
+            )
+        } else {
+            "every case with rows fell in the validation share".to_owned()
+        };
+        notes.push(format!(
+            "{name} not written: the split is empty ({why}); load the other split alone"
+        ));
+    }
     if opts.format.is_pairs() && pairs_with_different_prompts > 0 {
         notes.push(format!(
             "{pairs_with_different_prompts} pair(s) compare variants whose prompts differ; \
@@ -469,8 +483,18 @@ impl Outs {
         }
     }
 
-    /// Finishes every file, then moves them all into place.
-    fn commit(self) -> Result<Vec<FileEntry>, ExportError> {
+    /// Finishes every file, then moves them all into place. A train or valid file without
+    /// rows is not written (a trainer cannot load an empty split); its name is returned.
+    fn commit(mut self) -> Result<(Vec<FileEntry>, Vec<String>), ExportError> {
+        let mut empty = Vec::new();
+        for split in [&mut self.train, &mut self.valid] {
+            if split.as_ref().is_some_and(|f| f.rows() == 0)
+                && let Some(f) = split.take()
+            {
+                empty.push(f.name().to_owned());
+                f.abandon();
+            }
+        }
         let mut staged: Vec<Staged> = Vec::new();
         let mut failed = None;
         for f in self.all() {
@@ -489,10 +513,11 @@ impl Outs {
             }
             return Err(e.into());
         }
-        staged
+        let files = staged
             .into_iter()
             .map(|s| s.commit().map_err(ExportError::from))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok((files, empty))
     }
 }
 

@@ -32,7 +32,7 @@ use super::client::{Client, Settings};
 use super::error::ProviderError;
 use super::limits::Limits;
 use super::protocol::trim_base;
-use crate::session::{ModelSpec, ProviderKind};
+use crate::spec::{ModelSpec, ProviderKind};
 
 /// Which limits a spec is bounded by: the endpoint and the numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

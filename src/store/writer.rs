@@ -98,9 +98,9 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::{Completion, Usage};
-    use crate::session::ProviderKind;
+    use crate::spec::{Completion, Usage};
     use crate::store::CacheRecord;
+    use crate::store::ProviderRecord;
 
     fn answer(text: &str) -> CacheRecord {
         CacheRecord {
@@ -112,7 +112,7 @@ mod tests {
                 finish_reason: None,
                 attempts: 1,
             },
-            provider: ProviderKind::Openai.into(),
+            provider: ProviderRecord::Openai,
             created_ms: 0,
         }
     }

@@ -13,7 +13,12 @@ training stacks do, and checks each format by the rules its consumers document:
   is the mean of the scores.
 - raw: one row per output with its keys.
 
-And the manifest: every file it lists has that sha256 and that many rows.
+And the manifest: every file it lists has that sha256 and that many rows. No file is
+empty (datasets cannot load one), and a training export's splits load together, the way
+the README shows:
+
+    datasets.load_dataset("json", data_files={"train": "sft.train.jsonl",
+                                              "validation": "sft.valid.jsonl"})
 
 Usage: python check_exports.py DIR   (exit 0 when every check passes)
 """
@@ -38,10 +43,29 @@ def fail(where, what):
 
 
 def load(path, kind="json"):
-    """The dataset in `path`, or None for an empty file (datasets cannot infer a schema)."""
+    """The dataset in `path`; an empty file is a failure (datasets cannot load it)."""
     if os.path.getsize(path) == 0:
+        fail(path, "empty file: datasets cannot load it (StopIteration / no data)")
         return None
     return datasets.load_dataset(kind, data_files=path, split="train")
+
+
+def load_splits(folder, fmt):
+    """Loads a training export's splits together, as the README shows; returns rows per split."""
+    files = {
+        name: os.path.join(folder, f"{fmt}.{split}.jsonl")
+        for name, split in [("train", "train"), ("validation", "valid")]
+    }
+    files = {name: path for name, path in files.items() if os.path.exists(path)}
+    if not files:
+        fail(folder, f"{fmt}: neither split was written")
+        return {}
+    try:
+        ds = datasets.load_dataset("json", data_files=files)
+    except Exception as e:  # noqa: BLE001 - the test reports whatever datasets raised
+        fail(folder, f"{fmt}: loading {sorted(files)} together failed: {type(e).__name__}: {e}")
+        return {}
+    return {name: len(ds[name]) for name in files}
 
 
 def check_message(where, m, roles=ROLES):
@@ -204,6 +228,12 @@ def main(folder):
                 fail(path, "sha256 differs from the manifest's")
             rows[entry["path"]] = entry["rows"]
         loaded = {}
+        if fmt in ("sft", "dpo", "openai-dpo"):
+            together = load_splits(folder, fmt)
+            for name, split in [("train", "train"), ("validation", "valid")]:
+                if name in together and together[name] != rows.get(f"{fmt}.{split}.jsonl"):
+                    fail(name, f"{fmt} {name} loaded with {together[name]} rows, the manifest says "
+                               f"{rows.get(f'{fmt}.{split}.jsonl')}")
         for split in ["train", "valid"]:
             path = os.path.join(folder, f"{fmt}.{split}.jsonl")
             if not os.path.exists(path):
