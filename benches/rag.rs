@@ -13,7 +13,9 @@ mod mock_openai;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, black_box};
+use std::hint::black_box;
+
+use criterion::Criterion;
 use loupe::rag::bm25::Bm25;
 use loupe::rag::build::{Embedder, chunk_corpus};
 use loupe::rag::dense::Vectors;

@@ -241,7 +241,7 @@ fn demo_session(dir: &Path, base_url: &str, cases: usize, max_tokens: u32) -> Pa
         .unwrap()
         .lines()
         .filter(|l| !l.contains("prompt+rag"))
-        .map(|l| format!("{l}\n"))
+        .flat_map(|l| [l, "\n"])
         .collect();
     let mut edited = yaml.clone();
     for (from, to) in [
