@@ -736,6 +736,17 @@ fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: Rect) {
         );
         return;
     }
+    if c.inspect {
+        draw_inspector(
+            state,
+            view,
+            frame,
+            body,
+            [&left_name, &right_name],
+            &case.id,
+        );
+        return;
+    }
     let right_label = match &c.right_run {
         Some(run) => format!("{right_name} @ {run}"),
         None => right_name.clone(),
@@ -794,6 +805,151 @@ fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: Rect) {
         );
         draw_metrics(view, frame, m_area, name, out);
     }
+}
+
+/// The retrieval inspector: for the two variants on screen, what the focused case's
+/// retrieval did (query, rewritten query, every retrieved passage with its score, which
+/// were kept, which the output cited, each passage in full) and how the two kept sets
+/// differ.
+fn draw_inspector(
+    state: &State,
+    view: &View,
+    frame: &mut Frame,
+    area: Rect,
+    names: [&String; 2],
+    case_id: &str,
+) {
+    let records: Vec<Option<&crate::store::RetrievalRecord>> = names
+        .iter()
+        .map(|n| {
+            state
+                .data
+                .retrievals
+                .get(&((*n).clone(), case_id.to_owned()))
+        })
+        .collect();
+    let mut lines: Vec<Line> = Vec::new();
+    let kept = |r: Option<&crate::store::RetrievalRecord>| -> Vec<String> {
+        r.map(|r| r.kept.iter().map(|p| p.id.clone()).collect())
+            .unwrap_or_default()
+    };
+    let (a, b) = (kept(records[0]), kept(records[1]));
+    if records.iter().any(Option::is_some) {
+        let only = |x: &[String], y: &[String]| -> String {
+            let v: Vec<&str> = x
+                .iter()
+                .filter(|i| !y.contains(i))
+                .map(String::as_str)
+                .collect();
+            if v.is_empty() {
+                "-".into()
+            } else {
+                v.join(", ")
+            }
+        };
+        let both: Vec<&str> = a
+            .iter()
+            .filter(|i| b.contains(i))
+            .map(String::as_str)
+            .collect();
+        lines.push(Line::styled("Kept passages compared", view.theme.header));
+        lines.push(Line::raw(format!("only {}: {}", names[0], only(&a, &b))));
+        lines.push(Line::raw(format!("only {}: {}", names[1], only(&b, &a))));
+        lines.push(Line::raw(format!(
+            "both: {}",
+            if both.is_empty() {
+                "-".to_owned()
+            } else {
+                both.join(", ")
+            }
+        )));
+        lines.push(Line::raw(""));
+    }
+    for (name, rec) in names.iter().zip(&records) {
+        lines.push(Line::styled((*name).clone(), view.theme.header));
+        let Some(r) = rec else {
+            lines.push(Line::raw(
+                "  no retrieval: the variant has no `rag:` config",
+            ));
+            lines.push(Line::raw(""));
+            continue;
+        };
+        if let Some(e) = &r.error {
+            lines.push(Line::styled(
+                format!("  retrieval failed: {e}"),
+                view.theme.fail,
+            ));
+        }
+        lines.push(Line::raw(format!(
+            "  config {} · query: {}",
+            r.config, r.query
+        )));
+        if let Some(q) = &r.rewritten {
+            lines.push(Line::raw(format!("  rewritten: {q}")));
+        }
+        let cited: Vec<String> = state
+            .output(name, case_id)
+            .map(|o| {
+                let pattern = r
+                    .citation_pattern
+                    .as_deref()
+                    .unwrap_or(crate::spec::DEFAULT_CITATION_PATTERN);
+                regex::Regex::new(pattern)
+                    .map(|re| crate::eval::checks::cited_ids(&re, &o.text))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        for (i, p) in r.retrieved.iter().enumerate() {
+            let is_kept = r.kept.iter().any(|k| k.id == p.id);
+            let is_cited = cited.contains(&p.id);
+            let rel = r.relevant.contains(&p.source);
+            let marks = format!(
+                "{}{}{}",
+                if is_kept { " kept" } else { "" },
+                if is_cited { " cited" } else { "" },
+                if rel { " relevant" } else { "" }
+            );
+            let style = if is_kept {
+                view.theme.pass
+            } else {
+                Style::default()
+            };
+            lines.push(Line::styled(
+                format!("  {:>2}. {:.4}  {}{marks}", i + 1, p.score, p.id),
+                style,
+            ));
+            if let Some(text) = state.data.passage_texts.get(&p.id) {
+                for l in text.lines() {
+                    lines.push(Line::raw(format!("      {l}")));
+                }
+            }
+        }
+        for id in cited
+            .iter()
+            .filter(|id| !r.kept.iter().any(|k| &k.id == *id))
+        {
+            lines.push(Line::styled(
+                format!("  cited but not given: {id}"),
+                view.theme.fail,
+            ));
+        }
+        lines.push(Line::raw(""));
+    }
+    // Passages are corpus text and outputs model text: neither may drive the terminal.
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| {
+            let style = l.style;
+            Line::styled(sanitize(&l.to_string()).into_owned(), style)
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((state.compare.scroll, 0))
+            .block(view.block(" Retrieval (g: back to the diff) ", true)),
+        area,
+    );
 }
 
 fn draw_metrics(
@@ -902,12 +1058,26 @@ fn draw_results(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let variants = sorted_variants(state);
     let table_h = variants.len() as u16 + 3;
     let charts_h = if area.height >= 30 { 8 } else { 0 };
-    let [table_area, charts_area, grid_area] = Layout::vertical([
+    let retrieval = state
+        .results
+        .report
+        .as_ref()
+        .map_or(&[][..], |r| r.retrieval.as_slice());
+    let rag_h = if retrieval.is_empty() {
+        0
+    } else {
+        retrieval.len() as u16 + 3
+    };
+    let [table_area, rag_area, charts_area, grid_area] = Layout::vertical([
         Constraint::Length(table_h),
+        Constraint::Length(rag_h),
         Constraint::Length(charts_h),
         Constraint::Min(3),
     ])
     .areas(area);
+    if rag_h > 0 {
+        draw_retrieval(view, frame, rag_area, retrieval);
+    }
     let sort_name = match state.results.sort {
         SortBy::Variant => "variant",
         SortBy::PassRate => "pass rate",
@@ -979,6 +1149,56 @@ fn draw_results(state: &State, view: &View, frame: &mut Frame, area: Rect) {
         draw_charts(state, view, frame, charts_area, &variants);
     }
     draw_grid(state, view, frame, grid_area);
+}
+
+/// How each RAG variant retrieved and cited (means over cases with `relevant:` documents).
+fn draw_retrieval(
+    view: &View,
+    frame: &mut Frame,
+    area: Rect,
+    rows: &[crate::report::RetrievalReport],
+) {
+    let f = |v: Option<f64>| v.map_or_else(|| "-".into(), |x| format!("{x:.2}"));
+    let header = Row::new([
+        "variant", "config", "cases", "hit@k", "recall@k", "MRR", "nDCG@k", "cite P", "cite R",
+    ])
+    .style(view.theme.header);
+    let body: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            Row::new(vec![
+                Cell::from(r.variant.clone()),
+                Cell::from(r.config.clone()),
+                Cell::from(format!("{}/{}", r.judged_cases, r.cases)),
+                Cell::from(f(r.hit_at_k)),
+                Cell::from(f(r.recall_at_k)),
+                Cell::from(f(r.mrr)),
+                Cell::from(f(r.ndcg_at_k)),
+                Cell::from(f(r.citation_precision)),
+                Cell::from(f(r.citation_recall)),
+            ])
+        })
+        .collect();
+    let k = rows.iter().map(|r| r.k).max().unwrap_or(0);
+    frame.render_widget(
+        Table::new(
+            body,
+            [
+                Constraint::Min(12),
+                Constraint::Length(8),
+                Constraint::Length(6),
+                Constraint::Length(6),
+                Constraint::Length(9),
+                Constraint::Length(5),
+                Constraint::Length(7),
+                Constraint::Length(7),
+                Constraint::Length(7),
+            ],
+        )
+        .header(header)
+        .block(view.block(format!(" Retrieval (k = {k}, relevant documents) "), false)),
+        area,
+    );
 }
 
 fn draw_charts(
