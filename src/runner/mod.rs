@@ -313,26 +313,7 @@ impl Ctx<'_> {
         }
         if let Some(error) = &cell.retrieval_error {
             // Retrieval failed: the model is not asked a question without its passages.
-            let record = OutputRecord {
-                run_id: cell.key.run_id.clone(),
-                variant: cell.key.variant.clone(),
-                case_id: cell.key.case_id.clone(),
-                repeat: cell.key.repeat,
-                text: String::new(),
-                usage: crate::providers::Usage::default(),
-                latency_ms: 0,
-                ttft_ms: None,
-                cost_usd: None,
-                cached: false,
-                attempts: 0,
-                finish_reason: None,
-                error: Some(error.clone()),
-                request_hash: cell.request_hash.clone(),
-                checks: Vec::new(),
-                schema_attempts: Vec::new(),
-                passages: Vec::new(),
-                finished_ms: now_ms(),
-            };
+            let record = error_output(&cell, error.clone(), 0, Vec::new());
             drop(slot);
             store.put_output(&record)?;
             let _ = events.send(RunEvent::CellDone {
@@ -395,26 +376,12 @@ impl Ctx<'_> {
                 // Not finished: a resumed run asks again.
                 return Ok(());
             }
-            Err(failure) => OutputRecord {
-                run_id: cell.key.run_id.clone(),
-                variant: cell.key.variant.clone(),
-                case_id: cell.key.case_id.clone(),
-                repeat: cell.key.repeat,
-                text: String::new(),
-                usage: crate::providers::Usage::default(),
-                latency_ms: 0,
-                ttft_ms: None,
-                cost_usd: None,
-                cached: false,
-                attempts: failure.attempts,
-                finish_reason: None,
-                error: Some(failure.error.to_string()),
-                request_hash: cell.request_hash.clone(),
-                checks: Vec::new(),
+            Err(failure) => error_output(
+                &cell,
+                failure.error.to_string(),
+                failure.attempts,
                 schema_attempts,
-                passages: cell.passages.clone(),
-                finished_ms: now_ms(),
-            },
+            ),
             Ok(completion) => {
                 let cost = cost_usd(&endpoint.spec, &completion.usage);
                 let checks = run_checks(
@@ -464,6 +431,35 @@ impl Ctx<'_> {
             error: record.error,
         });
         Ok(())
+    }
+}
+
+/// The output of a cell that has no answer: `error` says why.
+fn error_output(
+    cell: &Cell,
+    error: String,
+    attempts: u32,
+    schema_attempts: Vec<SchemaAttempt>,
+) -> OutputRecord {
+    OutputRecord {
+        run_id: cell.key.run_id.clone(),
+        variant: cell.key.variant.clone(),
+        case_id: cell.key.case_id.clone(),
+        repeat: cell.key.repeat,
+        text: String::new(),
+        usage: crate::providers::Usage::default(),
+        latency_ms: 0,
+        ttft_ms: None,
+        cost_usd: None,
+        cached: false,
+        attempts,
+        finish_reason: None,
+        error: Some(error),
+        request_hash: cell.request_hash.clone(),
+        checks: Vec::new(),
+        schema_attempts,
+        passages: cell.passages.clone(),
+        finished_ms: now_ms(),
     }
 }
 
