@@ -2,27 +2,54 @@
 //!
 //! 2 templates x 2000 cases = 4000 requests at concurrency 16, through the real binary with
 //! the store and then `loupe report`; the bare client sends the same 4000 requests at
-//! concurrency 16 in the same process as the server. Prints wall time, CPU time and peak
-//! RSS of the loupe processes, and the ratio of wall times. Run: `cargo bench --bench run`.
-//! `LOUPE_BENCH_LATENCIES=50,0` picks the server latencies in milliseconds.
+//! concurrency 16 in the same process as the server and reads every answer to its end.
+//! The mock streams each answer as llama.cpp does, one SSE event per token written on its
+//! own (64 tokens by default).
+//!
+//! Prints wall time, CPU time and peak RSS of each loupe process (its own, measured by a
+//! copy of this program that starts it and nothing else), how many successful outputs
+//! the run stored (an all-failed run must not look fast: the bench fails unless every cell
+//! succeeded), and the ratio of wall times.
+//!
+//! Run: `cargo bench --bench run`. Settings: `LOUPE_BENCH_LATENCIES=50,0` (server latency
+//! before the first byte, ms), `LOUPE_BENCH_TOKENS=64` (SSE events per answer),
+//! `LOUPE_BENCH_STREAM=0` (the whole answer in one JSON body instead), and
+//! `LOUPE_BENCH_CASES=2000`. `cargo test --benches` runs a small case of each mode
+//! (100 requests) and checks the outputs were stored.
 
-#![allow(clippy::unwrap_used, clippy::print_stdout)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 #[path = "../tests/common/mock_openai.rs"]
 mod mock_openai;
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use nix::sys::resource::{UsageWho, getrusage};
 
-const CASES: usize = 2000;
 const CONCURRENCY: usize = 16;
+/// Argument that makes this program a wrapper measuring one child process.
+const MEASURE: &str = "--measure-child";
 
-fn write_session(dir: &Path, base_url: &str) {
+struct Config {
+    cases: usize,
+    latencies: Vec<u64>,
+    tokens: usize,
+    stream: bool,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+fn write_session(dir: &Path, base_url: &str, cfg: &Config) {
     let session = format!(
         r#"name: bench
 models:
@@ -30,9 +57,9 @@ models:
     provider: openai
     base_url: {base_url}
     model: mock
-    params: {{ max_tokens: 32 }}
+    params: {{ max_tokens: 200 }}
     concurrency: {CONCURRENCY}
-    stream: false
+    stream: {stream}
 templates:
   a:
     system: "You are terse."
@@ -46,11 +73,12 @@ variants:
 cases: {{ file: cases.jsonl }}
 checks:
   - json_valid
-"#
+"#,
+        stream = cfg.stream,
     );
     std::fs::write(dir.join("bench.yaml"), session).unwrap();
     let mut cases = String::new();
-    for i in 0..CASES {
+    for i in 0..cfg.cases {
         writeln!(
             cases,
             r#"{{"id": "c{i}", "text": "change request number {i}"}}"#
@@ -60,22 +88,34 @@ checks:
     std::fs::write(dir.join("cases.jsonl"), cases).unwrap();
 }
 
-async fn bare_client(base_url: &str) -> Duration {
+/// The same requests with reqwest alone: each answer read chunk by chunk to its end.
+async fn bare_client(base_url: &str, cfg: &Config) -> Duration {
     let client = reqwest::Client::new();
     let url = format!("{base_url}/chat/completions");
     let started = Instant::now();
-    futures::stream::iter(0..2 * CASES)
+    let stream = cfg.stream;
+    futures::stream::iter(0..2 * cfg.cases)
         .map(|i| {
             let client = &client;
             let url = &url;
             async move {
+                let (system, tag) = if i % 2 == 0 {
+                    ("You are terse.", "A")
+                } else {
+                    ("You are verbose.", "B")
+                };
                 let body = serde_json::json!({
-                    "model": "mock", "max_tokens": 32,
-                    "messages": [{"role": "system", "content": "You are terse."},
-                                 {"role": "user", "content": format!("{}: change request number {}", if i % 2 == 0 { "A" } else { "B" }, i / 2)}],
+                    "model": "mock", "max_tokens": 200, "stream": stream,
+                    "messages": [{"role": "system", "content": system},
+                                 {"role": "user", "content": format!("{tag}: change request number {}", i / 2)}],
                 });
-                let resp = client.post(url).json(&body).send().await.unwrap();
-                let _: serde_json::Value = resp.json().await.unwrap();
+                let mut resp = client.post(url).json(&body).send().await.unwrap();
+                assert!(resp.status().is_success());
+                let mut bytes = 0;
+                while let Some(chunk) = resp.chunk().await.unwrap() {
+                    bytes += chunk.len();
+                }
+                assert!(bytes > 0);
             }
         })
         .buffer_unordered(CONCURRENCY)
@@ -88,91 +128,154 @@ struct Measured {
     wall: Duration,
     cpu: Duration,
     max_rss_kib: i64,
+    stdout: String,
 }
 
-fn children_cpu() -> (Duration, i64) {
-    let u = getrusage(UsageWho::RUSAGE_CHILDREN).unwrap();
-    let tv =
-        |t: nix::sys::time::TimeVal| Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1000);
-    (tv(u.user_time()) + tv(u.system_time()), u.max_rss())
-}
-
-fn measure(cmd: &mut Command) -> (Measured, String) {
-    let (cpu0, _) = children_cpu();
+/// Runs `loupe args` under a wrapper (this program with `--measure-child`), whose only
+/// child it is, so the wrapper's `RUSAGE_CHILDREN` is that one process's CPU and peak RSS.
+fn measure(args: &[&std::ffi::OsStr]) -> Measured {
     let started = Instant::now();
-    let out = cmd.output().unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .arg(MEASURE)
+        .arg(env!("CARGO_BIN_EXE_loupe"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     let wall = started.elapsed();
-    let (cpu1, rss) = children_cpu();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The wrapper's last stderr line: "rusage <cpu µs> <max rss KiB>".
+    let line = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("rusage "))
+        .unwrap();
+    let mut it = line.split_whitespace().map(|v| v.parse::<i64>().unwrap());
+    let (cpu_us, rss) = (it.next().unwrap(), it.next().unwrap());
+    Measured {
+        wall,
+        cpu: Duration::from_micros(cpu_us as u64),
+        max_rss_kib: rss,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    }
+}
+
+/// The wrapper: runs the command, passes its output and exit status on, and reports the
+/// child's CPU time and peak RSS.
+fn measure_child(cmd: &[String]) -> ! {
+    let status = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    let u = getrusage(UsageWho::RUSAGE_CHILDREN).unwrap();
+    let us = |t: nix::sys::time::TimeVal| t.tv_sec() * 1_000_000 + t.tv_usec();
+    eprintln!(
+        "rusage {} {}",
+        us(u.user_time()) + us(u.system_time()),
+        u.max_rss()
     );
-    (
-        Measured {
-            wall,
-            cpu: cpu1.checked_sub(cpu0).unwrap(),
-            max_rss_kib: rss,
-        },
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+/// Successful outputs stored for `run_id` (and all outputs).
+fn stored_outputs(store: &Path, run_id: &str) -> (usize, usize) {
+    let store = loupe::store::Store::open(store).unwrap();
+    let outputs: Vec<_> = store.outputs(run_id).map(Result::unwrap).collect();
+    let ok = outputs.iter().filter(|o| o.error.is_none()).count();
+    (ok, outputs.len())
+}
+
+fn bench(cfg: &Config, rt: &tokio::runtime::Runtime) {
+    let requests = 2 * cfg.cases;
+    for &latency in &cfg.latencies {
+        let server = mock_openai::start_in_thread(Duration::from_millis(latency));
+        server.state.tokens.store(cfg.tokens, Ordering::Relaxed);
+        let base = server.base_url();
+        let bare = rt.block_on(bare_client(&base, cfg));
+        let dir = tempfile::tempdir().unwrap();
+        write_session(dir.path(), &base, cfg);
+        let session = dir.path().join("bench.yaml");
+        let store = dir.path().join("store");
+        let run = measure(&[
+            "--store".as_ref(),
+            store.as_os_str(),
+            "run".as_ref(),
+            session.as_os_str(),
+        ]);
+        let run_id = run.stdout.trim().to_string();
+        let report = measure(&[
+            "--store".as_ref(),
+            store.as_os_str(),
+            "report".as_ref(),
+            run_id.as_ref(),
+        ]);
+        let served = server.state.requests.load(Ordering::Relaxed) - requests;
+        let (ok, stored) = stored_outputs(&store, &run_id);
+        let total = run.wall + report.wall;
+        println!(
+            "latency {latency} ms, {mode}: bare client {:.3} s; loupe run {:.3} s wall, {:.3} s CPU, \
+             {:.1} MiB peak; report {:.3} s wall, {:.3} s CPU, {:.1} MiB peak; total {:.3} s = \
+             {:.3}x bare; {served} requests served to loupe, {ok} of {stored} stored outputs \
+             successful",
+            bare.as_secs_f64(),
+            run.wall.as_secs_f64(),
+            run.cpu.as_secs_f64(),
+            run.max_rss_kib as f64 / 1024.0,
+            report.wall.as_secs_f64(),
+            report.cpu.as_secs_f64(),
+            report.max_rss_kib as f64 / 1024.0,
+            total.as_secs_f64(),
+            total.as_secs_f64() / bare.as_secs_f64(),
+            mode = if cfg.stream {
+                format!("{} SSE events per answer", cfg.tokens)
+            } else {
+                "whole JSON answers".into()
+            },
+        );
+        // A run whose cells failed stores errors fast; its time would mean nothing.
+        assert_eq!(served, requests, "every cell asked once");
+        assert_eq!(
+            (ok, stored),
+            (requests, requests),
+            "every output stored and successful"
+        );
+    }
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` runs this file too: skip then.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(MEASURE) {
+        measure_child(&args[2..]);
     }
-    let latencies: Vec<u64> = std::env::var("LOUPE_BENCH_LATENCIES")
-        .unwrap_or_else(|_| "50,0".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let loupe = env!("CARGO_BIN_EXE_loupe");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    for latency in latencies {
-        let server = mock_openai::start_in_thread(Duration::from_millis(latency));
-        let base = server.base_url();
-        let bare = rt.block_on(bare_client(&base));
-        let dir = tempfile::tempdir().unwrap();
-        write_session(dir.path(), &base);
-        let session = dir.path().join("bench.yaml");
-        let store = dir.path().join("store");
-        let (run, stdout) = measure(
-            Command::new(loupe)
-                .arg("--store")
-                .arg(&store)
-                .arg("run")
-                .arg(&session),
-        );
-        let run_id = stdout.trim().to_string();
-        let (report, _) = measure(
-            Command::new(loupe)
-                .arg("--store")
-                .arg(&store)
-                .arg("report")
-                .arg(&run_id),
-        );
-        let requests = server
-            .state
-            .requests
-            .load(std::sync::atomic::Ordering::Relaxed)
-            - 2 * CASES;
-        println!(
-            "latency {latency} ms: bare client {:.3} s; loupe run {:.3} s wall, {:.3} s CPU; report {:.3} s wall, {:.3} s CPU; \
-             total {:.3} s = {:.3}x bare; peak RSS {:.1} MiB; {requests} requests served to loupe",
-            bare.as_secs_f64(),
-            run.wall.as_secs_f64(),
-            run.cpu.as_secs_f64(),
-            report.wall.as_secs_f64(),
-            report.cpu.as_secs_f64(),
-            (run.wall + report.wall).as_secs_f64(),
-            (run.wall + report.wall).as_secs_f64() / bare.as_secs_f64(),
-            run.max_rss_kib.max(report.max_rss_kib) as f64 / 1024.0,
-        );
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not: a small real case.
+    if !args.iter().any(|a| a == "--bench") {
+        for stream in [true, false] {
+            let cfg = Config {
+                cases: 50,
+                latencies: vec![0],
+                tokens: 16,
+                stream,
+            };
+            bench(&cfg, &rt);
+        }
+        return;
     }
+    let cfg = Config {
+        cases: env_or("LOUPE_BENCH_CASES", 2000),
+        latencies: std::env::var("LOUPE_BENCH_LATENCIES")
+            .unwrap_or_else(|_| "50,0".into())
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect(),
+        tokens: env_or("LOUPE_BENCH_TOKENS", 64),
+        stream: env_or::<u8>("LOUPE_BENCH_STREAM", 1) != 0,
+    };
+    bench(&cfg, &rt);
 }

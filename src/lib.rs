@@ -13,6 +13,7 @@ pub mod sanitize;
 pub mod services;
 pub mod session;
 pub mod spec;
+pub mod ssh;
 pub mod store;
 pub mod template;
 pub mod tui;

@@ -13,7 +13,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -32,24 +31,27 @@ fn wait_limit() -> Duration {
     Duration::from_millis(ms)
 }
 
-static SOCKETS: AtomicUsize = AtomicUsize::new(0);
-
-/// A private tmux server, killed when dropped.
+/// A private tmux server whose socket lives in a temporary folder of its own (`-S`, not
+/// `-L`, which would leave it in the system's tmux folder): killed and removed when dropped.
 struct Tmux {
-    socket: String,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl Tmux {
     fn new() -> Self {
-        let n = SOCKETS.fetch_add(1, Ordering::SeqCst);
+        let dir = tempfile::tempdir().unwrap();
         Self {
-            socket: format!("loupe-rate-test-{}-{n}", std::process::id()),
+            socket: dir.path().join("tmux.sock"),
+            _dir: dir,
         }
     }
 
     fn cmd(&self, args: &[&str]) -> std::process::Output {
         Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["-f", "/dev/null"])
             .args(args)
             .output()
             .unwrap()
@@ -119,7 +121,18 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.socket);
     }
+}
+
+#[test]
+fn the_tmux_harness_leaves_no_server_or_socket_behind() {
+    let tmux = Tmux::new();
+    tmux.start("idle", &["sleep".to_owned(), "30".to_owned()]);
+    let socket = tmux.socket.clone();
+    assert!(socket.exists());
+    drop(tmux);
+    assert!(!socket.exists(), "socket left at {}", socket.display());
 }
 
 /// Opens a store a killed process held, retrying while the kernel lets go of its lock.

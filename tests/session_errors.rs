@@ -14,6 +14,69 @@ const GOOD: &str = "tests/fixtures/sessions/good";
 /// words the message must contain.
 const CASES: &[(&str, &str, &[&str])] = &[
     (
+        "check-regex-string.yaml",
+        "check-regex-string.yaml:15:14",
+        &[
+            "checks[0].regex",
+            "`pattern`",
+            "e.g. `- { regex: { pattern:",
+        ],
+    ),
+    (
+        "check-min-number.yaml",
+        "check-min-number.yaml:15:13",
+        &[
+            "checks[0].bleu",
+            "a map with `min` (0..1)",
+            "e.g. `- { rouge_l: { min: 0.3 } }`",
+        ],
+    ),
+    (
+        "rubric-scale-word.yaml",
+        "rubric-scale-word.yaml:15:22",
+        &["rubric[0].scale", "expected a whole number"],
+    ),
+    (
+        "template-dedented-user.yaml",
+        "template-dedented-user.yaml:9:9",
+        &[
+            "templates.user",
+            "indented under the template's name",
+            "`system`, `user`",
+        ],
+    ),
+    (
+        "param-misindented.yaml",
+        "param-misindented.yaml:7:20",
+        &[
+            "expected a number",
+            "`max_tokens:` was read as part of this value",
+        ],
+    ),
+    (
+        "variable-typo.yaml",
+        "variable-typo.yaml:9:11",
+        &["undefined variable `tickte`", "(did you mean `ticket`?)"],
+    ),
+    (
+        "csv-missing-column.yaml",
+        "csv-missing-column.yaml:9:11",
+        &[
+            "undefined variable `ticket`",
+            "no-ticket.csv has no `ticket` column",
+            "(its header: id,text)",
+        ],
+    ),
+    (
+        "reference-check-without-reference.yaml",
+        "reference-check-without-reference.yaml:15:5",
+        &[
+            "check `rouge_l`",
+            "no case has one",
+            "cases lacking it: one",
+        ],
+    ),
+    (
         "yaml-syntax.yaml",
         "yaml-syntax.yaml:4:10",
         &["did not find expected ',' or '}'"],
@@ -53,7 +116,11 @@ const CASES: &[(&str, &str, &[&str])] = &[
     (
         "wrong-type.yaml",
         "wrong-type.yaml:14:10",
-        &["repeats", "invalid type", "expected u32"],
+        &[
+            "repeats",
+            "invalid type",
+            "expected a whole number, 0 or more",
+        ],
     ),
     (
         "missing-field.yaml",

@@ -217,7 +217,10 @@ fn check_session_reports_each_failure_once_with_a_count() {
     let s = session::load(&path).expect("loads: rendering is checked apart");
     let problems = loupe::session::check_session(&s);
     assert_eq!(problems.len(), 1, "{problems:?}");
-    let ProblemKind::Template { error, more_cases } = &problems[0].kind else {
+    let ProblemKind::Template {
+        error, more_cases, ..
+    } = &problems[0].kind
+    else {
         panic!("{problems:?}");
     };
     assert_eq!(*more_cases, 1);

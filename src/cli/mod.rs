@@ -14,6 +14,7 @@ mod ratings;
 mod render;
 mod run;
 mod runs;
+mod serve;
 mod stats;
 
 use std::path::{Path, PathBuf};
@@ -165,6 +166,8 @@ pub enum Command {
     Export(export::Args),
     /// The passages a RAG config retrieves for a query, or `--index` to build its index.
     Rag(rag::Args),
+    /// Serve the workbench and rating sessions over SSH, to everyone in a users file.
+    Serve(serve::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -271,6 +274,7 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Ratings(args) => ratings::main(store_flag, args),
         Command::Export(args) => export::main(store_flag, args),
         Command::Rag(args) => rag::main(store_flag, &args),
+        Command::Serve(args) => serve::main(store_flag, args),
     }
 }
 

@@ -3,7 +3,8 @@
 //! [`crate::eval::judge`]).
 //!
 //! Like the cells, judgements go through the response cache and the model's client (its
-//! concurrency and rate limits), are written to the store as each completes, and are
+//! concurrency and rate limits, shared by the process), are written to the store as each
+//! completes (by the run's writer thread; the store is read on a blocking thread), and are
 //! skipped when already stored, so a resumed run asks only what is missing. A comparison
 //! whose outputs are missing or errored is not judged.
 
@@ -11,168 +12,137 @@ use std::collections::HashMap;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Endpoint, JudgePlan, Plan, RunError, RunOptions, admit, request_hash};
+use super::{
+    Endpoint, JudgePlan, Plan, RunError, RunOptions, admit, ask_model, blocking, request_hash,
+};
 use crate::eval::judge::{self, JudgeVerdict, OUTPUT_A, OUTPUT_B};
-use crate::providers::{ChatRequest, Completion, Failure, ProviderError, Slot, StreamEvent, Usage};
+use crate::providers::{ChatRequest, Completion, ProviderError, Slot, StreamEvent, Usage};
+use crate::spec::ModelSpec;
 use crate::store::{
-    CacheRecord, CellKey, JudgeAsk, JudgementKey, JudgementRecord, OutputRecord, Store, StoreError,
+    CacheRecord, CellKey, JudgeAsk, JudgementKey, JudgementRecord, OutputRecord, Store, Writer,
     now_ms,
 };
 
-/// One comparison to judge.
+/// One order of one comparison, ready to ask: the record so far, the request (none when it
+/// could not be made, the record's error says why) and its cached answer.
+struct Ask {
+    asked: JudgeAsk,
+    request: Option<ChatRequest>,
+    hit: Option<Completion>,
+}
+
+/// One comparison to judge, in both orders.
 struct Task {
     key: JudgementKey,
-    a: OutputRecord,
-    b: OutputRecord,
+    ab: Ask,
+    ba: Ask,
 }
 
 /// Asks every judge about every comparison not judged yet. Stops early when `cancel` fires.
+/// The plan is handed back: reading the store for each judge's comparisons happens on a
+/// blocking thread, which needs the plan while it does.
 pub(super) async fn judge_all(
     store: &Store,
-    plan: &Plan,
+    mut plan: Plan,
     endpoints: &HashMap<String, Endpoint>,
     opts: RunOptions,
     cancel: &CancellationToken,
     events: &tokio::sync::mpsc::UnboundedSender<super::RunEvent>,
-) -> Result<(), RunError> {
-    for judge in &plan.judges {
-        let endpoint = endpoints
-            .get(&judge.model_name)
-            .ok_or_else(|| RunError::NoEndpoint {
-                model: judge.model_name.clone(),
-            })?;
-        let mut tasks = Vec::new();
-        for (a, b) in &judge.pairs {
-            for case_id in &plan.run.case_ids {
-                for repeat in 0..plan.run.repeats {
-                    let key = JudgementKey {
-                        run_id: plan.run.id.clone(),
-                        judge: judge.id.clone(),
-                        a: a.clone(),
-                        b: b.clone(),
-                        case_id: case_id.clone(),
-                        repeat,
-                    };
-                    if store.has_judgement(&key)? {
-                        continue;
-                    }
-                    let output = |variant: &str| {
-                        store.output(&CellKey {
-                            run_id: plan.run.id.clone(),
-                            variant: variant.to_owned(),
-                            case_id: case_id.clone(),
-                            repeat,
-                        })
-                    };
-                    if let (Some(a), Some(b)) = (output(a)?, output(b)?)
-                        && !a.is_error()
-                        && !b.is_error()
-                    {
-                        tasks.push(Task { key, a, b });
-                    }
-                }
-            }
-        }
+    writer: &Writer,
+) -> Result<Plan, RunError> {
+    for index in 0..plan.judges.len() {
+        let model = &plan.judges[index].model_name;
+        let endpoint = endpoints.get(model).ok_or_else(|| RunError::NoEndpoint {
+            model: model.clone(),
+        })?;
+        let (back, tasks) = {
+            let (store, spec) = (store.clone(), endpoint.spec.clone());
+            blocking(move || {
+                let tasks = comparisons(&store, &plan, index, &spec, opts)?;
+                Ok((plan, tasks))
+            })
+            .await?
+        };
+        plan = back;
+        let judge = &plan.judges[index];
         if !tasks.is_empty() {
             let _ = events.send(super::RunEvent::Judging {
                 judge: judge.id.clone(),
                 comparisons: tasks.len(),
             });
         }
-        let results: Vec<Result<(), StoreError>> =
-            admit(endpoint.client.limits(), tasks, cancel, |task, slot| {
-                judge_one(store, endpoint, opts, cancel, judge, task, slot)
-            })
-            .await;
-        for r in results {
-            r?;
-        }
+        admit(endpoint.client.limits(), tasks, cancel, |task, slot| {
+            judge_one(writer, endpoint, cancel, judge, task, slot)
+        })
+        .await;
         if cancel.is_cancelled() {
             break;
         }
     }
-    Ok(())
+    Ok(plan)
 }
 
-/// Judges one comparison; the first order asked goes in `slot`.
-async fn judge_one(
+/// The comparisons judge number `index` has still to judge (both outputs present and
+/// without error), each order's request rendered and its cache looked up. Blocking.
+fn comparisons(
     store: &Store,
-    endpoint: &Endpoint,
+    plan: &Plan,
+    index: usize,
+    spec: &ModelSpec,
     opts: RunOptions,
-    cancel: &CancellationToken,
-    judge: &JudgePlan,
-    task: Task,
-    slot: Slot,
-) -> Result<(), StoreError> {
-    if cancel.is_cancelled() {
-        return Ok(());
+) -> Result<Vec<Task>, RunError> {
+    let judge = &plan.judges[index];
+    let mut tasks = Vec::new();
+    for (a, b) in &judge.pairs {
+        for case_id in &plan.run.case_ids {
+            for repeat in 0..plan.run.repeats {
+                let key = JudgementKey {
+                    run_id: plan.run.id.clone(),
+                    judge: judge.id.clone(),
+                    a: a.clone(),
+                    b: b.clone(),
+                    case_id: case_id.clone(),
+                    repeat,
+                };
+                if store.has_judgement(&key)? {
+                    continue;
+                }
+                let output = |variant: &str| {
+                    store.output(&CellKey {
+                        run_id: plan.run.id.clone(),
+                        variant: variant.to_owned(),
+                        case_id: case_id.clone(),
+                        repeat,
+                    })
+                };
+                if let (Some(a), Some(b)) = (output(a)?, output(b)?)
+                    && !a.is_error()
+                    && !b.is_error()
+                {
+                    let ask = |first: &OutputRecord, second: &OutputRecord| {
+                        let mut ask = request(judge, spec, &key, first, second);
+                        if !opts.no_cache && ask.request.is_some() {
+                            ask.hit = store.cached(&ask.asked.request_hash)?.map(|r| r.completion);
+                        }
+                        Ok::<_, RunError>(ask)
+                    };
+                    let (ab, ba) = (ask(&a, &b)?, ask(&b, &a)?);
+                    tasks.push(Task { key, ab, ba });
+                }
+            }
+        }
     }
-    let Task { key, a, b } = task;
-    // Ask both orders at once: the second waits for a slot of the model's limits itself.
-    let (ab, ba) = futures::join!(
-        ask(
-            store,
-            endpoint,
-            opts,
-            cancel,
-            judge,
-            &key,
-            &a,
-            &b,
-            Some(slot)
-        ),
-        ask(store, endpoint, opts, cancel, judge, &key, &b, &a, None),
-    );
-    let (Some(ab), Some(ba)) = (ab?, ba?) else {
-        // Cancelled: not finished, a resumed run asks again.
-        return Ok(());
-    };
-    let error = ab.error.clone().or_else(|| ba.error.clone());
-    let (verdict, agreed, reason) = if let Some(e) = &error {
-        (
-            JudgeVerdict::Tie,
-            false,
-            format!("not judged: a request failed: {e}"),
-        )
-    } else {
-        let (verdict, agreed) = judge::combine(ab.pick, ba.pick);
-        let reason = judge::explain(&key.a, &key.b, ab.pick, ba.pick);
-        (verdict, agreed, reason)
-    };
-    store.put_judgement(&JudgementRecord {
-        run_id: key.run_id.clone(),
-        judge: key.judge.clone(),
-        template: judge.template.clone(),
-        template_version: judge.template_version.clone(),
-        model_name: judge.model_name.clone(),
-        a: key.a.clone(),
-        b: key.b.clone(),
-        case_id: key.case_id.clone(),
-        repeat: key.repeat,
-        ab,
-        ba,
-        verdict,
-        agreed,
-        reason,
-        error,
-        finished_ms: now_ms(),
-    })
+    Ok(tasks)
 }
 
-/// Asks the judge with `first` shown as answer A and `second` as answer B. `None` when
-/// cancelled.
-#[allow(clippy::too_many_arguments)]
-async fn ask(
-    store: &Store,
-    endpoint: &Endpoint,
-    opts: RunOptions,
-    cancel: &CancellationToken,
+/// The judge's request with `first` shown as answer A and `second` as answer B.
+fn request(
     judge: &JudgePlan,
+    spec: &ModelSpec,
     key: &JudgementKey,
     first: &OutputRecord,
     second: &OutputRecord,
-    slot: Option<Slot>,
-) -> Result<Option<JudgeAsk>, StoreError> {
+) -> Ask {
     let mut asked = JudgeAsk {
         shown_a: first.variant.clone(),
         shown_b: second.variant.clone(),
@@ -186,7 +156,11 @@ async fn ask(
     };
     let Some(case) = judge.cases.get(&key.case_id) else {
         asked.error = Some(format!("case {} is not in the session", key.case_id));
-        return Ok(Some(asked));
+        return Ask {
+            asked,
+            request: None,
+            hit: None,
+        };
     };
     let messages = match judge.renderer.render_with(
         &judge.template,
@@ -197,18 +171,127 @@ async fn ask(
         Ok(m) => m,
         Err(e) => {
             asked.error = Some(e.to_string());
-            return Ok(Some(asked));
+            return Ask {
+                asked,
+                request: None,
+                hit: None,
+            };
         }
     };
     let req = ChatRequest {
-        model: endpoint.spec.model.clone(),
+        model: spec.model.clone(),
         messages,
-        params: endpoint.spec.params.clone(),
+        params: spec.params.clone(),
         response_format: None,
     };
-    let hash = request_hash(&endpoint.spec, &req);
-    asked.request_hash.clone_from(&hash);
-    match fetch(store, endpoint, opts, cancel, &req, &hash, slot).await? {
+    asked.request_hash = request_hash(spec, &req);
+    Ask {
+        asked,
+        request: Some(req),
+        hit: None,
+    }
+}
+
+/// Judges one comparison (the first order asked goes in `slot`) and hands the judgement to
+/// the writer.
+async fn judge_one(
+    writer: &Writer,
+    endpoint: &Endpoint,
+    cancel: &CancellationToken,
+    judge: &JudgePlan,
+    task: Task,
+    slot: Slot,
+) {
+    if cancel.is_cancelled() {
+        return;
+    }
+    let Task { key, ab, ba } = task;
+    // Ask both orders at once: the second waits for a slot of the model's limits itself.
+    let (ab, ba) = futures::join!(
+        ask(endpoint, cancel, ab, Some(slot)),
+        ask(endpoint, cancel, ba, None),
+    );
+    let mut to_cache: Vec<(String, CacheRecord)> = Vec::new();
+    let (ab, ba) = match (ab, ba) {
+        (Some((ab, c1)), Some((ba, c2))) => {
+            to_cache.extend(c1.into_iter().chain(c2));
+            (ab, ba)
+        }
+        (ab, ba) => {
+            // Cancelled: not finished, a resumed run asks again; what was answered is kept.
+            to_cache.extend(ab.and_then(|a| a.1).into_iter().chain(ba.and_then(|b| b.1)));
+            writer.send(move |store| super::put_cached(store, &to_cache));
+            return;
+        }
+    };
+    let error = ab.error.clone().or_else(|| ba.error.clone());
+    let (verdict, agreed, reason) = if let Some(e) = &error {
+        (
+            JudgeVerdict::Tie,
+            false,
+            format!("not judged: a request failed: {e}"),
+        )
+    } else {
+        let (verdict, agreed) = judge::combine(ab.pick, ba.pick);
+        let reason = judge::explain(&key.a, &key.b, ab.pick, ba.pick);
+        (verdict, agreed, reason)
+    };
+    let record = JudgementRecord {
+        run_id: key.run_id,
+        judge: key.judge,
+        template: judge.template.clone(),
+        template_version: judge.template_version.clone(),
+        model_name: judge.model_name.clone(),
+        a: key.a,
+        b: key.b,
+        case_id: key.case_id,
+        repeat: key.repeat,
+        ab,
+        ba,
+        verdict,
+        agreed,
+        reason,
+        error,
+        finished_ms: now_ms(),
+    };
+    writer.send(move |store| {
+        super::put_cached(store, &to_cache)?;
+        store.put_judgement(&record)
+    });
+}
+
+/// Asks one order: its cached answer, or the model's (with the cache record to write).
+/// `None` when cancelled.
+async fn ask(
+    endpoint: &Endpoint,
+    cancel: &CancellationToken,
+    ask: Ask,
+    slot: Option<Slot>,
+) -> Option<(JudgeAsk, Option<(String, CacheRecord)>)> {
+    let Ask {
+        mut asked,
+        request,
+        hit,
+    } = ask;
+    let Some(req) = request else {
+        return Some((asked, None));
+    };
+    let mut to_cache = Vec::new();
+    let answer = match hit {
+        Some(completion) => Ok((completion, true)),
+        None => ask_model(
+            endpoint,
+            slot,
+            &req,
+            &asked.request_hash,
+            cancel,
+            &mut |_: &StreamEvent| {},
+            &mut to_cache,
+        )
+        .await
+        .map(|c| (c, false)),
+    };
+    match answer {
         Ok((completion, cached)) => {
             asked.pick = judge::parse_answer(&completion.text);
             asked.answer = completion.text;
@@ -216,43 +299,8 @@ async fn ask(
             asked.latency_ms = completion.latency_ms;
             asked.usage = completion.usage;
         }
-        Err(failure) if matches!(failure.error, ProviderError::Cancelled) => return Ok(None),
+        Err(failure) if matches!(failure.error, ProviderError::Cancelled) => return None,
         Err(failure) => asked.error = Some(failure.error.to_string()),
     }
-    Ok(Some(asked))
-}
-
-/// The answer from the response cache, or from the model (then cached).
-async fn fetch(
-    store: &Store,
-    endpoint: &Endpoint,
-    opts: RunOptions,
-    cancel: &CancellationToken,
-    req: &ChatRequest,
-    hash: &str,
-    slot: Option<Slot>,
-) -> Result<Result<(Completion, bool), Failure>, StoreError> {
-    if !opts.no_cache
-        && let Some(hit) = store.cached(hash)?
-    {
-        return Ok(Ok((hit.completion, true)));
-    }
-    match endpoint
-        .client
-        .complete_in(slot, req, cancel, &mut |_: &StreamEvent| {})
-        .await
-    {
-        Ok(completion) => {
-            store.put_cached(
-                hash,
-                &CacheRecord {
-                    completion: completion.clone(),
-                    provider: endpoint.spec.provider.into(),
-                    created_ms: now_ms(),
-                },
-            )?;
-            Ok(Ok((completion, false)))
-        }
-        Err(failure) => Ok(Err(failure)),
-    }
+    Some((asked, to_cache.pop()))
 }

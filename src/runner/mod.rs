@@ -3,9 +3,10 @@
 //! Cells are grouped by model and each group is driven by that model's limits, which the
 //! process shares (see [`crate::providers::ModelPool`]): a cell starts only once its model
 //! has a free slot, so one slow endpoint never holds slots another could use, and two runs
-//! at once share the model's concurrency instead of each having its own. The response cache is keyed by the
-//! blake3 of the exact request; a cell that already has an output is skipped, which is all
-//! that resuming an interrupted run needs. A session's `judge` checks run last, on the
+//! at once share the model's concurrency instead of each having its own. The response
+//! cache is keyed by the blake3 of the exact request; a cell that already has an output is
+//! skipped, which is all that resuming an interrupted run needs. Store work never runs on
+//! the async threads (see [`execute`]). A session's `judge` checks run last, on the
 //! finished outputs (`judging.rs`), resumable the same way.
 
 mod judging;
@@ -13,9 +14,8 @@ mod plan;
 pub mod retrieval;
 
 use std::collections::HashMap;
-use std::sync::Arc;
-
 use std::future::Future;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -28,12 +28,12 @@ pub use plan::{Cell, JudgePlan, Plan, PlanError, Selection, plan_new_run, plan_r
 use crate::eval::checks::{CheckInput, CompiledCheck, run_checks, validate_json};
 use crate::providers::{
     ChatRequest, Client, Completion, Failure, Limits, Message, ModelPool, ProviderError, Role,
-    Slot, StreamEvent,
+    Slot, StreamEvent, Usage,
 };
 use crate::spec::ModelSpec;
 use crate::store::{
     CacheRecord, CellKey, OutputRecord, RunRecord, RunStatus, SchemaAttempt, Store, StoreError,
-    cost_usd, now_ms,
+    Writer, cost_usd, now_ms,
 };
 
 /// What a run reports while it goes, for progress bars and the TUI.
@@ -137,9 +137,32 @@ pub enum RunError {
     /// stored.
     #[error("{0}")]
     Rag(String),
+    #[error("the run's store work stopped: {0}")]
+    Worker(String),
+}
+
+/// Runs `work` on a blocking thread: sled calls and store scans never run on an async
+/// worker, where they would hold up every other task of the process (another App's frames).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, RunError> + Send + 'static,
+) -> Result<T, RunError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| RunError::Worker(e.to_string()))?
+}
+
+/// A cell still to run, with the cached answer to its first request when there is one.
+struct Todo {
+    cell: Arc<Cell>,
+    hit: Option<Completion>,
 }
 
 /// Executes a plan to the end or until `cancel` fires; returns the run as stored last.
+///
+/// Store work stays off the async threads: what is already done or cached is found on a
+/// blocking thread before any request goes out, and outputs, cache records and the run's
+/// end go to a [`Writer`] thread in order (each `CellDone` is sent once its output is
+/// written).
 pub async fn execute(
     store: &Store,
     mut plan: Plan,
@@ -163,17 +186,97 @@ pub async fn execute(
     }
     plan.run.status = RunStatus::Running;
     plan.run.finished_ms = None;
-    store.put_run(&plan.run)?;
+    // A failed write stops the run (the writer cancels this) without looking like the
+    // user's interruption.
+    let work = cancel.child_token();
+    let writer = Writer::start(store.clone(), work.clone())?;
 
-    let mut todo: HashMap<&str, Vec<Arc<Cell>>> = HashMap::new();
+    let (plan, todo) = {
+        let (store, endpoints, events) = (store.clone(), endpoints.clone(), events.clone());
+        blocking(move || {
+            let todo = prepare(&store, &plan, &endpoints, opts, &events)?;
+            Ok((plan, todo))
+        })
+        .await?
+    };
+
+    let mut groups = Vec::new();
+    for (model, cells) in todo {
+        let endpoint = endpoints.get(&model).ok_or_else(|| RunError::NoEndpoint {
+            model: model.clone(),
+        })?;
+        let ctx = Ctx {
+            store,
+            writer: &writer,
+            endpoint,
+            opts,
+            cancel: &work,
+            events,
+        };
+        groups.push(admit(
+            endpoint.client.limits(),
+            cells,
+            &work,
+            move |todo, slot| ctx.run_cell(todo, slot),
+        ));
+    }
+    futures::future::join_all(groups).await;
+    // The judges compare outputs, so they go once every cell's output is written.
+    writer.sync().await?;
+    let mut plan = if work.is_cancelled() {
+        plan
+    } else {
+        judging::judge_all(store, plan, endpoints, opts, &work, events, &writer).await?
+    };
+
+    plan.run.status = if work.is_cancelled() {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Complete
+    };
+    plan.run.finished_ms = Some(now_ms());
+    let run = plan.run.clone();
+    writer.send(move |store| store.put_run(&run));
+    // Written and flushed before the run is said to be finished.
+    writer.finish().await?;
+    let _ = events.send(RunEvent::Finished {
+        run_id: plan.run.id.clone(),
+        status: plan.run.status,
+    });
+    Ok(plan.run)
+}
+
+/// On a blocking thread, before any request: stores the run as started, skips the cells
+/// that already have an output, finishes the cells whose answer is cached (checks and
+/// all), and returns the rest by model, each with its cached first answer if it has one
+/// that still needs a schema repair.
+fn prepare(
+    store: &Store,
+    plan: &Plan,
+    endpoints: &HashMap<String, Endpoint>,
+    opts: RunOptions,
+    events: &mpsc::UnboundedSender<RunEvent>,
+) -> Result<HashMap<String, Vec<Todo>>, RunError> {
+    store.put_run(&plan.run)?;
+    let mut todo: HashMap<String, Vec<Todo>> = HashMap::new();
+    let mut finished = Vec::new();
     let mut already_done = 0;
     for cell in &plan.cells {
         if store.has_output(&cell.key)? {
             already_done += 1;
+            continue;
+        }
+        let hit = if opts.no_cache {
+            None
         } else {
-            todo.entry(cell.model.as_str())
-                .or_default()
-                .push(cell.clone());
+            store.cached(&cell.request_hash)?.map(|r| r.completion)
+        };
+        match hit {
+            Some(answer) if answer_stands(cell, &answer) => finished.push((cell, answer)),
+            hit => todo.entry(cell.model.clone()).or_default().push(Todo {
+                cell: cell.clone(),
+                hit,
+            }),
         }
     }
     let _ = events.send(RunEvent::Started {
@@ -181,48 +284,99 @@ pub async fn execute(
         total: plan.cells.len(),
         already_done,
     });
+    for (cell, answer) in finished {
+        let endpoint = endpoints
+            .get(&cell.model)
+            .ok_or_else(|| RunError::NoEndpoint {
+                model: cell.model.clone(),
+            })?;
+        let record = output_record(cell, &endpoint.spec, Ok(answer), true, Vec::new());
+        store.put_output(&record)?;
+        let _ = events.send(cell_done(&record));
+    }
+    Ok(todo)
+}
 
-    let mut groups = Vec::new();
-    for (model, cells) in todo {
-        let endpoint = endpoints.get(model).ok_or_else(|| RunError::NoEndpoint {
-            model: model.into(),
-        })?;
-        let ctx = Ctx {
-            store,
-            endpoint,
-            opts,
-            cancel,
-            events,
-        };
-        groups.push(admit(
-            endpoint.client.limits(),
-            cells,
-            cancel,
-            move |cell, slot| ctx.run_cell(cell, slot),
-        ));
-    }
-    let results = futures::future::join_all(groups).await;
-    for result in results.into_iter().flatten() {
-        result?;
-    }
-    // The judges compare outputs, so they go once every cell has one.
-    if !cancel.is_cancelled() {
-        judging::judge_all(store, &plan, endpoints, opts, cancel, events).await?;
-    }
+/// Whether a cached answer is the cell's final one: no schema to enforce, no repair turns
+/// allowed, or an answer that matches the schema.
+fn answer_stands(cell: &Cell, answer: &Completion) -> bool {
+    cell.enforce
+        .as_ref()
+        .is_none_or(|e| e.retries == 0 || validate_json(&e.validator, &answer.text).is_ok())
+}
 
-    plan.run.status = if cancel.is_cancelled() {
-        RunStatus::Interrupted
-    } else {
-        RunStatus::Complete
+fn cell_done(record: &OutputRecord) -> RunEvent {
+    RunEvent::CellDone {
+        key: record.key(),
+        cached: record.cached,
+        passed: record.passed(),
+        error: record.error.clone(),
+    }
+}
+
+/// A cell's output from the outcome of its requests.
+fn output_record(
+    cell: &Cell,
+    spec: &ModelSpec,
+    outcome: Result<Completion, Failure>,
+    all_cached: bool,
+    schema_attempts: Vec<SchemaAttempt>,
+) -> OutputRecord {
+    let mut record = OutputRecord {
+        run_id: cell.key.run_id.clone(),
+        variant: cell.key.variant.clone(),
+        case_id: cell.key.case_id.clone(),
+        repeat: cell.key.repeat,
+        text: String::new(),
+        usage: Usage::default(),
+        latency_ms: 0,
+        ttft_ms: None,
+        cost_usd: None,
+        cached: false,
+        attempts: 0,
+        finish_reason: None,
+        error: None,
+        request_hash: cell.request_hash.clone(),
+        checks: Vec::new(),
+        schema_attempts,
+        passages: cell.passages.clone(),
+        finished_ms: now_ms(),
     };
-    plan.run.finished_ms = Some(now_ms());
-    store.put_run(&plan.run)?;
-    store.flush()?;
-    let _ = events.send(RunEvent::Finished {
-        run_id: plan.run.id.clone(),
-        status: plan.run.status,
-    });
-    Ok(plan.run)
+    match outcome {
+        Err(failure) => {
+            record.attempts = failure.attempts;
+            record.error = Some(failure.error.to_string());
+        }
+        Ok(completion) => {
+            let cost = cost_usd(spec, &completion.usage);
+            record.checks = run_checks(
+                &cell.checks,
+                &CheckInput {
+                    text: &completion.text,
+                    case: &cell.case,
+                    latency_ms: completion.latency_ms,
+                    ttft_ms: completion.ttft_ms,
+                    cost_usd: cost,
+                    output_tokens: completion.usage.output_tokens,
+                    schema: cell.schema.as_deref(),
+                    passages: &cell
+                        .passages
+                        .iter()
+                        .map(|p| p.id.clone())
+                        .collect::<Vec<_>>(),
+                },
+            );
+            record.text = completion.text;
+            record.usage = completion.usage;
+            record.latency_ms = completion.latency_ms;
+            record.ttft_ms = completion.ttft_ms;
+            record.cost_usd = cost;
+            record.cached = all_cached;
+            record.attempts = completion.attempts;
+            record.finish_reason = completion.finish_reason;
+        }
+    }
+    record
 }
 
 /// The answer to one request, from the cache or the model.
@@ -231,10 +385,43 @@ struct Fetched {
     cached: bool,
 }
 
+/// The cached answer to `hash`, looked up on a blocking thread.
+async fn cached(store: &Store, hash: &str) -> Result<Option<Completion>, RunError> {
+    let (store, hash) = (store.clone(), hash.to_owned());
+    blocking(move || Ok(store.cached(&hash)?.map(|r| r.completion))).await
+}
+
+/// Asks the model (in `slot`, when the caller holds one) and, on success, gives the
+/// answer's cache record to be written with the rest of the caller's results.
+async fn ask_model(
+    endpoint: &Endpoint,
+    slot: Option<Slot>,
+    req: &ChatRequest,
+    hash: &str,
+    cancel: &CancellationToken,
+    on_event: &mut (dyn FnMut(&StreamEvent) + Send),
+    to_cache: &mut Vec<(String, CacheRecord)>,
+) -> Result<Completion, Failure> {
+    let completion = endpoint
+        .client
+        .complete_in(slot, req, cancel, on_event)
+        .await?;
+    to_cache.push((
+        hash.to_owned(),
+        CacheRecord {
+            completion: completion.clone(),
+            provider: endpoint.spec.provider.into(),
+            created_ms: now_ms(),
+        },
+    ));
+    Ok(completion)
+}
+
 /// What every cell of one model's group shares.
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
     store: &'a Store,
+    writer: &'a Writer,
     endpoint: &'a Endpoint,
     opts: RunOptions,
     cancel: &'a CancellationToken,
@@ -242,97 +429,130 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A repair turn's answer: from the cache (looked up on a blocking thread) or the model.
     async fn fetch(
         self,
         slot: Option<Slot>,
         req: &ChatRequest,
         hash: &str,
         cell: &CellKey,
-    ) -> Result<Result<Fetched, Failure>, StoreError> {
+        to_cache: &mut Vec<(String, CacheRecord)>,
+    ) -> Result<Result<Fetched, Failure>, RunError> {
         let Self {
             store,
             endpoint,
             opts,
             cancel,
             events,
+            ..
         } = self;
         if !opts.no_cache
-            && let Some(hit) = store.cached(hash)?
+            && let Some(completion) = cached(store, hash).await?
         {
             return Ok(Ok(Fetched {
-                completion: hit.completion,
+                completion,
                 cached: true,
             }));
         }
-        let mut on_event = |ev: &StreamEvent| match (opts.deltas, ev) {
-            (true, StreamEvent::Delta(text)) => {
-                let _ = events.send(RunEvent::Delta {
-                    key: cell.clone(),
-                    text: text.clone(),
-                });
+        let mut on_event = |ev: &StreamEvent| {
+            if opts.deltas {
+                forward(events, cell, ev);
             }
-            (true, StreamEvent::Restart { .. }) => {
-                let _ = events.send(RunEvent::Restart { key: cell.clone() });
-            }
-            _ => {}
         };
-        match endpoint
-            .client
-            .complete_in(slot, req, cancel, &mut on_event)
-            .await
-        {
-            Ok(completion) => {
-                store.put_cached(
-                    hash,
-                    &CacheRecord {
-                        completion: completion.clone(),
-                        provider: endpoint.spec.provider.into(),
-                        created_ms: now_ms(),
-                    },
-                )?;
-                Ok(Ok(Fetched {
+        Ok(
+            ask_model(endpoint, slot, req, hash, cancel, &mut on_event, to_cache)
+                .await
+                .map(|completion| Fetched {
                     completion,
                     cached: false,
-                }))
-            }
-            Err(failure) => Ok(Err(failure)),
-        }
+                }),
+        )
     }
 
-    /// Runs one cell whose first request goes in `slot`.
-    async fn run_cell(self, cell: Arc<Cell>, slot: Slot) -> Result<(), StoreError> {
+    /// Runs one cell whose first request goes in `slot`; its output goes to the writer.
+    async fn run_cell(self, todo: Todo, slot: Slot) {
         let Self {
-            store,
+            writer,
             endpoint,
             cancel,
             events,
             ..
         } = self;
         if cancel.is_cancelled() {
-            return Ok(());
+            return;
         }
+        let Todo { cell, mut hit } = todo;
+        let mut repair: Option<ChatRequest> = None;
         if let Some(error) = &cell.retrieval_error {
             // Retrieval failed: the model is not asked a question without its passages.
-            let record = error_output(&cell, error.clone(), 0, Vec::new());
             drop(slot);
-            store.put_output(&record)?;
-            let _ = events.send(RunEvent::CellDone {
-                key: cell.key.clone(),
-                cached: false,
-                passed: false,
-                error: record.error,
+            let mut record = output_record(
+                &cell,
+                &endpoint.spec,
+                Err(Failure {
+                    error: ProviderError::Config(String::new()),
+                    attempts: 0,
+                }),
+                false,
+                Vec::new(),
+            );
+            record.error = Some(error.clone());
+            let events = events.clone();
+            writer.send(move |store| {
+                store.put_output(&record)?;
+                let _ = events.send(cell_done(&record));
+                Ok(())
             });
-            return Ok(());
+            return;
         }
-        let mut req = cell.request.clone();
         let mut hash = cell.request_hash.clone();
         let mut schema_attempts = Vec::new();
         let mut repairs_left = cell.enforce.as_ref().map_or(0, |e| e.retries);
         let mut all_cached = true;
         let mut slot = Some(slot);
+        let mut to_cache = Vec::new();
         let outcome = loop {
-            // A repair turn waits for a slot of its own like any request.
-            let fetched = match self.fetch(slot.take(), &req, &hash, &cell.key).await? {
+            let req = repair.as_ref().unwrap_or(&cell.request);
+            let fetched = match (hit.take(), repair.is_some()) {
+                (Some(completion), _) => Ok(Fetched {
+                    completion,
+                    cached: true,
+                }),
+                // The first request's cache was looked up before the run started.
+                (None, false) => {
+                    let mut on_event = |ev: &StreamEvent| {
+                        if self.opts.deltas {
+                            forward(events, &cell.key, ev);
+                        }
+                    };
+                    ask_model(
+                        endpoint,
+                        slot.take(),
+                        req,
+                        &hash,
+                        cancel,
+                        &mut on_event,
+                        &mut to_cache,
+                    )
+                    .await
+                    .map(|completion| Fetched {
+                        completion,
+                        cached: false,
+                    })
+                }
+                // A repair turn waits for a slot of its own like any request.
+                (None, true) => {
+                    match self
+                        .fetch(slot.take(), req, &hash, &cell.key, &mut to_cache)
+                        .await
+                    {
+                        Ok(f) => f,
+                        // The cache could not be read: the writer's failure says why.
+                        Err(_) => return,
+                    }
+                }
+            };
+            let fetched = match fetched {
                 Ok(f) => f,
                 Err(failure) => break Err(failure),
             };
@@ -348,17 +568,19 @@ impl Ctx<'_> {
             }
             repairs_left -= 1;
             // A repair turn: the model sees its own answer and exactly what was wrong with it.
-            req.messages.push(Message::new(
+            let mut next = req.clone();
+            next.messages.push(Message::new(
                 Role::Assistant,
                 fetched.completion.text.clone(),
             ));
-            req.messages
+            next.messages
                 .push(Message::new(Role::User, repair_prompt(&errors)));
             // A repair of a later repeat is its own sample too (see the plan's repeat hashes).
             hash = match cell.key.repeat {
-                0 => request_hash(&endpoint.spec, &req),
-                n => format!("{}#{n}", request_hash(&endpoint.spec, &req)),
+                0 => request_hash(&endpoint.spec, &next),
+                n => format!("{}#{n}", request_hash(&endpoint.spec, &next)),
             };
+            repair = Some(next);
             // What streamed so far was the rejected answer; the repair starts a new one.
             if self.opts.deltas {
                 let _ = events.send(RunEvent::Restart {
@@ -371,96 +593,45 @@ impl Ctx<'_> {
             });
         };
 
-        let record = match outcome {
-            Err(failure) if matches!(failure.error, crate::providers::ProviderError::Cancelled) => {
-                // Not finished: a resumed run asks again.
-                return Ok(());
-            }
-            Err(failure) => error_output(
-                &cell,
-                failure.error.to_string(),
-                failure.attempts,
-                schema_attempts,
-            ),
-            Ok(completion) => {
-                let cost = cost_usd(&endpoint.spec, &completion.usage);
-                let checks = run_checks(
-                    &cell.checks,
-                    &CheckInput {
-                        text: &completion.text,
-                        case: &cell.case,
-                        latency_ms: completion.latency_ms,
-                        ttft_ms: completion.ttft_ms,
-                        cost_usd: cost,
-                        output_tokens: completion.usage.output_tokens,
-                        schema: cell.schema.as_deref(),
-                        passages: &cell
-                            .passages
-                            .iter()
-                            .map(|p| p.id.clone())
-                            .collect::<Vec<_>>(),
-                    },
-                );
-                OutputRecord {
-                    run_id: cell.key.run_id.clone(),
-                    variant: cell.key.variant.clone(),
-                    case_id: cell.key.case_id.clone(),
-                    repeat: cell.key.repeat,
-                    text: completion.text,
-                    usage: completion.usage,
-                    latency_ms: completion.latency_ms,
-                    ttft_ms: completion.ttft_ms,
-                    cost_usd: cost,
-                    cached: all_cached,
-                    attempts: completion.attempts,
-                    finish_reason: completion.finish_reason,
-                    error: None,
-                    request_hash: cell.request_hash.clone(),
-                    checks,
-                    schema_attempts,
-                    passages: cell.passages.clone(),
-                    finished_ms: now_ms(),
-                }
-            }
-        };
-        store.put_output(&record)?;
-        let _ = events.send(RunEvent::CellDone {
-            key: cell.key.clone(),
-            cached: record.cached,
-            passed: record.passed(),
-            error: record.error,
+        if let Err(failure) = &outcome
+            && matches!(failure.error, ProviderError::Cancelled)
+        {
+            // Not finished: a resumed run asks again (what was answered stays cached).
+            writer.send(move |store| put_cached(store, &to_cache));
+            return;
+        }
+        let record = output_record(&cell, &endpoint.spec, outcome, all_cached, schema_attempts);
+        let events = events.clone();
+        writer.send(move |store| {
+            put_cached(store, &to_cache)?;
+            store.put_output(&record)?;
+            let _ = events.send(cell_done(&record));
+            Ok(())
         });
-        Ok(())
     }
 }
 
-/// The output of a cell that has no answer: `error` says why.
-fn error_output(
-    cell: &Cell,
-    error: String,
-    attempts: u32,
-    schema_attempts: Vec<SchemaAttempt>,
-) -> OutputRecord {
-    OutputRecord {
-        run_id: cell.key.run_id.clone(),
-        variant: cell.key.variant.clone(),
-        case_id: cell.key.case_id.clone(),
-        repeat: cell.key.repeat,
-        text: String::new(),
-        usage: crate::providers::Usage::default(),
-        latency_ms: 0,
-        ttft_ms: None,
-        cost_usd: None,
-        cached: false,
-        attempts,
-        finish_reason: None,
-        error: Some(error),
-        request_hash: cell.request_hash.clone(),
-        checks: Vec::new(),
-        schema_attempts,
-        passages: cell.passages.clone(),
-        finished_ms: now_ms(),
+/// Passes streamed text on as run events.
+fn forward(events: &mpsc::UnboundedSender<RunEvent>, key: &CellKey, ev: &StreamEvent) {
+    match ev {
+        StreamEvent::Delta(text) => {
+            let _ = events.send(RunEvent::Delta {
+                key: key.clone(),
+                text: text.clone(),
+            });
+        }
+        StreamEvent::Restart { .. } => {
+            let _ = events.send(RunEvent::Restart { key: key.clone() });
+        }
+        _ => {}
     }
+}
+
+fn put_cached(store: &Store, records: &[(String, CacheRecord)]) -> Result<(), StoreError> {
+    for (hash, rec) in records {
+        store.put_cached(hash, rec)?;
+    }
+    Ok(())
 }
 
 fn repair_prompt(errors: &[String]) -> String {

@@ -101,11 +101,13 @@ pub enum ProblemKind {
     /// A rule of its own, worded at the place that checks it.
     #[error("{0}")]
     Invalid(String),
-    #[error("{error}{}", more_cases_hint(*.more_cases))]
+    #[error("{error}{}{hint}", more_cases_hint(*.more_cases))]
     Template {
         error: TemplateError,
         /// Other cases that fail the same way, left out to keep the list short.
         more_cases: usize,
+        /// What to do about it, when known (" (did you mean `ticket`?)"), or empty.
+        hint: String,
     },
 }
 

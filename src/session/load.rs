@@ -13,7 +13,7 @@ use indexmap::IndexMap;
 
 use super::position::{Pos, PosIndex, Seg, ypath};
 use super::{
-    FileKind, Location, Problem, ProblemKind, RefKind, SchemaRef, Session, SessionError,
+    Case, FileKind, Location, Problem, ProblemKind, RefKind, SchemaRef, Session, SessionError,
     SessionFile, TemplateSpec, cases,
 };
 use crate::spec::{
@@ -41,6 +41,7 @@ pub fn load(path: &Path) -> Result<Session, SessionError> {
     let mut cx = Checker::new(path, &dir, &index);
     let templates = cx.check_file(&file);
     let (cases, case_locations) = cases::load(&mut cx, &file);
+    cx.check_references(&file, &cases);
     cx.finish()?;
     Ok(Session {
         path: path.to_owned(),
@@ -85,7 +86,11 @@ pub(super) fn template_problem(
     };
     Problem {
         at: location(file, pos),
-        kind: ProblemKind::Template { error, more_cases },
+        kind: ProblemKind::Template {
+            error,
+            more_cases,
+            hint: String::new(),
+        },
     }
 }
 
@@ -101,7 +106,7 @@ pub(super) fn location(file: &Path, pos: Pos) -> Location {
 /// location now says first.
 pub(super) fn yaml_problem(file: &Path, text: &str, err: &serde_yaml::Error) -> Problem {
     let (line, col) = err.location().map_or((1, 1), |l| (l.line(), l.column()));
-    let mut message = strip_location(&err.to_string(), line, col);
+    let mut message = super::hints::explain(&strip_location(&err.to_string(), line, col));
     let indented_by_tab = text.lines().nth(line.saturating_sub(1)).is_some_and(|l| {
         l.chars()
             .take_while(|c| c.is_whitespace())
@@ -680,6 +685,63 @@ impl<'a> Checker<'a> {
                 &[v],
                 &no_schema,
             );
+        }
+    }
+
+    /// Checks scored against the case's reference (`bleu`, `rouge_l`, `similarity`,
+    /// `equals` with `reference`) need every case to have one: without it the check fails
+    /// on every row of that case for a reason no model can fix.
+    fn check_references(&mut self, f: &SessionFile, cases: &[Case]) {
+        let lacking: Vec<&str> = cases
+            .iter()
+            .filter(|c| c.reference.is_none())
+            .map(|c| c.id.as_str())
+            .collect();
+        if lacking.is_empty() {
+            return;
+        }
+        let mut located: Vec<(Vec<Seg>, &CheckSpec)> = f
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(j, c)| (ypath!["checks", j].to_vec(), c))
+            .collect();
+        for (i, v) in f.variants.iter().enumerate() {
+            located.extend(
+                v.checks
+                    .iter()
+                    .enumerate()
+                    .map(|(j, c)| (ypath!["variants", i, "checks", j].to_vec(), c)),
+            );
+        }
+        let shown = lacking[..lacking.len().min(5)].join(", ");
+        let more = if lacking.len() > 5 {
+            format!(" and {} more", lacking.len() - 5)
+        } else {
+            String::new()
+        };
+        for (at, check) in located {
+            let needs = match check {
+                CheckSpec::Bleu(_) | CheckSpec::RougeL(_) | CheckSpec::Similarity(_) => true,
+                CheckSpec::Equals(t) => t.reference.is_some(),
+                _ => false,
+            };
+            if needs {
+                let which = if lacking.len() == cases.len() {
+                    "no case has".to_owned()
+                } else {
+                    format!("{} of {} cases have", lacking.len(), cases.len())
+                };
+                self.report(
+                    &at,
+                    ProblemKind::Invalid(format!(
+                        "check `{}` compares with the case's `reference`, but {which} one \
+                         (cases lacking it: {shown}{more}): add a `reference` to each case, or drop \
+                         the check",
+                        check.kind_name()
+                    )),
+                );
+            }
         }
     }
 

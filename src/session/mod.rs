@@ -8,13 +8,14 @@
 mod cases;
 mod check;
 mod error;
+mod hints;
 mod load;
 pub(crate) mod position;
 mod write;
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
@@ -211,12 +212,39 @@ impl Session {
 
     /// A template error as a problem, located at the line of the part to fix.
     pub fn template_problem(&self, error: TemplateError, more_cases: usize) -> Problem {
-        load::template_problem(
+        let hint = match &error {
+            TemplateError::Undefined { variable, .. } => {
+                let mut known: Vec<String> = self
+                    .cases
+                    .iter()
+                    .flat_map(|c| c.vars.keys().cloned())
+                    .collect();
+                known.sort();
+                known.dedup();
+                let csv = match &self.file.cases {
+                    CasesSpec::File(f)
+                        if Path::new(&f.file)
+                            .extension()
+                            .is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
+                    {
+                        Some(self.dir.join(&f.file))
+                    }
+                    _ => None,
+                };
+                hints::undefined_variable(variable, &known, csv.as_deref())
+            }
+            _ => String::new(),
+        };
+        let mut problem = load::template_problem(
             &self.path,
             &self.index,
             &self.file.templates,
             error,
             more_cases,
-        )
+        );
+        if let ProblemKind::Template { hint: h, .. } = &mut problem.kind {
+            *h = hint;
+        }
+        problem
     }
 }

@@ -50,6 +50,16 @@ pub enum StoreError {
     #[error("the store {path} is in use by {holder}; close that first")]
     Locked { path: PathBuf, holder: String },
     #[error(
+        "the store {path} is served by `loupe serve` (process {pid}) on {listen}: \
+         connect with `{hint}` to work in it, or stop that server first",
+        hint = ssh_hint(listen)
+    )]
+    Served {
+        path: PathBuf,
+        pid: u32,
+        listen: String,
+    },
+    #[error(
         "the store {path} has schema version {found}, this Loupe reads version {expected}: \
          use a Loupe that matches, or point --store at a new directory"
     )]
@@ -116,6 +126,25 @@ struct Holder {
     pid: u32,
     command: String,
     since_ms: u64,
+    /// The address `loupe serve` listens on, when this process serves the store over SSH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    serving: Option<String>,
+}
+
+/// The command that connects to a `loupe serve` listening on `listen` (`host:port`). The
+/// user name does not matter: the server knows people by their key.
+pub fn ssh_hint(listen: &str) -> String {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(addr) => {
+            let host = if addr.ip().is_unspecified() {
+                "localhost".to_owned()
+            } else {
+                addr.ip().to_string()
+            };
+            format!("ssh -p {} {host}", addr.port())
+        }
+        Err(_) => format!("ssh {listen}"),
+    }
 }
 
 impl Store {
@@ -137,9 +166,20 @@ impl Store {
         }
         let db = config.open().map_err(|source| {
             if is_lock_error(&source) {
-                StoreError::Locked {
-                    path: path.to_owned(),
-                    holder: describe_holder(path),
+                match read_holder(path) {
+                    Some(Holder {
+                        pid,
+                        serving: Some(listen),
+                        ..
+                    }) => StoreError::Served {
+                        path: path.to_owned(),
+                        pid,
+                        listen,
+                    },
+                    _ => StoreError::Locked {
+                        path: path.to_owned(),
+                        holder: describe_holder(path),
+                    },
                 }
             } else {
                 StoreError::Open {
@@ -174,6 +214,12 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Says, in the holder file, that this process serves the store over SSH on `listen`,
+    /// so `loupe rate` or `loupe SESSION` started beside it can say how to connect.
+    pub fn announce_server(&self, listen: &str) {
+        write_holder_serving(&self.inner.path, Some(listen.to_owned()));
     }
 
     /// Waits until everything written so far is on disk.
@@ -356,26 +402,33 @@ fn is_lock_error(err: &sled::Error) -> bool {
     }
 }
 
+fn read_holder(path: &Path) -> Option<Holder> {
+    let text = std::fs::read_to_string(path.join(HOLDER_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 fn describe_holder(path: &Path) -> String {
-    let Ok(text) = std::fs::read_to_string(path.join(HOLDER_FILE)) else {
-        return "another process".into();
-    };
-    match serde_json::from_str::<Holder>(&text) {
-        Ok(h) => format!(
+    match read_holder(path) {
+        Some(h) => format!(
             "process {} (`{}`, since {})",
             h.pid,
             h.command,
             records::format_time(h.since_ms)
         ),
-        Err(_) => "another process".into(),
+        None => "another process".into(),
     }
 }
 
 fn write_holder(path: &Path) {
+    write_holder_serving(path, None);
+}
+
+fn write_holder_serving(path: &Path, serving: Option<String>) {
     let holder = Holder {
         pid: std::process::id(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         since_ms: records::now_ms(),
+        serving,
     };
     // Best effort: the holder file only improves the message another process prints.
     if let Ok(text) = serde_json::to_string(&holder) {

@@ -4,6 +4,12 @@
 //! per request and its latency is exactly the configured one. It answers every chat
 //! completion with a small JSON verdict, plain or as SSE, and counts requests by the text
 //! of the last user message so tests can tell which cells were asked for again.
+//!
+//! With [`MockState::tokens`] set to n, a streamed answer comes as llama.cpp sends one:
+//! chunked transfer encoding, one SSE event per token written on its own, n tokens (the
+//! verdict's rationale is lengthened to about four characters a token); a non-streamed
+//! answer carries the same text whole. Left at 0, the short verdict comes in two events
+//! in one write.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -23,6 +29,8 @@ pub struct MockState {
     /// Requests read and not yet answered, and the most there ever were at once.
     pub in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
+    /// Tokens per answer, each its own SSE event and write; 0 for the short two-event form.
+    pub tokens: AtomicUsize,
     /// Requests seen per last user message.
     pub by_prompt: Mutex<HashMap<String, usize>>,
 }
@@ -86,8 +94,10 @@ async fn serve(sock: TcpStream, state: Arc<MockState>) {
         }
         let response = respond(&state, &body);
         state.in_flight.fetch_sub(1, Ordering::SeqCst);
-        if wr.write_all(response.as_bytes()).await.is_err() {
-            return;
+        for part in response {
+            if wr.write_all(part.as_bytes()).await.is_err() {
+                return;
+            }
         }
     }
 }
@@ -122,7 +132,8 @@ pub async fn read_request<R: AsyncBufReadExt + AsyncReadExt + Unpin>(
     Some(body)
 }
 
-fn respond(state: &MockState, body: &[u8]) -> String {
+/// The response, as the pieces written one after the other.
+fn respond(state: &MockState, body: &[u8]) -> Vec<String> {
     state.requests.fetch_add(1, Ordering::Relaxed);
     let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let prompt = req["messages"]
@@ -132,13 +143,44 @@ fn respond(state: &MockState, body: &[u8]) -> String {
         .unwrap_or("")
         .to_string();
     let risk = ["low", "medium", "high"][prompt.len() % 3];
-    let text = format!(
-        r#"{{"title":"Mock assessment","risk":"{risk}","rationale":"Mock answer of {} chars."}}"#,
-        prompt.len()
-    );
+    let tokens = state.tokens.load(Ordering::Relaxed);
+    let mut rationale = format!("Mock answer of {} chars.", prompt.len());
+    while rationale.len() + 50 < 4 * tokens {
+        rationale.push_str(" More words.");
+    }
+    let text =
+        format!(r#"{{"title":"Mock assessment","risk":"{risk}","rationale":"{rationale}"}}"#);
     *state.by_prompt.lock().unwrap().entry(prompt).or_default() += 1;
     let (in_tok, out_tok) = (20 + body.len() / 4, text.len() / 4);
-    if req["stream"].as_bool() == Some(true) {
+    let streamed = req["stream"].as_bool() == Some(true);
+    if streamed && tokens > 0 {
+        let usage = serde_json::json!({"choices":[],"usage":{"prompt_tokens":in_tok,"completion_tokens":tokens}});
+        let mut parts = vec![
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+                .to_string(),
+        ];
+        let chunk = |data: &str| {
+            let event = format!("data: {data}\n\n");
+            format!("{:x}\r\n{event}\r\n", event.len())
+        };
+        let chars: Vec<char> = text.chars().collect();
+        for i in 0..tokens {
+            let piece: String = chars[i * chars.len() / tokens..(i + 1) * chars.len() / tokens]
+                .iter()
+                .collect();
+            let delta = serde_json::json!({"choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]});
+            parts.push(chunk(&delta.to_string()));
+        }
+        let fin = serde_json::json!({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]});
+        parts.push(chunk(&fin.to_string()));
+        parts.push(format!(
+            "{}{}0\r\n\r\n",
+            chunk(&usage.to_string()),
+            chunk("[DONE]")
+        ));
+        return parts;
+    }
+    let response = if streamed {
         let mut sse = String::new();
         let (a, b) = text.split_at(text.len() / 2);
         for piece in [a, b] {
@@ -163,5 +205,6 @@ fn respond(state: &MockState, body: &[u8]) -> String {
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
             json.len()
         )
-    }
+    };
+    vec![response]
 }

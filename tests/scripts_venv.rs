@@ -1,0 +1,64 @@
+//! The setup scripts on a machine whose Python lacks the venv module (stock Debian splits
+//! it into `python3-venv`): they stop at once and say exactly what to install.
+
+#![allow(clippy::unwrap_used)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+/// A `python3` that, like Debian's without `python3-venv`, cannot import `venv`/`ensurepip`.
+fn python_without_venv(dir: &Path) -> std::path::PathBuf {
+    let py = dir.join("python3");
+    std::fs::write(
+        &py,
+        "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'ensurepip'\" >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&py, std::fs::Permissions::from_mode(0o755)).unwrap();
+    py
+}
+
+fn run_copy(script: &str) -> std::process::Output {
+    // A copy in a repository of its own, so the real .loupe/ is never touched.
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir(repo.path().join("scripts")).unwrap();
+    let copy = repo.path().join("scripts").join(script);
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(script),
+        &copy,
+    )
+    .unwrap();
+    let py = python_without_venv(repo.path());
+    let out = Command::new("bash")
+        .arg(&copy)
+        .args(if script == "model.sh" {
+            &["install"][..]
+        } else {
+            &[][..]
+        })
+        .env("LOUPE_PYTHON", &py)
+        .output()
+        .unwrap();
+    assert!(!repo.path().join(".loupe/venv/bin/python").exists());
+    out
+}
+
+#[test]
+fn model_sh_names_the_package_to_install() {
+    let out = run_copy("model.sh");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("has no venv module"), "{err}");
+    assert!(err.contains("sudo apt-get install python3-venv"), "{err}");
+}
+
+#[test]
+fn datasets_venv_sh_names_the_package_to_install() {
+    let out = run_copy("datasets-venv.sh");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("sudo apt-get install python3-venv"), "{err}");
+}
