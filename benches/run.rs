@@ -215,12 +215,13 @@ fn bench(cfg: &Config, rt: &tokio::runtime::Runtime) {
         let (ok, stored) = stored_outputs(&store, &run_id);
         let total = run.wall + report.wall;
         println!(
-            "latency {latency} ms, {mode}: bare client {:.3} s; loupe run {:.3} s wall, {:.3} s CPU, \
-             {:.1} MiB peak; report {:.3} s wall, {:.3} s CPU, {:.1} MiB peak; total {:.3} s = \
-             {:.3}x bare; {served} requests served to loupe, {ok} of {stored} stored outputs \
-             successful",
+            "latency {latency} ms, {mode}: bare client {:.3} s; loupe run {:.3} s wall = {:.3}x bare, \
+             {:.3} s CPU, {:.1} MiB peak; report {:.3} s wall, {:.3} s CPU, {:.1} MiB peak; \
+             run + report {:.3} s = {:.3}x bare; {served} requests served to loupe, {ok} of \
+             {stored} stored outputs successful",
             bare.as_secs_f64(),
             run.wall.as_secs_f64(),
+            run.wall.as_secs_f64() / bare.as_secs_f64(),
             run.cpu.as_secs_f64(),
             run.max_rss_kib as f64 / 1024.0,
             report.wall.as_secs_f64(),

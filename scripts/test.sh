@@ -18,6 +18,14 @@ if ! command -v tmux >/dev/null 2>&1; then
 fi
 tmux -V
 
+echo "== OpenSSH client and ssh-keygen (loupe serve is tested with the real client)"
+if ! command -v ssh >/dev/null 2>&1 || ! command -v ssh-keygen >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq openssh-client >/dev/null
+fi
+ssh -V
+
 echo "== local model"
 scripts/model.sh install
 port="${LOUPE_MODEL_PORT:-18080}"

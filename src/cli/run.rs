@@ -37,7 +37,14 @@ pub fn run(args: &RunArgs<'_>) -> anyhow::Result<Outcome> {
         deltas: false,
     };
 
-    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // One thread drives every request: the work is waiting on sockets, and a second worker
+    // only adds cross-thread wake-ups (futex and eventfd calls by the tens of thousands per
+    // run, measured with the run bench). Store writes have their own thread (the runner's
+    // writer) and blocking work the runtime's blocking pool.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     let run = rt.block_on(async {
         let cancel = CancellationToken::new();
         let (tx, rx) = mpsc::unbounded_channel();

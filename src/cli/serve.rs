@@ -137,7 +137,13 @@ pub fn main(store_flag: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
         "connect with: {}",
         crate::store::ssh_hint(&options.listen.to_string())
     );
-    let shared = Shared::new(store, session, users, config, options);
+    let shared = Shared::new(
+        crate::services::Services::new(store),
+        session,
+        users,
+        config,
+        options,
+    );
     rt.block_on(crate::ssh::run(shared, host_key.key, listener))?;
     Ok(Outcome::Ok)
 }

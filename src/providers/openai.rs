@@ -90,6 +90,9 @@ struct Response {
     choices: Vec<Choice>,
     #[serde(default)]
     usage: Option<WireUsage>,
+    /// An in-band error (`{"error": ...}`) in a streamed chunk.
+    #[serde(default)]
+    error: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,12 +185,23 @@ impl SseDecoder {
             self.done = true;
             return Ok(());
         }
-        let v: Value = parse_json(data.as_bytes())?;
-        if let Some(e) = in_band_error(&v) {
+        // Straight into the typed chunk: a stream has one of these per token, and a
+        // `Value` (an ordered map per object) first cost more than everything else here.
+        let mut r: Response = match serde_json::from_str(data) {
+            Ok(r) => r,
+            Err(e) => {
+                // Not a chunk; it may still be an error object of another shape.
+                let v: Value = parse_json(data.as_bytes())?;
+                return Err(
+                    in_band_error(&v).unwrap_or_else(|| ProviderError::decode(e, data.as_bytes()))
+                );
+            }
+        };
+        if let Some(error) = r.error.take()
+            && let Some(e) = in_band_error(&json!({ "error": error }))
+        {
             return Err(e);
         }
-        let r: Response =
-            serde_json::from_value(v).map_err(|e| ProviderError::decode(e, data.as_bytes()))?;
         let before = out.len();
         push_response(r, out);
         self.finished |= out[before..]
@@ -274,6 +288,9 @@ mod tests {
         assert!(matches!(events(bad), Err(ProviderError::Decode { .. })));
         let err = "data: {\"error\":{\"type\":\"server_error\",\"message\":\"boom\"}}\n\n";
         assert!(matches!(events(err), Err(ProviderError::Api { .. })));
+        // An error beside fields of no chunk's shape is still the server's error.
+        let odd = "data: {\"error\":{\"message\":\"boom\"},\"choices\":\"none\"}\n\n";
+        assert!(matches!(events(odd), Err(ProviderError::Api { .. })));
         // llama.cpp's mid-stream failure, then `[DONE]`: an error, never an empty answer.
         let llama = "error: {\"code\":400,\"message\":\"the request exceeds the context size\",\"type\":\"exceed_context_size_error\"}\n\ndata: [DONE]\n\n";
         match events(llama) {

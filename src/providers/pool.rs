@@ -9,19 +9,22 @@
 //! its own. Specs that also agree on timeouts, retries and streaming share the client
 //! itself (its HTTP connections too).
 //!
-//! Chat clients come from [`ModelPool::client`]. Any other kind of client for a model
-//! (an embeddings client, say) is kept with [`ModelPool::shared`], which hands the
-//! builder the model's shared `Limits`:
+//! Chat and embedding requests both go through the [`Client`] from [`ModelPool::client`]
+//! (`Client::complete` and `Client::embed`), so an embedding model named in a RAG config
+//! gets its client the same way as a chat model:
 //!
 //! ```ignore
-//! let embedder = services.models().shared(&spec, |spec, limits| {
-//!     Embedder::with_limits(spec, limits) // waits on `limits.slot()` and `limits.pace()`
-//! })?;
+//! let embedder = services.models().client(&embedding_model_spec)?;
+//! let batch = embedder.embed(&request, &cancel).await?;
 //! ```
 //!
-//! The client is built once per spec and kind and cloned out after that, so an
-//! embeddings request and a chat request to the same spec count against one concurrency
-//! and one requests-per-minute window. A client built straight with `Client::new` has
+//! Any other kind of client for a model is kept with [`ModelPool::shared`], which hands
+//! the builder the model's shared `Limits` (its requests wait on `limits.slot()` and
+//! `limits.pace()`).
+//!
+//! A client is built once per spec and kind and cloned out after that, so every request
+//! to one spec, chat or embeddings, counts against one concurrency and one
+//! requests-per-minute window. A client built straight with `Client::new` has
 //! limits of its own and is for tests and one-off tools.
 
 use std::any::{Any, TypeId};

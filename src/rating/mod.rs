@@ -58,6 +58,8 @@ pub fn open_rater(
     if rater.is_empty() || rater.contains('\0') {
         anyhow::bail!("the rater name {rater:?} is empty or has a NUL: pass --rater NAME");
     }
+    // From reading the others' queues to storing this one, no other opening may run.
+    let turn = store.queue_lock();
     let existing = store.rater(name, rater)?;
     if let (Some(rec), Some(run)) = (&existing, run)
         && rec.run_id != run
@@ -123,6 +125,7 @@ pub fn open_rater(
         store.put_rater(&rec)?;
         (rec, true)
     };
+    drop(turn);
     let masker = mask::Masker::for_run(session, &run)?;
     let texts: HashMap<(&str, &str, u32), &str> = outputs
         .iter()

@@ -386,9 +386,11 @@ struct Fetched {
 }
 
 /// The cached answer to `hash`, looked up on a blocking thread.
-async fn cached(store: &Store, hash: &str) -> Result<Option<Completion>, RunError> {
+async fn cached(store: &Store, hash: &str) -> Result<Option<Completion>, StoreError> {
     let (store, hash) = (store.clone(), hash.to_owned());
-    blocking(move || Ok(store.cached(&hash)?.map(|r| r.completion))).await
+    tokio::task::spawn_blocking(move || Ok(store.cached(&hash)?.map(|r| r.completion)))
+        .await
+        .map_err(|e| StoreError::Sled(std::io::Error::other(e.to_string()).into()))?
 }
 
 /// Asks the model (in `slot`, when the caller holds one) and, on success, gives the
@@ -437,7 +439,7 @@ impl Ctx<'_> {
         hash: &str,
         cell: &CellKey,
         to_cache: &mut Vec<(String, CacheRecord)>,
-    ) -> Result<Result<Fetched, Failure>, RunError> {
+    ) -> Result<Result<Fetched, Failure>, StoreError> {
         let Self {
             store,
             endpoint,
@@ -547,8 +549,12 @@ impl Ctx<'_> {
                         .await
                     {
                         Ok(f) => f,
-                        // The cache could not be read: the writer's failure says why.
-                        Err(_) => return,
+                        // The cache could not be read: the run fails with that error, as
+                        // it does when a write fails.
+                        Err(e) => {
+                            writer.send(move |_| Err(e));
+                            return;
+                        }
                     }
                 }
             };

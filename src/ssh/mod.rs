@@ -33,7 +33,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::services::Services;
 use crate::session::Session as LoupeSession;
-use crate::store::Store;
 use crate::tui::app::AppConfig;
 use users::{Role, User, Users};
 
@@ -44,10 +43,8 @@ pub struct ServeOptions {
     pub keepalive: Duration,
 }
 
-/// What every connection shares: one store, one session, one users file, one shutdown.
-///
-/// The process's services (the store and the model clients with their limits) are made
-/// once here and shared by every App.
+/// What every connection shares: the process's services (one store, one model-client pool,
+/// so a model's limits hold across every App), one session, one users file, one shutdown.
 pub struct Shared {
     pub services: Arc<Services>,
     pub session: Arc<LoupeSession>,
@@ -78,14 +75,14 @@ const MAX_DELAY: Duration = Duration::from_secs(20);
 
 impl Shared {
     pub fn new(
-        store: Store,
+        services: Arc<Services>,
         session: Arc<LoupeSession>,
         users: Users,
         config: AppConfig,
         options: ServeOptions,
     ) -> Arc<Self> {
         Arc::new(Self {
-            services: Services::new(store),
+            services,
             session,
             users,
             config,
@@ -120,10 +117,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match map.get(&ip) {
-            Some(f) if f.count > FREE_FAILURES && f.last.elapsed() < FAILURE_MEMORY => {
-                let steps = (f.count - FREE_FAILURES - 1).min(8);
-                (Duration::from_millis(500) * 2u32.pow(steps)).min(MAX_DELAY)
-            }
+            Some(f) if f.last.elapsed() < FAILURE_MEMORY => delay_after(f.count),
             _ => Duration::ZERO,
         }
     }
@@ -147,6 +141,15 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(name);
     }
+}
+
+/// The wait before answering an address with `failures` recent failures.
+fn delay_after(failures: u32) -> Duration {
+    if failures <= FREE_FAILURES {
+        return Duration::ZERO;
+    }
+    let steps = (failures - FREE_FAILURES - 1).min(8);
+    (Duration::from_millis(500) * 2u32.pow(steps)).min(MAX_DELAY)
 }
 
 /// One line on stderr, with the time.
@@ -607,4 +610,22 @@ pub fn default_path(session: &std::path::Path, file: &str) -> PathBuf {
         .unwrap_or_else(|| std::path::Path::new("."))
         .join(".loupe")
         .join(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_failures_are_answered_more_and_more_slowly() {
+        let waits: Vec<u64> = (0..=12)
+            .map(|n| delay_after(n).as_millis() as u64)
+            .collect();
+        assert_eq!(
+            waits,
+            [
+                0, 0, 0, 0, 500, 1000, 2000, 4000, 8000, 16000, 20000, 20000, 20000
+            ]
+        );
+    }
 }

@@ -111,6 +111,10 @@ struct Inner {
     exports: sled::Tree,
     releases: sled::Tree,
     judgements: sled::Tree,
+    /// Held while a rater's queue is worked out and stored: a queue depends on what the
+    /// other raters hold, so two openings at once (two people on one `loupe serve`) must
+    /// take turns, or both would take the same comparisons past the k-raters rule.
+    queues: std::sync::Mutex<()>,
 }
 
 impl Drop for Inner {
@@ -203,6 +207,7 @@ impl Store {
             exports: tree(EXPORTS)?,
             releases: tree(RELEASES)?,
             judgements: tree(JUDGEMENTS)?,
+            queues: std::sync::Mutex::new(()),
             db,
         };
         check_schema(&inner)?;
@@ -214,6 +219,15 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Taken while a rater's queue is worked out from the others' and stored (see
+    /// `rating::open_rater`).
+    pub fn queue_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner
+            .queues
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Says, in the holder file, that this process serves the store over SSH on `listen`,
