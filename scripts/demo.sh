@@ -7,9 +7,13 @@ cd "$(dirname "$0")/.."
 
 cargo build --release --locked
 scripts/model.sh install
-# Two server threads: the demo's 72 cells finish in about half the time.
+# Two server threads: the demo's 96 cells finish in about half the time.
 LOUPE_MODEL_THREADS="${LOUPE_MODEL_THREADS:-2}" scripts/model.sh start 8080
 trap 'scripts/model.sh stop 8080 >/dev/null 2>&1 || true' EXIT
+# The embedding model the prompt+rag variant retrieves with (sessions/demo.yaml, port 8090).
+scripts/embed.sh install
+scripts/embed.sh start 8090 >/dev/null
+trap 'scripts/model.sh stop 8080 >/dev/null 2>&1 || true; scripts/embed.sh stop 8090 >/dev/null 2>&1 || true' EXIT
 
 loupe=target/release/loupe
 "$loupe" check sessions/demo.yaml

@@ -33,6 +33,13 @@ LOUPE_MODEL_PORT="$port" scripts/model.sh start
 trap 'scripts/model.sh stop "$port" || true' EXIT
 export LOUPE_TEST_BASE_URL="http://127.0.0.1:$port"
 
+echo "== local embedding model (RAG tests)"
+scripts/embed.sh install
+embed_port="${LOUPE_EMBED_PORT:-8090}"
+LOUPE_EMBED_PORT="$embed_port" scripts/embed.sh start >/dev/null
+trap 'scripts/model.sh stop "$port" || true; scripts/embed.sh stop "$embed_port" || true' EXIT
+export LOUPE_TEST_EMBED_URL="http://127.0.0.1:$embed_port"
+
 echo "== python datasets (export consumer test)"
 scripts/datasets-venv.sh >/dev/null
 

@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::eval::stats::{self, Interval};
-use crate::store::{OutputRecord, RunRecord};
+use crate::store::{OutputRecord, RetrievalRecord, RunRecord};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RunReport {
@@ -13,6 +13,10 @@ pub struct RunReport {
     pub status: String,
     pub cells: usize,
     pub variants: Vec<VariantReport>,
+    /// How well each RAG variant retrieved and cited (see [`retrieval_report`]); empty
+    /// when no variant retrieves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retrieval: Vec<RetrievalReport>,
     /// Failed cells grouped by cause, most frequent first.
     pub errors: Vec<ErrorGroup>,
     /// What each judge decided, per pair (empty when the run has no judge).
@@ -153,6 +157,130 @@ pub fn render_errors(groups: &[ErrorGroup]) -> String {
             "  {:>4} x {} (e.g. variant {}, case {}{repeat})",
             g.count, g.cause, g.example.variant, g.example.case_id
         );
+    }
+    out
+}
+
+/// One RAG variant's retrieval and citation figures, means over its cases that list
+/// `relevant:` documents (retrieval metrics: one retrieval per case) and over their
+/// outputs (citation metrics). Document-level, binary relevance: see `rag::metrics`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RetrievalReport {
+    pub variant: String,
+    pub config: String,
+    /// The depth the ranking metrics look at: the config's `top_k`.
+    pub k: usize,
+    /// Cases retrieved for; of them, with `relevant:` documents (what the means are over).
+    pub cases: usize,
+    pub judged_cases: usize,
+    /// Cases whose retrieval failed.
+    pub errors: usize,
+    pub hit_at_k: Option<f64>,
+    pub recall_at_k: Option<f64>,
+    pub mrr: Option<f64>,
+    pub ndcg_at_k: Option<f64>,
+    /// Share of relevant documents among the kept passages (what the prompt saw).
+    pub kept_recall: Option<f64>,
+    /// Outputs (without error) of judged cases, and how many cited at least one kept
+    /// passage.
+    pub outputs: usize,
+    pub citing_outputs: usize,
+    /// Mean over citing outputs: the share of cited documents that are relevant.
+    pub citation_precision: Option<f64>,
+    /// Mean over outputs: the share of relevant documents cited.
+    pub citation_recall: Option<f64>,
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// The retrieval section of a report, from a run's outputs and the retrievals stored
+/// beside them (`(variant, case, record)`).
+pub fn retrieval_report(
+    run: &RunRecord,
+    outputs: &[OutputRecord],
+    retrievals: &[(String, String, RetrievalRecord)],
+) -> Vec<RetrievalReport> {
+    use std::collections::HashSet;
+
+    use crate::rag::metrics;
+
+    let mut out = Vec::new();
+    for v in run.variants.iter().filter(|v| v.rag.is_some()) {
+        let mine: Vec<&(String, String, RetrievalRecord)> = retrievals
+            .iter()
+            .filter(|(var, _, _)| *var == v.name)
+            .collect();
+        let k = mine
+            .iter()
+            .map(|(_, _, r)| r.retrieved.len())
+            .max()
+            .unwrap_or(0);
+        let (mut hit, mut recall, mut mrr, mut ndcg, mut kept_recall) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut precision, mut cite_recall) = (Vec::new(), Vec::new());
+        let (mut outputs_n, mut citing) = (0, 0);
+        let mut errors = 0;
+        for (_, case, r) in &mine {
+            if r.error.is_some() {
+                errors += 1;
+                continue;
+            }
+            if r.relevant.is_empty() {
+                continue;
+            }
+            let relevant: HashSet<&str> = r.relevant.iter().map(String::as_str).collect();
+            let ranked: Vec<&str> = r.retrieved.iter().map(|p| p.source.as_str()).collect();
+            hit.push(metrics::hit_at_k(&ranked, &relevant, k));
+            recall.push(metrics::recall_at_k(&ranked, &relevant, k));
+            mrr.push(metrics::reciprocal_rank(&ranked, &relevant));
+            ndcg.push(metrics::ndcg_at_k(&ranked, &relevant, k));
+            let kept: Vec<&str> = r.kept.iter().map(|p| p.source.as_str()).collect();
+            kept_recall.push(metrics::recall_at_k(&kept, &relevant, kept.len()));
+            let pattern = r
+                .citation_pattern
+                .as_deref()
+                .unwrap_or(crate::spec::DEFAULT_CITATION_PATTERN);
+            let Ok(re) = regex::Regex::new(pattern) else {
+                continue;
+            };
+            for o in outputs
+                .iter()
+                .filter(|o| o.variant == v.name && o.case_id == *case && !o.is_error())
+            {
+                outputs_n += 1;
+                // Only ids of passages the prompt was given count as citations.
+                let cited: Vec<&str> = crate::eval::checks::cited_ids(&re, &o.text)
+                    .iter()
+                    .filter_map(|id| r.kept.iter().find(|p| p.id == *id))
+                    .map(|p| p.source.as_str())
+                    .collect();
+                let (p, rc) = metrics::citation_precision_recall(&cited, &relevant);
+                if let Some(p) = p {
+                    citing += 1;
+                    precision.push(p);
+                }
+                cite_recall.push(rc);
+            }
+        }
+        out.push(RetrievalReport {
+            variant: v.name.clone(),
+            config: v.rag.clone().unwrap_or_default(),
+            k,
+            cases: mine.len(),
+            judged_cases: hit.len(),
+            errors,
+            hit_at_k: mean(&hit),
+            recall_at_k: mean(&recall),
+            mrr: mean(&mrr),
+            ndcg_at_k: mean(&ndcg),
+            kept_recall: mean(&kept_recall),
+            outputs: outputs_n,
+            citing_outputs: citing,
+            citation_precision: mean(&precision),
+            citation_recall: mean(&cite_recall),
+        });
     }
     out
 }
@@ -323,6 +451,7 @@ pub fn build<'a>(
         variants,
         errors,
         judges: Vec::new(),
+        retrieval: Vec::new(),
     }
 }
 
@@ -393,6 +522,9 @@ pub fn render_table(r: &RunReport) -> String {
         }
         push_table(&mut out, &rows);
     }
+    if !r.retrieval.is_empty() {
+        out.push_str(&render_retrieval(&r.retrieval));
+    }
     if r.variants.iter().any(|v| v.tokens_estimated) {
         out.push_str("~ token counts estimated: the API reported no usage\n");
     }
@@ -430,6 +562,45 @@ pub fn render_table(r: &RunReport) -> String {
             );
         }
     }
+    out
+}
+
+/// The retrieval section of the table: one row per RAG variant.
+pub fn render_retrieval(rows: &[RetrievalReport]) -> String {
+    let f = |v: Option<f64>| v.map_or_else(|| "-".into(), |x| format!("{x:.2}"));
+    let mut out = String::from(
+        "\nretrieval (means over cases with relevant documents; citations over their outputs)\n",
+    );
+    let mut table = vec![
+        [
+            "variant", "config", "cases", "k", "hit@k", "recall@k", "MRR", "nDCG@k", "kept rec",
+            "cite P", "cite R", "citing",
+        ]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect::<Vec<_>>(),
+    ];
+    for r in rows {
+        table.push(vec![
+            r.variant.clone(),
+            r.config.clone(),
+            if r.errors > 0 {
+                format!("{}/{} ({} err)", r.judged_cases, r.cases, r.errors)
+            } else {
+                format!("{}/{}", r.judged_cases, r.cases)
+            },
+            r.k.to_string(),
+            f(r.hit_at_k),
+            f(r.recall_at_k),
+            f(r.mrr),
+            f(r.ndcg_at_k),
+            f(r.kept_recall),
+            f(r.citation_precision),
+            f(r.citation_recall),
+            format!("{}/{}", r.citing_outputs, r.outputs),
+        ]);
+    }
+    push_table(&mut out, &table);
     out
 }
 

@@ -228,7 +228,7 @@ fn a_small_run_against_the_real_local_model() {
 }
 
 #[test]
-fn a_rag_variant_is_refused_rather_than_run_without_retrieval() {
+fn a_rag_variant_retrieves_and_a_missing_corpus_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let session = write_session(dir.path(), "http://127.0.0.1:9/v1", 1, "");
     let text = std::fs::read_to_string(&session).unwrap().replace(
@@ -239,9 +239,16 @@ fn a_rag_variant_is_refused_rather_than_run_without_retrieval() {
     let store = dir.path().join("store");
     let out = loupe(&store, &["run", session.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("variant grounded uses the rag config docs"));
-    // Leaving it out runs the rest (here: against nothing listening, so cells fail, but the
-    // run is planned and stored).
+    assert!(
+        stderr(&out).contains("\"*.md\" matches no file"),
+        "{}",
+        stderr(&out)
+    );
+    // With a corpus the RAG variant retrieves (BM25 needs no model) and runs with the rest
+    // (here against nothing listening, so cells fail, but the run is planned and stored).
+    std::fs::write(dir.path().join("a.md"), "# A\n\nA cat sits.\n").unwrap();
+    let out = loupe(&store, &["run", session.to_str().unwrap()]);
+    assert!(!stdout(&out).trim().is_empty(), "{}", stderr(&out));
     let out = loupe(
         &store,
         &["run", session.to_str().unwrap(), "--variant", "plain"],

@@ -17,6 +17,7 @@ fn case(reference: Option<&str>) -> Case {
         tags: Vec::new(),
         split: None,
         gold: None,
+        relevant: Vec::new(),
     }
 }
 
@@ -29,6 +30,7 @@ fn input<'a>(text: &'a str, case: &'a Case) -> CheckInput<'a> {
         cost_usd: Some(0.0015),
         output_tokens: 120,
         schema: None,
+        passages: &[],
     }
 }
 
@@ -818,4 +820,99 @@ fn equals_against_the_case_reference() {
     assert!(msg.contains("not both"), "{msg}");
     let (msg, _, _) = parse_err("checks:\n  - { contains: { reference: /risk } }\n");
     assert!(msg.contains("equals"), "{msg}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Citations
+
+fn cite(text: &str, yaml: &str, passages: &[String]) -> CheckResult {
+    let case = case(None);
+    let spec = parse(yaml).remove(0);
+    let check = CompiledCheck::compile(&spec, Path::new(".")).expect("compiles");
+    let inp = CheckInput {
+        passages,
+        ..input(text, &case)
+    };
+    check.run(&inp).expect("not a judge")
+}
+
+#[test]
+fn citations_must_be_among_the_kept_passages() {
+    let kept = vec!["policy/a.md#1".to_owned(), "policy/b.md#2".to_owned()];
+    let ok = cite(
+        "Deploys stop on Fridays [policy/a.md#1]. Backups first [policy/b.md#2, policy/a.md#1].",
+        "checks: [citations]",
+        &kept,
+    );
+    assert!(ok.pass, "{ok:?}");
+    assert_eq!(ok.score, Some(1.0));
+    let bad = cite(
+        "Stop [policy/a.md#1]. Also [policy/z.md#9].",
+        "checks: [citations]",
+        &kept,
+    );
+    assert!(!bad.pass);
+    assert!(
+        bad.reason
+            .contains("\"policy/z.md#9\" that is not among the 2 passages given"),
+        "{}",
+        bad.reason
+    );
+    let none = cite("No sources here.", "checks: [citations]", &kept);
+    assert!(!none.pass);
+    assert_eq!(none.reason, "cites no passage");
+    let no_rag = cite("Anything [x].", "checks: [citations]", &[]);
+    assert!(!no_rag.pass);
+    assert!(
+        no_rag.reason.contains("no passages were given"),
+        "{}",
+        no_rag.reason
+    );
+}
+
+/// Three sentences, one citing: share 1/3, below a `min_share` of 0.5.
+#[test]
+fn citations_share_of_sentences_and_custom_pattern() {
+    let kept = vec!["P1".to_owned()];
+    let text = "Risk is high (source: P1). It deletes data! Nobody approved it?";
+    let r = cite(
+        text,
+        r#"checks: [{ citations: { pattern: "source: (\\w+)", min_share: 0.5 } }]"#,
+        &kept,
+    );
+    assert!(!r.pass);
+    let share = r.score.expect("a share");
+    assert!((share - 1.0 / 3.0).abs() < 1e-9, "{share}");
+    assert!(
+        r.reason
+            .contains("1 of 3 sentences cite (33%), fewer than 50%"),
+        "{}",
+        r.reason
+    );
+    let low = cite(
+        text,
+        r#"checks: [{ citations: { pattern: "source: (\\w+)", min_share: 0.3 } }]"#,
+        &kept,
+    );
+    assert!(low.pass, "{low:?}");
+}
+
+#[test]
+fn citations_settings_are_validated() {
+    let err =
+        serde_yaml::from_str::<Checks>("checks: [{ citations: { pattern: \"\\\\[x\\\\]\" } }]")
+            .expect_err("no group");
+    assert!(err.to_string().contains("needs a group"), "{err}");
+    let err = serde_yaml::from_str::<Checks>("checks: [{ citations: { min_share: 2 } }]")
+        .expect_err("out of range");
+    assert!(
+        err.to_string()
+            .contains("min_share must be between 0 and 1"),
+        "{err}"
+    );
+    let round = parse("checks: [citations]");
+    assert_eq!(
+        serde_yaml::to_string(&round[0]).expect("ser").trim(),
+        "citations"
+    );
 }

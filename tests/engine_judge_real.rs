@@ -52,7 +52,7 @@ fn demo_checks_and_judge_run_on_the_real_model() {
         .unwrap()
         .replace("http://127.0.0.1:8080/v1", &format!("{base}/v1"));
     std::fs::write(dir.path().join("demo.yaml"), demo).unwrap();
-    for sub in ["cases", "schemas"] {
+    for sub in ["cases", "schemas", "policy"] {
         std::fs::create_dir(dir.path().join(sub)).unwrap();
         for entry in std::fs::read_dir(format!("{root}/sessions/{sub}")).unwrap() {
             let entry = entry.unwrap();

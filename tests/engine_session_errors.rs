@@ -340,6 +340,29 @@ const CASES: &[(&str, &str, &[&str])] = &[
         &["`overlap` must be smaller than `tokens`"],
     ),
     (
+        "rag-no-embedder.yaml",
+        "rag-no-embedder.yaml:17:16",
+        &["retriever `hybrid` needs `embedder`"],
+    ),
+    (
+        "rag-glob-no-match.yaml",
+        "rag-glob-no-match.yaml:16:25",
+        &["corpus glob \"policy/**/*.md\" matches no file"],
+    ),
+    (
+        "rag-bad-rerank.yaml",
+        "rag-bad-rerank.yaml:18:13",
+        &[
+            "rag.policy.rerank",
+            "mmr `lambda` must be between 0 and 1, not 2",
+        ],
+    ),
+    (
+        "rag-unknown-rewrite-template.yaml",
+        "rag-unknown-rewrite-template.yaml:18:32",
+        &["unknown template `rewrite`", "base"],
+    ),
+    (
         "rubric-duplicate.yaml",
         "rubric-duplicate.yaml:16:25",
         &["`scale` must be at least 2"],

@@ -157,11 +157,15 @@ fn passages_reach_the_template() {
             id: "p1".into(),
             text: "Backups first.".into(),
             score: 0.9,
+            source: "policy/backups.md".into(),
+            headings: Vec::new(),
         },
         Passage {
             id: "p2".into(),
             text: "No Friday deploys.".into(),
             score: 0.4,
+            source: "policy/freeze.md".into(),
+            headings: Vec::new(),
         },
     ];
     let msgs = r

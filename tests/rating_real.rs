@@ -295,11 +295,12 @@ fn two_raters_take_turns_and_ratings_lists_both() {
         }
         store.flush().unwrap();
     }
-    let total = session.cases.len() * 2;
+    let pairs = session.file.rating.as_ref().map_or(0, |r| r.pairs.len());
+    let total = session.cases.len() * pairs;
     let tmux = Tmux::new();
 
     // ana always prefers the later variant of the demo's order (few-shot over zero-shot,
-    // strict over few-shot).
+    // strict and prompt+rag over few-shot).
     tmux.start("ana", &rate_argv(&demo, &store_dir, "ana"));
     tmux.wait_for("ana", "ana's queue", |s| {
         s.contains(&format!("0/{total} rated"))

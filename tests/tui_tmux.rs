@@ -224,15 +224,24 @@ impl Drop for Tmux {
 fn demo_session(dir: &Path, base_url: &str, cases: usize, max_tokens: u32) -> PathBuf {
     let src = Path::new(ROOT).join("sessions");
     std::fs::create_dir_all(dir.join("cases")).unwrap();
-    std::fs::create_dir_all(dir.join("schemas")).unwrap();
-    for entry in std::fs::read_dir(src.join("schemas")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.join("schemas").join(entry.file_name())).unwrap();
+    for sub in ["schemas", "policy"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for entry in std::fs::read_dir(src.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.join(sub).join(entry.file_name())).unwrap();
+        }
     }
     let all = std::fs::read_to_string(src.join("cases/change-risk.jsonl")).unwrap();
     let few: Vec<&str> = all.lines().take(cases).collect();
     std::fs::write(dir.join("cases/e2e.jsonl"), few.join("\n") + "\n").unwrap();
-    let yaml = std::fs::read_to_string(src.join("demo.yaml")).unwrap();
+    // Without the prompt+rag variant (its variant line and rating pair): these tests drive
+    // the workbench against chat servers only, and rag_cli_real covers retrieval.
+    let yaml: String = std::fs::read_to_string(src.join("demo.yaml"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("prompt+rag"))
+        .flat_map(|l| [l, "\n"])
+        .collect();
     let mut edited = yaml.clone();
     for (from, to) in [
         (

@@ -77,14 +77,39 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     let store = Store::open(&find_store(store)?)?;
     let run = store.run(&args.run)?;
     let report = head_to_head(&store, &run, &args.a, &args.b, &args.by.basis())?;
+    // How each of the two retrieved and cited, when either is a RAG variant.
+    let retrieval = if run
+        .variants
+        .iter()
+        .any(|v| v.rag.is_some() && (v.name == args.a || v.name == args.b))
+    {
+        let outputs = store.outputs(&run.id).collect::<Result<Vec<_>, _>>()?;
+        let retrievals = store.rag_index()?.retrievals(&run.id)?;
+        crate::report::retrieval_report(&run, &outputs, &retrievals)
+            .into_iter()
+            .filter(|r| r.variant == args.a || r.variant == args.b)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
+            let mut value = serde_json::to_value(&report)?;
+            if !retrieval.is_empty()
+                && let Some(map) = value.as_object_mut()
+            {
+                map.insert("retrieval".into(), serde_json::to_value(&retrieval)?);
+            }
+            serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
         }
         Format::Table => {
-            out.write_all(crate::sanitize::sanitize(&render_table(&report)).as_bytes())?;
+            let mut text = render_table(&report);
+            if !retrieval.is_empty() {
+                text.push_str(&crate::report::render_retrieval(&retrieval));
+            }
+            out.write_all(crate::sanitize::sanitize(&text).as_bytes())?;
         }
     }
     Ok(Outcome::Ok)

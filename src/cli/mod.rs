@@ -9,6 +9,7 @@ mod export;
 mod gate;
 mod online;
 mod open;
+mod rag;
 mod rate;
 mod ratings;
 mod render;
@@ -170,6 +171,8 @@ pub enum Command {
     Ratings(ratings::Args),
     /// Export labeled data for fine-tuning.
     Export(export::Args),
+    /// The passages a RAG config retrieves for a query, or `--index` to build its index.
+    Rag(rag::Args),
     /// Serve the workbench and rating sessions over SSH, to everyone in a users file.
     Serve(serve::Args),
 }
@@ -277,6 +280,7 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Rate(args) => rate::main(store_flag, args),
         Command::Ratings(args) => ratings::main(store_flag, args),
         Command::Export(args) => export::main(store_flag, args),
+        Command::Rag(args) => rag::main(store_flag, &args),
         Command::Serve(args) => serve::main(store_flag, args),
     }
 }

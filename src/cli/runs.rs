@@ -53,6 +53,10 @@ pub fn report(store: &Path, run: Option<&str>, format: Format) -> anyhow::Result
     let mut report = crate::report::build(&run, &outputs);
     let judgements = store.judgements(&run.id).collect::<Result<Vec<_>, _>>()?;
     report.judges = crate::report::judge_summaries(&judgements);
+    if run.variants.iter().any(|v| v.rag.is_some()) {
+        let retrievals = store.rag_index()?.retrievals(&run.id)?;
+        report.retrieval = crate::report::retrieval_report(&run, &outputs, &retrievals);
+    }
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => {

@@ -37,6 +37,8 @@ pub struct CheckInput<'a> {
     pub output_tokens: u64,
     /// The template's `output_schema`, used by a bare `json_schema` check.
     pub schema: Option<&'a Validator>,
+    /// Ids of the passages the prompt was given (empty for a variant without RAG).
+    pub passages: &'a [String],
 }
 
 /// Why a check could not be compiled.
@@ -93,6 +95,10 @@ enum Kind {
     MaxCost(f64),
     MaxOutputTokens(u64),
     Pii,
+    Citations {
+        re: Regex,
+        min_share: f64,
+    },
     Judge(JudgeSpec),
 }
 
@@ -159,6 +165,10 @@ impl CompiledCheck {
             CheckSpec::MaxCost(v) => Kind::MaxCost(*v),
             CheckSpec::MaxOutputTokens(v) => Kind::MaxOutputTokens(*v),
             CheckSpec::Pii => Kind::Pii,
+            CheckSpec::Citations(c) => Kind::Citations {
+                re: Regex::new(&c.pattern).map_err(|e| err(format!("invalid regex: {e}")))?,
+                min_share: c.min_share,
+            },
             CheckSpec::Judge(j) => Kind::Judge(j.clone()),
         };
         Ok(Self { name, kind })
@@ -233,6 +243,7 @@ impl CompiledCheck {
                     "no cost is known: the model has no price in the session".into(),
                 ),
             },
+            Kind::Citations { re, min_share } => check_citations(re, *min_share, input),
             Kind::Pii => {
                 let counts = pii::count_by_kind(&pii::find_pii(input.text));
                 if counts.is_empty() {
@@ -293,6 +304,101 @@ fn display_name(spec: &CheckSpec) -> String {
         },
         _ => kind.to_owned(),
     }
+}
+
+/// The passage ids an output cites, in order of first citation, each once: every match
+/// of `re`'s first group, split at commas and semicolons.
+pub fn cited_ids(re: &Regex, text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for caps in re.captures_iter(text) {
+        let Some(group) = caps.get(1) else { continue };
+        for id in group.as_str().split([',', ';']).map(str::trim) {
+            if !id.is_empty() && !out.iter().any(|o| o == id) {
+                out.push(id.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The sentences of a text: split after `.`, `!` or `?` followed by white space, and at
+/// line breaks; pieces without a letter or digit (JSON punctuation) are not sentences.
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next_is_space = chars.peek().is_none_or(|(_, n)| n.is_whitespace());
+        if c == '\n' || (matches!(c, '.' | '!' | '?') && next_is_space) {
+            out.push(&text[start..i + c.len_utf8()]);
+            start = i + c.len_utf8();
+        }
+    }
+    out.push(&text[start..]);
+    out.into_iter()
+        .map(str::trim)
+        .filter(|s| s.chars().any(char::is_alphanumeric))
+        .collect()
+}
+
+fn check_citations(re: &Regex, min_share: f64, input: &CheckInput) -> (bool, Option<f64>, String) {
+    if input.passages.is_empty() {
+        return (
+            false,
+            None,
+            "no passages were given to cite (the variant has no `rag:` config)".into(),
+        );
+    }
+    let cited = cited_ids(re, input.text);
+    let unknown: Vec<&String> = cited
+        .iter()
+        .filter(|id| !input.passages.contains(id))
+        .collect();
+    let all = sentences(input.text);
+    let citing = all.iter().filter(|s| re.is_match(s)).count();
+    let share = if all.is_empty() {
+        0.0
+    } else {
+        citing as f64 / all.len() as f64
+    };
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(|u| quote(u)).collect();
+        return (
+            false,
+            Some(share),
+            format!(
+                "cites {} that {} not among the {} passages given",
+                list.join(", "),
+                if unknown.len() == 1 { "is" } else { "are" },
+                input.passages.len()
+            ),
+        );
+    }
+    if cited.is_empty() {
+        return (false, Some(0.0), "cites no passage".into());
+    }
+    let pct = |x: f64| format!("{:.0}%", x * 100.0);
+    if share < min_share {
+        return (
+            false,
+            Some(share),
+            format!(
+                "{citing} of {} sentences cite ({}), fewer than {}",
+                all.len(),
+                pct(share),
+                pct(min_share)
+            ),
+        );
+    }
+    (
+        true,
+        Some(share),
+        format!(
+            "cites {} kept passage(s); {citing} of {} sentences cite",
+            cited.len(),
+            all.len()
+        ),
+    )
 }
 
 fn truncate(s: &str, max_chars: usize) -> String {

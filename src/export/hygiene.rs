@@ -336,6 +336,7 @@ mod tests {
             tags: Vec::new(),
             split: split.map(str::to_owned),
             gold: None,
+            relevant: Vec::new(),
         }
     }
 

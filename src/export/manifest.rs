@@ -34,6 +34,64 @@ pub struct Manifest {
     pub redactions: BTreeMap<&'static str, u64>,
     pub files: Vec<FileEntry>,
     pub notes: Vec<String>,
+    /// What each RAG variant retrieved from: its config as the session says it now and
+    /// the corpus snapshots (paths and content hashes) its outputs' passages came from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rag: Vec<RagInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RagInfo {
+    pub run_id: String,
+    pub variant: String,
+    pub config: String,
+    /// `None` when the session no longer has the config.
+    pub spec: Option<crate::store::RagRecord>,
+    pub corpora: Vec<crate::store::CorpusRecord>,
+}
+
+/// The RAG part of a manifest for `runs`.
+pub fn rag_info(
+    store: &crate::store::Store,
+    session: &crate::session::Session,
+    runs: &[RunRecord],
+) -> Result<Vec<RagInfo>, crate::store::StoreError> {
+    let ix = store.rag_index()?;
+    let mut out = Vec::new();
+    for run in runs {
+        if run.variants.iter().all(|v| v.rag.is_none()) {
+            continue;
+        }
+        let retrievals = ix.retrievals(&run.id)?;
+        for v in &run.variants {
+            let Some(config) = &v.rag else { continue };
+            let mut ids: Vec<&str> = retrievals
+                .iter()
+                .filter(|(variant, _, r)| *variant == v.name && !r.corpus.is_empty())
+                .map(|(_, _, r)| r.corpus.as_str())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut corpora = Vec::new();
+            for id in ids {
+                if let Some(c) = ix.corpus(id)? {
+                    corpora.push(c);
+                }
+            }
+            out.push(RagInfo {
+                run_id: run.id.clone(),
+                variant: v.name.clone(),
+                config: config.clone(),
+                spec: session
+                    .file
+                    .rag
+                    .get(config)
+                    .map(crate::store::RagRecord::from),
+                corpora,
+            });
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -11,7 +11,9 @@ use crate::providers::{Message, request_hash};
 use crate::session::Session;
 use crate::spec::{Case, Example};
 use crate::store::{OutputRecord, PassageRecord, RunRecord, RunVariant, Store, StoreError};
-use crate::template::{Passage, Renderer, ResolvedTemplate, build_request, version_hash};
+use crate::template::{
+    Passage, QueryVars, Renderer, ResolvedTemplate, build_rag_request, version_hash,
+};
 
 /// Why the messages of an output cannot be given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,8 @@ struct Canonical {
 /// Renders for every variant of the runs exported, one compiled template per version.
 pub struct Prompts {
     renderer: Renderer,
+    /// The query each RAG cell's template saw, by (run, variant, case).
+    queries: HashMap<(String, String, String), (String, Option<String>)>,
     /// Output schema of each version (the runner may have sent it as a response format).
     schemas: HashMap<String, Option<serde_json::Value>>,
 }
@@ -59,6 +63,16 @@ impl Prompts {
     pub fn new(store: &Store, session: &Session, runs: &[RunRecord]) -> Result<Self, StoreError> {
         let mut templates: IndexMap<String, ResolvedTemplate> = IndexMap::new();
         let mut schemas = HashMap::new();
+        let mut queries = HashMap::new();
+        let rag = store.rag_index()?;
+        for run in runs {
+            if run.variants.iter().all(|v| v.rag.is_none()) {
+                continue;
+            }
+            for (variant, case, r) in rag.retrievals(&run.id)? {
+                queries.insert((run.id.clone(), variant, case), (r.query, r.rewritten));
+            }
+        }
         for v in runs.iter().flat_map(|r| &r.variants) {
             if templates.contains_key(&v.template_version) {
                 continue;
@@ -108,7 +122,11 @@ impl Prompts {
         }
         // A version that does not compile is left out: its rows are dropped with a reason.
         let (renderer, _errors) = Renderer::compile(&templates);
-        Ok(Self { renderer, schemas })
+        Ok(Self {
+            renderer,
+            queries,
+            schemas,
+        })
     }
 
     /// The messages `variant` sent for `case`, checked against the output's request hash.
@@ -127,12 +145,24 @@ impl Prompts {
             .schemas
             .get(&variant.template_version)
             .and_then(Option::as_ref);
+        let query = self
+            .queries
+            .get(&(
+                output.run_id.clone(),
+                output.variant.clone(),
+                output.case_id.clone(),
+            ))
+            .map(|(query, rewritten)| QueryVars {
+                query,
+                rewritten: rewritten.as_deref(),
+            });
         let build = |schema| {
-            build_request(
+            build_rag_request(
                 &self.renderer,
                 &variant.template_version,
                 case,
                 &passages,
+                query,
                 &model,
                 schema,
             )
@@ -165,5 +195,7 @@ fn passage(p: &PassageRecord) -> Passage {
         id: p.id.clone(),
         text: p.text.clone(),
         score: p.score,
+        source: p.source.clone(),
+        headings: p.headings.clone(),
     }
 }

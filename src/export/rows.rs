@@ -65,6 +65,7 @@ pub fn export(
     prepare_dir(&opts.out, opts)?;
     let keys = api_key_values(&runs);
     let prompts = Prompts::new(&store, session, &runs)?;
+    let rag = super::manifest::rag_info(&store, session, &runs)?;
     let mut ctx = Ctx {
         session,
         store_path,
@@ -192,6 +193,7 @@ pub fn export(
         redactions,
         files,
         notes,
+        rag,
     };
     write_manifest(&store, session, opts, &manifest)?;
     Ok(manifest)

@@ -178,18 +178,69 @@ impl Client {
             error: ProviderError::Config("no embeddings protocol".into()),
             attempts: 0,
         })?;
+        let body = proto.body(req);
+        let (bytes, latency_ms, attempts) = self.post_json(&url, &body, cancel).await?;
+        let parsed = proto
+            .parse(&bytes)
+            .and_then(|(vectors, tokens)| {
+                check_vectors(&vectors, req.input.len(), &bytes)?;
+                Ok((vectors, tokens))
+            })
+            .map_err(|error| Failure {
+                error: self.redact(error),
+                attempts,
+            })?;
+        Ok(Embeddings {
+            vectors: parsed.0,
+            input_tokens: parsed.1,
+            latency_ms,
+            attempts,
+        })
+    }
+
+    /// Scores `documents` for `query` with a `/rerank` endpoint (llama.cpp, TEI, Jina and
+    /// Cohere share the shape: `{model, query, documents}` in, `{results: [{index,
+    /// relevance_score}]}` out), under this client's limits and retries. Returns
+    /// (document index, score) pairs as the server ranked them.
+    pub async fn rerank(
+        &self,
+        model: &str,
+        query: &str,
+        documents: &[String],
+        cancel: &CancellationToken,
+    ) -> Result<Vec<(usize, f64)>, Failure> {
+        let config = |m: &str| Failure {
+            error: ProviderError::Config(m.to_owned()),
+            attempts: 0,
+        };
+        if self.endpoint.kind != ProviderKind::Openai {
+            return Err(config(
+                "a rerank endpoint needs an openai-compatible model (POST {base_url}/rerank)",
+            ));
+        }
+        let url = format!("{}/rerank", base_of(&self.endpoint.url, self.endpoint.kind));
+        let body = json!({"model": model, "query": query, "documents": documents});
+        let (bytes, _, attempts) = self.post_json(&url, &body, cancel).await?;
+        parse_rerank(&bytes, documents.len()).map_err(|error| Failure { error, attempts })
+    }
+
+    /// POSTs `body` and returns the whole response body, with the retries, backoff,
+    /// timeouts, cancellation and limits every request of this client has.
+    async fn post_json(
+        &self,
+        url: &str,
+        body: &Value,
+        cancel: &CancellationToken,
+    ) -> Result<(Vec<u8>, u64, u32), Failure> {
         let mut attempts = 0u32;
         loop {
             let outcome = tokio::select! {
                 biased;
                 () = cancel.cancelled() => Err(ProviderError::Cancelled),
-                r = self.limited_embed(proto, &url, req, &mut attempts) => r,
+                r = self.limited_post(url, body, &mut attempts) => r,
             };
             let error = match outcome {
-                Ok(mut e) => {
-                    e.attempts = attempts;
-                    return Ok(e);
-                }
+                Ok((bytes, latency)) => return Ok((bytes, latency, attempts)),
                 Err(e) => self.redact(e),
             };
             if !error.is_retryable() || attempts > self.settings.retries || cancel.is_cancelled() {
@@ -215,17 +266,16 @@ impl Client {
         }
     }
 
-    async fn limited_embed(
+    async fn limited_post(
         &self,
-        proto: &dyn EmbedProtocol,
         url: &str,
-        req: &EmbedRequest,
+        body: &Value,
         attempts: &mut u32,
-    ) -> Result<Embeddings, ProviderError> {
+    ) -> Result<(Vec<u8>, u64), ProviderError> {
         let _slot = self.limits.slot().await?;
         self.limits.pace().await;
         *attempts += 1;
-        match timeout(self.settings.total, self.embed_attempt(proto, url, req)).await {
+        match timeout(self.settings.total, self.post_attempt(url, body)).await {
             Ok(r) => r,
             Err(_) => Err(ProviderError::Timeout {
                 phase: TimeoutPhase::Total,
@@ -234,19 +284,14 @@ impl Client {
         }
     }
 
-    async fn embed_attempt(
-        &self,
-        proto: &dyn EmbedProtocol,
-        url: &str,
-        req: &EmbedRequest,
-    ) -> Result<Embeddings, ProviderError> {
+    async fn post_attempt(&self, url: &str, body: &Value) -> Result<(Vec<u8>, u64), ProviderError> {
         let idle = self.settings.idle;
         let started = Instant::now();
         let send = self
             .http
             .post(url)
             .headers(self.endpoint.headers.clone())
-            .json(&proto.body(req))
+            .json(body)
             .send();
         let mut resp = match timeout(idle, send).await {
             Err(_) => {
@@ -268,16 +313,44 @@ impl Client {
                 retry_after_ms,
             });
         }
-        let body = read_body(&mut resp, idle).await?;
-        let (vectors, input_tokens) = proto.parse(&body)?;
-        check_vectors(&vectors, req.input.len(), &body)?;
-        Ok(Embeddings {
-            vectors,
-            input_tokens,
-            latency_ms: started.elapsed().as_millis() as u64,
-            attempts: 1,
-        })
+        let bytes = read_body(&mut resp, idle).await?;
+        Ok((bytes, started.elapsed().as_millis() as u64))
     }
+}
+
+#[derive(Deserialize)]
+struct RerankResponse {
+    results: Vec<RerankItem>,
+}
+
+#[derive(Deserialize)]
+struct RerankItem {
+    index: usize,
+    #[serde(alias = "score")]
+    relevance_score: f64,
+}
+
+fn parse_rerank(body: &[u8], documents: usize) -> Result<Vec<(usize, f64)>, ProviderError> {
+    let v: Value = parse_json(body)?;
+    if let Some(e) = in_band_error(&v) {
+        return Err(e);
+    }
+    let r: RerankResponse =
+        serde_json::from_value(v).map_err(|e| ProviderError::decode(e, body))?;
+    if let Some(bad) = r
+        .results
+        .iter()
+        .find(|i| i.index >= documents || !i.relevance_score.is_finite())
+    {
+        return Err(ProviderError::decode(
+            format!("a result for document {} of {documents}", bad.index),
+            body,
+        ));
+    }
+    Ok(r.results
+        .into_iter()
+        .map(|i| (i.index, i.relevance_score))
+        .collect())
 }
 
 /// The whole body, bounded in size and in silence between chunks.
@@ -388,6 +461,17 @@ mod tests {
             .parse(br#"{"error":{"type":"invalid_request_error","message":"no embeddings"}}"#)
             .expect_err("in-band error");
         assert!(err.to_string().contains("no embeddings"), "{err}");
+    }
+
+    #[test]
+    fn rerank_responses_parse_and_bad_indexes_are_refused() {
+        let ok = parse_rerank(
+            br#"{"results":[{"index":1,"relevance_score":0.9},{"index":0,"relevance_score":-1.5}]}"#,
+            2,
+        )
+        .expect("parses");
+        assert_eq!(ok, [(1, 0.9), (0, -1.5)]);
+        assert!(parse_rerank(br#"{"results":[{"index":2,"relevance_score":0.1}]}"#, 2).is_err());
     }
 
     #[test]

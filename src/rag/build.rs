@@ -56,7 +56,10 @@ pub enum BuildError {
     Chunk(#[from] ChunkError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("embedding with {model} failed: {failure}")]
+    #[error(
+        "embedding with {model} failed: {failure} (the config's `embedder` must name a model \
+         that serves embeddings)"
+    )]
     Embed { model: String, failure: FailureText },
     #[error("embeddings from {model}: {error}")]
     Vectors { model: String, error: VectorError },
@@ -247,17 +250,32 @@ pub async fn embed_texts(
     if total > 0 {
         progress(Progress::Embedding { done: 0, total });
         let concurrency = embedder.client.limits().concurrency() as usize;
-        let mut results = futures::stream::iter(missing.chunks(EMBED_BATCH).map(|batch| {
-            let req = EmbedRequest {
-                model: embedder.model.clone(),
-                input: batch.iter().map(|(_, t)| (*t).to_owned()).collect(),
-            };
-            async move {
-                let r = embedder.client.embed(&req, cancel).await;
-                (batch, r)
-            }
-        }))
-        .buffer_unordered(concurrency);
+        // The futures are made up front and own their inputs: a lazily mapped stream of
+        // borrowing closures is not provably Send inside a spawned task.
+        let batches: Vec<Vec<(String, String)>> = missing
+            .chunks(EMBED_BATCH)
+            .map(|b| {
+                b.iter()
+                    .map(|(h, t)| ((*h).to_owned(), (*t).to_owned()))
+                    .collect()
+            })
+            .collect();
+        let futures: Vec<_> = batches
+            .into_iter()
+            .map(|batch| {
+                let client = embedder.client.clone();
+                let req = EmbedRequest {
+                    model: embedder.model.clone(),
+                    input: batch.iter().map(|(_, t)| t.clone()).collect(),
+                };
+                let cancel = cancel.clone();
+                async move {
+                    let r = client.embed(&req, &cancel).await;
+                    (batch, r)
+                }
+            })
+            .collect();
+        let mut results = futures::stream::iter(futures).buffer_unordered(concurrency);
         let mut done = 0;
         while let Some((batch, result)) = results.next().await {
             requests += 1;
@@ -268,7 +286,7 @@ pub async fn embed_texts(
             let owned: Vec<(String, Vec<f32>)> = batch
                 .iter()
                 .zip(&got.vectors)
-                .map(|((h, _), v)| ((*h).to_owned(), v.clone()))
+                .map(|((h, _), v)| (h.clone(), v.clone()))
                 .collect();
             let (ix, id) = (index.clone(), embedder.id.clone());
             tokio::task::spawn_blocking(move || {
@@ -281,7 +299,7 @@ pub async fn embed_texts(
             .await
             .map_err(|e| BuildError::Task(e.to_string()))??;
             for ((h, _), v) in batch.iter().zip(got.vectors) {
-                have.insert((*h).to_owned(), v);
+                have.insert(h.clone(), v);
             }
             done += batch.len();
             progress(Progress::Embedding { done, total });

@@ -60,6 +60,7 @@ pub enum CorpusError {
 /// The files `globs` match under `dir`, sorted, each once. A glob that matches nothing
 /// is an error: a typo would otherwise leave a config silently retrieving from less.
 pub fn resolve(dir: &Path, globs: &[String]) -> Result<Vec<PathBuf>, CorpusError> {
+    let dir = here(dir);
     let mut out = Vec::new();
     for g in globs {
         let full = format!(
@@ -100,10 +101,20 @@ pub fn resolve(dir: &Path, globs: &[String]) -> Result<Vec<PathBuf>, CorpusError
     Ok(out)
 }
 
+/// The folder of a session given as a bare file name is `""`: that is `.`, not `/`.
+fn here(dir: &Path) -> &Path {
+    if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }
+}
+
 /// `path` relative to `dir`, with `/` separators.
 pub fn relative(dir: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(dir).unwrap_or(path);
+    let rel = path.strip_prefix(here(dir)).unwrap_or(path);
     rel.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
@@ -178,6 +189,11 @@ mod tests {
             resolve(d, &["docs/[.md".into()]),
             Err(CorpusError::BadGlob { .. })
         ));
+        // A session named without a folder lives in `.`.
+        let cwd = std::env::current_dir().expect("cwd");
+        let here = resolve(Path::new(""), &["src/rag/corpus.rs".into()]).expect("from .");
+        assert_eq!(relative(Path::new(""), &here[0]), "src/rag/corpus.rs");
+        assert_eq!(std::env::current_dir().expect("cwd"), cwd);
     }
 
     #[test]

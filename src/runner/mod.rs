@@ -11,6 +11,7 @@
 
 mod judging;
 mod plan;
+pub mod retrieval;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -110,7 +111,15 @@ pub fn endpoints(
         .map(|v| (&v.model_name, v.model.to_spec()))
         .collect();
     let judges = plan.judges.iter().map(|j| (&j.model_name, j.model.clone()));
-    for (name, spec) in models.into_iter().chain(judges) {
+    // Retrieval's models (embedders, query rewriters, rerankers) by their session names.
+    let rag_models: Vec<(String, ModelSpec)> = plan.rag.as_ref().map_or_else(Vec::new, |r| {
+        r.model_names()
+            .into_iter()
+            .filter_map(|n| r.models.get(n).map(|m| (n.to_owned(), m.clone())))
+            .collect()
+    });
+    let rag_models = rag_models.iter().map(|(n, m)| (n, m.clone()));
+    for (name, spec) in models.into_iter().chain(judges).chain(rag_models) {
         let spec = &spec;
         if !out.contains_key(name) {
             let client = pool.client(spec)?;
@@ -132,6 +141,10 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("model {model} has no endpoint")]
     NoEndpoint { model: String },
+    /// Retrieval could not start (an index that cannot be built): nothing of the run is
+    /// stored.
+    #[error("{0}")]
+    Rag(String),
     #[error("the run's store work stopped: {0}")]
     Worker(String),
 }
@@ -166,6 +179,19 @@ pub async fn execute(
     cancel: &CancellationToken,
     events: &mpsc::UnboundedSender<RunEvent>,
 ) -> Result<RunRecord, RunError> {
+    // Retrieval first: a RAG config whose index cannot be built refuses the run before
+    // anything of it is stored.
+    if let Some(rag) = plan.rag.clone() {
+        retrieval::prepare(
+            store,
+            &rag,
+            &mut plan.cells,
+            endpoints,
+            opts.no_cache,
+            cancel,
+        )
+        .await?;
+    }
     plan.run.status = RunStatus::Running;
     plan.run.finished_ms = None;
     // A failed write stops the run (the writer cancels this) without looking like the
@@ -321,7 +347,7 @@ fn output_record(
         request_hash: cell.request_hash.clone(),
         checks: Vec::new(),
         schema_attempts,
-        passages: Vec::new(),
+        passages: cell.passages.clone(),
         finished_ms: now_ms(),
     };
     match outcome {
@@ -341,6 +367,11 @@ fn output_record(
                     cost_usd: cost,
                     output_tokens: completion.usage.output_tokens,
                     schema: cell.schema.as_deref(),
+                    passages: &cell
+                        .passages
+                        .iter()
+                        .map(|p| p.id.clone())
+                        .collect::<Vec<_>>(),
                 },
             );
             record.text = completion.text;
@@ -462,6 +493,28 @@ impl Ctx<'_> {
         }
         let Todo { cell, mut hit } = todo;
         let mut repair: Option<ChatRequest> = None;
+        if let Some(error) = &cell.retrieval_error {
+            // Retrieval failed: the model is not asked a question without its passages.
+            drop(slot);
+            let mut record = output_record(
+                &cell,
+                &endpoint.spec,
+                Err(Failure {
+                    error: ProviderError::Config(String::new()),
+                    attempts: 0,
+                }),
+                false,
+                Vec::new(),
+            );
+            record.error = Some(error.clone());
+            let events = events.clone();
+            writer.send(move |store| {
+                store.put_output(&record)?;
+                let _ = events.send(cell_done(&record));
+                Ok(())
+            });
+            return;
+        }
         let mut hash = cell.request_hash.clone();
         let mut schema_attempts = Vec::new();
         let mut repairs_left = cell.enforce.as_ref().map_or(0, |e| e.retries);

@@ -8,8 +8,8 @@ use crate::eval::judge::{OUTPUT_A, OUTPUT_B, judge_id};
 use crate::providers::ChatRequest;
 use crate::session::{Case, ModelSpec, Session};
 use crate::store::{
-    CellKey, EnforceRecord, RunRecord, RunStatus, RunVariant, SessionRecord, Store, StoreError,
-    new_run_id, now_ms,
+    CellKey, EnforceRecord, PassageRecord, RunRecord, RunStatus, RunVariant, SessionRecord, Store,
+    StoreError, new_run_id, now_ms,
 };
 use crate::template::build_request;
 
@@ -27,12 +27,14 @@ pub struct Selection {
 }
 
 /// The `enforce_schema` loop for a cell: how many repair turns, against which schema.
+#[derive(Clone)]
 pub struct Enforce {
     pub retries: u32,
     pub validator: Arc<jsonschema::Validator>,
 }
 
 /// One request to make (or find in the cache), and how to judge its answer.
+#[derive(Clone)]
 pub struct Cell {
     pub key: CellKey,
     /// Session model name: cells are grouped by it to apply its concurrency.
@@ -43,6 +45,11 @@ pub struct Cell {
     pub schema: Option<Arc<jsonschema::Validator>>,
     pub enforce: Option<Enforce>,
     pub case: Arc<Case>,
+    /// The passages a RAG variant's request was built with (see `runner::retrieval`).
+    pub passages: Vec<PassageRecord>,
+    /// Why retrieval failed for this cell: it is recorded as the output's error and no
+    /// request is sent.
+    pub retrieval_error: Option<String>,
 }
 
 pub struct Plan {
@@ -50,6 +57,8 @@ pub struct Plan {
     pub cells: Vec<Arc<Cell>>,
     /// The judges to ask once the cells have outputs (see `runner::judging`).
     pub judges: Vec<JudgePlan>,
+    /// What the RAG variants retrieve with, when the run has any.
+    pub rag: Option<Arc<super::retrieval::RagPlan>>,
 }
 
 /// One `judge` check of the session, ready to ask about a run's outputs.
@@ -92,11 +101,8 @@ pub enum PlanError {
     },
     #[error("check {check}: {reason}")]
     Check { check: String, reason: String },
-    #[error(
-        "variant {variant} uses the rag config {rag}, but this Loupe does not retrieve yet; \
-         run it without `rag:` (or leave the variant out with --variant)"
-    )]
-    RagUnsupported { variant: String, rag: String },
+    #[error("{0}")]
+    Rag(String),
 }
 
 /// Plans a new run with the session and template versions (stored when `execute` starts it).
@@ -160,14 +166,6 @@ pub fn plan_new_run(
     })?;
     let mut run_variants = Vec::new();
     for v in variants {
-        // Running a RAG variant without its retrieval would report numbers for something
-        // else than what the session describes: refuse instead.
-        if let Some(rag) = &v.rag {
-            return Err(PlanError::RagUnsupported {
-                variant: v.name.clone(),
-                rag: rag.clone(),
-            });
-        }
         let version = session
             .template_version(&session.template_specs(), &v.template)
             .map_err(|e| PlanError::Template(e.to_string()))?;
@@ -212,7 +210,13 @@ pub fn plan_new_run(
     let judges = judges_for(session, store, &run)?;
     // Not stored yet: `execute` stores the run when it starts, so a run that cannot start
     // (a missing API key) leaves nothing behind that looks like it is running.
-    Ok(Plan { run, cells, judges })
+    let rag = super::retrieval::rag_plan(session, &run).map_err(PlanError::Rag)?;
+    Ok(Plan {
+        run,
+        cells,
+        judges,
+        rag,
+    })
 }
 
 /// Plans the rest of an interrupted run. The session's templates must be the versions the
@@ -234,7 +238,13 @@ pub fn plan_resume(session: &Session, store: &Store, run_id: &str) -> Result<Pla
     }
     let cells = cells_for(session, &run)?;
     let judges = judges_for(session, store, &run)?;
-    Ok(Plan { run, cells, judges })
+    let rag = super::retrieval::rag_plan(session, &run).map_err(PlanError::Rag)?;
+    Ok(Plan {
+        run,
+        cells,
+        judges,
+        rag,
+    })
 }
 
 /// The session's `judge` checks (global and per variant, each once) for this run: the
@@ -405,6 +415,8 @@ fn cells_for(session: &Session, run: &RunRecord) -> Result<Vec<Arc<Cell>>, PlanE
                             validator,
                         }),
                     case: case.clone(),
+                    passages: Vec::new(),
+                    retrieval_error: None,
                 }));
             }
         }

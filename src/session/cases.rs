@@ -182,7 +182,8 @@ impl<'f> Cases<'f> {
 }
 
 /// A row as a case. Reserved keys: `id` (default `case-N`, N the 1-based row), `reference`,
-/// `tags`, `split`, `gold`, `vars`; every other key is a variable.
+/// `tags`, `split`, `gold`, `relevant` (corpus documents that answer it, a list or
+/// `a.md|b.md`), `vars`; every other key is a variable.
 fn case_from_row(mut map: Map<String, Value>, row: usize) -> Result<Case, RowError> {
     let err = |key: &str, message: String| RowError {
         key: Some(key.to_owned()),
@@ -229,6 +230,26 @@ fn case_from_row(mut map: Map<String, Value>, row: usize) -> Result<Case, RowErr
     };
     let split = text("split")?;
     let gold = text("gold")?;
+    let relevant = match map.shift_remove("relevant") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => split_tags(&s),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|t| match t {
+                Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+                other => Err(err(
+                    "relevant",
+                    format!("a relevant document must be a path (a string), not {other}"),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(err(
+                "relevant",
+                format!("`relevant` must be a list of document paths, not {other}"),
+            ));
+        }
+    };
     let mut vars = match map.shift_remove("vars") {
         // Sized to fit: a session can hold many thousand cases.
         None | Some(Value::Null) => Map::with_capacity(map.len()),
@@ -265,6 +286,7 @@ fn case_from_row(mut map: Map<String, Value>, row: usize) -> Result<Case, RowErr
         tags,
         split,
         gold,
+        relevant,
     })
 }
 
@@ -358,7 +380,9 @@ fn csv_rows(cx: &mut Checker, path: &Path, text: &str, out: &mut Cases) {
             let value = match key {
                 "tags" => Value::Array(split_tags(cell).into_iter().map(Value::String).collect()),
                 // An empty optional cell is an absent value, not an empty string.
-                "id" | "reference" | "split" | "gold" | "vars" if cell.is_empty() => continue,
+                "id" | "reference" | "split" | "gold" | "relevant" | "vars" if cell.is_empty() => {
+                    continue;
+                }
                 "vars" => match serde_json::from_str(cell) {
                     Ok(v) => v,
                     Err(e) => {

@@ -16,7 +16,9 @@ use super::{
     Case, FileKind, Location, Problem, ProblemKind, RefKind, SchemaRef, Session, SessionError,
     SessionFile, TemplateSpec, cases,
 };
-use crate::spec::{CheckSpec, ModelSpec, RagSpec, RatingSpec, RubricDim, VariantSpec};
+use crate::spec::{
+    CheckSpec, ModelSpec, RagSpec, RatingSpec, RerankSpec, Retriever, RubricDim, VariantSpec,
+};
 use crate::template::{
     InheritError, OutputSchema, Part, Renderer, ResolvedTemplate, TemplateError, flatten, origin,
 };
@@ -183,7 +185,7 @@ impl<'a> Checker<'a> {
             self.check_model(name, m);
         }
         for (name, r) in &f.rag {
-            self.check_rag(name, r);
+            self.check_rag(f, name, r);
         }
         self.check_variants(f);
         self.check_rubric(&f.rubric);
@@ -360,13 +362,23 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_rag(&mut self, name: &str, r: &RagSpec) {
+    fn check_rag(&mut self, f: &SessionFile, name: &str, r: &RagSpec) {
         let at = |key: &str| ypath!["rag", name, key];
         if r.corpus.is_empty() {
             self.report(
                 &at("corpus"),
                 ProblemKind::Invalid("`corpus` needs at least one glob of files".into()),
             );
+        }
+        // Each glob must match a file now: a typo would otherwise leave the config
+        // retrieving from less than the session says, with no error anywhere.
+        for (i, glob) in r.corpus.iter().enumerate() {
+            if let Err(e) = crate::rag::corpus::resolve(self.dir, std::slice::from_ref(glob)) {
+                self.report(
+                    &ypath!["rag", name, "corpus", i],
+                    ProblemKind::Invalid(e.to_string()),
+                );
+            }
         }
         self.at_least(
             &ypath!["rag", name, "chunk", "tokens"],
@@ -380,6 +392,68 @@ impl<'a> Checker<'a> {
                     "`overlap` must be smaller than `tokens` ({}), not {}",
                     r.chunk.tokens, r.chunk.overlap
                 )),
+            );
+        }
+        match (&r.embedder, r.retriever) {
+            (Some(e), _) => self.known(&at("embedder"), RefKind::Model, e, &f.models),
+            (None, Retriever::Embedding | Retriever::Hybrid) => self.report(
+                &at("retriever"),
+                ProblemKind::Invalid(format!(
+                    "retriever `{}` needs `embedder`: a model of the session that serves \
+                     embeddings",
+                    if r.retriever == Retriever::Embedding {
+                        "embedding"
+                    } else {
+                        "hybrid"
+                    }
+                )),
+            ),
+            (None, Retriever::Bm25) => {}
+        }
+        if let Some(q) = &r.query_embedder {
+            if r.embedder.is_none() {
+                self.report(
+                    &at("query_embedder"),
+                    ProblemKind::Invalid("`query_embedder` goes with an `embedder`".into()),
+                );
+            }
+            self.known(&at("query_embedder"), RefKind::Model, q, &f.models);
+        }
+        match &r.rerank {
+            RerankSpec::Llm { template, model } => {
+                self.known(
+                    &ypath!["rag", name, "rerank", "llm", "template"],
+                    RefKind::Template,
+                    template,
+                    &f.templates,
+                );
+                self.known(
+                    &ypath!["rag", name, "rerank", "llm", "model"],
+                    RefKind::Model,
+                    model,
+                    &f.models,
+                );
+            }
+            RerankSpec::Api { model } => self.known(
+                &ypath!["rag", name, "rerank", "api", "model"],
+                RefKind::Model,
+                model,
+                &f.models,
+            ),
+            RerankSpec::Mmr { .. } | RerankSpec::None => {}
+        }
+        if let Some(q) = &r.query_rewrite {
+            self.known(
+                &ypath!["rag", name, "query_rewrite", "template"],
+                RefKind::Template,
+                &q.template,
+                &f.templates,
+            );
+            self.known(
+                &ypath!["rag", name, "query_rewrite", "model"],
+                RefKind::Model,
+                &q.model,
+                &f.models,
             );
         }
         self.at_least(&at("top_k"), Some(u64::from(r.top_k)), 1);

@@ -16,6 +16,8 @@
 //!   - { max_latency_ms: 3000 }        # also max_ttft_ms, max_output_tokens
 //!   - { max_cost: 0.002 }             # USD per output
 //!   - pii
+//!   - citations                       # cited passage ids were kept; the answer cites
+//!   - { citations: { pattern: "\\[([^\\]]+)\\]", min_share: 0.5 } }
 //!   - { judge: { template: judge, model: big } }   # run by the judge, not here
 //!   - { judge: { template: judge, model: big, pairs: [[prompt, prompt+rag]] } }
 //! ```
@@ -58,8 +60,40 @@ pub enum CheckSpec {
     MaxOutputTokens(u64),
     /// No e-mail, phone, card, IBAN, IP address or secret in the output.
     Pii,
+    /// The output cites passages it was given: every cited id is one of the kept
+    /// passages, it cites at least one, and at least `min_share` of its sentences cite.
+    Citations(CitationsSpec),
     /// A model grades the output; run by the judge, not by `run_checks`.
     Judge(JudgeSpec),
+}
+
+/// How citations look in an output and how many sentences must carry one.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CitationsSpec {
+    /// A regex whose first group holds the cited id(s); several ids in one group may be
+    /// separated by commas or semicolons (`[a.md#1, b.md#2]`).
+    #[serde(default = "default_citation_pattern")]
+    pub pattern: String,
+    /// Share of sentences (0..1) that must cite a passage.
+    #[serde(default)]
+    pub min_share: f64,
+}
+
+/// `[policy/freeze-windows.md#2]`: the passage id in square brackets.
+pub const DEFAULT_CITATION_PATTERN: &str = r"\[([^\[\]]+)\]";
+
+fn default_citation_pattern() -> String {
+    DEFAULT_CITATION_PATTERN.to_owned()
+}
+
+impl Default for CitationsSpec {
+    fn default() -> Self {
+        Self {
+            pattern: default_citation_pattern(),
+            min_share: 0.0,
+        }
+    }
 }
 
 /// `{ schema: <path or inline schema> }`.
@@ -139,6 +173,7 @@ pub const CHECK_NAMES: &[&str] = &[
     "max_cost",
     "max_output_tokens",
     "pii",
+    "citations",
     "judge",
 ];
 
@@ -160,6 +195,7 @@ impl CheckSpec {
             CheckSpec::MaxCost(_) => "max_cost",
             CheckSpec::MaxOutputTokens(_) => "max_output_tokens",
             CheckSpec::Pii => "pii",
+            CheckSpec::Citations(_) => "citations",
             CheckSpec::Judge(_) => "judge",
         }
     }
@@ -217,6 +253,23 @@ impl CheckSpec {
             })) if !(v.is_object() || v.is_boolean()) => Err(format!(
                 "schema must be a file path, a JSON Schema object or a boolean, not {v}"
             )),
+            CheckSpec::Citations(c) => {
+                if !(0.0..=1.0).contains(&c.min_share) {
+                    return Err(format!(
+                        "min_share must be between 0 and 1, not {}",
+                        c.min_share
+                    ));
+                }
+                let re = regex::Regex::new(&c.pattern)
+                    .map_err(|e| format!("invalid regex {:?}: {e}", c.pattern))?;
+                if re.captures_len() < 2 {
+                    return Err(format!(
+                        "pattern {:?} needs a group around the cited id, like \\[([^\\]]+)\\]",
+                        c.pattern
+                    ));
+                }
+                Ok(())
+            }
             CheckSpec::MaxCost(c) if !c.is_finite() || *c < 0.0 => Err(format!(
                 "max_cost must be a non-negative number of US dollars, not {c}"
             )),
@@ -263,6 +316,7 @@ impl<'de> Visitor<'de> for CheckVisitor {
             "json_valid" => CheckSpec::JsonValid,
             "json_schema" => CheckSpec::JsonSchema(None),
             "pii" => CheckSpec::Pii,
+            "citations" => CheckSpec::Citations(CitationsSpec::default()),
             "bleu" => CheckSpec::Bleu(MinSpec { min: 0.0 }),
             "rouge_l" => CheckSpec::RougeL(MinSpec { min: 0.0 }),
             "similarity" => CheckSpec::Similarity(MinSpec { min: 0.0 }),
@@ -318,6 +372,10 @@ impl<'de> Visitor<'de> for CheckVisitor {
             "max_ttft_ms" => CheckSpec::MaxTtftMs(map.next_value()?),
             "max_cost" => CheckSpec::MaxCost(map.next_value()?),
             "max_output_tokens" => CheckSpec::MaxOutputTokens(map.next_value()?),
+            "citations" => CheckSpec::Citations(
+                map.next_value::<Option<CitationsSpec>>()?
+                    .unwrap_or_default(),
+            ),
             "judge" => CheckSpec::Judge(map.next_value()?),
             other => return Err(de::Error::custom(unknown_check(other))),
         };
@@ -370,6 +428,8 @@ impl Serialize for CheckSpec {
             | CheckSpec::MaxTtftMs(v)
             | CheckSpec::MaxOutputTokens(v) => one_key(s, name, v),
             CheckSpec::MaxCost(v) => one_key(s, name, v),
+            CheckSpec::Citations(v) if *v == CitationsSpec::default() => s.serialize_str(name),
+            CheckSpec::Citations(v) => one_key(s, name, v),
             CheckSpec::Judge(v) => one_key(s, name, v),
         }
     }

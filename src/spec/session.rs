@@ -149,6 +149,21 @@ pub enum Retriever {
     Hybrid,
 }
 
+/// A named RAG config: where passages come from and how they are chosen.
+///
+/// ```yaml
+/// rag:
+///   policy:
+///     corpus: [policy/*.md, policy/*.html]    # globs relative to the session file
+///     chunk: { tokens: 200, overlap: 20 }     # cl100k tokens
+///     retriever: hybrid                       # bm25 | embedding | hybrid
+///     embedder: e5                            # a model of the session that embeds passages
+///     query_embedder: e5q                     # optional: another model for queries
+///     top_k: 8
+///     rerank: { mmr: { lambda: 0.7 } }        # none | mmr | { mmr } | { llm } | { api }
+///     keep: 4
+///     query_rewrite: { template: rewrite, model: local }
+/// ```
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RagSpec {
@@ -156,16 +171,199 @@ pub struct RagSpec {
     #[serde(default)]
     pub chunk: ChunkSpec,
     pub retriever: Retriever,
-    #[serde(default)]
+    /// The model that embeds passages (and queries, unless `query_embedder` is set);
+    /// required by the `embedding` and `hybrid` retrievers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedder: Option<String>,
+    /// The model that embeds queries, for embedders with separate query and passage
+    /// modes (e5's `e5-query` / `e5-passage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_embedder: Option<String>,
     #[serde(default = "default_top_k")]
     pub top_k: u32,
-    #[serde(default)]
-    pub rerank: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "RerankSpec::is_none")]
+    pub rerank: RerankSpec,
+    /// Passages given to the template, best first (default: all `top_k`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep: Option<u32>,
-    #[serde(default)]
-    pub query_rewrite: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_rewrite: Option<QueryRewriteSpec>,
+}
+
+/// Turns the case's input into the search query with a chat model. The template sees the
+/// case's variables; its answer (trimmed) is the query.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRewriteSpec {
+    pub template: String,
+    pub model: String,
+}
+
+/// How retrieved passages are re-ordered before `keep` cuts them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum RerankSpec {
+    /// Retrieval order.
+    #[default]
+    None,
+    /// Maximal marginal relevance: `lambda` weighs relevance against novelty (1 is plain
+    /// relevance).
+    Mmr { lambda: f64 },
+    /// A chat model scores each passage 0-10 for the query with `template` (which sees the
+    /// case's variables plus `query` and `passage`).
+    Llm { template: String, model: String },
+    /// A `/v1/rerank` endpoint (llama.cpp, TEI, Jina, Cohere shape) of a session model.
+    Api { model: String },
+}
+
+/// MMR's default trade-off: mostly relevance, some novelty.
+pub const DEFAULT_MMR_LAMBDA: f64 = 0.7;
+
+impl RerankSpec {
+    pub fn is_none(&self) -> bool {
+        matches!(self, RerankSpec::None)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            RerankSpec::None => "none",
+            RerankSpec::Mmr { .. } => "mmr",
+            RerankSpec::Llm { .. } => "llm",
+            RerankSpec::Api { .. } => "api",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MmrArgs {
+    #[serde(default = "default_lambda")]
+    lambda: f64,
+}
+
+fn default_lambda() -> f64 {
+    DEFAULT_MMR_LAMBDA
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LlmArgs {
+    template: String,
+    model: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiArgs {
+    model: String,
+}
+
+/// By hand: `rerank: mmr` and `rerank: { mmr: { lambda: 0.5 } }` both read, and a wrong
+/// value says which forms exist (an untagged enum would only say "did not match").
+impl<'de> Deserialize<'de> for RerankSpec {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const FORMS: &str = "`none`, `mmr`, `{ mmr: { lambda: 0.7 } }`,              `{ llm: { template: ..., model: ... } }` or `{ api: { model: ... } }`";
+
+        impl<'de> de::Visitor<'de> for V {
+            type Value = RerankSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "a reranker: {FORMS}")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RerankSpec, E> {
+                match v {
+                    "none" => Ok(RerankSpec::None),
+                    "mmr" => Ok(RerankSpec::Mmr {
+                        lambda: DEFAULT_MMR_LAMBDA,
+                    }),
+                    "llm" | "api" => Err(E::custom(format!(
+                        "rerank `{v}` needs its settings: {FORMS}"
+                    ))),
+                    other => Err(E::custom(format!(
+                        "unknown reranker `{other}`, expected {FORMS}"
+                    ))),
+                }
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<RerankSpec, E> {
+                Ok(RerankSpec::None)
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RerankSpec, A::Error> {
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom(format!("empty map: expected {FORMS}")));
+                };
+                let spec = match key.as_str() {
+                    "none" => {
+                        map.next_value::<de::IgnoredAny>()?;
+                        RerankSpec::None
+                    }
+                    "mmr" => {
+                        let args: Option<MmrArgs> = map.next_value()?;
+                        let lambda = args.map_or(DEFAULT_MMR_LAMBDA, |a| a.lambda);
+                        if !(0.0..=1.0).contains(&lambda) {
+                            return Err(de::Error::custom(format!(
+                                "mmr `lambda` must be between 0 and 1, not {lambda}"
+                            )));
+                        }
+                        RerankSpec::Mmr { lambda }
+                    }
+                    "llm" => {
+                        let a: LlmArgs = map.next_value()?;
+                        RerankSpec::Llm {
+                            template: a.template,
+                            model: a.model,
+                        }
+                    }
+                    "api" => {
+                        let a: ApiArgs = map.next_value()?;
+                        RerankSpec::Api { model: a.model }
+                    }
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "unknown reranker `{other}`, expected {FORMS}"
+                        )));
+                    }
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "one reranker only: found `{key}` and `{extra}`"
+                    )));
+                }
+                Ok(spec)
+            }
+        }
+
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for RerankSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            RerankSpec::None => s.serialize_str("none"),
+            RerankSpec::Mmr { lambda } => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("mmr", &serde_json::json!({ "lambda": lambda }))?;
+                m.end()
+            }
+            RerankSpec::Llm { template, model } => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry(
+                    "llm",
+                    &serde_json::json!({ "template": template, "model": model }),
+                )?;
+                m.end()
+            }
+            RerankSpec::Api { model } => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("api", &serde_json::json!({ "model": model }))?;
+                m.end()
+            }
+        }
+    }
 }
 
 fn default_top_k() -> u32 {
@@ -318,4 +516,8 @@ pub struct Case {
     /// For rating: the variant known to be better on this case (a gold item).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gold: Option<String>,
+    /// Corpus documents (paths relative to the session file) that answer this case: what
+    /// retrieval metrics and citation precision/recall are measured against.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relevant: Vec<String>,
 }

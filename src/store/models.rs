@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::spec::{
-    ChunkSpec, ModelSpec, Params, Price, ProviderKind, RagSpec, Retriever, Timeouts,
+    ChunkSpec, ModelSpec, Params, Price, ProviderKind, RagSpec, RerankSpec, Retriever, Timeouts,
 };
 
 /// A model as a run or a release used it. Holds only the *name* of a key's environment
@@ -85,7 +85,10 @@ pub struct RagRecord {
     pub retriever: RetrieverRecord,
     #[serde(default)]
     pub embedder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_embedder: Option<String>,
     pub top_k: u32,
+    /// `mmr(lambda=0.7)`, `llm(template@model)`, `api(model)`; `None` for no reranking.
     #[serde(default)]
     pub rerank: Option<String>,
     #[serde(default)]
@@ -217,10 +220,19 @@ impl From<&RagSpec> for RagRecord {
                 Retriever::Hybrid => RetrieverRecord::Hybrid,
             },
             embedder: r.embedder.clone(),
+            query_embedder: r.query_embedder.clone(),
             top_k: r.top_k,
-            rerank: r.rerank.clone(),
+            rerank: match &r.rerank {
+                RerankSpec::None => None,
+                RerankSpec::Mmr { lambda } => Some(format!("mmr(lambda={lambda})")),
+                RerankSpec::Llm { template, model } => Some(format!("llm({template}@{model})")),
+                RerankSpec::Api { model } => Some(format!("api({model})")),
+            },
             keep: r.keep,
-            query_rewrite: r.query_rewrite.clone(),
+            query_rewrite: r
+                .query_rewrite
+                .as_ref()
+                .map(|q| format!("{}@{}", q.template, q.model)),
         }
     }
 }

@@ -15,6 +15,7 @@ const RAG_DOCUMENTS: &str = "rag_documents";
 const RAG_CHUNKS: &str = "rag_chunks";
 const RAG_EMBEDDINGS: &str = "rag_embeddings";
 const RAG_CORPORA: &str = "rag_corpora";
+const RAG_RETRIEVALS: &str = "rag_retrievals";
 
 /// A corpus file as it was when indexed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +42,46 @@ pub struct CorpusFile {
     pub hash: String,
 }
 
+/// One ranked passage of a retrieval: its id, document and score at that stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredPassage {
+    pub id: String,
+    pub source: String,
+    pub score: f64,
+}
+
+/// What retrieval did for one cell of a run, stored beside its output (same run, variant
+/// and case): the query, what was retrieved, how reranking ordered it, and what the prompt
+/// was given. Repeats of a cell share it (they retrieve the same).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrievalRecord {
+    /// The session's RAG config.
+    pub config: String,
+    /// The corpus snapshot retrieved from (see [`CorpusRecord`]).
+    pub corpus: String,
+    /// The query before any rewrite.
+    pub query: String,
+    /// The query a model rewrote it to, when the config rewrites.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewritten: Option<String>,
+    /// The `top_k` retrieved, best first.
+    pub retrieved: Vec<ScoredPassage>,
+    /// After reranking (the same as `retrieved` without a reranker).
+    pub reranked: Vec<ScoredPassage>,
+    /// The first `keep` of `reranked`: what the template saw.
+    pub kept: Vec<ScoredPassage>,
+    /// Why retrieval failed for this cell (then the lists are empty and the output
+    /// records the same error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The documents the case lists as `relevant:`, what the metrics compare with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relevant: Vec<String>,
+    /// How the variant's outputs cite (its `citations` check's pattern, if it has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citation_pattern: Option<String>,
+}
+
 /// The index trees (opened on first use; sled keeps the handles).
 #[derive(Clone)]
 pub struct RagIndex {
@@ -48,6 +89,7 @@ pub struct RagIndex {
     chunks: sled::Tree,
     embeddings: sled::Tree,
     corpora: sled::Tree,
+    retrievals: sled::Tree,
 }
 
 fn pair(a: &str, b: &str) -> Vec<u8> {
@@ -66,6 +108,7 @@ impl Store {
             chunks: db.open_tree(RAG_CHUNKS)?,
             embeddings: db.open_tree(RAG_EMBEDDINGS)?,
             corpora: db.open_tree(RAG_CORPORA)?,
+            retrievals: db.open_tree(RAG_RETRIEVALS)?,
         })
     }
 }
@@ -137,6 +180,45 @@ impl RagIndex {
         get(&self.corpora, RAG_CORPORA, id.as_bytes())
     }
 
+    pub fn put_retrieval(
+        &self,
+        run: &str,
+        variant: &str,
+        case: &str,
+        rec: &RetrievalRecord,
+    ) -> Result<()> {
+        put(&self.retrievals, &retrieval_key(run, variant, case), rec)
+    }
+
+    pub fn retrieval(
+        &self,
+        run: &str,
+        variant: &str,
+        case: &str,
+    ) -> Result<Option<RetrievalRecord>> {
+        get(
+            &self.retrievals,
+            RAG_RETRIEVALS,
+            &retrieval_key(run, variant, case),
+        )
+    }
+
+    /// Every retrieval of a run as (variant, case, record), in key order.
+    pub fn retrievals(&self, run: &str) -> Result<Vec<(String, String, RetrievalRecord)>> {
+        let mut prefix = run.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for item in self.retrievals.scan_prefix(&prefix) {
+            let (k, v) = item?;
+            let rest = &k[prefix.len()..];
+            let mut parts = rest.splitn(2, |b| *b == 0);
+            let variant = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            let case = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            out.push((variant, case, decode(RAG_RETRIEVALS, &v)?));
+        }
+        Ok(out)
+    }
+
     /// Every document record of a path, any content.
     pub fn document_versions(&self, path: &str) -> Result<Vec<RagDocumentRecord>> {
         let mut prefix = path.as_bytes().to_vec();
@@ -147,6 +229,13 @@ impl RagIndex {
             .map(|v| decode(RAG_DOCUMENTS, &v?))
             .collect()
     }
+}
+
+fn retrieval_key(run: &str, variant: &str, case: &str) -> Vec<u8> {
+    let mut key = pair(run, variant);
+    key.push(0);
+    key.extend_from_slice(case.as_bytes());
+    key
 }
 
 #[cfg(test)]
@@ -190,5 +279,30 @@ mod tests {
         assert_eq!(ix.embedding("other", "t1").expect("get"), None);
         assert_eq!(ix.embedding_count("e5"), 2);
         assert_eq!(ix.embedding_count("e"), 0);
+
+        let rec = RetrievalRecord {
+            config: "policy".into(),
+            corpus: "c1".into(),
+            query: "q".into(),
+            rewritten: None,
+            retrieved: vec![ScoredPassage {
+                id: "a.md#1".into(),
+                source: "a.md".into(),
+                score: 1.5,
+            }],
+            reranked: Vec::new(),
+            kept: Vec::new(),
+            error: None,
+            relevant: vec!["a.md".into()],
+            citation_pattern: None,
+        };
+        ix.put_retrieval("r1", "v", "c", &rec).expect("put");
+        ix.put_retrieval("r10", "v", "c", &rec).expect("put");
+        assert_eq!(
+            ix.retrieval("r1", "v", "c").expect("get"),
+            Some(rec.clone())
+        );
+        let all = ix.retrievals("r1").expect("scan");
+        assert_eq!(all, [("v".to_owned(), "c".to_owned(), rec)]);
     }
 }

@@ -161,6 +161,11 @@ pub struct PassageRecord {
     pub id: String,
     pub text: String,
     pub score: f64,
+    /// The document's path relative to the session file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headings: Vec<String>,
 }
 
 /// One answer that failed the schema in an `enforce_schema` loop, before its repair.

@@ -19,7 +19,7 @@ use crate::spec::{Example, now_ms};
 use crate::store::TemplateVersionRecord;
 
 pub use render::{Renderer, TemplateErrors};
-pub use request::build_request;
+pub use request::{QueryVars, build_rag_request, build_request};
 pub(crate) use resolve::origin;
 pub use resolve::{InheritError, chain, flatten};
 
@@ -41,12 +41,18 @@ pub struct OutputSchema {
     pub validator: Arc<jsonschema::Validator>,
 }
 
-/// A retrieved passage, as a template sees it in `passages`.
+/// A retrieved passage, as a template sees it in `passages`: `p.id` (what an answer
+/// cites), `p.text`, `p.source` (the document's path), `p.headings` (the headings it sits
+/// under, outermost first) and `p.score` (its rank score after reranking).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Passage {
     pub id: String,
     pub text: String,
     pub score: f64,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub headings: Vec<String>,
 }
 
 /// Which part of a template: errors name it so a person knows which text to fix.

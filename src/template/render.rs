@@ -277,6 +277,7 @@ mod tests {
             tags: vec!["edge".into()],
             split: None,
             gold: None,
+            relevant: Vec::new(),
         }
     }
 
@@ -341,6 +342,8 @@ mod tests {
             id: "doc#1".into(),
             text: "Policy.".into(),
             score: 0.5,
+            source: "doc.md".into(),
+            headings: Vec::new(),
         }];
         let msgs = r
             .render("t", &case(&serde_json::json!({})), &passages)

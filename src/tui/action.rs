@@ -71,6 +71,8 @@ pub enum Action {
     CycleVariant,
     /// Compare with the same variant in an earlier run.
     CompareEarlier,
+    /// Show or hide what retrieval gave the focused case (query, passages, kept, cited).
+    InspectRetrieval,
     /// Sort the results table by the next column.
     SortNext,
     /// Show only failed cells.
@@ -131,6 +133,7 @@ impl Action {
         Action::CycleDiffMode,
         Action::CycleVariant,
         Action::CompareEarlier,
+        Action::InspectRetrieval,
         Action::SortNext,
         Action::FilterFailed,
         Action::FilterDiffering,

@@ -413,7 +413,12 @@ fn load_run(
 ) -> anyhow::Result<()> {
     let run = store.run(id)?;
     let outputs = store.outputs(id).collect::<Result<Vec<_>, _>>()?;
-    let report = crate::report::build(&run, &outputs);
+    let retrieves = run.variants.iter().any(|v| v.rag.is_some());
+    let mut report = crate::report::build(&run, &outputs);
+    if run.variants.iter().any(|v| v.rag.is_some()) {
+        let retrievals = store.rag_index()?.retrievals(id)?;
+        report.retrieval = crate::report::retrieval_report(&run, &outputs, &retrievals);
+    }
     let earlier = store
         .runs()?
         .into_iter()
@@ -427,7 +432,49 @@ fn load_run(
         earlier,
     });
     let _ = tx.send(Msg::ReportReady(report));
+    if retrieves {
+        let (retrievals, texts) = retrievals_with_texts(store, id)?;
+        let _ = tx.send(Msg::RetrievalsLoaded {
+            run_id: id.to_owned(),
+            retrievals,
+            texts,
+        });
+    }
     Ok(())
+}
+
+type Retrievals = Vec<(String, String, crate::store::RetrievalRecord)>;
+
+/// A run's retrievals and the text of each passage they name, read back from the stored
+/// chunk lists of the corpus snapshots they used.
+fn retrievals_with_texts(
+    store: &Store,
+    run_id: &str,
+) -> anyhow::Result<(Retrievals, std::collections::HashMap<String, String>)> {
+    let ix = store.rag_index()?;
+    let retrievals = ix.retrievals(run_id)?;
+    let mut corpora: Vec<&str> = retrievals
+        .iter()
+        .map(|(_, _, r)| r.corpus.as_str())
+        .collect();
+    corpora.sort_unstable();
+    corpora.dedup();
+    let mut texts = std::collections::HashMap::new();
+    for id in corpora {
+        let Some(corpus) = ix.corpus(id)? else {
+            continue;
+        };
+        for doc in &corpus.documents {
+            let Some(chunks) = ix.chunks::<Vec<crate::rag::Chunk>>(&doc.hash, &corpus.chunking)?
+            else {
+                continue;
+            };
+            for c in chunks {
+                texts.insert(format!("{}#{}", doc.path, c.ordinal), c.text);
+            }
+        }
+    }
+    Ok((retrievals, texts))
 }
 
 async fn start_run(

@@ -60,6 +60,12 @@ pub enum Msg {
     },
     /// The session has no run in the store yet.
     NoRun,
+    /// What retrieval did in a loaded run, and the texts of the passages it names.
+    RetrievalsLoaded {
+        run_id: String,
+        retrievals: Vec<(String, String, crate::store::RetrievalRecord)>,
+        texts: HashMap<String, String>,
+    },
     EarlierLoaded {
         run_id: String,
         outputs: Vec<OutputRecord>,

@@ -70,6 +70,10 @@ pub struct RunData {
     pub latency: LatencyHistogram,
     /// The newest run is being read at start: screens say so instead of "no run yet".
     pub loading: bool,
+    /// What retrieval did per (variant, case id) in the loaded run (RAG variants only).
+    pub retrievals: HashMap<(String, String), crate::store::RetrievalRecord>,
+    /// The text of every passage those retrievals name, by passage id.
+    pub passage_texts: HashMap<String, String>,
 }
 
 /// Outputs' latencies in [`LatencyHistogram::BUCKETS`] equal-width buckets from 0 to the
@@ -201,6 +205,7 @@ impl State {
                 right_run: None,
                 diff: None,
                 scroll: 0,
+                inspect: false,
             },
             results: ResultsState {
                 report: None,

@@ -42,6 +42,9 @@ pub fn describe(action: Action) -> &'static str {
         Action::CycleDiffMode => "Cycle the diff: word, line, unified",
         Action::CycleVariant => "Cycle the variant shown on the right",
         Action::CompareEarlier => "Compare with the same variant in an earlier run",
+        Action::InspectRetrieval => {
+            "Show what retrieval gave this case: query, passages, kept, cited"
+        }
         Action::SortNext => "Sort the results by the next column",
         Action::FilterFailed => "Show only failed cells, or all",
         Action::FilterDiffering => "Show only cases whose outputs differ, or all",
@@ -92,6 +95,7 @@ pub fn hint(action: Action) -> &'static str {
         Action::CycleDiffMode => "diff mode",
         Action::CycleVariant => "variant",
         Action::CompareEarlier => "earlier run",
+        Action::InspectRetrieval => "retrieval",
         Action::SortNext => "sort",
         Action::FilterFailed => "failed",
         Action::FilterDiffering => "differing",

@@ -62,6 +62,9 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             state.data.latency = LatencyHistogram::of(state.data.outputs.values());
             state.data.earlier = earlier;
             state.data.run = Some(run);
+            // Another run's retrievals never show beside this one's outputs.
+            state.data.retrievals.clear();
+            state.data.passage_texts.clear();
             let n = state.run_variants().len();
             state.compare.left = state.compare.left.min(n.saturating_sub(1));
             state.compare.right = state.compare.right.min(n.saturating_sub(1));
@@ -113,6 +116,20 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         }
         Msg::NoRun => {
             state.data.loading = false;
+            Vec::new()
+        }
+        Msg::RetrievalsLoaded {
+            run_id,
+            retrievals,
+            texts,
+        } => {
+            if state.data.run.as_ref().is_some_and(|r| r.id == run_id) {
+                state.data.retrievals = retrievals
+                    .into_iter()
+                    .map(|(variant, case, r)| ((variant, case), r))
+                    .collect();
+                state.data.passage_texts = texts;
+            }
             Vec::new()
         }
         Msg::Error(text) => {

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod consumers;
+pub mod embed_server;
 pub mod mock_judge;
 pub mod mock_openai;
 pub mod mock_script;

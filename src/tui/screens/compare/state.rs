@@ -14,6 +14,8 @@ pub struct CompareState {
     pub right_run: Option<String>,
     pub diff: Option<(DiffKey, Arc<DiffLines>)>,
     pub scroll: u16,
+    /// The retrieval inspector replaces the diff (`g`).
+    pub inspect: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -60,6 +60,10 @@ pub(crate) fn compare_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Up => c.scroll = c.scroll.saturating_sub(1),
         Action::PageDown => c.scroll = c.scroll.saturating_add(10),
         Action::PageUp => c.scroll = c.scroll.saturating_sub(10),
+        Action::InspectRetrieval => {
+            c.inspect = !c.inspect;
+            c.scroll = 0;
+        }
         Action::CycleDiffMode => {
             c.mode = match c.mode {
                 ViewMode::Word => ViewMode::Line,

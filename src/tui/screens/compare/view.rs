@@ -2,6 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
@@ -60,6 +61,17 @@ pub(crate) fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: 
             })
             .block(view.block(" Compare ", false)),
             body,
+        );
+        return;
+    }
+    if c.inspect {
+        draw_inspector(
+            state,
+            view,
+            frame,
+            body,
+            [&left_name, &right_name],
+            &case.id,
         );
         return;
     }
@@ -162,6 +174,151 @@ pub(crate) fn draw_metrics(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
             .block(view.block(format!(" {name}: checks "), false)),
+        area,
+    );
+}
+
+/// The retrieval inspector: for the two variants on screen, what the focused case's
+/// retrieval did (query, rewritten query, every retrieved passage with its score, which
+/// were kept, which the output cited, each passage in full) and how the two kept sets
+/// differ.
+fn draw_inspector(
+    state: &State,
+    view: &View,
+    frame: &mut Frame,
+    area: Rect,
+    names: [&String; 2],
+    case_id: &str,
+) {
+    let records: Vec<Option<&crate::store::RetrievalRecord>> = names
+        .iter()
+        .map(|n| {
+            state
+                .data
+                .retrievals
+                .get(&((*n).clone(), case_id.to_owned()))
+        })
+        .collect();
+    let mut lines: Vec<Line> = Vec::new();
+    let kept = |r: Option<&crate::store::RetrievalRecord>| -> Vec<String> {
+        r.map(|r| r.kept.iter().map(|p| p.id.clone()).collect())
+            .unwrap_or_default()
+    };
+    let (a, b) = (kept(records[0]), kept(records[1]));
+    if records.iter().any(Option::is_some) {
+        let only = |x: &[String], y: &[String]| -> String {
+            let v: Vec<&str> = x
+                .iter()
+                .filter(|i| !y.contains(i))
+                .map(String::as_str)
+                .collect();
+            if v.is_empty() {
+                "-".into()
+            } else {
+                v.join(", ")
+            }
+        };
+        let both: Vec<&str> = a
+            .iter()
+            .filter(|i| b.contains(i))
+            .map(String::as_str)
+            .collect();
+        lines.push(Line::styled("Kept passages compared", view.theme.header));
+        lines.push(Line::raw(format!("only {}: {}", names[0], only(&a, &b))));
+        lines.push(Line::raw(format!("only {}: {}", names[1], only(&b, &a))));
+        lines.push(Line::raw(format!(
+            "both: {}",
+            if both.is_empty() {
+                "-".to_owned()
+            } else {
+                both.join(", ")
+            }
+        )));
+        lines.push(Line::raw(""));
+    }
+    for (name, rec) in names.iter().zip(&records) {
+        lines.push(Line::styled((*name).clone(), view.theme.header));
+        let Some(r) = rec else {
+            lines.push(Line::raw(
+                "  no retrieval: the variant has no `rag:` config",
+            ));
+            lines.push(Line::raw(""));
+            continue;
+        };
+        if let Some(e) = &r.error {
+            lines.push(Line::styled(
+                format!("  retrieval failed: {e}"),
+                view.theme.fail,
+            ));
+        }
+        lines.push(Line::raw(format!(
+            "  config {} · query: {}",
+            r.config, r.query
+        )));
+        if let Some(q) = &r.rewritten {
+            lines.push(Line::raw(format!("  rewritten: {q}")));
+        }
+        let cited: Vec<String> = state
+            .output(name, case_id)
+            .map(|o| {
+                let pattern = r
+                    .citation_pattern
+                    .as_deref()
+                    .unwrap_or(crate::spec::DEFAULT_CITATION_PATTERN);
+                regex::Regex::new(pattern)
+                    .map(|re| crate::eval::checks::cited_ids(&re, &o.text))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        for (i, p) in r.retrieved.iter().enumerate() {
+            let is_kept = r.kept.iter().any(|k| k.id == p.id);
+            let is_cited = cited.contains(&p.id);
+            let rel = r.relevant.contains(&p.source);
+            let marks = format!(
+                "{}{}{}",
+                if is_kept { " kept" } else { "" },
+                if is_cited { " cited" } else { "" },
+                if rel { " relevant" } else { "" }
+            );
+            let style = if is_kept {
+                view.theme.pass
+            } else {
+                Style::default()
+            };
+            lines.push(Line::styled(
+                format!("  {:>2}. {:.4}  {}{marks}", i + 1, p.score, p.id),
+                style,
+            ));
+            if let Some(text) = state.data.passage_texts.get(&p.id) {
+                for l in text.lines() {
+                    lines.push(Line::raw(format!("      {l}")));
+                }
+            }
+        }
+        for id in cited
+            .iter()
+            .filter(|id| !r.kept.iter().any(|k| &k.id == *id))
+        {
+            lines.push(Line::styled(
+                format!("  cited but not given: {id}"),
+                view.theme.fail,
+            ));
+        }
+        lines.push(Line::raw(""));
+    }
+    // Passages are corpus text and outputs model text: neither may drive the terminal.
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| {
+            let style = l.style;
+            Line::styled(sanitize(&l.to_string()).into_owned(), style)
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((state.compare.scroll, 0))
+            .block(view.block(" Retrieval (g: back to the diff) ", true)),
         area,
     );
 }

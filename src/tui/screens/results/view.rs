@@ -45,12 +45,26 @@ pub(crate) fn draw_results(state: &State, view: &View, frame: &mut Frame, area: 
     let variants = sorted_variants(state);
     let table_h = variants.len() as u16 + 3;
     let charts_h = if area.height >= 30 { 8 } else { 0 };
-    let [table_area, charts_area, grid_area] = Layout::vertical([
+    let retrieval = state
+        .results
+        .report
+        .as_ref()
+        .map_or(&[][..], |r| r.retrieval.as_slice());
+    let rag_h = if retrieval.is_empty() {
+        0
+    } else {
+        retrieval.len() as u16 + 3
+    };
+    let [table_area, rag_area, charts_area, grid_area] = Layout::vertical([
         Constraint::Length(table_h),
+        Constraint::Length(rag_h),
         Constraint::Length(charts_h),
         Constraint::Min(3),
     ])
     .areas(area);
+    if rag_h > 0 {
+        draw_retrieval(view, frame, rag_area, retrieval);
+    }
     let sort_name = match state.results.sort {
         SortBy::Variant => "variant",
         SortBy::PassRate => "pass rate",
@@ -250,5 +264,55 @@ pub(crate) fn draw_grid(state: &State, view: &View, frame: &mut Frame, area: Rec
             .block(view.block(title, true)),
         area,
         &mut ts,
+    );
+}
+
+/// How each RAG variant retrieved and cited (means over cases with `relevant:` documents).
+fn draw_retrieval(
+    view: &View,
+    frame: &mut Frame,
+    area: Rect,
+    rows: &[crate::report::RetrievalReport],
+) {
+    let f = |v: Option<f64>| v.map_or_else(|| "-".into(), |x| format!("{x:.2}"));
+    let header = Row::new([
+        "variant", "config", "cases", "hit@k", "recall@k", "MRR", "nDCG@k", "cite P", "cite R",
+    ])
+    .style(view.theme.header);
+    let body: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            Row::new(vec![
+                Cell::from(r.variant.clone()),
+                Cell::from(r.config.clone()),
+                Cell::from(format!("{}/{}", r.judged_cases, r.cases)),
+                Cell::from(f(r.hit_at_k)),
+                Cell::from(f(r.recall_at_k)),
+                Cell::from(f(r.mrr)),
+                Cell::from(f(r.ndcg_at_k)),
+                Cell::from(f(r.citation_precision)),
+                Cell::from(f(r.citation_recall)),
+            ])
+        })
+        .collect();
+    let k = rows.iter().map(|r| r.k).max().unwrap_or(0);
+    frame.render_widget(
+        Table::new(
+            body,
+            [
+                Constraint::Min(12),
+                Constraint::Length(8),
+                Constraint::Length(6),
+                Constraint::Length(6),
+                Constraint::Length(9),
+                Constraint::Length(5),
+                Constraint::Length(7),
+                Constraint::Length(7),
+                Constraint::Length(7),
+            ],
+        )
+        .header(header)
+        .block(view.block(format!(" Retrieval (k = {k}, relevant documents) "), false)),
+        area,
     );
 }

@@ -1,0 +1,215 @@
+//! The workbench's RAG views on a `TestBackend`: the Results screen's retrieval table and
+//! Compare's retrieval inspector (query, retrieved passages with scores, kept, cited,
+//! each passage in full, the two variants' kept sets compared).
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use loupe::providers::Usage;
+use loupe::store::{
+    OutputRecord, PassageRecord, RetrievalRecord, RunRecord, RunStatus, RunVariant, ScoredPassage,
+};
+use loupe::tui::draw::{View, draw};
+use loupe::tui::input::Key;
+use loupe::tui::keymap::Keymap;
+use loupe::tui::msg::Msg;
+use loupe::tui::state::State;
+use loupe::tui::theme::Theme;
+use loupe::tui::update::update;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const VARIANTS: [&str; 2] = ["few-shot", "prompt+rag"];
+
+fn scored(id: &str, score: f64) -> ScoredPassage {
+    ScoredPassage {
+        id: id.into(),
+        source: id.split('#').next().unwrap().into(),
+        score,
+    }
+}
+
+fn output(variant: &str, case: &str, text: &str) -> OutputRecord {
+    OutputRecord {
+        run_id: "r1".into(),
+        variant: variant.into(),
+        case_id: case.into(),
+        repeat: 0,
+        text: text.into(),
+        usage: Usage::default(),
+        latency_ms: 100,
+        ttft_ms: None,
+        cost_usd: None,
+        cached: false,
+        attempts: 1,
+        finish_reason: None,
+        error: None,
+        request_hash: format!("{variant}{case}"),
+        checks: Vec::new(),
+        schema_attempts: Vec::new(),
+        passages: if variant == "prompt+rag" {
+            vec![PassageRecord {
+                id: "policy/freeze-windows.md#1".into(),
+                text: "No deploys on Fridays.".into(),
+                score: 0.9,
+                source: "policy/freeze-windows.md".into(),
+                headings: Vec::new(),
+            }]
+        } else {
+            Vec::new()
+        },
+        finished_ms: 0,
+    }
+}
+
+fn screen(state: &State) -> String {
+    let (theme, _) = Theme::load("dark", &[]);
+    let keymap = Keymap::default();
+    let view = View {
+        theme: &theme,
+        keymap: &keymap,
+        ascii: false,
+    };
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    terminal.draw(|f| draw(state, &view, f)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn key(state: &mut State, c: char) {
+    update(state, &Keymap::default(), Msg::Key(Key::char(c)));
+}
+
+#[test]
+fn results_and_the_inspector_show_what_retrieval_did() {
+    let session =
+        Arc::new(loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap());
+    let case = session.cases[0].id.clone();
+    let run = RunRecord {
+        id: "r1".into(),
+        session_name: session.file.name.clone(),
+        session_path: "sessions/demo.yaml".into(),
+        session_hash: "h".into(),
+        created_ms: 0,
+        finished_ms: Some(1),
+        status: RunStatus::Complete,
+        variants: VARIANTS
+            .iter()
+            .map(|v| RunVariant {
+                name: (*v).into(),
+                template: session.variant(v).unwrap().template.clone(),
+                template_version: format!("{v}-0123456789abcdef"),
+                model_name: "local".into(),
+                model: session.model_for(v).unwrap().into(),
+                rag: session.variant(v).unwrap().rag.clone(),
+                enforce_schema: loupe::store::EnforceRecord::Off,
+            })
+            .collect(),
+        case_ids: vec![case.clone()],
+        repeats: 1,
+        no_cache: false,
+    };
+    let outputs = vec![
+        output("few-shot", &case, r#"{"risk":"low"}"#),
+        output(
+            "prompt+rag",
+            &case,
+            r#"{"risk":"low","rationale":"Allowed [policy/freeze-windows.md#1] [policy/x.md#9]"}"#,
+        ),
+    ];
+    let record = RetrievalRecord {
+        config: "policy".into(),
+        corpus: "c".into(),
+        query: "Lower the log level".into(),
+        rewritten: Some("log level change policy".into()),
+        retrieved: vec![
+            scored("policy/freeze-windows.md#1", 0.031),
+            scored("policy/cosmetic-changes.md#1", 0.029),
+        ],
+        reranked: vec![
+            scored("policy/freeze-windows.md#1", 0.7),
+            scored("policy/cosmetic-changes.md#1", 0.1),
+        ],
+        kept: vec![scored("policy/freeze-windows.md#1", 0.7)],
+        error: None,
+        relevant: vec!["policy/cosmetic-changes.md".into()],
+        citation_pattern: None,
+    };
+    let retrievals = vec![("prompt+rag".to_owned(), case.clone(), record)];
+    let mut report = loupe::report::build(&run, &outputs);
+    report.retrieval = loupe::report::retrieval_report(&run, &outputs, &retrievals);
+    let km = Keymap::default();
+    let mut state = State::new(session);
+    update(
+        &mut state,
+        &km,
+        Msg::RunLoaded {
+            run,
+            outputs,
+            earlier: Vec::new(),
+        },
+    );
+    update(&mut state, &km, Msg::ReportReady(report));
+    update(
+        &mut state,
+        &km,
+        Msg::RetrievalsLoaded {
+            run_id: "r1".into(),
+            retrievals,
+            texts: HashMap::from([
+                (
+                    "policy/freeze-windows.md#1".to_owned(),
+                    "# Freeze windows\nNo deploys on Fridays.".to_owned(),
+                ),
+                (
+                    "policy/cosmetic-changes.md#1".to_owned(),
+                    "# Cosmetic\nLog levels are low risk.".to_owned(),
+                ),
+            ]),
+        },
+    );
+
+    key(&mut state, '4');
+    let results = screen(&state);
+    assert!(results.contains("Retrieval (k = 2"), "{results}");
+    // hit@2 1, recall 1, MRR 1/2, cited the non-relevant doc only: precision 0, recall 0.
+    assert!(
+        results.contains("prompt+rag") && results.contains("1/1    1.00   1.00      0.50"),
+        "{results}"
+    );
+
+    key(&mut state, '3');
+    key(&mut state, 'g');
+    let inspector = screen(&state);
+    for needle in [
+        "Retrieval (g: back to the diff)",
+        "only prompt+rag: policy/freeze-windows.md#1",
+        "query: Lower the log level",
+        "rewritten: log level change policy",
+        "1. 0.0310  policy/freeze-windows.md#1 kept cited",
+        "2. 0.0290  policy/cosmetic-changes.md#1 relevant",
+        "Log levels are low risk.",
+        "cited but not given: policy/x.md#9",
+        "few-shot",
+        "no retrieval: the variant has no `rag:` config",
+    ] {
+        assert!(
+            inspector.contains(needle),
+            "{needle:?} missing:\n{inspector}"
+        );
+    }
+    key(&mut state, 'g');
+    assert!(
+        !screen(&state).contains("Retrieval (g: back"),
+        "g toggles back to the diff"
+    );
+}
