@@ -31,6 +31,13 @@ fn every_example_in_the_session_reference_loads() {
     let examples = blocks(&text);
     assert!(examples.len() >= 6, "{} examples", examples.len());
     let dir = tempfile::tempdir().unwrap();
+    // The retrieval example's corpus: a glob that matches nothing is an error at load.
+    std::fs::create_dir_all(dir.path().join("docs")).unwrap();
+    std::fs::write(
+        dir.path().join("docs/freeze.md"),
+        "# Change freeze\n\nNo production changes from 20 December to 3 January.\n",
+    )
+    .unwrap();
     for (line, yaml) in &examples {
         let path = dir.path().join(format!("example-{line}.yaml"));
         std::fs::write(&path, yaml).unwrap();
