@@ -193,6 +193,7 @@ fn saving_asks_for_a_new_version_and_writing_needs_a_save_first() {
         [Msg::TemplateSaved {
             template: "zero-shot".into(),
             hash: "abc123".into(),
+            for_run: false,
         }],
     );
     assert!(s.templates.unsaved.is_empty());

@@ -11,7 +11,7 @@ use super::screens::owner::state::OwnerView;
 use super::screens::rate::state::RatingScreen;
 pub use super::screens::results::state::{ResultsState, SortBy};
 pub use super::screens::run::state::{ActiveRun, CaseFilter, RunState};
-pub use super::screens::templates::state::{Section, TemplatesState, VersionsView};
+pub use super::screens::templates::state::{Section, TemplateInfo, TemplatesState, VersionsView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Screen {
@@ -129,6 +129,17 @@ pub struct State {
     /// The owner's view of the rating session (`screens::owner`); never while a rater rates.
     pub owner: Option<OwnerView>,
     pub quit: bool,
+    /// Who works in this App: their drafts are theirs (the OS user locally, the name their
+    /// key maps to over `loupe serve`).
+    pub user: String,
+}
+
+/// The person at the local terminal: the OS user.
+pub fn local_user() -> String {
+    ["USER", "LOGNAME"]
+        .into_iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "local".to_owned())
 }
 
 impl State {
@@ -187,6 +198,8 @@ impl State {
                 versions: None,
                 find: None,
                 last_find: None,
+                info: HashMap::new(),
+                quit_warned: false,
             },
             run: RunState {
                 chosen: vec![true; variants],
@@ -220,6 +233,7 @@ impl State {
             owner: None,
             session,
             quit: false,
+            user: local_user(),
         }
     }
 

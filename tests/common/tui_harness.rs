@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use loupe::services::Services;
 use loupe::session::Session;
 use loupe::store::Store;
-use loupe::tui::app::{AppConfig, run_app};
+use loupe::tui::app::{AppConfig, Opening, run_app, run_app_on};
 pub use loupe::tui::input::{InputEvent, Key, KeyCode, Modifiers};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
@@ -316,6 +316,51 @@ impl App {
             shutdown,
             handle: Some(handle),
         }
+    }
+
+    /// [`App::spawn_with`] for the person `user` (whose drafts it keeps and offers back),
+    /// as `loupe serve` starts one for each login.
+    pub fn spawn_as(
+        services: Arc<Services>,
+        session: Arc<Session>,
+        config: AppConfig,
+        (width, height): (u16, u16),
+        user: &str,
+    ) -> App {
+        let screen = SharedBackend::new(width, height);
+        let (keys, mut rx) = mpsc::unbounded_channel::<InputEvent>();
+        let input = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let shutdown = CancellationToken::new();
+        let (backend, stop) = (screen.clone(), shutdown.clone());
+        let opening = Opening {
+            user: user.to_owned(),
+            rate: None,
+        };
+        let handle = tokio::spawn(async move {
+            let mut terminal = Terminal::new(backend)?;
+            run_app_on(
+                &mut terminal,
+                input,
+                services,
+                session,
+                &config,
+                stop,
+                opening,
+            )
+            .await
+        });
+        App {
+            screen,
+            keys,
+            shutdown,
+            handle: Some(handle),
+        }
+    }
+
+    /// Ends the App's input as a dropped connection or a closed terminal does.
+    pub fn hang_up(&mut self) {
+        let (closed, _) = mpsc::unbounded_channel();
+        self.keys = closed;
     }
 
     pub fn send(&self, code: KeyCode, modifiers: Modifiers) {

@@ -70,10 +70,12 @@ pub(crate) fn run_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.screen = Screen::Run;
             state.run.live.clear();
             state.run.cell_errors.clear();
+            let save_first = crate::tui::screens::templates::update::unsaved_used(state, &variants);
             return vec![Effect::StartRun {
                 variants,
                 case_ids,
                 specs: state.templates.specs.clone(),
+                save_first,
             }];
         }
         Action::CancelRun if r.active.is_some() => {

@@ -9,6 +9,22 @@ use super::update::selected;
 use crate::tui::state::{CaseFilter, State};
 use crate::tui::widgets::View;
 
+/// Which version of its template a variant will run: an unsaved draft (its own template's
+/// or one it inherits from; the run saves it as a version first) or a stored version.
+fn template_version(state: &State, v: &crate::session::VariantSpec) -> Option<String> {
+    let used =
+        crate::tui::screens::templates::update::unsaved_used(state, std::slice::from_ref(&v.name));
+    if !used.is_empty() {
+        return Some("unsaved draft".into());
+    }
+    state
+        .templates
+        .info
+        .get(&v.template)
+        .and_then(|i| i.version.as_deref())
+        .map(|h| format!("version {}", crate::tui::widgets::short(h)))
+}
+
 pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let r = &state.run;
     let [left, right] = Layout::horizontal([
@@ -26,13 +42,18 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
         .zip(&r.chosen)
         .map(|(v, on)| {
             let mark = if *on { "[x]" } else { "[ ]" };
-            ListItem::new(vec![
+            let mut lines = vec![
                 Line::raw(format!("{mark} {}", v.name)),
                 Line::styled(
                     format!("    {} · {}", v.template, v.model),
                     view.theme.muted,
                 ),
-            ])
+            ];
+            lines.extend(
+                template_version(state, v)
+                    .map(|t| Line::styled(format!("    {t}"), view.theme.muted)),
+            );
+            ListItem::new(lines)
         })
         .collect();
     let mut ls = ListState::default().with_selected(Some(r.cursor));
