@@ -11,13 +11,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
-use common::model_server;
+use common::{json_server, model_server};
 use loupe::store::Store;
 
 fn loupe(dir: &Path, args: &[&str]) -> Output {
@@ -65,78 +63,38 @@ struct Seen {
 
 /// An OpenAI-compatible server with `/v1/rerank` (scores: documents mentioning "Friday"
 /// first, then by length, shortest best) and a non-streaming `/v1/chat/completions` that
-/// answers "ok". Serves until the test ends.
+/// answers "ok".
 fn rerank_server() -> (String, Arc<Mutex<Seen>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Seen::default()));
     let log = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for sock in listener.incoming() {
-            let Ok(mut sock) = sock else { return };
-            let mut reader = BufReader::new(sock.try_clone().unwrap());
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap();
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap();
-                }
-                if line == "\r\n" || line.is_empty() {
-                    break;
-                }
-            }
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            let req: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            let out = if request_line.contains("/v1/rerank") {
-                let docs: Vec<String> = req["documents"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|d| d.as_str().unwrap().to_owned())
-                    .collect();
-                let results: Vec<serde_json::Value> = docs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| {
-                        let friday = if d.contains("Friday") { 100.0 } else { 0.0 };
-                        serde_json::json!({
-                            "index": i,
-                            "relevance_score": friday - d.len() as f64 / 100.0,
-                        })
+    let url = json_server::start(move |path, req| {
+        if path.ends_with("/rerank") {
+            let docs: Vec<String> = req["documents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_str().unwrap().to_owned())
+                .collect();
+            let results: Vec<serde_json::Value> = docs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let friday = if d.contains("Friday") { 100.0 } else { 0.0 };
+                    serde_json::json!({
+                        "index": i,
+                        "relevance_score": friday - d.len() as f64 / 100.0,
                     })
-                    .collect();
-                log.lock()
-                    .unwrap()
-                    .reranks
-                    .push((req["query"].as_str().unwrap().to_owned(), docs));
-                serde_json::json!({ "results": results })
-            } else {
-                let user = req["messages"].as_array().unwrap().last().unwrap()["content"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned();
-                log.lock().unwrap().chats.push(user);
-                serde_json::json!({
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": "ok"}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 1}
                 })
-            }
-            .to_string();
-            write!(
-                sock,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{out}",
-                out.len()
-            )
-            .unwrap();
+                .collect();
+            let query = req["query"].as_str().unwrap().to_owned();
+            log.lock().unwrap().reranks.push((query, docs));
+            (200, serde_json::json!({ "results": results }))
+        } else {
+            log.lock().unwrap().chats.push(json_server::last_user(req));
+            (200, json_server::chat_answer("ok"))
         }
     });
-    (url, seen)
+    (format!("{url}/v1"), seen)
 }
 
 fn write_session(dir: &Path, chat_base: &str, rerank_base: &str, rag_extra: &str) {
@@ -240,21 +198,8 @@ fn a_rerank_endpoint_that_is_not_there_fails_the_cell_by_name() {
     corpus(dir);
     let (chat, _) = rerank_server();
     // A "reranker" that is an ordinary chat server: /v1/rerank answers 404 there.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let bad = format!("http://{}/v1", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for sock in listener.incoming() {
-            let Ok(mut sock) = sock else { return };
-            let mut reader = BufReader::new(sock.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let _ = sock.write_all(
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
-            );
-        }
-    });
+    let bad = json_server::start(|_, _| (404, serde_json::json!({"error": "not found"})));
+    let bad = format!("{bad}/v1");
     write_session(dir, &chat, &bad, "    rerank: { api: { model: ranker } }\n");
     let out = loupe(dir, &["run", "rerank.yaml"]);
     let err = text(&out.stderr);

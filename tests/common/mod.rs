@@ -4,6 +4,7 @@
 
 pub mod consumers;
 pub mod embed_server;
+pub mod json_server;
 pub mod mock_judge;
 pub mod mock_openai;
 pub mod mock_script;
