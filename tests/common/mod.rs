@@ -11,4 +11,5 @@ pub mod mock_script;
 pub mod model_server;
 pub mod planned;
 pub mod rating;
+pub mod tmux;
 pub mod tui_harness;
