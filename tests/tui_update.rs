@@ -68,8 +68,14 @@ fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
     assert!(press(&mut s, [Msg::Tick(due - 1)]).is_empty());
     let effects = press(&mut s, [Msg::Tick(due)]);
     assert!(
-        matches!(&effects[..], [Effect::RenderPreview { generation: g, template, .. }]
+        matches!(&effects[..], [Effect::RenderPreview { generation: g, template, .. }, ..]
             if *g == generation && template == "zero-shot"),
+        "{effects:?}"
+    );
+    // The same pause keeps the unsaved text as the user's draft.
+    assert!(
+        matches!(&effects[..], [_, Effect::SaveDraft { template, spec }]
+            if template == "zero-shot" && spec.user.as_deref().is_some_and(|u| u.contains(" q?"))),
         "{effects:?}"
     );
 
@@ -92,10 +98,18 @@ fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
     );
     assert_eq!(s.templates.preview, Err("new".into()));
 
-    // Esc leaves the editor, keeping the text; q now quits.
+    // Esc leaves the editor, keeping the text; q now says the edit is kept as a draft,
+    // once, and the next q quits.
     press(&mut s, [key(KeyCode::Esc)]);
     assert!(s.templates.editor.is_none());
     assert!(user_text(&s).contains(" q?"));
+    let effects = press(&mut s, [key(KeyCode::Char('q'))]);
+    assert!(!s.quit);
+    assert!(
+        matches!(&effects[..], [Effect::SaveDraft { template, .. }] if template == "zero-shot"),
+        "{effects:?}"
+    );
+    assert!(s.toasts.iter().any(|t| t.text.contains("q again quits")));
     press(&mut s, [key(KeyCode::Char('q'))]);
     assert!(s.quit);
 }
