@@ -6,107 +6,20 @@
 
 mod common;
 
+use common::workbench::{self, Fixture, config, reload};
 use common::{mock_script, tui_harness};
 
-use std::path::Path;
 use std::sync::Arc;
 
-use loupe::services::Services;
-use loupe::session::Session;
-use loupe::store::Store;
-use loupe::tui::app::AppConfig;
 use loupe::tui::input::KeyCode;
-use loupe::tui::keymap::Keymap;
-use loupe::tui::theme::Theme;
 use mock_script::{Reply, Script};
-use tempfile::TempDir;
 use tui_harness::App;
 
-const SESSION: &str = "drafts";
-
-fn write_session(dir: &Path, base_url: &str) -> Arc<Session> {
-    let yaml = format!(
-        r#"name: {SESSION}
-models:
-  mock:
-    provider: openai
-    base_url: {base_url}
-    model: mock
-    params: {{ max_tokens: 64 }}
-    concurrency: 2
-    retries: 0
-templates:
-  terse:
-    system: "You are terse."
-    user: "T: {{{{ text }}}}"
-  wordy:
-    system: "You are wordy."
-    user: "W: {{{{ text }}}}"
-variants:
-  - {{ name: terse, template: terse, model: mock }}
-  - {{ name: wordy, template: wordy, model: mock }}
-cases: {{ file: cases.jsonl }}
-checks:
-  - json_valid
-"#
-    );
-    std::fs::write(dir.join("s.yaml"), yaml).unwrap();
-    std::fs::write(
-        dir.join("cases.jsonl"),
-        "{\"id\": \"one\", \"text\": \"first change\"}\n",
-    )
-    .unwrap();
-    reload(dir)
-}
-
-fn reload(dir: &Path) -> Arc<Session> {
-    Arc::new(loupe::session::load(&dir.join("s.yaml")).unwrap())
-}
-
-fn config() -> AppConfig {
-    AppConfig {
-        theme: Theme::default(),
-        keymap: Keymap::default(),
-        ascii: false,
-        clipboard: None,
-    }
-}
-
-struct Fixture {
-    dir: TempDir,
-    _server: mock_script::ScriptedServer,
-    services: Arc<Services>,
-    store: Store,
-    session: Arc<Session>,
-}
+const SESSION: &str = workbench::SESSION;
 
 async fn fixture() -> Fixture {
-    let dir = TempDir::new().unwrap();
     let script: Script = Arc::new(|_| Reply::split("{\"ok\": true}", 2));
-    let server = mock_script::start(script).await;
-    let session = write_session(dir.path(), &server.base_url());
-    let store = Store::open(&dir.path().join("store")).unwrap();
-    Fixture {
-        _server: server,
-        services: Services::new(store.clone()),
-        store,
-        session,
-        dir,
-    }
-}
-
-impl Fixture {
-    async fn open(&self, user: &str) -> App {
-        let app = App::spawn_as(
-            self.services.clone(),
-            self.session.clone(),
-            config(),
-            (80, 24),
-            user,
-        );
-        app.screen.wait_for("no run yet").await;
-        app
-    }
+    workbench::fixture(script, &[("one", "first change")]).await
 }
 
 /// Opens the editor on the selected template's User part and types `text` at its end.

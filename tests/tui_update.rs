@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 
 use loupe::runner::RunEvent;
@@ -9,7 +11,8 @@ use loupe::store::{CellKey, RunStatus};
 use loupe::tui::input::{Key, KeyCode, Modifiers};
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::{Effect, Msg};
-use loupe::tui::state::{Overlay, Screen, Section, State};
+use loupe::tui::screens::picker::state::RunSummary;
+use loupe::tui::state::{CaseFilter, Overlay, Screen, Section, State};
 use loupe::tui::update::update;
 
 fn demo() -> State {
@@ -363,4 +366,201 @@ fn an_idle_app_has_nothing_due_and_a_toast_or_an_edit_wakes_it_once() {
         s.next_due_ms(),
         Some(until + loupe::tui::update::PREVIEW_DEBOUNCE_MS)
     );
+}
+
+// ---- every run reachable (issue 14 items 5-7) ----
+
+fn summary(id: &str, created_ms: u64, done: usize, status: RunStatus) -> RunSummary {
+    RunSummary {
+        id: id.into(),
+        created_ms,
+        variants: vec!["zero-shot".into(), "few-shot".into()],
+        cells: 48,
+        done,
+        errors: 0,
+        status,
+    }
+}
+
+/// The demo state showing run `id` (no outputs needed for the picker).
+fn showing(id: &str) -> State {
+    let mut s = demo();
+    let run = loupe::store::RunRecord {
+        id: id.into(),
+        session_name: "change-risk".into(),
+        session_path: String::new(),
+        session_hash: String::new(),
+        created_ms: 3_000,
+        finished_ms: None,
+        status: RunStatus::Interrupted,
+        variants: Vec::new(),
+        case_ids: Vec::new(),
+        repeats: 1,
+        no_cache: false,
+    };
+    press(
+        &mut s,
+        [Msg::RunLoaded {
+            run,
+            outputs: Vec::new(),
+            earlier: Vec::new(),
+        }],
+    );
+    s
+}
+
+#[test]
+fn e_lets_the_user_choose_the_earlier_run_skipping_empty_ones() {
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('3'))]);
+    let effects = press(&mut s, [shift(KeyCode::Char('E'))]);
+    assert_eq!(effects, vec![Effect::ListRuns]);
+    assert!(s.picker.is_some());
+    press(
+        &mut s,
+        [Msg::RunsListed(vec![
+            summary("r3", 3_000, 10, RunStatus::Interrupted),
+            summary("r2", 2_000, 0, RunStatus::Interrupted),
+            summary("r1", 1_000, 48, RunStatus::Complete),
+        ])],
+    );
+    let p = s.picker.as_ref().unwrap();
+    let ids: Vec<&str> = p.visible().iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["r1"], "neither the shown run nor the empty one");
+    // `a` shows the empty run too; the choice stays on r1.
+    press(&mut s, [key(KeyCode::Char('a'))]);
+    let p = s.picker.as_ref().unwrap();
+    assert_eq!(p.visible().len(), 2);
+    assert_eq!(p.visible()[p.selected].id, "r1");
+    let effects = press(&mut s, [key(KeyCode::Enter)]);
+    assert_eq!(effects, vec![Effect::LoadEarlier("r1".into())]);
+    assert!(s.picker.is_none());
+}
+
+#[test]
+fn r_on_results_or_compare_picks_any_run_to_show() {
+    for screen in ['4', '3'] {
+        let mut s = showing("r3");
+        press(&mut s, [key(KeyCode::Char(screen))]);
+        let effects = press(&mut s, [shift(KeyCode::Char('R'))]);
+        assert_eq!(effects, vec![Effect::ListRuns], "screen {screen}");
+        press(
+            &mut s,
+            [Msg::RunsListed(vec![
+                summary("r3", 3_000, 10, RunStatus::Interrupted),
+                summary("r1", 1_000, 48, RunStatus::Complete),
+            ])],
+        );
+        let p = s.picker.as_ref().unwrap();
+        assert_eq!(p.visible()[p.selected].id, "r3", "starts on the run shown");
+        // Keys go to the picker, not the screen below.
+        press(&mut s, [key(KeyCode::Char('j'))]);
+        let effects = press(&mut s, [key(KeyCode::Enter)]);
+        assert_eq!(effects, vec![Effect::LoadRun("r1".into())]);
+        // Esc closes without choosing.
+        press(&mut s, [shift(KeyCode::Char('R')), key(KeyCode::Esc)]);
+        assert!(s.picker.is_none());
+    }
+}
+
+#[test]
+fn u_resumes_an_interrupted_run_and_only_that() {
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    let effects = press(&mut s, [key(KeyCode::Char('u'))]);
+    assert!(
+        matches!(&effects[..], [Effect::ResumeRun { run_id, .. }] if run_id == "r3"),
+        "{effects:?}"
+    );
+    s.data.run.as_mut().unwrap().status = RunStatus::Complete;
+    assert!(press(&mut s, [key(KeyCode::Char('u'))]).is_empty());
+    assert!(
+        s.toasts
+            .iter()
+            .any(|t| t.text.contains("nothing to resume"))
+    );
+    // The interrupted run's toast names the key.
+    press(
+        &mut s,
+        [Msg::Run(RunEvent::Finished {
+            run_id: "r4".into(),
+            status: RunStatus::Interrupted,
+        })],
+    );
+    assert!(
+        s.toasts
+            .iter()
+            .any(|t| t.text.contains("u on the Run screen resumes it"))
+    );
+}
+
+#[test]
+fn errored_and_failed_a_check_are_separate_selections() {
+    let mut s = demo();
+    let ids: Vec<String> = s.session.cases.iter().map(|c| c.id.clone()).collect();
+    let session = s.session.clone();
+    // Checks computed from the texts, as a run computes them (only json_valid, so that
+    // the valid answer passes every check it gets).
+    let output = |case: &str, error: Option<&str>, text: &str| {
+        let mut o = loupe::store::OutputRecord {
+            run_id: "r".into(),
+            variant: "zero-shot".into(),
+            case_id: case.into(),
+            repeat: 0,
+            text: text.into(),
+            usage: loupe::providers::Usage::default(),
+            latency_ms: 1,
+            ttft_ms: None,
+            cost_usd: None,
+            cached: false,
+            attempts: 1,
+            finish_reason: None,
+            error: error.map(str::to_owned),
+            request_hash: String::new(),
+            checks: Vec::new(),
+            schema_attempts: Vec::new(),
+            passages: Vec::new(),
+            finished_ms: 0,
+        };
+        o.checks = common::checks::computed(&session, "zero-shot", &o, &["json_valid"]);
+        o
+    };
+    let run = loupe::store::RunRecord {
+        id: "r".into(),
+        session_name: "change-risk".into(),
+        session_path: String::new(),
+        session_hash: String::new(),
+        created_ms: 0,
+        finished_ms: None,
+        status: RunStatus::Complete,
+        variants: Vec::new(),
+        case_ids: ids.clone(),
+        repeats: 1,
+        no_cache: false,
+    };
+    press(
+        &mut s,
+        [Msg::RunLoaded {
+            run,
+            outputs: vec![
+                output(&ids[0], Some("HTTP 500"), ""),
+                output(&ids[1], None, "Risk: low, I think."),
+                output(&ids[2], None, "{\"risk\": \"low\"}"),
+            ],
+            earlier: Vec::new(),
+        }],
+    );
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    let mut seen = Vec::new();
+    for _ in 0..12 {
+        press(&mut s, [key(KeyCode::Char('c'))]);
+        let chosen = loupe::tui::screens::run::update::selected_cases(&s);
+        seen.push((s.run.filter.clone(), chosen));
+        if s.run.filter == CaseFilter::All {
+            break;
+        }
+    }
+    let pick = |f: CaseFilter| seen.iter().find(|(x, _)| *x == f).map(|(_, c)| c.clone());
+    assert_eq!(pick(CaseFilter::Errored), Some(vec![ids[0].clone()]));
+    assert_eq!(pick(CaseFilter::FailedCheck), Some(vec![ids[1].clone()]));
 }

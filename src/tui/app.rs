@@ -388,14 +388,36 @@ impl Host {
                             return;
                         }
                     }
-                    let started =
-                        start_run(&services, session, specs, variants, case_ids, &token, &tx);
+                    let how = Start::New { variants, case_ids };
+                    let started = start_run(&services, session, specs, how, &token, &tx);
                     if let Err(e) = started.await {
                         let _ = tx.send(Msg::Error(format!("run failed: {e:#}")));
                     }
                 });
                 self.run = Some((cancel, handle));
             }
+            Effect::ResumeRun { run_id, specs } => {
+                if self.run.as_ref().is_some_and(|(_, h)| !h.is_finished()) {
+                    let _ = tx.send(Msg::Error("a run is already going".into()));
+                    return;
+                }
+                let cancel = CancellationToken::new();
+                let token = cancel.clone();
+                let services = self.services.clone();
+                let handle = tokio::spawn(async move {
+                    let how = Start::Resume(run_id);
+                    let started = start_run(&services, session, specs, how, &token, &tx);
+                    if let Err(e) = started.await {
+                        let _ = tx.send(Msg::Error(format!("cannot resume: {e:#}")));
+                    }
+                });
+                self.run = Some((cancel, handle));
+            }
+            Effect::ListRuns => spawn_blocking_reporting(tx.clone(), move || {
+                let runs = run_summaries(&store, &session.file.name)?;
+                let _ = tx.send(Msg::RunsListed(runs));
+                Ok(())
+            }),
             Effect::CancelRun => {
                 if let Some((cancel, _)) = &self.run {
                     cancel.cancel();
@@ -689,27 +711,73 @@ fn retrievals_with_texts(
     Ok((retrievals, texts))
 }
 
+/// Every run of `session`, newest first, with how far each got.
+fn run_summaries(
+    store: &Store,
+    session: &str,
+) -> anyhow::Result<Vec<super::screens::picker::state::RunSummary>> {
+    let mut out = Vec::new();
+    for run in store.runs()?.into_iter().rev() {
+        if run.session_name != session {
+            continue;
+        }
+        let (mut done, mut errors) = (0, 0);
+        for o in store.outputs(&run.id) {
+            done += 1;
+            errors += usize::from(o?.error.is_some());
+        }
+        out.push(super::screens::picker::state::RunSummary {
+            cells: run.cell_count(),
+            variants: run.variants.iter().map(|v| v.name.clone()).collect(),
+            id: run.id,
+            created_ms: run.created_ms,
+            done,
+            errors,
+            status: run.status,
+        });
+    }
+    Ok(out)
+}
+
+/// A new run of a selection, or the rest of an interrupted one.
+enum Start {
+    New {
+        variants: Vec<String>,
+        case_ids: Vec<String>,
+    },
+    Resume(String),
+}
+
 async fn start_run(
     services: &Services,
     session: Arc<Session>,
     specs: HashMap<String, TemplateSpec>,
-    variants: Vec<String>,
-    case_ids: Vec<String>,
+    how: Start,
     cancel: &CancellationToken,
     tx: &mpsc::UnboundedSender<Msg>,
 ) -> anyhow::Result<()> {
     let store = services.store();
-    let selection = Selection {
-        variants,
-        case_ids,
-        ..Selection::default()
-    };
     // Planning reads the store and compiles checks: a blocking thread's work.
     let plan = {
         let store = store.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<runner::Plan> {
             let edited = session.with_templates(&specs)?;
-            Ok(runner::plan_new_run(&edited, &store, &selection, false)?)
+            Ok(match how {
+                Start::New { variants, case_ids } => {
+                    let selection = Selection {
+                        variants,
+                        case_ids,
+                        ..Selection::default()
+                    };
+                    runner::plan_new_run(&edited, &store, &selection, false)?
+                }
+                // The run's own templates may differ from the edited ones; the session
+                // file's may still be the run's.
+                Start::Resume(id) => match runner::plan_resume(&edited, &store, &id) {
+                    Ok(plan) => plan,
+                    Err(first) => runner::plan_resume(&session, &store, &id).map_err(|_| first)?,
+                },
+            })
         })
         .await??
     };

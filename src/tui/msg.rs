@@ -81,6 +81,8 @@ pub enum Msg {
         /// Saved because a run was started with it unsaved.
         for_run: bool,
     },
+    /// The session's runs, newest first, for the run picker.
+    RunsListed(Vec<super::screens::picker::state::RunSummary>),
     /// Which version each template opens on, and the user's drafts, read at start.
     TemplatesOpened(Vec<TemplateOpening>),
     VersionsLoaded {
@@ -124,6 +126,14 @@ pub enum Effect {
         specs: HashMap<String, TemplateSpec>,
         /// Unsaved templates the run uses: saved as versions first, as ctrl-s would.
         save_first: Vec<String>,
+    },
+    /// List the session's runs for the run picker.
+    ListRuns,
+    /// Resume an interrupted run where it stopped.
+    ResumeRun {
+        run_id: String,
+        /// The templates as edited in the App: they must be the versions the run used.
+        specs: HashMap<String, TemplateSpec>,
     },
     /// Read which version each template opens on and the user's drafts.
     OpenTemplates,

@@ -58,7 +58,7 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 .map(|o| ((o.variant.clone(), o.case_id.clone()), o))
                 .collect();
             state.data.loading = false;
-            state.data.case_flags = case_flags(&state.data.outputs);
+            state.data.case_flags = case_flags(state.data.outputs.values());
             state.data.latency = LatencyHistogram::of(state.data.outputs.values());
             state.data.earlier = earlier;
             state.data.run = Some(run);
@@ -112,6 +112,7 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             state.toast(Level::Info, text);
             Vec::new()
         }
+        Msg::RunsListed(runs) => screens::picker::update::on_listed(state, runs),
         Msg::TemplatesOpened(openings) => screens::templates::update::opened(state, openings),
         Msg::VersionsLoaded { template, list } => {
             let selected = list.len().saturating_sub(1);
@@ -207,6 +208,7 @@ fn layer_key(state: &mut State, keymap: &Keymap, layer: Layer, key: Key) -> Opti
     match layer {
         Layer::Rating => screens::rate::update::on_key(state, key),
         Layer::Owner => screens::owner::update::on_key(state, key),
+        Layer::Picker => screens::picker::update::on_key(state, key),
         Layer::Toasts => None,
         Layer::Help => Some(
             keymap

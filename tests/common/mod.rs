@@ -2,6 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod checks;
 pub mod consumers;
 pub mod embed_server;
 pub mod json_server;
@@ -13,3 +14,4 @@ pub mod planned;
 pub mod rating;
 pub mod tmux;
 pub mod tui_harness;
+pub mod workbench;

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 pub enum CaseFilter {
     All,
     Tag(String),
-    FailedLastRun,
+    /// Cases with a cell that errored (no answer) in the run shown.
+    Errored,
+    /// Cases with an answer that failed a check in the run shown.
+    FailedCheck,
 }
 
 #[derive(Debug, Clone, PartialEq)]

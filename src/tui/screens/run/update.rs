@@ -25,16 +25,17 @@ pub(crate) fn run_action(state: &mut State, action: Action) -> Vec<Effect> {
             r.filter = match &r.filter {
                 CaseFilter::All => tags
                     .first()
-                    .map_or(CaseFilter::FailedLastRun, |t| CaseFilter::Tag(t.clone())),
+                    .map_or(CaseFilter::Errored, |t| CaseFilter::Tag(t.clone())),
                 CaseFilter::Tag(t) => {
                     let i = tags
                         .iter()
                         .position(|x| x == t)
                         .map_or(tags.len(), |i| i + 1);
                     tags.get(i)
-                        .map_or(CaseFilter::FailedLastRun, |t| CaseFilter::Tag(t.clone()))
+                        .map_or(CaseFilter::Errored, |t| CaseFilter::Tag(t.clone()))
                 }
-                CaseFilter::FailedLastRun => CaseFilter::All,
+                CaseFilter::Errored => CaseFilter::FailedCheck,
+                CaseFilter::FailedCheck => CaseFilter::All,
             };
         }
         Action::NextCase => {
@@ -78,6 +79,7 @@ pub(crate) fn run_action(state: &mut State, action: Action) -> Vec<Effect> {
                 save_first,
             }];
         }
+        Action::ResumeRun => return resume(state),
         Action::CancelRun if r.active.is_some() => {
             return vec![Effect::CancelRun];
         }
@@ -110,11 +112,16 @@ pub fn selected(state: &State) -> impl Iterator<Item = &crate::session::Case> {
     state.session.cases.iter().filter(move |c| match filter {
         CaseFilter::All => true,
         CaseFilter::Tag(t) => c.tags.contains(t),
-        CaseFilter::FailedLastRun => state
+        CaseFilter::Errored => state
             .data
             .case_flags
             .get(c.id.as_str())
-            .is_some_and(|(failed, _)| *failed),
+            .is_some_and(|f| f.errored),
+        CaseFilter::FailedCheck => state
+            .data
+            .case_flags
+            .get(c.id.as_str())
+            .is_some_and(|f| f.failed_check),
     })
 }
 
@@ -190,10 +197,38 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             state.run.active = None;
             let text = match status {
                 RunStatus::Complete => format!("run {run_id} complete"),
-                _ => format!("run {run_id} interrupted; it can be resumed"),
+                _ => format!("run {run_id} interrupted; u on the Run screen resumes it"),
             };
             state.toast(Level::Info, text);
             vec![Effect::LoadRun(run_id)]
         }
     }
+}
+
+/// Resumes the shown run when it was interrupted: only its missing cells are asked for.
+fn resume(state: &mut State) -> Vec<Effect> {
+    if state.run.active.is_some() {
+        state.toast(Level::Error, "a run is already going; x cancels it");
+        return Vec::new();
+    }
+    let Some(run) = &state.data.run else {
+        state.toast(Level::Info, "no run to resume");
+        return Vec::new();
+    };
+    if run.status != RunStatus::Interrupted {
+        let id = run.id.clone();
+        state.toast(
+            Level::Info,
+            format!("run {id} was not interrupted: nothing to resume (R on Results picks another)"),
+        );
+        return Vec::new();
+    }
+    let run_id = run.id.clone();
+    state.screen = Screen::Run;
+    state.run.live.clear();
+    state.run.cell_errors.clear();
+    vec![Effect::ResumeRun {
+        run_id,
+        specs: state.templates.specs.clone(),
+    }]
 }

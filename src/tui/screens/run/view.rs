@@ -67,7 +67,8 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
     let filter = match &r.filter {
         CaseFilter::All => "all cases".to_string(),
         CaseFilter::Tag(t) => format!("tag {t}"),
-        CaseFilter::FailedLastRun => "failed last run".to_string(),
+        CaseFilter::Errored => "errored".to_string(),
+        CaseFilter::FailedCheck => "failed a check".to_string(),
     };
     let mut info = vec![Line::from(vec![
         Span::styled("cases: ", view.theme.accent),
@@ -98,7 +99,7 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
     let [info_text, gauge] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)])
         .areas(view.block(" Run ", false).inner(info_area));
     frame.render_widget(view.block(" Run ", false), info_area);
-    frame.render_widget(Paragraph::new(info), info_text);
+    frame.render_widget(Paragraph::new(info).wrap(Wrap { trim: false }), info_text);
     if let Some(a) = &r.active {
         let ratio = if a.total == 0 {
             0.0
