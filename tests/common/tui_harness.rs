@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use loupe::services::Services;
 use loupe::session::Session;
 use loupe::store::Store;
-use loupe::tui::app::{AppConfig, RateStart, run_app, run_app_on};
+use loupe::tui::app::{AppConfig, RateStart, run_app_on};
 pub use loupe::tui::input::{InputEvent, Key, KeyCode, Modifiers};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
@@ -301,21 +301,7 @@ impl App {
         width: u16,
         height: u16,
     ) -> App {
-        let screen = SharedBackend::new(width, height);
-        let (keys, mut rx) = mpsc::unbounded_channel::<InputEvent>();
-        let input = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        let shutdown = CancellationToken::new();
-        let (backend, stop) = (screen.clone(), shutdown.clone());
-        let handle = tokio::spawn(async move {
-            let mut terminal = Terminal::new(backend)?;
-            run_app(&mut terminal, input, services, session, &config, stop).await
-        });
-        App {
-            screen,
-            keys,
-            shutdown,
-            handle: Some(handle),
-        }
+        Self::spawn_on(services, session, config, (width, height), None)
     }
 
     /// [`App::spawn_with`] opened on the rating screen for `rater` (what `loupe rate` and a
@@ -324,30 +310,31 @@ impl App {
         services: Arc<Services>,
         session: Arc<Session>,
         config: AppConfig,
-        (width, height): (u16, u16),
+        size: (u16, u16),
         rater: &str,
+    ) -> App {
+        let start = RateStart {
+            rater: rater.to_owned(),
+            run: None,
+        };
+        Self::spawn_on(services, session, config, size, Some(start))
+    }
+
+    fn spawn_on(
+        services: Arc<Services>,
+        session: Arc<Session>,
+        config: AppConfig,
+        (width, height): (u16, u16),
+        rate: Option<RateStart>,
     ) -> App {
         let screen = SharedBackend::new(width, height);
         let (keys, mut rx) = mpsc::unbounded_channel::<InputEvent>();
         let input = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
         let shutdown = CancellationToken::new();
         let (backend, stop) = (screen.clone(), shutdown.clone());
-        let start = RateStart {
-            rater: rater.to_owned(),
-            run: None,
-        };
         let handle = tokio::spawn(async move {
             let mut terminal = Terminal::new(backend)?;
-            run_app_on(
-                &mut terminal,
-                input,
-                services,
-                session,
-                &config,
-                stop,
-                Some(start),
-            )
-            .await
+            run_app_on(&mut terminal, input, services, session, &config, stop, rate).await
         });
         App {
             screen,
