@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod checks;
+pub mod cli;
 pub mod consumers;
 pub mod embed_server;
 pub mod json_server;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use loupe::services::Services;
 use loupe::session::Session;
 use loupe::store::Store;
-use loupe::tui::app::{AppConfig, Opening, run_app, run_app_on};
+use loupe::tui::app::{AppConfig, Opening, RateStart, run_app_on};
 pub use loupe::tui::input::{InputEvent, Key, KeyCode, Modifiers};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
@@ -301,41 +301,47 @@ impl App {
         width: u16,
         height: u16,
     ) -> App {
-        let screen = SharedBackend::new(width, height);
-        let (keys, mut rx) = mpsc::unbounded_channel::<InputEvent>();
-        let input = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        let shutdown = CancellationToken::new();
-        let (backend, stop) = (screen.clone(), shutdown.clone());
-        let handle = tokio::spawn(async move {
-            let mut terminal = Terminal::new(backend)?;
-            run_app(&mut terminal, input, services, session, &config, stop).await
-        });
-        App {
-            screen,
-            keys,
-            shutdown,
-            handle: Some(handle),
-        }
+        Self::spawn_on(
+            services,
+            session,
+            config,
+            (width, height),
+            Opening::local(None),
+        )
     }
 
-    /// [`App::spawn_with`] for the person `user` (whose drafts it keeps and offers back),
-    /// as `loupe serve` starts one for each login.
-    pub fn spawn_as(
+    /// [`App::spawn_with`] opened on the rating screen for `rater` (what `loupe rate` and a
+    /// rater's `loupe serve` login run).
+    pub fn spawn_rater(
+        services: Arc<Services>,
+        session: Arc<Session>,
+        config: AppConfig,
+        size: (u16, u16),
+        rater: &str,
+    ) -> App {
+        let start = RateStart {
+            rater: rater.to_owned(),
+            run: None,
+        };
+        let opening = Opening {
+            user: rater.to_owned(),
+            rate: Some(start),
+        };
+        Self::spawn_on(services, session, config, size, opening)
+    }
+
+    fn spawn_on(
         services: Arc<Services>,
         session: Arc<Session>,
         config: AppConfig,
         (width, height): (u16, u16),
-        user: &str,
+        opening: Opening,
     ) -> App {
         let screen = SharedBackend::new(width, height);
         let (keys, mut rx) = mpsc::unbounded_channel::<InputEvent>();
         let input = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
         let shutdown = CancellationToken::new();
         let (backend, stop) = (screen.clone(), shutdown.clone());
-        let opening = Opening {
-            user: user.to_owned(),
-            rate: None,
-        };
         let handle = tokio::spawn(async move {
             let mut terminal = Terminal::new(backend)?;
             run_app_on(
@@ -355,6 +361,22 @@ impl App {
             shutdown,
             handle: Some(handle),
         }
+    }
+
+    /// [`App::spawn_with`] for the person `user` (whose drafts it keeps and offers back),
+    /// as `loupe serve` starts one for each login.
+    pub fn spawn_as(
+        services: Arc<Services>,
+        session: Arc<Session>,
+        config: AppConfig,
+        size: (u16, u16),
+        user: &str,
+    ) -> App {
+        let opening = Opening {
+            user: user.to_owned(),
+            rate: None,
+        };
+        Self::spawn_on(services, session, config, size, opening)
     }
 
     /// Ends the App's input as a dropped connection or a closed terminal does.
