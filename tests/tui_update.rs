@@ -292,7 +292,13 @@ fn starting_toggling_streaming_and_cancelling_a_run() {
             }),
         ],
     );
-    assert_eq!(s.run.live["strict"], "{\"title\"");
+    let live = |s: &State| {
+        s.run
+            .live
+            .get(&("strict".to_owned(), first_case.clone()))
+            .map(|c| c.text.clone())
+    };
+    assert_eq!(live(&s).unwrap(), "{\"title\"");
     // Streamed text is kept sanitized: an escape split across deltas draws as text too.
     press(
         &mut s,
@@ -307,7 +313,7 @@ fn starting_toggling_streaming_and_cancelling_a_run() {
             }),
         ],
     );
-    assert_eq!(s.run.live["strict"], "{\"title\" \u{241b}[2J");
+    assert_eq!(live(&s).unwrap(), "{\"title\" \u{241b}[2J");
     // A retry or a schema repair voids what streamed so far.
     press(
         &mut s,
@@ -315,7 +321,7 @@ fn starting_toggling_streaming_and_cancelling_a_run() {
             key: cell("strict"),
         })],
     );
-    assert!(!s.run.live.contains_key("strict"));
+    assert!(live(&s).is_none());
 
     press(
         &mut s,
@@ -563,4 +569,204 @@ fn errored_and_failed_a_check_are_separate_selections() {
     let pick = |f: CaseFilter| seen.iter().find(|(x, _)| *x == f).map(|(_, c)| c.clone());
     assert_eq!(pick(CaseFilter::Errored), Some(vec![ids[0].clone()]));
     assert_eq!(pick(CaseFilter::FailedCheck), Some(vec![ids[1].clone()]));
+}
+
+// ---- streaming that tells the truth (issue 14 item 8) ----
+
+fn draw_text(s: &State, w: u16, h: u16) -> String {
+    let theme = loupe::tui::theme::Theme::default();
+    let km = Keymap::default();
+    let view = loupe::tui::draw::View {
+        theme: &theme,
+        keymap: &km,
+        ascii: false,
+    };
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| loupe::tui::draw::draw(s, &view, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_pane_shows_the_whole_text_of_its_cell_whenever_the_user_looks() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    // Only zero-shot runs, so its pane is the only one.
+    for _ in 0..3 {
+        press(&mut s, [key(KeyCode::Down), key(KeyCode::Char(' '))]);
+    }
+    press(&mut s, [key(KeyCode::Char('r'))]);
+    let ids: Vec<String> = s.session.cases.iter().map(|c| c.id.clone()).collect();
+    let cell = |case: &str| CellKey {
+        run_id: "r1".into(),
+        variant: "zero-shot".into(),
+        case_id: case.into(),
+        repeat: 0,
+    };
+    press(
+        &mut s,
+        [
+            Msg::Run(RunEvent::Started {
+                run_id: "r1".into(),
+                total: 24,
+                already_done: 0,
+            }),
+            // The second case streams while the first is focused.
+            Msg::Run(RunEvent::Delta {
+                key: cell(&ids[1]),
+                text: "BEGINNING of the second ".into(),
+            }),
+        ],
+    );
+    press(&mut s, [key(KeyCode::Char('n'))]);
+    press(
+        &mut s,
+        [Msg::Run(RunEvent::Delta {
+            key: cell(&ids[1]),
+            text: "and its END".into(),
+        })],
+    );
+    let screen = draw_text(&s, 120, 40);
+    assert!(
+        screen.contains("BEGINNING of the second and its END"),
+        "the text from before the move too:\n{screen}"
+    );
+    assert!(screen.contains("streaming..."), "{screen}");
+
+    // A cell that finished without streaming (a cached answer) shows at once.
+    let mut out = loupe::store::OutputRecord {
+        run_id: "r1".into(),
+        variant: "zero-shot".into(),
+        case_id: ids[2].clone(),
+        repeat: 0,
+        text: "CACHED ANSWER".into(),
+        usage: loupe::providers::Usage::default(),
+        latency_ms: 0,
+        ttft_ms: None,
+        cost_usd: None,
+        cached: true,
+        attempts: 0,
+        finish_reason: None,
+        error: None,
+        request_hash: String::new(),
+        checks: Vec::new(),
+        schema_attempts: Vec::new(),
+        passages: Vec::new(),
+        finished_ms: 0,
+    };
+    out.checks = common::checks::computed(&s.session, "zero-shot", &out, &["json_valid"]);
+    press(
+        &mut s,
+        [
+            Msg::Run(RunEvent::CellDone {
+                key: cell(&ids[2]),
+                cached: true,
+                error: None,
+                passed: false,
+            }),
+            Msg::CellOutput(Box::new(out)),
+            key(KeyCode::Char('n')),
+        ],
+    );
+    let screen = draw_text(&s, 120, 40);
+    assert!(screen.contains("CACHED ANSWER"), "{screen}");
+    assert!(screen.contains(" done "), "{screen}");
+}
+
+#[test]
+fn a_pane_follows_the_tail_unless_scrolled_back() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    for _ in 0..3 {
+        press(&mut s, [key(KeyCode::Down), key(KeyCode::Char(' '))]);
+    }
+    press(&mut s, [key(KeyCode::Char('r'))]);
+    let id = s.session.cases[s.run.case].id.clone();
+    press(
+        &mut s,
+        [Msg::Run(RunEvent::Started {
+            run_id: "r1".into(),
+            total: 24,
+            already_done: 0,
+        })],
+    );
+    for i in 0..60 {
+        press(
+            &mut s,
+            [Msg::Run(RunEvent::Delta {
+                key: CellKey {
+                    run_id: "r1".into(),
+                    variant: "zero-shot".into(),
+                    case_id: id.clone(),
+                    repeat: 0,
+                },
+                text: format!("line {i:02}\n"),
+            })],
+        );
+    }
+    let screen = draw_text(&s, 80, 24);
+    assert!(
+        screen.contains("line 59"),
+        "the newest line in view:\n{screen}"
+    );
+    assert!(!screen.contains("line 00"), "{screen}");
+    press(&mut s, [key(KeyCode::PageUp), key(KeyCode::PageUp)]);
+    let screen = draw_text(&s, 80, 24);
+    assert!(!screen.contains("line 59"), "scrolled back:\n{screen}");
+    assert!(screen.contains("line 49"), "{screen}");
+    press(&mut s, [key(KeyCode::PageDown), key(KeyCode::PageDown)]);
+    assert!(draw_text(&s, 80, 24).contains("line 59"), "following again");
+}
+
+#[test]
+fn a_run_of_a_tag_focuses_and_steps_only_through_its_cases() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    // The first tag in the cycle; the focused first case is not in it.
+    press(&mut s, [key(KeyCode::Char('c'))]);
+    let CaseFilter::Tag(tag) = s.run.filter.clone() else {
+        panic!("{:?}", s.run.filter);
+    };
+    let tagged: Vec<usize> = s
+        .session
+        .cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.tags.contains(&tag))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(tagged.len() >= 2 && tagged.len() < s.session.cases.len());
+    // Focus a case outside the tag first.
+    let outside = (0..s.session.cases.len())
+        .find(|i| !tagged.contains(i))
+        .unwrap();
+    s.run.case = outside;
+    let effects = press(&mut s, [key(KeyCode::Char('r'))]);
+    let [Effect::StartRun { case_ids, .. }] = &effects[..] else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(s.run.case, tagged[0], "focus moved into the run's cases");
+    press(
+        &mut s,
+        [Msg::Run(RunEvent::Started {
+            run_id: "r1".into(),
+            total: case_ids.len(),
+            already_done: 0,
+        })],
+    );
+    let mut seen = vec![s.run.case];
+    for _ in 0..tagged.len() {
+        press(&mut s, [key(KeyCode::Char('n'))]);
+        seen.push(s.run.case);
+    }
+    assert!(
+        seen.iter().all(|i| tagged.contains(i)),
+        "{seen:?} vs {tagged:?}"
+    );
+    assert_eq!(seen.last(), seen.first(), "n wraps within the selection");
+    press(&mut s, [key(KeyCode::Char('p'))]);
+    assert_eq!(s.run.case, *tagged.last().unwrap());
 }

@@ -26,7 +26,7 @@ use super::state::State;
 use super::theme::Theme;
 use super::update::update;
 use crate::diff::DiffCache;
-use crate::runner::{self, RunOptions, Selection};
+use crate::runner::{self, RunEvent, RunOptions, Selection};
 use crate::services::Services;
 use crate::session::{Session, TemplateSpec};
 use crate::store::Store;
@@ -815,10 +815,19 @@ async fn start_run(
     let endpoints = runner::endpoints(services.models(), &plan)?;
     let (etx, mut erx) = mpsc::unbounded_channel();
     let forward = {
-        let tx = tx.clone();
+        let (tx, store) = (tx.clone(), store.clone());
         tokio::spawn(async move {
             while let Some(ev) = erx.recv().await {
+                // A finished cell's stored output follows its event: the pane shows it at
+                // once, cached or repaired (a sled read of one record, from its cache).
+                let done = match &ev {
+                    RunEvent::CellDone { key, .. } if key.repeat == 0 => Some(key.clone()),
+                    _ => None,
+                };
                 let _ = tx.send(Msg::Run(ev));
+                if let Some(Ok(Some(out))) = done.map(|k| store.output(&k)) {
+                    let _ = tx.send(Msg::CellOutput(Box::new(out)));
+                }
             }
         })
     };

@@ -53,6 +53,8 @@ pub enum Msg {
         at: Option<ErrorAt>,
     },
     Run(RunEvent),
+    /// A finished cell's output as stored, read when the run says the cell is done.
+    CellOutput(Box<OutputRecord>),
     RunLoaded {
         run: RunRecord,
         outputs: Vec<OutputRecord>,

@@ -10,7 +10,7 @@ pub use super::screens::compare::state::{CompareState, DiffKey, ViewMode};
 use super::screens::owner::state::OwnerView;
 use super::screens::rate::state::RatingScreen;
 pub use super::screens::results::state::{ResultsState, SortBy};
-pub use super::screens::run::state::{ActiveRun, CaseFilter, RunState};
+pub use super::screens::run::state::{ActiveRun, CaseFilter, LiveCell, RunState};
 pub use super::screens::templates::state::{Section, TemplateInfo, TemplatesState, VersionsView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -228,6 +228,7 @@ impl State {
                 active: None,
                 case: 0,
                 live: HashMap::new(),
+                scroll_back: 0,
                 cell_errors: Vec::new(),
             },
             compare: CompareState {

@@ -47,6 +47,10 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Run(ev) => on_run_event(state, ev),
+        Msg::CellOutput(out) => {
+            screens::run::update::on_cell_output(state, &out);
+            Vec::new()
+        }
         Msg::RunLoaded {
             run,
             outputs,

@@ -9,7 +9,6 @@ use crate::tui::state::{ActiveRun, CaseFilter, Level, Screen, State};
 
 pub(crate) fn run_action(state: &mut State, action: Action) -> Vec<Effect> {
     let n_variants = state.session.file.variants.len();
-    let n_cases = state.session.cases.len().max(1);
     let r = &mut state.run;
     match action {
         Action::Up => r.cursor = r.cursor.saturating_sub(1),
@@ -38,14 +37,10 @@ pub(crate) fn run_action(state: &mut State, action: Action) -> Vec<Effect> {
                 CaseFilter::FailedCheck => CaseFilter::All,
             };
         }
-        Action::NextCase => {
-            r.case = (r.case + 1) % n_cases;
-            r.live.clear();
-        }
-        Action::PrevCase => {
-            r.case = (r.case + n_cases - 1) % n_cases;
-            r.live.clear();
-        }
+        Action::NextCase => step_case(state, 1),
+        Action::PrevCase => step_case(state, -1),
+        Action::PageUp => r.scroll_back = r.scroll_back.saturating_add(5),
+        Action::PageDown => r.scroll_back = r.scroll_back.saturating_sub(5),
         Action::StartRun => {
             if r.active.is_some() {
                 state.toast(Level::Error, "a run is already going; x cancels it");
@@ -71,6 +66,14 @@ pub(crate) fn run_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.screen = Screen::Run;
             state.run.live.clear();
             state.run.cell_errors.clear();
+            state.run.scroll_back = 0;
+            // The panes show a case of the run, not one it leaves out.
+            let focused = state.session.cases.get(state.run.case).map(|c| &c.id);
+            if !focused.is_some_and(|id| case_ids.contains(id))
+                && let Some(i) = state.session.cases.iter().position(|c| c.id == case_ids[0])
+            {
+                state.run.case = i;
+            }
             let save_first = crate::tui::screens::templates::update::unsaved_used(state, &variants);
             return vec![Effect::StartRun {
                 variants,
@@ -132,8 +135,14 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             total,
             already_done,
         } => {
+            // A resumed run covers the cases of the run shown.
+            let case_ids = match &state.data.run {
+                Some(run) if run.id == run_id => run.case_ids.clone(),
+                _ => selected_cases(state),
+            };
             state.run.active = Some(ActiveRun {
                 run_id,
+                case_ids,
                 total,
                 done: already_done,
                 errors: 0,
@@ -143,19 +152,16 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             Vec::new()
         }
         RunEvent::Delta { key, text } => {
-            let focused = state
-                .session
-                .cases
-                .get(state.run.case)
-                .map(|c| c.id.as_str());
-            if key.repeat == 0 && focused == Some(key.case_id.as_str()) {
-                // Sanitized as it arrives (it maps each character alone), so a frame draws
-                // the streamed text without copying it.
+            if key.repeat == 0 {
+                // Every cell's text is kept, focused or not, so moving to a case shows all
+                // of its text so far. Sanitized as it arrives (it maps each character
+                // alone), so a frame draws the streamed text without copying it.
                 state
                     .run
                     .live
-                    .entry(key.variant)
+                    .entry((key.variant, key.case_id))
                     .or_default()
+                    .text
                     .push_str(&sanitize(&text));
             }
             Vec::new()
@@ -171,13 +177,22 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
         RunEvent::Judged { .. } => Vec::new(),
         RunEvent::Restart { key } => {
             if key.repeat == 0 {
-                state.run.live.remove(&key.variant);
+                state.run.live.remove(&(key.variant, key.case_id));
             }
             Vec::new()
         }
         RunEvent::CellDone {
             key, cached, error, ..
         } => {
+            if key.repeat == 0 {
+                let cell = state
+                    .run
+                    .live
+                    .entry((key.variant.clone(), key.case_id.clone()))
+                    .or_default();
+                cell.done = true;
+                cell.error = error.as_deref().map(|e| sanitize(e).into_owned());
+            }
             if let Some(a) = &mut state.run.active {
                 a.done += 1;
                 a.cached += usize::from(cached);
@@ -231,4 +246,56 @@ fn resume(state: &mut State) -> Vec<Effect> {
         run_id,
         specs: state.templates.specs.clone(),
     }]
+}
+
+/// The cases `n`/`p` step through: the run's while one goes, else the filter's selection.
+pub fn stepping_cases(state: &State) -> Vec<usize> {
+    let ids: Vec<String> = match &state.run.active {
+        Some(a) => a.case_ids.clone(),
+        None => selected_cases(state),
+    };
+    state
+        .session
+        .cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| ids.contains(&c.id))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn step_case(state: &mut State, by: isize) {
+    let cases = stepping_cases(state);
+    if cases.is_empty() {
+        return;
+    }
+    let n = cases.len() as isize;
+    let next = match cases.iter().position(|i| *i == state.run.case) {
+        Some(at) => (at as isize + by).rem_euclid(n),
+        None if by > 0 => 0,
+        None => n - 1,
+    };
+    state.run.case = cases[next as usize];
+    state.run.scroll_back = 0;
+}
+
+/// A finished cell's stored output arrived: the pane shows its whole text at once (a
+/// cached answer never streams; a repaired one replaces what streamed).
+pub(crate) fn on_cell_output(state: &mut State, out: &crate::store::OutputRecord) {
+    if out.repeat != 0
+        || state
+            .run
+            .active
+            .as_ref()
+            .is_none_or(|a| a.run_id != out.run_id)
+    {
+        return;
+    }
+    let cell = state
+        .run
+        .live
+        .entry((out.variant.clone(), out.case_id.clone()))
+        .or_default();
+    cell.text = crate::sanitize::output_shown(out);
+    cell.done = true;
 }

@@ -142,19 +142,37 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
             Layout::horizontal(constraints).split(panes_area)
         };
         for (name, pane) in names.iter().zip(areas.iter()) {
-            let stored = case.and_then(|c| state.output(name, &c.id));
-            let text: std::borrow::Cow<str> = match (r.live.get(*name), stored) {
-                (Some(live), _) => live.as_str().into(),
-                (None, Some(o)) => crate::sanitize::output_shown(o).into(),
-                (None, None) => "".into(),
+            let id = case.map_or("", |c| c.id.as_str());
+            // While a run goes, its own cells (never the previous run's outputs).
+            let (text, status): (std::borrow::Cow<str>, &str) = if r.active.is_some() {
+                match r.live.get(&((*name).to_owned(), id.to_owned())) {
+                    Some(cell) if cell.error.is_some() => (
+                        cell.error.as_deref().unwrap_or_default().to_owned().into(),
+                        " error ",
+                    ),
+                    Some(cell) if cell.done => (cell.text.as_str().into(), " done "),
+                    Some(cell) => (cell.text.as_str().into(), " streaming... "),
+                    None => ("".into(), " waiting "),
+                }
+            } else {
+                match case.and_then(|c| state.output(name, &c.id)) {
+                    Some(o) => (crate::sanitize::output_shown(o).into(), ""),
+                    None => ("".into(), ""),
+                }
             };
-            let title = format!(" {name} · {} ", case.map_or("", |c| c.id.as_str()));
-            frame.render_widget(
-                Paragraph::new(text)
-                    .wrap(Wrap { trim: false })
-                    .block(view.block(title, false)),
-                *pane,
-            );
+            let block = view.block(format!(" {name} · {id} "), false);
+            let inner = block.inner(*pane);
+            // Follow the tail unless scrolled back (PgUp): the newest text stays in view.
+            let paragraph = Paragraph::new(text).wrap(Wrap { trim: false });
+            let lines = u16::try_from(paragraph.line_count(inner.width)).unwrap_or(u16::MAX);
+            let top = lines
+                .saturating_sub(inner.height)
+                .saturating_sub(r.scroll_back);
+            let mut block = block;
+            if !status.is_empty() {
+                block = block.title(Line::styled(status, view.theme.muted).right_aligned());
+            }
+            frame.render_widget(paragraph.scroll((top, 0)).block(block), *pane);
         }
     }
     if errors_h > 0 {
