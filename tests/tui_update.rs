@@ -770,3 +770,153 @@ fn a_run_of_a_tag_focuses_and_steps_only_through_its_cases() {
     press(&mut s, [key(KeyCode::Char('p'))]);
     assert_eq!(s.run.case, *tagged.last().unwrap());
 }
+
+#[test]
+fn a_paste_breaks_lines_at_cr_lf_and_crlf() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('e'))]);
+    // Empty the part first (select all is not needed: a fresh template part).
+    let before = user_text(&s).lines().count();
+    press(&mut s, [Msg::Paste("one\rtwo\r\nthree\nfour".into())]);
+    let text = user_text(&s);
+    assert_eq!(text.lines().count(), before + 3, "{text:?}");
+    assert!(text.contains("one\ntwo\nthree\nfour"), "{text:?}");
+    assert!(!text.contains('\r'));
+}
+
+// ---- scrolling stays inside the content (issue 14 item 11) ----
+
+#[test]
+fn help_and_compare_scroll_no_further_than_their_content_across_resizes() {
+    let mut s = demo();
+    press(&mut s, [Msg::Resize(80, 24), key(KeyCode::Char('?'))]);
+    press(&mut s, (0..200).map(|_| key(KeyCode::Down)));
+    let Overlay::Help { scroll } = s.overlay else {
+        panic!()
+    };
+    let km = Keymap::default();
+    let lines = loupe::tui::draw::help_line_count(&km, s.screen_context());
+    // The last line sits on the overlay's last row: 24 rows less 4 around, less 2 borders.
+    assert_eq!(scroll, lines - (24 - 4 - 2));
+    let screen = draw_text(&s, 80, 24);
+    assert!(
+        screen.contains("Show or hide what retrieval") || screen.contains("Go to the"),
+        "{screen}"
+    );
+    // A taller terminal shows more: the scroll follows, no blank rows appear.
+    press(&mut s, [Msg::Resize(80, 40)]);
+    let Overlay::Help { scroll: after } = s.overlay else {
+        panic!()
+    };
+    assert_eq!(after, lines.saturating_sub(40 - 4 - 2));
+    press(&mut s, [key(KeyCode::Esc)]);
+
+    // Compare: a two-line diff in a tall pane does not scroll at all; a long one scrolls
+    // to its end and no further.
+    for (text, long) in [
+        ("one\ntwo", false),
+        (
+            &*(0..60)
+                .map(|i| format!("row {i}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            true,
+        ),
+    ] {
+        load_two_outputs(&mut s, text);
+        s.compare.scroll = 0;
+        let effects = press(&mut s, [key(KeyCode::Char('3'))]);
+        settle_diffs(&mut s, effects);
+        press(&mut s, (0..300).map(|_| key(KeyCode::Down)));
+        if long {
+            assert!(
+                s.compare.scroll > 0 && s.compare.scroll < 60,
+                "{}",
+                s.compare.scroll
+            );
+        } else {
+            assert_eq!(s.compare.scroll, 0);
+        }
+    }
+    let deep = s.compare.scroll;
+    press(&mut s, [Msg::Resize(80, 60)]);
+    assert!(s.compare.scroll < deep, "{} vs {deep}", s.compare.scroll);
+}
+
+/// Loads a run whose first case has `text` from zero-shot and `text` plus a word from
+/// few-shot, and settles the Compare diff synchronously.
+fn load_two_outputs(s: &mut State, text: &str) {
+    let case = s.session.cases[0].id.clone();
+    let out = |variant: &str, text: String| loupe::store::OutputRecord {
+        run_id: "r".into(),
+        variant: variant.into(),
+        case_id: case.clone(),
+        repeat: 0,
+        text,
+        usage: loupe::providers::Usage::default(),
+        latency_ms: 1,
+        ttft_ms: None,
+        cost_usd: None,
+        cached: false,
+        attempts: 1,
+        finish_reason: None,
+        error: None,
+        request_hash: String::new(),
+        checks: Vec::new(),
+        schema_attempts: Vec::new(),
+        passages: Vec::new(),
+        finished_ms: 0,
+    };
+    let run = loupe::store::RunRecord {
+        id: "r".into(),
+        session_name: "change-risk".into(),
+        session_path: String::new(),
+        session_hash: String::new(),
+        created_ms: 0,
+        finished_ms: None,
+        status: RunStatus::Complete,
+        variants: ["zero-shot", "few-shot"]
+            .iter()
+            .map(|v| loupe::store::RunVariant {
+                name: (*v).into(),
+                template: (*v).into(),
+                template_version: String::new(),
+                model_name: "local".into(),
+                model: s.session.model_for(v).unwrap().into(),
+                rag: None,
+                enforce_schema: loupe::store::EnforceRecord::Off,
+            })
+            .collect(),
+        case_ids: vec![case.clone()],
+        repeats: 1,
+        no_cache: false,
+    };
+    let effects = press(
+        s,
+        [Msg::RunLoaded {
+            run,
+            outputs: vec![
+                out("zero-shot", text.to_owned()),
+                out("few-shot", format!("{text} more")),
+            ],
+            earlier: Vec::new(),
+        }],
+    );
+    settle_diffs(s, effects);
+}
+
+fn settle_diffs(s: &mut State, effects: Vec<Effect>) {
+    for e in effects {
+        if let Effect::ComputeDiff {
+            key,
+            left,
+            right,
+            mode,
+        } = e
+        {
+            let diff = Arc::new(loupe::diff::diff(&left, &right, mode));
+            let more = press(s, [Msg::DiffReady { key, diff }]);
+            settle_diffs(s, more);
+        }
+    }
+}

@@ -128,6 +128,9 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut state = State::new(session.clone());
     state.user.clone_from(&opening.user);
+    if let Ok(size) = terminal.size() {
+        state.size = (size.width, size.height);
+    }
     let mut host = Host::new(
         services,
         session,

@@ -200,8 +200,20 @@ fn draw_toasts(state: &State, view: &View, frame: &mut Frame, body: Rect) {
     }
 }
 
+/// Where the help overlay sits in a frame of `area`.
+pub fn help_rect(area: Rect) -> Rect {
+    centered(area, 70, area.height.saturating_sub(4))
+}
+
+/// Lines of the help overlay for the screen context `ctx`: a title, the bindings and a
+/// blank line for it and for the keys that work everywhere.
+pub fn help_line_count(keymap: &super::keymap::Keymap, ctx: Context) -> u16 {
+    let n = keymap.bindings(ctx).len() + keymap.bindings(Context::Global).len() + 4;
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
 fn draw_help(state: &State, view: &View, frame: &mut Frame, area: Rect, scroll: u16) {
-    let rect = centered(area, 70, area.height.saturating_sub(4));
+    let rect = help_rect(area);
     let ctx = state.screen_context();
     let mut lines = Vec::new();
     for (title, c) in [

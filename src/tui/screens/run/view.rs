@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::update::selected;
+use crate::sanitize::expand_tabs;
 use crate::tui::state::{CaseFilter, State};
 use crate::tui::widgets::View;
 
@@ -150,8 +151,8 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
                         cell.error.as_deref().unwrap_or_default().to_owned().into(),
                         " error ",
                     ),
-                    Some(cell) if cell.done => (cell.text.as_str().into(), " done "),
-                    Some(cell) => (cell.text.as_str().into(), " streaming... "),
+                    Some(cell) if cell.done => (expand_tabs(&cell.text), " done "),
+                    Some(cell) => (expand_tabs(&cell.text), " streaming... "),
                     None => ("".into(), " waiting "),
                 }
             } else {
