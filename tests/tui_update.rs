@@ -920,3 +920,115 @@ fn settle_diffs(s: &mut State, effects: Vec<Effect>) {
         }
     }
 }
+
+// ---- nothing cut off, one name per thing (issue 14 items 10, 17) ----
+
+#[test]
+fn the_status_bar_drops_whole_hints_never_letters() {
+    let km = Keymap::default();
+    for screen in ['1', '2', '3', '4'] {
+        let mut s = demo();
+        press(&mut s, [key(KeyCode::Char(screen))]);
+        let text = draw_text(&s, 80, 24);
+        let status = text.lines().last().unwrap().trim_end().to_owned();
+        let hints = loupe::tui::strings::hints(&km, s.context());
+        // The bar is a run of whole " key word " entries from the start of the hints.
+        let mut rebuilt = String::new();
+        for (k, w) in &hints {
+            let next = format!("{rebuilt} {k} {w} ");
+            if next.trim_end().len() > status.len() {
+                break;
+            }
+            rebuilt = next;
+        }
+        assert_eq!(status, rebuilt.trim_end(), "screen {screen}");
+        assert!(status.contains("? help") || status.len() > 60, "{status}");
+    }
+}
+
+#[test]
+fn a_toast_sits_inside_the_frame_not_on_its_border() {
+    let mut s = demo();
+    press(
+        &mut s,
+        [
+            key(KeyCode::Char('2')),
+            Msg::Error("a rather long error message from the store".into()),
+        ],
+    );
+    let text = draw_text(&s, 80, 24);
+    let rows: Vec<&str> = text.lines().collect();
+    // The body's bottom border row (row 22) keeps its corner and line.
+    assert!(rows[22].ends_with('┘'), "{}", rows[22]);
+    assert!(!rows[22].contains("error message"), "{}", rows[22]);
+    assert!(
+        rows[21].contains("a rather long error message from the store"),
+        "{text}"
+    );
+    assert!(
+        rows[21].ends_with('│'),
+        "the right border stays: {}",
+        rows[21]
+    );
+}
+
+#[test]
+fn help_and_palette_say_one_thing_once_in_the_words_the_screens_use() {
+    let km = Keymap::default();
+    // No two keys of a screen's own section do different things under one description,
+    // and no description is listed twice for one screen (r and R were).
+    for ctx in [
+        loupe::tui::keymap::Context::Templates,
+        loupe::tui::keymap::Context::Run,
+        loupe::tui::keymap::Context::Compare,
+        loupe::tui::keymap::Context::Results,
+    ] {
+        let actions: Vec<_> = km.bindings(ctx).into_iter().map(|(_, a)| a).collect();
+        let mut seen = std::collections::HashSet::new();
+        for a in &actions {
+            assert!(seen.insert(*a), "{ctx:?}: {a:?} listed twice");
+        }
+    }
+    // The tab bar's name is the help's name.
+    let mut s = demo();
+    let tabs = draw_text(&s, 120, 40);
+    assert!(tabs.lines().next().unwrap().contains("5 Ratings"));
+    assert!(
+        loupe::tui::strings::describe(loupe::tui::action::Action::GotoRate).contains("Ratings")
+    );
+    // The palette: human words and the key, no internal ids.
+    press(&mut s, [key(KeyCode::Char(':'))]);
+    let text = draw_text(&s, 120, 40);
+    assert!(
+        !text.contains("goto_templates") && !text.contains("start_run"),
+        "{text}"
+    );
+    assert!(text.contains("Go to the Templates screen"), "{text}");
+    press(&mut s, typed("save"));
+    let text = draw_text(&s, 120, 40);
+    assert!(text.contains("ctrl-s  Save the edited template"), "{text}");
+}
+
+#[test]
+fn the_marks_beside_templates_are_explained_and_a_save_clears_them() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(&mut s, typed("!"));
+    let text = draw_text(&s, 120, 40);
+    assert!(text.contains("zero-shot *"), "{text}");
+    assert!(text.contains("*unsaved +not in file"), "{text}");
+    press(&mut s, [ctrl('s')]);
+    press(
+        &mut s,
+        [Msg::TemplateSaved {
+            template: "zero-shot".into(),
+            hash: "abcdef0123".into(),
+            for_run: false,
+        }],
+    );
+    // Leaving the editor after the save does not mark the template again.
+    press(&mut s, [key(KeyCode::Esc)]);
+    assert!(s.templates.unsaved.is_empty());
+    let text = draw_text(&s, 120, 40);
+    assert!(!text.contains("zero-shot *"), "{text}");
+}

@@ -136,7 +136,9 @@ fn update_inner(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             let info = state.templates.info.entry(template.clone()).or_default();
             info.version = Some(hash.clone());
             info.draft_ms = None;
-            if info.file_differs() && !state.templates.unwritten.contains(&template) {
+            if (info.file.is_none() || info.file_differs())
+                && !state.templates.unwritten.contains(&template)
+            {
                 state.templates.unwritten.push(template.clone());
             }
             let text = if for_run {
