@@ -114,11 +114,11 @@ pub fn split(kind: DocKind, text: &str, settings: ChunkSettings) -> Result<Vec<C
         .collect())
 }
 
-fn split_with<'t, S: text_splitter::ChunkSizer>(
+fn split_with<S: text_splitter::ChunkSizer>(
     kind: DocKind,
     config: SplitConfig<S>,
-    text: &'t str,
-) -> Vec<(usize, &'t str)> {
+    text: &str,
+) -> Vec<(usize, &str)> {
     match kind {
         DocKind::Markdown | DocKind::Html => {
             MarkdownSplitter::new(config).chunk_indices(text).collect()
