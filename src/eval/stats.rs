@@ -328,6 +328,44 @@ pub fn holm_adjust(p_values: &[f64]) -> Vec<f64> {
     adjusted
 }
 
+/// The Holm-adjusted p-value one test would get, for any p-value of its own, with the
+/// other tests' p-values fixed: what [`holm_adjust`] gives at its position. Built once
+/// per test (a sort), then each question costs a binary search, so searching along a
+/// pair's future judgements stays cheap with thousands of pairs.
+#[derive(Debug, Clone)]
+pub struct HolmWithOthers {
+    /// The others' p-values, ascending.
+    sorted: Vec<f64>,
+    /// `prefix[r]`: the running maximum of the adjusted values of the r smallest others.
+    prefix: Vec<f64>,
+}
+
+impl HolmWithOthers {
+    pub fn new(others: &[f64]) -> Self {
+        let clean = |p: f64| if p.is_nan() { 1.0 } else { p.clamp(0.0, 1.0) };
+        let mut sorted: Vec<f64> = others.iter().map(|&p| clean(p)).collect();
+        sorted.sort_by(f64::total_cmp);
+        let m = sorted.len() + 1;
+        let mut prefix = Vec::with_capacity(m);
+        let mut running = 0.0_f64;
+        prefix.push(running);
+        for (rank, &q) in sorted.iter().enumerate() {
+            running = running.max(((m - rank) as f64 * q).min(1.0));
+            prefix.push(running);
+        }
+        Self { sorted, prefix }
+    }
+
+    /// The adjusted p-value of a test whose own p-value is `p`.
+    pub fn adjusted(&self, p: f64) -> f64 {
+        let p = if p.is_nan() { 1.0 } else { p.clamp(0.0, 1.0) };
+        let m = self.sorted.len() + 1;
+        // Ties with others may sit on either side: the maximum comes out the same.
+        let rank = self.sorted.partition_point(|&q| q < p);
+        self.prefix[rank].max(((m - rank) as f64 * p).min(1.0))
+    }
+}
+
 /// How many more non-tie judgements the leading pair needs before the sign test gives
 /// p < `alpha`, if the observed win rate `wins / (wins + losses)` holds: the smallest
 /// total n at which round(rate × n) wins out of n is significant, minus the judgements
@@ -342,6 +380,19 @@ pub fn holm_adjust(p_values: &[f64]) -> Vec<f64> {
 /// of four times that span below it (capped at 2,000 steps, enough for rates beyond
 /// 0.501, and a negligible error in relative terms beyond).
 pub fn judgements_needed(wins: u64, losses: u64, alpha: f64) -> Option<u64> {
+    judgements_needed_until(wins, losses, |p| p < alpha)
+}
+
+/// [`judgements_needed`] for any decision rule on the pair's sign-test p-value that is
+/// monotone (a smaller p never turns a decision back): `decides(p)` says whether p is
+/// enough. With several pairs adjusted together (Holm), the rule is "this pair's adjusted
+/// p is below alpha with the other pairs as they stand", so the count agrees with the
+/// `significant` shown next to it.
+pub fn judgements_needed_until(
+    wins: u64,
+    losses: u64,
+    decides: impl Fn(f64) -> bool,
+) -> Option<u64> {
     const LIMIT: u64 = 1_000_000_000;
     const MAX_WINDOW: u64 = 2_000;
     let observed = wins.checked_add(losses)?;
@@ -351,7 +402,7 @@ pub fn judgements_needed(wins: u64, losses: u64, alpha: f64) -> Option<u64> {
     let win_rate = wins as f64 / observed as f64;
     let significant = |n: u64| {
         let k = ((win_rate * n as f64).round() as u64).min(n);
-        sign_test(k, n - k) < alpha
+        decides(sign_test(k, n - k))
     };
     if significant(observed) {
         return Some(0);
@@ -941,11 +992,18 @@ pub struct BradleyTerryBootstrap {
     pub resamples: usize,
     /// Resamples whose fit stopped at the iteration limit (kept in the intervals).
     pub unconverged: usize,
+    /// Resamples that drew no comparison with a winner (only ties), left out of the
+    /// intervals: such a resample says nothing about strengths, and its flat fit
+    /// (every log-strength 0) would pin sparse intervals at 0. The intervals are those
+    /// of the bootstrap conditional on at least one decisive comparison.
+    pub without_winner: usize,
 }
 
 /// Nonparametric bootstrap for [`fit_bradley_terry`]: resamples the comparisons with
 /// replacement `resamples` times with a seeded generator, refits each from `fit`
-/// (the point estimate) and takes percentile intervals at `confidence`.
+/// (the point estimate) and takes percentile intervals at `confidence`. Resamples with
+/// no decisive comparison are left out and counted (see
+/// [`BradleyTerryBootstrap::without_winner`]).
 ///
 /// A resample only matters through its tallies, so each draw increments one of at
 /// most 3 × pairs cells and the fit runs on those tallies: the cost is one random
@@ -978,6 +1036,7 @@ pub fn bootstrap_bradley_terry(
     let mut theta_replicates = vec![Vec::with_capacity(resamples); variants];
     let mut nu_replicates = Vec::with_capacity(resamples);
     let mut unconverged = 0;
+    let mut without_winner = 0;
     if !cells.is_empty() {
         let mut rng = Rng::new(seed);
         let mut tallies = vec![0u32; variants * variants * 3];
@@ -985,6 +1044,14 @@ pub fn bootstrap_bradley_terry(
             tallies.fill(0);
             for _ in 0..cells.len() {
                 tallies[cells[rng.below(cells.len() as u64) as usize]] += 1;
+            }
+            if !tallies
+                .iter()
+                .enumerate()
+                .any(|(cell, &count)| count > 0 && cell % 3 != 2)
+            {
+                without_winner += 1;
+                continue;
             }
             let mut counts = PairCounts::new(variants);
             for (cell, &count) in tallies.iter().enumerate().filter(|(_, c)| **c > 0) {
@@ -1021,6 +1088,7 @@ pub fn bootstrap_bradley_terry(
         tie_parameter_interval,
         resamples: if cells.is_empty() { 0 } else { resamples },
         unconverged,
+        without_winner,
     }
 }
 
@@ -1346,6 +1414,31 @@ mod tests {
     }
 
     #[test]
+    fn holm_with_others_agrees_with_holm_adjust() {
+        let sets: [&[f64]; 4] = [
+            &[0.01, 0.04, 0.03, 0.2],
+            &[0.5, 0.5, 0.5],
+            &[0.001, f64::NAN, 0.02],
+            &[0.04],
+        ];
+        for set in sets {
+            for i in 0..set.len() {
+                let others: Vec<f64> = (0..set.len()).filter(|&j| j != i).map(|j| set[j]).collect();
+                let rule = HolmWithOthers::new(&others);
+                for p in [0.0, 0.001, 0.01, 0.02, 0.03, 0.04, 0.2, 0.5, 1.0, set[i]] {
+                    let mut trial = set.to_vec();
+                    trial[i] = p;
+                    let expected = holm_adjust(&trial)[i];
+                    assert!(
+                        (rule.adjusted(p) - expected).abs() < 1e-15,
+                        "{set:?} {i} {p}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn judgements_needed_edges() {
         assert_eq!(judgements_needed(0, 0, 0.05), None);
         assert_eq!(judgements_needed(40, 40, 0.05), None);
@@ -1472,6 +1565,109 @@ mod tests {
             (strengths[0] * strengths[1] - 1.0).abs() < 1e-12,
             "geometric mean 1"
         );
+    }
+
+    /// ln of n! / (a! b! c!) · pa^a pb^b pc^c, the multinomial probability.
+    fn ln_multinomial(n: u64, counts: [u64; 3], probabilities: [f64; 3]) -> f64 {
+        let ln_factorial = |k: u64| (1..=k).map(|i| (i as f64).ln()).sum::<f64>();
+        let mut ln = ln_factorial(n);
+        for (c, p) in counts.iter().zip(probabilities) {
+            ln -= ln_factorial(*c);
+            if *c > 0 {
+                ln += *c as f64 * p.ln();
+            }
+        }
+        ln
+    }
+
+    #[test]
+    fn bootstrap_leaves_out_resamples_without_a_winner_as_the_exact_distribution_does() {
+        // 12 comparisons of two variants: 2 won by the first, 10 ties. A resample draws
+        // only ties with probability (10/12)^12 = 0.112, more than the 2.5% tail, so
+        // keeping those flat fits pinned the interval's low end at exactly 0.
+        let mut comparisons = vec![
+            Comparison {
+                first: 0,
+                second: 1,
+                outcome: Outcome::FirstWins
+            };
+            2
+        ];
+        comparisons.extend(std::iter::repeat_n(
+            Comparison {
+                first: 0,
+                second: 1,
+                outcome: Outcome::Tie,
+            },
+            10,
+        ));
+        let options = BradleyTerryOptions::default();
+        let counts = PairCounts::from_comparisons(2, &comparisons);
+        let fit = fit_bradley_terry(&counts, &options, None);
+        let resamples = 20_000;
+        let boot = bootstrap_bradley_terry(&comparisons, 2, &options, &fit, resamples, 0.95, 7);
+        // Reference: the bootstrap distribution computed exactly, by enumerating every
+        // resample's tallies (W first wins, T ties; the second never wins here) with its
+        // multinomial probability, conditional on W > 0.
+        let n = 12u64;
+        let mut exact: Vec<(f64, f64)> = Vec::new();
+        let mut p_no_winner = 0.0;
+        for wins in 0..=n {
+            let probability =
+                ln_multinomial(n, [wins, 0, n - wins], [2.0 / 12.0, 0.0, 10.0 / 12.0]).exp();
+            if wins == 0 {
+                p_no_winner = probability;
+                continue;
+            }
+            let resample = counts_of(wins, n - wins);
+            let theta = fit_bradley_terry(&resample, &options, Some(&fit)).log_strengths[0];
+            exact.push((theta, probability));
+        }
+        assert!((p_no_winner - (10.0_f64 / 12.0).powi(12)).abs() < 1e-12);
+        let quantile = |q: f64| {
+            let total: f64 = exact.iter().map(|e| e.1).sum();
+            let mut sorted = exact.clone();
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut cumulative = 0.0;
+            for (theta, p) in sorted {
+                cumulative += p / total;
+                if cumulative >= q {
+                    return theta;
+                }
+            }
+            f64::INFINITY
+        };
+        let expected_left_out = p_no_winner * resamples as f64;
+        let sd = (expected_left_out * (1.0 - p_no_winner)).sqrt();
+        assert!(
+            (boot.without_winner as f64 - expected_left_out).abs() < 5.0 * sd,
+            "{} left out, {expected_left_out:.0} expected",
+            boot.without_winner
+        );
+        let low = boot.log_strength_intervals[0].low;
+        assert!(low > 0.0, "no longer pinned at 0: {low}");
+        // The resampled 2.5% point lies where the exact one does (the distribution is
+        // discrete: between its 2% and 3% points).
+        assert!(
+            low >= quantile(0.02) - 1e-9 && low <= quantile(0.03) + 1e-9,
+            "{low} vs [{}, {}]",
+            quantile(0.02),
+            quantile(0.03)
+        );
+        let high = boot.log_strength_intervals[0].high;
+        assert!(high >= quantile(0.97) - 1e-9 && high <= quantile(0.98) + 1e-9);
+    }
+
+    fn counts_of(first_wins: u64, ties: u64) -> PairCounts {
+        let mut c = PairCounts::new(2);
+        let comparison = |outcome| Comparison {
+            first: 0,
+            second: 1,
+            outcome,
+        };
+        c.add(comparison(Outcome::FirstWins), first_wins as f64);
+        c.add(comparison(Outcome::Tie), ties as f64);
+        c
     }
 
     #[test]

@@ -36,7 +36,8 @@
 //!     "variants": [{"name": "prompt+rag", "rank": 1, "log_strength": 0.34,
 //!                   "strength": 1.41, "interval": {"low": -0.2, "high": 0.9}}],
 //!     "tie_parameter": 0.29, "tie_parameter_interval": {"low": 0.1, "high": 0.5},
-//!     "prior_precision": 0.01, "resamples": 1000, "seed": 1, "converged": true,
+//!     "prior_precision": 0.01, "resamples": 1000, "resamples_without_winner": 0,
+//!     "seed": 1, "converged": true,
 //!     "connected": true, "components": [["fine-tuned", "prompt", "prompt+rag"]]
 //!   },
 //!   "position_bias": {"a_wins": 30, "decisive": 52,
@@ -62,12 +63,15 @@
 //!   counted separately), so the rate and the test are about the same verdicts.
 //!   `holm_p` adjusts the pairs' sign-test p-values together (Holm 1979) and
 //!   `significant` is `holm_p < alpha`. `more_judgements_needed` estimates how many
-//!   more verdicts with a winner would make the unadjusted sign test reach `alpha`
-//!   if the observed rate holds (`null`: even, or beyond a billion).
+//!   more verdicts with a winner this pair needs before `significant` turns yes (its
+//!   Holm-adjusted p below `alpha`, the other pairs as they stand) if its observed
+//!   rate holds (`0`: already significant; `null`: even, or beyond a billion).
 //! - `ranking`: Bradley–Terry with Davidson's ties, fitted by penalised maximum
 //!   likelihood (see [`stats::fit_bradley_terry`]); `both_bad` counts as a tie,
 //!   since neither side was preferred. Log-strengths sum to 0 (strengths have
-//!   geometric mean 1); intervals come from resampling verdicts with `seed`.
+//!   geometric mean 1); intervals come from resampling verdicts with `seed`, leaving
+//!   out (and counting in `resamples_without_winner`) any resample that drew no
+//!   verdict with a winner, whose flat fit would pin sparse intervals at 0.
 //!   `components` lists the groups of variants linked by comparisons: with more
 //!   than one, strengths compare only within a group.
 //! - `position_bias`: the share of verdicts with a winner won by whichever variant
@@ -316,6 +320,8 @@ pub struct Ranking {
     pub tie_parameter_interval: Option<Interval>,
     pub prior_precision: f64,
     pub resamples: usize,
+    /// Resamples with no verdict that had a winner, left out of the intervals.
+    pub resamples_without_winner: usize,
     pub seed: u64,
     pub converged: bool,
     pub connected: bool,
@@ -681,10 +687,19 @@ fn pair_stats(
         .map(|(_, t)| stats::sign_test(t[FIRST_WINS], t[SECOND_WINS]))
         .collect();
     let holm = stats::holm_adjust(&p_values);
+    // The count of judgements still needed uses the rule `significant` shows: this pair's
+    // Holm-adjusted p below alpha, the other pairs' p-values as they stand.
+    let needed = |index: usize, t: &[u64; CATEGORIES]| {
+        let mut others = p_values.clone();
+        others.remove(index);
+        let rule = stats::HolmWithOthers::new(&others);
+        stats::judgements_needed_until(t[FIRST_WINS], t[SECOND_WINS], |p| rule.adjusted(p) < alpha)
+    };
     tallies
         .iter()
+        .enumerate()
         .zip(p_values.iter().zip(holm))
-        .map(|(((first, second), t), (&p, holm_p))| PairStats {
+        .map(|((index, ((first, second), t)), (&p, holm_p))| PairStats {
             first: coding.variants[*first as usize].to_owned(),
             second: coding.variants[*second as usize].to_owned(),
             first_wins: t[FIRST_WINS],
@@ -695,7 +710,7 @@ fn pair_stats(
             sign_test_p: p,
             holm_p,
             significant: holm_p < alpha,
-            more_judgements_needed: stats::judgements_needed(t[FIRST_WINS], t[SECOND_WINS], alpha),
+            more_judgements_needed: needed(index, t),
         })
         .collect()
 }
@@ -782,6 +797,12 @@ fn ranking(
     if !fit.converged {
         notes.push("the Bradley-Terry fit did not converge; treat the ranking as rough".to_owned());
     }
+    if bootstrap.without_winner > 0 {
+        notes.push(format!(
+            "{} of {} bootstrap resamples drew no verdict with a winner and were left out of the intervals",
+            bootstrap.without_winner, bootstrap.resamples
+        ));
+    }
     if bootstrap.unconverged > 0 {
         notes.push(format!(
             "{} of {} bootstrap fits did not converge",
@@ -817,6 +838,7 @@ fn ranking(
         tie_parameter_interval: bootstrap.tie_parameter_interval,
         prior_precision: bt_options.prior_precision,
         resamples: bootstrap.resamples,
+        resamples_without_winner: bootstrap.without_winner,
         seed: options.seed,
         converged: fit.converged,
         connected: components.len() <= 1,
@@ -1469,6 +1491,38 @@ mod tests {
             .map(|m| (m.variant.as_str(), m.mean))
             .collect();
         assert_eq!(means, vec![("x", 5.0), ("y", 2.0)]);
+    }
+
+    #[test]
+    fn more_judgements_needed_follows_the_adjusted_decision() {
+        // Two pairs at 12-3 each: sign test p = 0.0352 apiece, Holm 0.0703. The old count
+        // used the unadjusted p and read "0 more needed" next to "significant: no".
+        let mut verdicts = Vec::new();
+        for (x, y) in [("p", "q"), ("q", "r")] {
+            for i in 0..15 {
+                let winner = if i < 12 { Winner::A } else { Winner::B };
+                verdicts.push(verdict("ana", &format!("c{i}"), x, y, winner));
+            }
+        }
+        let report = analyse(&verdicts, &AnalyseOptions::default());
+        for pair in &report.pairs {
+            assert!((pair.sign_test_p - 0.035_156_25).abs() < 1e-9, "{pair:?}");
+            assert!(!pair.significant);
+            let more = pair.more_judgements_needed.expect("a lead to extrapolate");
+            assert!(more > 0, "{pair:?}");
+            // At 4:1 with the other pair as it stands, that many more makes Holm p < alpha
+            // and one fewer does not.
+            let holm_at = |n: u64| {
+                let total = 15 + n;
+                let wins = ((0.8 * total as f64).round()) as u64;
+                stats::holm_adjust(&[stats::sign_test(wins, total - wins), pair.sign_test_p])[0]
+            };
+            assert!(holm_at(more) < 0.05 && holm_at(more - 1) >= 0.05, "{more}");
+        }
+        // One pair alone: the adjusted rule is the plain one.
+        let alone = analyse(&verdicts[..15], &AnalyseOptions::default());
+        assert!(alone.pairs[0].significant);
+        assert_eq!(alone.pairs[0].more_judgements_needed, Some(0));
     }
 
     #[test]
