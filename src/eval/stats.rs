@@ -434,6 +434,126 @@ pub fn judgements_needed_until(
 }
 
 // ---------------------------------------------------------------------------------
+// Anytime-valid (sequential) test of a win rate against ½
+// ---------------------------------------------------------------------------------
+
+/// ln Γ(x) for x > 0, by the Lanczos approximation (g = 7, 9 terms), relative error
+/// about 1e-15; with the reflection formula below ½. Source: C. Lanczos (1964), "A
+/// precision approximation of the gamma function", SIAM J. Numer. Anal. B 1:86, with
+/// the coefficients of Numerical Recipes / Boost for g = 7.
+pub fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const COEFFICIENTS: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if !(x > 0.0) || !x.is_finite() {
+        return f64::INFINITY;
+    }
+    if x < 0.5 {
+        // Γ(x) Γ(1 − x) = π / sin(πx)
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut sum = COEFFICIENTS[0];
+    for (i, c) in COEFFICIENTS.iter().enumerate().skip(1) {
+        sum += c / (x + i as f64);
+    }
+    let t = x + G + 0.5;
+    0.5 * LN_2PI + (x + 0.5) * t.ln() - t + sum.ln()
+}
+
+/// ln B(a, b) = ln Γ(a) + ln Γ(b) − ln Γ(a + b).
+fn ln_beta(a: f64, b: f64) -> f64 {
+    ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
+}
+
+/// The concentration `c` of the Beta(c, c) mixing prior of the sequential test. A
+/// prior sd of 0.15 around ½ (win rates of about 35% to 65% are where it looks): a
+/// seeded simulation of 60/40 preferences (benches/sequential.rs) stopped soonest with
+/// c between 5 and 10, and c = 5 gives up least against strong preferences.
+pub const SEQUENTIAL_PRIOR_CONCENTRATION: f64 = 5.0;
+
+/// ln of the mixture likelihood ratio (an e-value) of `wins` against `losses` for
+/// H0: each side wins with probability ½, mixing the alternative's win rate over a
+/// Beta(c, c) prior:
+///
+/// `E = ∫ p^w (1−p)^l dBeta(c, c) / (½)^(w+l) = 2^(w+l) B(c + w, c + l) / B(c, c)`.
+///
+/// Under H0, E after each judgement is a nonnegative martingale starting at 1, so by
+/// Ville's inequality P(E ever reaches 1/α) ≤ α however often one looks and whenever
+/// one stops: the mixture sequential probability ratio test (H. Robbins 1970,
+/// "Statistical methods related to the law of the iterated logarithm", Ann. Math.
+/// Statist. 41:1397; as an e-value, Ramdas et al. 2023, "Game-theoretic statistics and
+/// safe anytime-valid inference", Statist. Sci. 38:576). With c = 1 (uniform) it is
+/// `2^n w! l! / (n + 1)!`. No judgement gives 0 (E = 1); a non-finite or
+/// non-positive `concentration` is taken as [`SEQUENTIAL_PRIOR_CONCENTRATION`].
+pub fn mixture_log_e_value(wins: u64, losses: u64, concentration: f64) -> f64 {
+    let c = if concentration.is_finite() && concentration > 0.0 {
+        concentration
+    } else {
+        SEQUENTIAL_PRIOR_CONCENTRATION
+    };
+    let (w, l) = (wins as f64, losses as f64);
+    let value = (w + l) * std::f64::consts::LN_2 + ln_beta(c + w, c + l) - ln_beta(c, c);
+    if value.is_finite() { value } else { 0.0 }
+}
+
+/// The anytime-valid p-value of a pair, `min(1, 1/E)` with E from
+/// [`mixture_log_e_value`] at the default prior: P(it ever falls to α or below under
+/// H0) ≤ α. Holm's procedure on such p-values controls the family-wise error at every
+/// look, however the looks are chosen: rejecting a true null at some time means the
+/// smallest of the m₀ true nulls' p-values fell to α/m₀ at that time, which each does
+/// with probability at most α/m₀ over all time.
+pub fn sequential_p_value(wins: u64, losses: u64) -> f64 {
+    (-mixture_log_e_value(wins, losses, SEQUENTIAL_PRIOR_CONCENTRATION))
+        .exp()
+        .min(1.0)
+}
+
+/// The anytime-valid test of one pair, as the owner's view, `loupe stats` and
+/// `loupe gate --sequential` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SequentialTest {
+    /// The mixture e-value E (capped at 1e300 so it stays a number).
+    pub e_value: f64,
+    /// `min(1, 1/E)`: valid at any stopping time.
+    pub p: f64,
+    /// `p` adjusted across the pairs by Holm (the pair's own `p` when alone).
+    pub holm_p: f64,
+    /// Whether the data already allow stopping on this pair: `holm_p < alpha`.
+    pub may_stop: bool,
+}
+
+/// The sequential test of each pair `(wins, losses)`, Holm-adjusted together.
+pub fn sequential_tests(pairs: &[(u64, u64)], alpha: f64) -> Vec<SequentialTest> {
+    let logs: Vec<f64> = pairs
+        .iter()
+        .map(|&(w, l)| mixture_log_e_value(w, l, SEQUENTIAL_PRIOR_CONCENTRATION))
+        .collect();
+    let p_values: Vec<f64> = logs.iter().map(|l| (-l).exp().min(1.0)).collect();
+    let holm = holm_adjust(&p_values);
+    logs.iter()
+        .zip(p_values)
+        .zip(holm)
+        .map(|((&log, p), holm_p)| SequentialTest {
+            e_value: log.exp().min(1e300),
+            p,
+            holm_p,
+            may_stop: holm_p < alpha,
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------
 // Reproducible resampling
 // ---------------------------------------------------------------------------------
 
@@ -1436,6 +1556,77 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn ln_gamma_matches_the_c_library() {
+        // Python's math.lgamma (the platform's C libm lgamma).
+        for (x, expected) in [
+            (0.1, 2.252_712_651_734_205_5),
+            (0.5, 0.572_364_942_924_700_4),
+            (1.0, 0.0),
+            (2.5, 0.284_682_870_472_919_6),
+            (10.0, 12.801_827_480_081_467),
+            (100.5, 361.435_540_467_767_7),
+            (1e5, 1_051_287.708_973_656_6),
+        ] {
+            let got = ln_gamma(x);
+            assert!(
+                (got - expected).abs() <= 1e-13 * expected.abs().max(1.0),
+                "{x}: {got} vs {expected}"
+            );
+        }
+        assert_eq!(ln_gamma(0.0), f64::INFINITY);
+        assert_eq!(ln_gamma(f64::NAN), f64::INFINITY);
+    }
+
+    #[test]
+    fn mixture_e_values_match_worked_examples() {
+        // With a uniform prior (c = 1) the mixture is Laplace's: E = 2^n w! l! / (n+1)!.
+        // 10-0: 1024 / 11 = 93.09; 7-3: 2^10 · 7! 3! / 11! = 30965760 / 39916800.
+        let e = |w, l, c| mixture_log_e_value(w, l, c).exp();
+        assert!((e(10, 0, 1.0) - 1024.0 / 11.0).abs() < 1e-10);
+        assert!((e(7, 3, 1.0) - 30_965_760.0 / 39_916_800.0).abs() < 1e-13);
+        // 1-0 with any symmetric prior: the prior mean of p is ½, so E = 2 · ½ = 1.
+        for c in [0.5, 1.0, 5.0, 40.0] {
+            assert!((e(1, 0, c) - 1.0).abs() < 1e-12, "{c}");
+            assert!((e(2, 0, c) - 2.0 * (c + 1.0) / (2.0 * c + 1.0)).abs() < 1e-12);
+        }
+        // With the default Beta(5, 5), from Python's math.lgamma:
+        // n ln 2 + lgamma(5+w) + lgamma(5+l) − lgamma(10+n) − 2 lgamma(5) + lgamma(10).
+        for (w, l, expected) in [
+            (60, 40, 0.623_612_346_233_390_9),
+            (30, 20, -0.065_193_073_756_627_3),
+            (12, 3, 1.255_219_596_818_524_7),
+            (200, 100, 14.735_015_111_055_336),
+            (5, 5, -0.359_037_602_051_532),
+            (1000, 900, -0.030_593_378_958_054_807),
+        ] {
+            let got = mixture_log_e_value(w, l, 5.0);
+            assert!((got - expected).abs() < 1e-9, "{w}-{l}: {got} vs {expected}");
+        }
+        assert_eq!(mixture_log_e_value(0, 0, 5.0), 0.0);
+        assert_eq!(
+            mixture_log_e_value(3, 1, f64::NAN),
+            mixture_log_e_value(3, 1, SEQUENTIAL_PRIOR_CONCENTRATION)
+        );
+        assert!(mixture_log_e_value(u64::MAX, 0, 5.0).is_finite());
+        assert_eq!(sequential_p_value(0, 0), 1.0);
+        assert_eq!(sequential_p_value(4, 6), sequential_p_value(6, 4));
+    }
+
+    #[test]
+    fn the_sequential_test_is_more_demanding_than_the_fixed_one() {
+        // 12-3 is significant for the sign test once (p = 0.035) but far from stopping
+        // for a test that allows looking after every judgement.
+        let tests = sequential_tests(&[(12, 3)], 0.05);
+        assert!(sign_test(12, 3) < 0.05);
+        assert!(!tests[0].may_stop && tests[0].p > 0.05, "{tests:?}");
+        // 200-100: E = e^14.7, far past 1/α even with a second pair to adjust for.
+        let tests = sequential_tests(&[(200, 100), (10, 10)], 0.05);
+        assert!(tests[0].may_stop && !tests[1].may_stop);
+        assert!((tests[0].holm_p - 2.0 * tests[0].p).abs() < 1e-18);
+        assert_eq!(tests[1].p, 1.0, "an even split is no evidence (E < 1)");
     }
 
     #[test]

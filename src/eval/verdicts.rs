@@ -29,7 +29,8 @@
 //!     "first_wins": 10, "second_wins": 5, "ties": 3, "both_bad": 0,
 //!     "win_rate": {"estimate": 0.667, "low": 0.417, "high": 0.848},
 //!     "sign_test_p": 0.302, "holm_p": 0.604, "significant": false,
-//!     "more_judgements_needed": 12
+//!     "more_judgements_needed": 12,
+//!     "sequential": {"e_value": 1.9, "p": 0.526, "holm_p": 1.0, "may_stop": false}
 //!   }],
 //!   "ranking": {
 //!     "model": "bradley_terry_davidson",
@@ -66,6 +67,14 @@
 //!   more verdicts with a winner this pair needs before `significant` turns yes (its
 //!   Holm-adjusted p below `alpha`, the other pairs as they stand) if its observed
 //!   rate holds (`0`: already significant; `null`: even, or beyond a billion).
+//! - `sign_test_p`, `holm_p`, `significant` and `more_judgements_needed` are the
+//!   fixed-sample test: valid when the number of judgements was fixed before looking.
+//!   Looking as ratings arrive and stopping at the first p < alpha makes false wins
+//!   far likelier than alpha. `sequential` is the test for that: the Beta-mixture
+//!   e-value `e_value` of the pair's wins against losses (see
+//!   [`stats::mixture_log_e_value`]), its anytime-valid `p` = min(1, 1/E), `holm_p`
+//!   adjusted across the pairs, and `may_stop` = `holm_p < alpha`: stopping on that
+//!   pair now, or at any later look, keeps the chance of a false win below alpha.
 //! - `ranking`: Bradley–Terry with Davidson's ties, fitted by penalised maximum
 //!   likelihood (see [`stats::fit_bradley_terry`]); `both_bad` counts as a tie,
 //!   since neither side was preferred. Log-strengths sum to 0 (strengths have
@@ -308,6 +317,8 @@ pub struct PairStats {
     pub holm_p: f64,
     pub significant: bool,
     pub more_judgements_needed: Option<u64>,
+    /// The anytime-valid test: whether watching ratings arrive may stop on this pair now.
+    pub sequential: stats::SequentialTest,
 }
 
 /// The Bradley–Terry–Davidson ranking.
@@ -695,6 +706,11 @@ fn pair_stats(
         let rule = stats::HolmWithOthers::new(&others);
         stats::judgements_needed_until(t[FIRST_WINS], t[SECOND_WINS], |p| rule.adjusted(p) < alpha)
     };
+    let counts: Vec<(u64, u64)> = tallies
+        .iter()
+        .map(|(_, t)| (t[FIRST_WINS], t[SECOND_WINS]))
+        .collect();
+    let sequential = stats::sequential_tests(&counts, alpha);
     tallies
         .iter()
         .enumerate()
@@ -711,6 +727,7 @@ fn pair_stats(
             holm_p,
             significant: holm_p < alpha,
             more_judgements_needed: needed(index, t),
+            sequential: sequential[index],
         })
         .collect()
 }
@@ -1105,7 +1122,7 @@ pub fn render_table(report: &StatsReport) -> String {
     );
 
     out.push_str(
-        "\nPairs (win rate of the first; ties and both-bad excluded; p: exact sign test)\n",
+        "\nPairs (win rate of the first; ties and both-bad excluded; p: exact sign test, fixed-sample: not for peeking, see the sequential test)\n",
     );
     let rows: Vec<Vec<String>> = report
         .pairs
@@ -1152,6 +1169,35 @@ pub fn render_table(report: &StatsReport) -> String {
         ],
         &rows,
     ));
+
+    if !report.pairs.is_empty() {
+        out.push_str(
+            "\nSequential test (anytime-valid: may stop at any look; Beta-mixture e-value, Holm across pairs)\n",
+        );
+        let rows: Vec<Vec<String>> = report
+            .pairs
+            .iter()
+            .map(|p| {
+                vec![
+                    p.first.clone(),
+                    p.second.clone(),
+                    format!("{:.3}", p.sequential.e_value),
+                    p_value(p.sequential.p),
+                    p_value(p.sequential.holm_p),
+                    if p.sequential.may_stop {
+                        "yes".to_owned()
+                    } else {
+                        "not yet".to_owned()
+                    },
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["first", "second", "e-value", "p", "Holm p", "may stop"],
+            &[false, false, true, true, true, false],
+            &rows,
+        ));
+    }
 
     if let Some(ranking) = &report.ranking {
         let _ = writeln!(
