@@ -454,7 +454,7 @@ pub fn ln_gamma(x: f64) -> f64 {
         9.984_369_578_019_572e-6,
         1.505_632_735_149_311_6e-7,
     ];
-    if !(x > 0.0) || !x.is_finite() {
+    if x.is_nan() || x <= 0.0 || x.is_infinite() {
         return f64::INFINITY;
     }
     if x < 0.5 {
@@ -531,6 +531,18 @@ pub struct SequentialTest {
     pub holm_p: f64,
     /// Whether the data already allow stopping on this pair: `holm_p < alpha`.
     pub may_stop: bool,
+}
+
+/// The sequential test of one pair on its own (no adjustment).
+pub fn sequential_test(wins: u64, losses: u64, alpha: f64) -> SequentialTest {
+    let log = mixture_log_e_value(wins, losses, SEQUENTIAL_PRIOR_CONCENTRATION);
+    let p = (-log).exp().min(1.0);
+    SequentialTest {
+        e_value: log.exp().min(1e300),
+        p,
+        holm_p: p,
+        may_stop: p < alpha,
+    }
 }
 
 /// The sequential test of each pair `(wins, losses)`, Holm-adjusted together.
@@ -1603,7 +1615,10 @@ mod tests {
             (1000, 900, -0.030_593_378_958_054_807),
         ] {
             let got = mixture_log_e_value(w, l, 5.0);
-            assert!((got - expected).abs() < 1e-9, "{w}-{l}: {got} vs {expected}");
+            assert!(
+                (got - expected).abs() < 1e-9,
+                "{w}-{l}: {got} vs {expected}"
+            );
         }
         assert_eq!(mixture_log_e_value(0, 0, 5.0), 0.0);
         assert_eq!(

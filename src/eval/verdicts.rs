@@ -816,7 +816,7 @@ fn ranking(
     }
     if bootstrap.without_winner > 0 {
         notes.push(format!(
-            "{} of {} bootstrap resamples drew no verdict with a winner and were left out of the intervals",
+            "{} of {} bootstrap resamples had no winner: left out of the intervals",
             bootstrap.without_winner, bootstrap.resamples
         ));
     }

@@ -103,7 +103,7 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
     ));
     for p in &st.pairs {
         out.push(format!(
-            "  {} vs {}: {}-{} ({} tie, {} both bad) · {} [{}, {}] · p {:.4} · Holm {:.4}{}",
+            "  {} vs {}: {}-{} ({} tie, {} both bad) · {} [{}, {}] · fixed p {:.4} · Holm {:.4}{}",
             p.first,
             p.second,
             p.first_wins,
@@ -116,6 +116,18 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
             p.sign_test_p,
             p.holm_p,
             if p.significant { " · significant" } else { "" }
+        ));
+        let q = &p.sequential;
+        out.push(format!(
+            "    sequential (anytime-valid): e-value {:.2} · p {:.4} · Holm {:.4} · {}",
+            q.e_value,
+            q.p,
+            q.holm_p,
+            if q.may_stop {
+                "may stop now"
+            } else {
+                "keep rating"
+            }
         ));
     }
     if let Some(rank) = &st.ranking {
@@ -145,9 +157,9 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
             p.first,
             p.second,
             match p.more_judgements_needed {
-                Some(0) => "already significant (unadjusted)".to_owned(),
+                Some(0) => "already significant (fixed-sample, Holm-adjusted)".to_owned(),
                 Some(n) => format!(
-                    "about {n} more judgements with a winner to reach p < {}",
+                    "about {n} more decisive judgements for Holm p < {} (fixed-sample)",
                     st.alpha
                 ),
                 None => "no estimate (even, or beyond reach)".to_owned(),
