@@ -257,6 +257,7 @@ mod tests {
             winner,
             scores: BTreeMap::new(),
             note: None,
+            labels: Default::default(),
             gold: false,
             elapsed_ms: 100,
             at_ms,

@@ -241,6 +241,7 @@ mod tests {
             winner,
             scores: BTreeMap::new(),
             note: None,
+            labels: Default::default(),
             gold: false,
             elapsed_ms: 1000,
             at_ms: 1,
