@@ -9,23 +9,11 @@
 
 mod common;
 
+use common::cli::{loupe, text};
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use common::json_server;
-
-fn loupe(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loupe"))
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// Systems and their on-call codes: one document each, and one case asking each.
 const CODES: [(&str, &str); 10] = [

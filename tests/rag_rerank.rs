@@ -11,25 +11,13 @@
 
 mod common;
 
+use common::cli::{loupe, text};
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
 use common::{json_server, model_server};
 use loupe::store::Store;
-
-fn loupe(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loupe"))
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// Three short policies; BM25 ranks `freeze.md` first for the case's question.
 fn corpus(dir: &Path) {

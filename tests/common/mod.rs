@@ -2,6 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod cli;
 pub mod consumers;
 pub mod embed_server;
 pub mod json_server;
