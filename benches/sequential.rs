@@ -107,7 +107,7 @@ fn scenario(name: &str, pairs: usize, rate: f64, seed: u64) {
         interval(s.stopped),
         s.mean_to_stop
     );
-    if rate != 0.5 {
+    if (rate - 0.5).abs() > 1e-9 {
         let stopped: Vec<u64> = sequential.iter().flatten().copied().collect();
         let mean_when_stopped = stopped.iter().sum::<u64>() as f64 / stopped.len().max(1) as f64;
         let mut sorted = stopped.clone();

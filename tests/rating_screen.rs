@@ -490,14 +490,20 @@ fn labels_take_one_key_each_are_saved_with_the_rating_and_come_back_on_undo() {
     // `[` opens the left side's labels, `1` toggles hallucination, `]` moves to the right
     // side, `2` formatting_error, `5` off_task, and `5` again takes it back off.
     assert!(h.chars("[1]255").is_empty());
-    assert_eq!(h.screen().picking, Some(loupe::tui::screens::rate::Side::Right));
+    assert_eq!(
+        h.screen().picking,
+        Some(loupe::tui::screens::rate::Side::Right)
+    );
     assert!(h.text(100, 30).contains("Labels of the right output"));
     // A verdict key while the picker is open does nothing: esc closes it first.
     assert!(h.chars("h").is_empty());
     h.key(KeyCode::Esc);
     assert_eq!(h.screen().picking, None);
     let text = h.text(100, 30);
-    assert!(text.contains("formatting_error"), "shown on the pane: {text}");
+    assert!(
+        text.contains("formatting_error"),
+        "shown on the pane: {text}"
+    );
     let e = h.chars("l");
     let record = save_of(&e);
     assert_eq!(record.labels[&left], ["hallucination"]);
@@ -511,7 +517,10 @@ fn labels_take_one_key_each_are_saved_with_the_rating_and_come_back_on_undo() {
     assert_eq!(h.store.ratings("rate-test").count(), 0);
     assert_eq!(
         h.screen().draft.labels,
-        [vec!["hallucination".to_owned()], vec!["formatting_error".to_owned()]]
+        [
+            vec!["hallucination".to_owned()],
+            vec!["formatting_error".to_owned()]
+        ]
     );
 }
 
@@ -531,7 +540,10 @@ fn the_rating_keys_come_from_the_keymap() {
     h.chars("f4");
     h.key(KeyCode::Esc);
     let text = h.text(100, 30);
-    assert!(text.contains(" a left "), "the legend shows the rebound key: {text}");
+    assert!(
+        text.contains(" a left "),
+        "the legend shows the rebound key: {text}"
+    );
     let record = save_of(&h.chars("a"));
     let left = record.left.clone();
     assert_eq!(record.preferred(), Some(left.as_str()));

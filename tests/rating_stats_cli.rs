@@ -45,7 +45,7 @@ fn ratings_feed_stats_and_agree_with_the_owners_view() {
                         winner,
                         scores,
                         note: None,
-                        labels: Default::default(),
+                        labels: std::collections::BTreeMap::new(),
                         gold: a.gold,
                         elapsed_ms: 900,
                         at_ms: 1_000 + i as u64,

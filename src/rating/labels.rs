@@ -28,9 +28,7 @@ pub const KEYS: &str = "123456789abcdefgimnoprsuvwyz";
 /// Whether a session label's name is usable: a short word of letters, digits, `_` or `-`.
 pub fn check_name(label: &str) -> Result<(), String> {
     if label.is_empty() || label.len() > 40 {
-        return Err(format!(
-            "label `{label}` must be 1 to 40 characters long"
-        ));
+        return Err(format!("label `{label}` must be 1 to 40 characters long"));
     }
     if !label
         .chars()
@@ -114,7 +112,10 @@ pub fn counts(session: &Session, ratings: &[RatingRecord], confidence: f64) -> V
     let mut out = Vec::new();
     for (variant, &n) in &rated {
         for label in &names {
-            let count = counted.get(&(*variant, label.as_str())).copied().unwrap_or(0);
+            let count = counted
+                .get(&(*variant, label.as_str()))
+                .copied()
+                .unwrap_or(0);
             out.push(LabelCount {
                 variant: (*variant).to_owned(),
                 label: label.clone(),

@@ -484,7 +484,7 @@ pub struct RatingSpec {
     #[serde(default = "default_release_after")]
     pub release_after_minutes: u64,
     /// The session's own failure-mode labels, offered after the built-in ones
-    /// (hallucination, formatting_error, tone_violation, unsafe, off_task).
+    /// (`hallucination`, `formatting_error`, `tone_violation`, `unsafe`, `off_task`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
 }

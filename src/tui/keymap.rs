@@ -716,7 +716,10 @@ mod tests {
             Some(Action::Save)
         );
         assert_eq!(km.lookup(Context::Rate, &key("h")), Some(Action::RateLeft));
-        assert_eq!(km.lookup(Context::Rate, &key("[")), Some(Action::LabelsLeft));
+        assert_eq!(
+            km.lookup(Context::Rate, &key("[")),
+            Some(Action::LabelsLeft)
+        );
         assert_eq!(km.lookup(Context::Rate, &key("left")), Some(Action::Left));
     }
 

@@ -29,12 +29,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::state::{Arrange, Draft, Pending, Phase, RatingScreen, Side};
-use crate::tui::action::Action;
-use crate::tui::keymap::{Context, Keymap};
 use super::{RateEffect, RateMsg};
 use crate::diff::DiffMode;
 use crate::store::{RatingRecord, Winner};
+use crate::tui::action::Action;
 use crate::tui::input::{Key, KeyCode, Modifiers};
+use crate::tui::keymap::{Context, Keymap};
 use crate::tui::msg::Effect;
 use crate::tui::state::State;
 
@@ -498,10 +498,7 @@ fn draft_of(
     Draft {
         scores,
         note: r.note.clone(),
-        labels: [
-            labels_of(&item.assignment.left),
-            labels_of(item.right()),
-        ],
+        labels: [labels_of(&item.assignment.left), labels_of(item.right())],
     }
 }
 

@@ -193,7 +193,11 @@ fn draw_labels(s: &RatingScreen, side: Side, view: &View, frame: &mut Frame, are
                 Span::styled(format!(" {key} "), view.theme.status_key),
                 Span::styled(
                     format!(" {mark} {label}"),
-                    if on { view.theme.warn } else { view.theme.muted },
+                    if on {
+                        view.theme.warn
+                    } else {
+                        view.theme.muted
+                    },
                 ),
             ])
         })
