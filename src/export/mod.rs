@@ -106,6 +106,8 @@ pub struct Options {
     pub consensus: Option<u32>,
     /// sft: keep outputs that failed a check.
     pub include_failing: bool,
+    /// sft: leave out outputs a rater gave one of these failure-mode labels.
+    pub exclude_labels: Vec<String>,
     pub redact: bool,
     pub dedupe: bool,
     pub decontaminate: bool,
@@ -128,6 +130,7 @@ impl Options {
             min_rubric: BTreeMap::new(),
             consensus: None,
             include_failing: false,
+            exclude_labels: Vec::new(),
             redact: true,
             dedupe: true,
             decontaminate: true,
@@ -202,6 +205,7 @@ pub mod reason {
     pub const NO_CONSENSUS: &str = "no_consensus";
     pub const NO_RUBRIC_SCORE: &str = "no_rubric_score";
     pub const BELOW_MIN_RUBRIC: &str = "below_min_rubric";
+    pub const EXCLUDED_LABEL: &str = "excluded_label";
     pub const EVAL_SPLIT: &str = "eval_split";
     pub const MATCHES_EVAL_CASE: &str = "matches_eval_case";
     pub const IDENTICAL_OUTPUTS: &str = "identical_outputs";
