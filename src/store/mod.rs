@@ -11,6 +11,7 @@ mod rag;
 mod ratings;
 mod records;
 mod releases;
+mod tunes;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub use rag::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;
+pub use tunes::*;
 pub use writer::Writer;
 
 /// Bumped when a stored record changes shape incompatibly.
@@ -43,6 +45,7 @@ const RATERS: &str = "raters";
 const EXPORTS: &str = "exports";
 const RELEASES: &str = "releases";
 const JUDGEMENTS: &str = "judgements";
+const TUNES: &str = "tunes";
 const HOLDER_FILE: &str = "loupe-holder.json";
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +114,8 @@ struct Inner {
     exports: sled::Tree,
     releases: sled::Tree,
     judgements: sled::Tree,
+    /// Training runs (`loupe tune`), by name.
+    tunes: sled::Tree,
     /// Held while a rater's queue is worked out and stored: a queue depends on what the
     /// other raters hold, so two openings at once (two people on one `loupe serve`) must
     /// take turns, or both would take the same comparisons past the k-raters rule.
@@ -207,6 +212,7 @@ impl Store {
             exports: tree(EXPORTS)?,
             releases: tree(RELEASES)?,
             judgements: tree(JUDGEMENTS)?,
+            tunes: tree(TUNES)?,
             queues: std::sync::Mutex::new(()),
             db,
         };
