@@ -40,6 +40,9 @@ pub struct Manifest {
     pub rag: Vec<RagInfo>,
     /// sft: `outputs` (of runs) or `references` (cases' reference answers).
     pub source: &'static str,
+    /// Where each fine-tuned variant's model came from (`model: tuned:NAME`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub training: Vec<crate::tune::Lineage>,
     /// With `source: references`: the cases and the variant that rendered their prompts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub references: Option<ReferencesInfo>,

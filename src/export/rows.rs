@@ -140,6 +140,10 @@ pub fn export(
     } = ctx;
     let (files, empty_splits) = outs.commit()?;
 
+    let mut training = Vec::new();
+    for run in &runs {
+        training.extend(crate::tune::lineage(&store, run)?);
+    }
     let now = now_ms();
     let mut notes = Vec::new();
     for name in &empty_splits {
@@ -221,6 +225,7 @@ pub fn export(
         files,
         notes,
         rag,
+        training,
         source: opts.from.as_str(),
         references: refs.map(|r| r.info),
     };

@@ -346,6 +346,80 @@ pub fn tune(
     }
 }
 
+/// Where a fine-tuned variant's model came from, as a report, a release and an export
+/// manifest name it: training run, data manifest, base and model file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Lineage {
+    pub variant: String,
+    /// The model as the session names it (`tuned:NAME`).
+    pub model: String,
+    /// The training run's name.
+    pub training_run: String,
+    /// The run as the store has it; `None` when this store holds no run of that name.
+    pub record: Option<TrainingRunRecord>,
+}
+
+impl Lineage {
+    /// One line for a table: run, status, data manifest, base and model hashes, losses.
+    pub fn describe(&self) -> String {
+        let Some(r) = &self.record else {
+            return format!(
+                "{} ({}): no training run {:?} in this store",
+                self.variant, self.model, self.training_run
+            );
+        };
+        let short = |s: &str| s.chars().take(12).collect::<String>();
+        let loss = r.epochs.last().map_or_else(String::new, |e| {
+            format!(
+                ", loss {:.3}{}",
+                e.train_loss,
+                e.val_loss
+                    .map_or_else(String::new, |v| format!(" (val {v:.3})"))
+            )
+        });
+        format!(
+            "{} ({}): training run {} {}, {} epoch(s){loss}; data {}/sft.manifest.json sha256 {}              ({} rows from {}: {} train, {} valid; export {}); base sha256 {}; model {}",
+            self.variant,
+            self.model,
+            r.id,
+            shown_status(r),
+            r.epochs.len(),
+            r.data.dir,
+            short(&r.data.manifest_sha256),
+            r.data.rows_out,
+            r.data.source,
+            r.data.rows_train,
+            r.data.rows_valid,
+            r.data.export_id,
+            short(&r.base.sha256),
+            r.output.as_ref().map_or_else(
+                || "not written".into(),
+                |o| format!("{} sha256 {}", o.path, short(&o.sha256))
+            ),
+        )
+    }
+}
+
+/// The lineage of every variant of `run` whose model is `tuned:NAME`.
+pub fn lineage(
+    store: &Store,
+    run: &crate::store::RunRecord,
+) -> Result<Vec<Lineage>, StoreError> {
+    let mut out = Vec::new();
+    for v in &run.variants {
+        let Some(name) = run_name(&v.model.model) else {
+            continue;
+        };
+        out.push(Lineage {
+            variant: v.name.clone(),
+            model: v.model.model.clone(),
+            training_run: name.to_owned(),
+            record: store.tune(name)?,
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
