@@ -401,10 +401,7 @@ impl Lineage {
 }
 
 /// The lineage of every variant of `run` whose model is `tuned:NAME`.
-pub fn lineage(
-    store: &Store,
-    run: &crate::store::RunRecord,
-) -> Result<Vec<Lineage>, StoreError> {
+pub fn lineage(store: &Store, run: &crate::store::RunRecord) -> Result<Vec<Lineage>, StoreError> {
     let mut out = Vec::new();
     for v in &run.variants {
         let Some(name) = run_name(&v.model.model) else {

@@ -289,7 +289,10 @@ fn draw_lineage(view: &View, frame: &mut Frame, area: Rect, rows: &[crate::tune:
         .iter()
         .map(|l| {
             let text = match &l.record {
-                None => format!("{}: no training run {:?} in this store", l.variant, l.training_run),
+                None => format!(
+                    "{}: no training run {:?} in this store",
+                    l.variant, l.training_run
+                ),
                 Some(r) => format!(
                     "{}: {} {} · data {} ({} rows, {}) · base {} · model {} · loss {}",
                     l.variant,
@@ -299,7 +302,9 @@ fn draw_lineage(view: &View, frame: &mut Frame, area: Rect, rows: &[crate::tune:
                     r.data.rows_out,
                     r.data.source,
                     short(&r.base.sha256),
-                    r.output.as_ref().map_or_else(|| "-".into(), |o| short(&o.sha256)),
+                    r.output
+                        .as_ref()
+                        .map_or_else(|| "-".into(), |o| short(&o.sha256)),
                     r.epochs
                         .last()
                         .map_or_else(|| "-".into(), |e| format!("{:.3}", e.train_loss)),
@@ -309,7 +314,8 @@ fn draw_lineage(view: &View, frame: &mut Frame, area: Rect, rows: &[crate::tune:
         })
         .collect();
     frame.render_widget(
-        Paragraph::new(lines).block(view.block(" Fine-tuned (training run · data manifest sha256) ", false)),
+        Paragraph::new(lines)
+            .block(view.block(" Fine-tuned (training run · data manifest sha256) ", false)),
         area,
     );
 }
