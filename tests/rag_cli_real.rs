@@ -8,10 +8,12 @@
 
 mod common;
 
+use common::cli::{loupe, text};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::{embed_server, model_server};
 
@@ -23,19 +25,6 @@ fn counting() -> std::sync::MutexGuard<'static, ()> {
     EMBED_COUNTS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn loupe(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loupe"))
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn json(out: &Output) -> serde_json::Value {

@@ -14,131 +14,14 @@ mod common;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::tmux::{Tmux, wait_limit, wait_until};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use loupe::ssh::input::KeyParser;
 use loupe::store::Store;
 
 const LOUPE: &str = env!("CARGO_BIN_EXE_loupe");
-
-fn wait_limit() -> Duration {
-    let ms = std::env::var("LOUPE_TEST_WAIT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    Duration::from_millis(ms)
-}
-
-fn wait_until(what: &str, mut pred: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !pred() {
-        assert!(
-            start.elapsed() < wait_limit(),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-static SOCKETS: AtomicUsize = AtomicUsize::new(0);
-
-/// A private tmux server, killed when dropped.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn new() -> Self {
-        let n = SOCKETS.fetch_add(1, Ordering::SeqCst);
-        Self {
-            socket: format!("loupe-serve-test-{}-{n}", std::process::id()),
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// Starts `line` (a shell command, exec'd) in a new 100x30 session; returns its pid.
-    fn start(&self, name: &str, line: &str) -> u32 {
-        let line = format!("exec {line}");
-        let out = self.cmd(&[
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            "100",
-            "-y",
-            "30",
-            &line,
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // Keep the pane after the program ends, to read what it left on screen.
-        self.cmd(&["set-option", "-t", name, "remain-on-exit", "on"]);
-        let out = self.cmd(&["display-message", "-p", "-t", name, "#{pane_pid}"]);
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    }
-
-    fn capture(&self, name: &str) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", name]).stdout).into_owned()
-    }
-
-    fn send(&self, name: &str, keys: &str) {
-        assert!(
-            self.cmd(&["send-keys", "-t", name, "-l", keys])
-                .status
-                .success()
-        );
-    }
-
-    fn send_key(&self, name: &str, key: &str) {
-        assert!(self.cmd(&["send-keys", "-t", name, key]).status.success());
-    }
-
-    /// Waits until the screen satisfies `pred` on two captures in a row.
-    fn wait_for(&self, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        let mut last = String::new();
-        loop {
-            let screen = self.capture(name);
-            if pred(&screen) && screen == last {
-                return screen;
-            }
-            last.clone_from(&screen);
-            assert!(
-                start.elapsed() < wait_limit(),
-                "timed out waiting for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn dead(&self, name: &str) -> bool {
-        let out = self.cmd(&["display-message", "-p", "-t", name, "#{pane_dead}"]);
-        String::from_utf8_lossy(&out.stdout).trim() == "1"
-    }
-
-    fn wait_dead(&self, name: &str) {
-        wait_until(&format!("{name}'s ssh to end"), || self.dead(name));
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
 
 /// A server with its users and keys, killed when dropped.
 struct Served {
@@ -307,7 +190,7 @@ fn a_rater_rates_over_ssh_and_the_owner_sees_it() {
     assert!(log.contains("SHA256:"), "{log}");
     let tmux = Tmux::new();
     // The ssh user name is not who you are: the key is.
-    tmux.start("ana", &served.ssh("ana", "whoever", ""));
+    tmux.start("ana", 100, 30, &served.ssh("ana", "whoever", ""));
     tmux.wait_for("ana", "ana's queue", |s| s.contains("0/8 rated"));
     tmux.send("ana", "h");
     tmux.wait_for("ana", "one saved", |s| s.contains("1/8 rated"));
@@ -327,7 +210,7 @@ fn a_rater_rates_over_ssh_and_the_owner_sees_it() {
         served.log()
     );
 
-    tmux.start("olu", &served.ssh("olu", "olu", ""));
+    tmux.start("olu", 100, 30, &served.ssh("olu", "olu", ""));
     tmux.wait_for("olu", "the workbench", |s| s.contains("Templates"));
     tmux.send("olu", "5");
     let screen = tmux.wait_for("olu", "the owner's view", |s| s.contains("2 ratings"));
@@ -365,7 +248,7 @@ fn everything_but_loupe_is_refused_while_a_session_keeps_working() {
     let dir = tempfile::tempdir().unwrap();
     let mut served = Served::start(dir.path(), 22202, 4, 2);
     let tmux = Tmux::new();
-    tmux.start("ana", &served.ssh("ana", "ana", ""));
+    tmux.start("ana", 100, 30, &served.ssh("ana", "ana", ""));
     tmux.wait_for("ana", "ana's queue", |s| s.contains("0/8 rated"));
 
     // A key nobody listed.
@@ -440,8 +323,8 @@ fn two_raters_at_once_lose_and_double_nothing() {
     // k = 1: every comparison goes to exactly one of them, whoever opens first.
     let mut served = Served::start(dir.path(), 22203, 5, 1);
     let tmux = Tmux::new();
-    tmux.start("ana", &served.ssh("ana", "ana", ""));
-    tmux.start("bo", &served.ssh("bo", "bo", ""));
+    tmux.start("ana", 100, 30, &served.ssh("ana", "ana", ""));
+    tmux.start("bo", 100, 30, &served.ssh("bo", "bo", ""));
     let mut totals = HashMap::new();
     for who in ["ana", "bo"] {
         let screen = tmux.wait_for(who, "a queue", |s| {
@@ -485,7 +368,7 @@ fn a_killed_client_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let mut served = Served::start(dir.path(), 22204, 4, 2);
     let tmux = Tmux::new();
-    let pid = tmux.start("ana", &served.ssh("ana", "ana", ""));
+    let pid = tmux.start("ana", 100, 30, &served.ssh("ana", "ana", ""));
     tmux.wait_for("ana", "ana's queue", |s| s.contains("0/8 rated"));
     tmux.send("ana", "h");
     tmux.wait_for("ana", "one saved", |s| s.contains("1/8 rated"));
@@ -503,7 +386,7 @@ fn a_killed_client_loses_nothing_acknowledged() {
     wait_until("ana's session to end", || served.log().contains(" left"));
     // A new login continues the queue where the acknowledged ratings left it.
     tmux.cmd(&["kill-session", "-t", "ana"]);
-    tmux.start("ana2", &served.ssh("ana", "ana", ""));
+    tmux.start("ana2", 100, 30, &served.ssh("ana", "ana", ""));
     tmux.wait_for("ana2", "the queue again", |s| s.contains("2/8 rated"));
     tmux.send("ana2", "q");
     tmux.wait_dead("ana2");
@@ -519,7 +402,7 @@ fn an_idle_session_is_closed_and_told_why() {
     served.extra = vec!["--idle-timeout".into(), "2s".into()];
     served.launch();
     let tmux = Tmux::new();
-    tmux.start("ana", &served.ssh("ana", "ana", ""));
+    tmux.start("ana", 100, 30, &served.ssh("ana", "ana", ""));
     tmux.wait_for("ana", "ana's queue", |s| s.contains("0/4 rated"));
     tmux.wait_dead("ana");
     let screen = tmux.capture("ana");
@@ -543,6 +426,8 @@ fn bytes_a_real_terminal_sends_parse_to_the_local_events() {
     let tmux = Tmux::new();
     tmux.start(
         "rec",
+        100,
+        30,
         &format!(
             "sh -c 'printf \"\\033[?2004h\"; stty raw -echo; cat > {}'",
             file.display()

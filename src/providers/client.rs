@@ -377,22 +377,32 @@ impl Client {
         let mut decoder = ep.provider.decoder(stream && !is_json);
         let mut acc = Accumulator::new(started);
         let mut events = Vec::new();
+        // One idle timer for the whole stream, pushed forward at every chunk: a fresh
+        // `timeout()` per chunk registers and removes a timer-wheel entry per token, which
+        // was most of a streamed answer's CPU cost. Pushing a pending timer later is cheap.
+        let idle_timer = tokio::time::sleep(idle);
+        tokio::pin!(idle_timer);
         loop {
-            let chunk = match timeout(idle, resp.chunk()).await {
-                Err(_) => {
+            let next = tokio::select! {
+                biased;
+                next = resp.chunk() => next,
+                () = &mut idle_timer => {
                     return Err(ProviderError::Timeout {
                         phase: TimeoutPhase::Idle,
                         after_ms: idle_ms,
                     });
                 }
-                Ok(Err(e)) => {
+            };
+            let chunk = match next {
+                Err(e) => {
                     return Err(ProviderError::StreamCut {
                         reason: describe(e),
                     });
                 }
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(chunk))) => chunk,
+                Ok(None) => break,
+                Ok(Some(chunk)) => chunk,
             };
+            idle_timer.as_mut().reset(Instant::now() + idle);
             decoder.feed(&chunk, &mut events)?;
             acc.take(&mut events, on_event)?;
             if decoder.is_done() {

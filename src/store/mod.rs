@@ -120,6 +120,9 @@ struct Inner {
     /// other raters hold, so two openings at once (two people on one `loupe serve`) must
     /// take turns, or both would take the same comparisons past the k-raters rule.
     queues: std::sync::Mutex<()>,
+    /// Counts rating writes and removals by anyone in this process, so a view of everyone's
+    /// progress (the owner's) can follow them live. A watch channel never blocks a writer.
+    ratings_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Drop for Inner {
@@ -214,6 +217,7 @@ impl Store {
             judgements: tree(JUDGEMENTS)?,
             tunes: tree(TUNES)?,
             queues: std::sync::Mutex::new(()),
+            ratings_changed: tokio::sync::watch::Sender::new(0),
             db,
         };
         check_schema(&inner)?;

@@ -133,6 +133,7 @@ impl Store {
             let _ = self.inner.ratings.remove(&key);
             return Err(e.into());
         }
+        self.inner.ratings_changed.send_modify(|n| *n += 1);
         Ok(())
     }
 
@@ -140,7 +141,14 @@ impl Store {
     pub fn delete_rating(&self, rating: &RatingRecord) -> Result<()> {
         self.inner.ratings.remove(rating.key())?;
         self.inner.ratings.flush()?;
+        self.inner.ratings_changed.send_modify(|n| *n += 1);
         Ok(())
+    }
+
+    /// Changes whenever a rating is written or removed through this process's store (any
+    /// App, any rater of a `loupe serve`).
+    pub fn ratings_changed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.ratings_changed.subscribe()
     }
 
     /// Every rating of a session, rater by rater, each rater's in time order.

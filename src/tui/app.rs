@@ -21,6 +21,7 @@ use super::draw::{View, draw};
 use super::input::InputEvent;
 use super::keymap::Keymap;
 use super::msg::{Effect, ErrorAt, Msg};
+use super::screens::rate::{RateEffect, RateMsg};
 use super::state::State;
 use super::theme::Theme;
 use super::update::update;
@@ -42,6 +43,9 @@ pub struct AppConfig {
     /// over SSH); `None` keeps copies inside the App.
     pub clipboard: Option<Clipboard>,
 }
+
+/// Ratings arriving closer together than this refresh the owner's view once.
+const RATINGS_COALESCE: Duration = Duration::from_millis(250);
 
 /// Redraws at most this often, however fast tokens stream in.
 const FRAME: Duration = Duration::from_millis(16);
@@ -235,6 +239,8 @@ struct Host {
     run: Option<(CancellationToken, JoinHandle<()>)>,
     /// A newer preview replaces the one in flight (dropping its handle aborts it).
     preview: Option<JoinHandle<()>>,
+    /// Follows ratings saved by anyone in the process, once the owner's view has opened.
+    ratings_watch: Option<JoinHandle<()>>,
     diffs: Arc<Mutex<DiffCache>>,
     clipboard: Option<Clipboard>,
 }
@@ -253,6 +259,7 @@ impl Host {
             tx,
             run: None,
             preview: None,
+            ratings_watch: None,
             diffs: Arc::new(Mutex::new(DiffCache::default())),
             clipboard,
         }
@@ -260,6 +267,9 @@ impl Host {
 
     async fn shutdown(mut self) {
         if let Some(h) = self.preview.take() {
+            h.abort();
+        }
+        if let Some(h) = self.ratings_watch.take() {
             h.abort();
         }
         if let Some((cancel, handle)) = self.run.take() {
@@ -381,7 +391,12 @@ impl Host {
                     send(&text);
                 }
             }
-            Effect::Rate(e) => super::screens::rate::host::run(e, store, session, tx),
+            Effect::Rate(e) => {
+                if e == RateEffect::LoadOwner && self.ratings_watch.is_none() {
+                    self.ratings_watch = Some(watch_ratings(&store, tx.clone()));
+                }
+                super::screens::rate::host::run(e, store, session, tx);
+            }
             Effect::WriteSession { specs } => spawn_blocking_reporting(tx.clone(), move || {
                 crate::session::write_templates(&session, &specs)?;
                 let _ = tx.send(Msg::SessionWritten {
@@ -391,6 +406,22 @@ impl Host {
             }),
         }
     }
+}
+
+/// Tells the App each time ratings change in the process, at most once per
+/// [`RATINGS_COALESCE`] (two raters saving at once is one refresh). Costs nothing while
+/// nobody rates: the task waits on the store's watch channel.
+fn watch_ratings(store: &Store, tx: mpsc::UnboundedSender<Msg>) -> JoinHandle<()> {
+    let mut changed = store.ratings_changed();
+    tokio::spawn(async move {
+        while changed.changed().await.is_ok() {
+            tokio::time::sleep(RATINGS_COALESCE).await;
+            changed.mark_unchanged();
+            if tx.send(Msg::Rate(RateMsg::RatingsChanged)).is_err() {
+                break;
+            }
+        }
+    })
 }
 
 /// Runs blocking work (store reads, rendering) off the UI thread; an error becomes a toast.

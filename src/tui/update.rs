@@ -142,6 +142,7 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             screens::owner::update::on_report(state, Ok(&report))
         }
         Msg::Rate(RateMsg::OwnerFailed(e)) => screens::owner::update::on_report(state, Err(e)),
+        Msg::Rate(RateMsg::RatingsChanged) => screens::owner::update::on_ratings_changed(state),
         Msg::Rate(msg) => screens::rate::update::on_msg(state, msg),
     }
 }

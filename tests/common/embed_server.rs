@@ -6,7 +6,6 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The server's root URL (no `/v1`), or `None` when real-model tests are to be skipped.
@@ -16,45 +15,7 @@ pub fn server() -> Option<&'static str> {
 }
 
 fn find_or_start() -> Option<String> {
-    if let Ok(url) = std::env::var("LOUPE_TEST_EMBED_URL") {
-        let url = url.trim().trim_end_matches('/');
-        return Some(url.strip_suffix("/v1").unwrap_or(url).to_owned());
-    }
-    if std::env::var("LOUPE_SKIP_MODEL").as_deref() == Ok("1") {
-        return None;
-    }
-    let script = format!("{}/scripts/embed.sh", env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new("bash")
-        .arg(&script)
-        .arg("install")
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .status()
-        .expect("run scripts/embed.sh install");
-    assert!(
-        status.success(),
-        "scripts/embed.sh install failed (see above)"
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg("start")
-        .arg(port.to_string())
-        .env("LOUPE_EMBED_WATCH_PID", std::process::id().to_string())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/embed.sh start");
-    assert!(
-        out.status.success(),
-        "scripts/embed.sh start {port} failed (see above); set LOUPE_TEST_EMBED_URL to use a \
-         running server or LOUPE_SKIP_MODEL=1 to skip"
-    );
-    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(url.starts_with("http://"), "embed.sh printed {url:?}");
-    Some(url)
+    super::model_server::local_server("LOUPE_TEST_EMBED_URL", "embed.sh", "LOUPE_EMBED_WATCH_PID")
 }
 
 /// (requests, texts) the server has embedded since it started.

@@ -2,12 +2,15 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod cli;
 pub mod consumers;
 pub mod embed_server;
+pub mod json_server;
 pub mod mock_judge;
 pub mod mock_openai;
 pub mod mock_script;
 pub mod model_server;
 pub mod planned;
 pub mod rating;
+pub mod tmux;
 pub mod tui_harness;

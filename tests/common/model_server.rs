@@ -17,45 +17,51 @@ pub fn server() -> Option<&'static str> {
 }
 
 fn find_or_start() -> Option<String> {
-    if let Ok(url) = std::env::var("LOUPE_TEST_BASE_URL") {
+    local_server("LOUPE_TEST_BASE_URL", "model.sh", "LOUPE_MODEL_WATCH_PID")
+}
+
+/// A real local server for the tests: the URL in `url_var` when set, `None` under
+/// `LOUPE_SKIP_MODEL=1`, else `scripts/SCRIPT install` then `start PORT` on a free port,
+/// told to exit with this test process (`watch_var`). Returns the root URL (no `/v1`).
+pub fn local_server(url_var: &str, script: &str, watch_var: &str) -> Option<String> {
+    if let Ok(url) = std::env::var(url_var) {
         let url = url.trim().trim_end_matches('/');
         return Some(url.strip_suffix("/v1").unwrap_or(url).to_owned());
     }
     if std::env::var("LOUPE_SKIP_MODEL").as_deref() == Ok("1") {
         return None;
     }
-    let root = env!("CARGO_MANIFEST_DIR");
-    let script = format!("{root}/scripts/model.sh");
+    let path = format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR"));
     let status = Command::new("bash")
-        .arg(&script)
+        .arg(&path)
         .arg("install")
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .status()
-        .expect("run scripts/model.sh install");
+        .unwrap_or_else(|e| panic!("run scripts/{script} install: {e}"));
     assert!(
         status.success(),
-        "scripts/model.sh install failed (see above)"
+        "scripts/{script} install failed (see above)"
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
     let out = Command::new("bash")
-        .arg(&script)
+        .arg(&path)
         .arg("start")
         .arg(port.to_string())
-        .env("LOUPE_MODEL_WATCH_PID", std::process::id().to_string())
+        .env(watch_var, std::process::id().to_string())
         .stderr(Stdio::inherit())
         .output()
-        .expect("run scripts/model.sh start");
+        .unwrap_or_else(|e| panic!("run scripts/{script} start: {e}"));
     assert!(
         out.status.success(),
-        "scripts/model.sh start {port} failed (see above); set LOUPE_TEST_BASE_URL to use a \
-         running server or LOUPE_SKIP_MODEL=1 to skip"
+        "scripts/{script} start {port} failed (see above); set {url_var} to use a running \
+         server or LOUPE_SKIP_MODEL=1 to skip"
     );
     let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(url.starts_with("http://"), "model.sh printed {url:?}");
+    assert!(url.starts_with("http://"), "{script} printed {url:?}");
     Some(url)
 }
 

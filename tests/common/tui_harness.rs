@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use loupe::services::Services;
 use loupe::session::Session;
 use loupe::store::Store;
-use loupe::tui::app::{AppConfig, run_app};
+use loupe::tui::app::{AppConfig, RateStart, run_app_on};
 pub use loupe::tui::input::{InputEvent, Key, KeyCode, Modifiers};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
@@ -301,6 +301,32 @@ impl App {
         width: u16,
         height: u16,
     ) -> App {
+        Self::spawn_on(services, session, config, (width, height), None)
+    }
+
+    /// [`App::spawn_with`] opened on the rating screen for `rater` (what `loupe rate` and a
+    /// rater's `loupe serve` login run).
+    pub fn spawn_rater(
+        services: Arc<Services>,
+        session: Arc<Session>,
+        config: AppConfig,
+        size: (u16, u16),
+        rater: &str,
+    ) -> App {
+        let start = RateStart {
+            rater: rater.to_owned(),
+            run: None,
+        };
+        Self::spawn_on(services, session, config, size, Some(start))
+    }
+
+    fn spawn_on(
+        services: Arc<Services>,
+        session: Arc<Session>,
+        config: AppConfig,
+        (width, height): (u16, u16),
+        rate: Option<RateStart>,
+    ) -> App {
         let screen = SharedBackend::new(width, height);
         let (keys, mut rx) = mpsc::unbounded_channel::<InputEvent>();
         let input = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
@@ -308,7 +334,7 @@ impl App {
         let (backend, stop) = (screen.clone(), shutdown.clone());
         let handle = tokio::spawn(async move {
             let mut terminal = Terminal::new(backend)?;
-            run_app(&mut terminal, input, services, session, &config, stop).await
+            run_app_on(&mut terminal, input, services, session, &config, stop, rate).await
         });
         App {
             screen,

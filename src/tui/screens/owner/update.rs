@@ -42,6 +42,16 @@ pub fn on_report(state: &mut State, report: Result<&OwnerReport, String>) -> Vec
     Vec::new()
 }
 
+/// A rating landed or was undone somewhere in this process: an open view recomputes, so the
+/// owner watches progress and agreement arrive without pressing `r`.
+pub fn on_ratings_changed(state: &State) -> Vec<Effect> {
+    if state.owner.is_some() {
+        fx(RateEffect::LoadOwner)
+    } else {
+        Vec::new()
+    }
+}
+
 /// Pasted text goes into the rater name being typed. `true` when it was taken.
 pub fn on_paste(state: &mut State, text: &str) -> bool {
     if let Some(name) = state.owner.as_mut().and_then(|o| o.rater_prompt.as_mut()) {

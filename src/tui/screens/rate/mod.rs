@@ -29,6 +29,8 @@ pub enum RateMsg {
     UndoFailed(String),
     OwnerLoaded(Box<OwnerReport>),
     OwnerFailed(String),
+    /// Someone in this process saved or undid a rating (the owner's view refreshes).
+    RatingsChanged,
 }
 
 /// Store work the rating screen asks for.

@@ -329,7 +329,9 @@ fn leave(state: &mut State) -> Vec<Effect> {
 pub fn on_msg(state: &mut State, msg: RateMsg) -> Vec<Effect> {
     let now = state.now_ms;
     match msg {
-        RateMsg::OwnerLoaded(_) | RateMsg::OwnerFailed(_) => return Vec::new(),
+        RateMsg::OwnerLoaded(_) | RateMsg::OwnerFailed(_) | RateMsg::RatingsChanged => {
+            return Vec::new();
+        }
         _ => {}
     }
     let Some(s) = &mut state.rating else {
@@ -412,7 +414,7 @@ pub fn on_msg(state: &mut State, msg: RateMsg) -> Vec<Effect> {
             s.message = Some((format!("undo failed, the rating stays: {e}"), true));
             Vec::new()
         }
-        RateMsg::OwnerLoaded(_) | RateMsg::OwnerFailed(_) => Vec::new(),
+        RateMsg::OwnerLoaded(_) | RateMsg::OwnerFailed(_) | RateMsg::RatingsChanged => Vec::new(),
     }
 }
 

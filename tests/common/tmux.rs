@@ -1,0 +1,132 @@
+//! A private tmux server for tests that drive the real binary in a real terminal. Its
+//! socket lives in a temporary folder of its own (`-S`, not `-L`, which would leave sockets
+//! in the system's tmux folder); the server is killed and the socket removed when dropped.
+//! Waits poll every 20 ms up to `LOUPE_TEST_WAIT_MS` (default 20000).
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub fn wait_limit() -> Duration {
+    let ms = std::env::var("LOUPE_TEST_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    Duration::from_millis(ms)
+}
+
+/// Polls `pred` every 20 ms; panics naming `what` after [`wait_limit`].
+pub fn wait_until(what: &str, mut pred: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !pred() {
+        assert!(
+            start.elapsed() < wait_limit(),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub struct Tmux {
+    pub socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Default for Tmux {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tmux {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            socket: dir.path().join("tmux.sock"),
+            _dir: dir,
+        }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["-f", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Starts `line` (a shell command, exec'd, so the pane's pid is the program's) in a new
+    /// `width`x`height` session kept after the program ends (to read what it left on
+    /// screen); returns the pid.
+    pub fn start(&self, name: &str, width: u16, height: u16, line: &str) -> u32 {
+        let line = format!("exec {line}");
+        let (w, h) = (width.to_string(), height.to_string());
+        let out = self.cmd(&["new-session", "-d", "-s", name, "-x", &w, "-y", &h, &line]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.cmd(&["set-option", "-t", name, "remain-on-exit", "on"]);
+        let out = self.cmd(&["display-message", "-p", "-t", name, "#{pane_pid}"]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+
+    pub fn capture(&self, name: &str) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", name]).stdout).into_owned()
+    }
+
+    /// Types `text` literally.
+    pub fn send(&self, name: &str, text: &str) {
+        assert!(
+            self.cmd(&["send-keys", "-t", name, "-l", text])
+                .status
+                .success()
+        );
+    }
+
+    /// One key by its tmux name (`Enter`, `Escape`, `C-s`).
+    pub fn send_key(&self, name: &str, key: &str) {
+        assert!(self.cmd(&["send-keys", "-t", name, key]).status.success());
+    }
+
+    /// Waits until the screen satisfies `pred` and is the same on two captures in a row (a
+    /// frame can be caught half written).
+    pub fn wait_for(&self, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        let mut last = String::new();
+        loop {
+            let screen = self.capture(name);
+            if pred(&screen) && screen == last {
+                return screen;
+            }
+            last.clone_from(&screen);
+            assert!(
+                start.elapsed() < wait_limit(),
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the program in the pane has ended.
+    pub fn dead(&self, name: &str) -> bool {
+        let out = self.cmd(&["display-message", "-p", "-t", name, "#{pane_dead}"]);
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+
+    pub fn wait_dead(&self, name: &str) {
+        wait_until(&format!("{name} to end"), || self.dead(name));
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
