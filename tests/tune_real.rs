@@ -26,7 +26,11 @@ fn loupe(dir: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    eprintln!("loupe {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr));
+    eprintln!(
+        "loupe {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr)
+    );
     o
 }
 
@@ -47,7 +51,10 @@ fn tools() -> (PathBuf, PathBuf) {
         .stderr(Stdio::inherit())
         .output()
         .unwrap();
-    assert!(o.status.success(), "scripts/tune.sh install failed (see above)");
+    assert!(
+        o.status.success(),
+        "scripts/tune.sh install failed (see above)"
+    );
     let trainer = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
     let o = Command::new("bash")
         .arg(format!("{ROOT}/scripts/tune.sh"))
@@ -55,7 +62,10 @@ fn tools() -> (PathBuf, PathBuf) {
         .stderr(Stdio::inherit())
         .output()
         .unwrap();
-    assert!(o.status.success(), "scripts/tune.sh base failed (see above)");
+    assert!(
+        o.status.success(),
+        "scripts/tune.sh base failed (see above)"
+    );
     let base = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
     assert!(trainer.is_file() && base.is_file(), "{trainer:?} {base:?}");
     (trainer, base)
@@ -133,8 +143,20 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
     let o = loupe(
         d,
         &[
-            "export", "s.yaml", "--format", "sft", "--from", "references", "--cases",
-            "train.jsonl", "--variant", "fine-tuned", "--valid", "0.2", "--out", "exp",
+            "export",
+            "s.yaml",
+            "--format",
+            "sft",
+            "--from",
+            "references",
+            "--cases",
+            "train.jsonl",
+            "--variant",
+            "fine-tuned",
+            "--valid",
+            "0.2",
+            "--out",
+            "exp",
         ],
     );
     assert!(o.status.success());
@@ -173,7 +195,10 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
         run["data"]["manifest_sha256"],
         sha256(&d.join("exp/sft.manifest.json"))
     );
-    assert_eq!(run["data"]["rows_train"].as_u64().unwrap() + run["data"]["rows_valid"].as_u64().unwrap(), 8);
+    assert_eq!(
+        run["data"]["rows_train"].as_u64().unwrap() + run["data"]["rows_valid"].as_u64().unwrap(),
+        8
+    );
     assert_eq!(run["data"]["source"], "references");
     assert!(run["data"]["tokens"].as_u64().unwrap() > 512, "{run}");
     assert_eq!(run["base"]["sha256"], sha256(&base));
@@ -194,17 +219,35 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
     // Served on its own port and run as a variant beside the base model.
     let o = Command::new("bash")
         .arg(format!("{ROOT}/scripts/model.sh"))
-        .args(["start", &tuned_port.to_string(), model.to_str().unwrap(), "tuned:tiny"])
+        .args([
+            "start",
+            &tuned_port.to_string(),
+            model.to_str().unwrap(),
+            "tuned:tiny",
+        ])
         .env("LOUPE_MODEL_WATCH_PID", std::process::id().to_string())
         .stderr(Stdio::inherit())
         .output()
         .unwrap();
-    assert!(o.status.success(), "scripts/model.sh start failed (see above)");
+    assert!(
+        o.status.success(),
+        "scripts/model.sh start failed (see above)"
+    );
     let o = loupe(
         d,
         &[
-            "run", "s.yaml", "--variant", "few-shot", "--variant", "fine-tuned", "--case",
-            "drop-column", "--case", "kernel-upgrade", "--case", "friday",
+            "run",
+            "s.yaml",
+            "--variant",
+            "few-shot",
+            "--variant",
+            "fine-tuned",
+            "--case",
+            "drop-column",
+            "--case",
+            "kernel-upgrade",
+            "--case",
+            "friday",
         ],
     );
     let stop = || {
@@ -218,7 +261,14 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
     let run_id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
     let o = loupe(
         d,
-        &["--store", ".loupe/store", "report", &run_id, "--format", "json"],
+        &[
+            "--store",
+            ".loupe/store",
+            "report",
+            &run_id,
+            "--format",
+            "json",
+        ],
     );
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let tuned = report["variants"]
@@ -234,7 +284,10 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
     let lineage = &report["training"][0];
     assert_eq!(lineage["variant"], "fine-tuned");
     assert_eq!(lineage["training_run"], "tiny");
-    assert_eq!(lineage["record"]["output"]["sha256"], run["output"]["sha256"]);
+    assert_eq!(
+        lineage["record"]["output"]["sha256"],
+        run["output"]["sha256"]
+    );
     let o = loupe(d, &["--store", ".loupe/store", "report", &run_id]);
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -261,19 +314,46 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
     let o = loupe(
         d,
         &[
-            "--store", ".loupe/store", "gate", &gated, "--candidate", "fine-tuned", "--baseline",
+            "--store",
+            ".loupe/store",
+            "gate",
+            &gated,
+            "--candidate",
+            "fine-tuned",
+            "--baseline",
             "few-shot",
         ],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
-    let o = loupe(d, &["--store", ".loupe/store", "gate", "--list", "--format", "json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = loupe(
+        d,
+        &[
+            "--store",
+            ".loupe/store",
+            "gate",
+            "--list",
+            "--format",
+            "json",
+        ],
+    );
     let releases: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let training = &releases[0]["training"];
     assert_eq!(training["name"], "tiny");
-    assert_eq!(training["data"]["manifest_sha256"], run["data"]["manifest_sha256"]);
+    assert_eq!(
+        training["data"]["manifest_sha256"],
+        run["data"]["manifest_sha256"]
+    );
     assert_eq!(training["output"]["sha256"], run["output"]["sha256"]);
     // From the release back to the rows: the manifest it names lists every row's source.
     let rows = std::fs::read_to_string(d.join("exp/sft.rows.jsonl")).unwrap();
     assert_eq!(rows.lines().count(), 8);
-    assert!(rows.lines().all(|l| l.contains(r#""cases_file":"train.jsonl""#)));
+    assert!(
+        rows.lines()
+            .all(|l| l.contains(r#""cases_file":"train.jsonl""#))
+    );
 }
