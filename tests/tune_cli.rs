@@ -341,14 +341,7 @@ fn a_tune_killed_mid_run_is_shown_interrupted_and_a_rerun_trains_again() {
     fake_f32_gguf(&d.join("base.gguf"));
     let marker = d.join("started");
     let trainer = d.join("trainer.sh");
-    script(
-        &trainer,
-        &format!(
-            r#"touch {}
-sleep 30"#,
-            marker.display()
-        ),
-    );
+    script(&trainer, &format!("touch {}\nsleep 30", marker.display()));
     let mut child = Command::new(BIN)
         .current_dir(&d)
         .args([

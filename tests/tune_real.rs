@@ -67,7 +67,12 @@ fn tools() -> (PathBuf, PathBuf) {
         "scripts/tune.sh base failed (see above)"
     );
     let base = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-    assert!(trainer.is_file() && base.is_file(), "{trainer:?} {base:?}");
+    assert!(
+        trainer.is_file() && base.is_file(),
+        "{} {}",
+        trainer.display(),
+        base.display()
+    );
     (trainer, base)
 }
 

@@ -39,8 +39,8 @@ pub struct Args {
     /// Trainer threads (default: the machine's cores).
     #[arg(long)]
     pub threads: Option<u32>,
-    /// The llama-finetune program (default: $LOUPE_TRAINER, .loupe/tune/bin/llama-finetune,
-    /// or llama-finetune on the PATH).
+    /// The `llama-finetune` program (default: `$LOUPE_TRAINER`, `.loupe/tune/bin/llama-finetune`,
+    /// or `llama-finetune` on the PATH).
     #[arg(long, value_name = "FILE")]
     pub trainer: Option<PathBuf>,
     /// Train again even when a finished run of this name has the same inputs.
@@ -296,7 +296,7 @@ pub fn list(store_path: &Path, format: Format) -> anyhow::Result<Outcome> {
             }
             writeln!(
                 out,
-                "{:<20} {:<12} {:>6} {:>6} {:>7} {:>9} {:>9} {:>8}  {:<12} {:<12} {}",
+                "{:<20} {:<12} {:>6} {:>6} {:>7} {:>9} {:>9} {:>8}  {:<12} {:<12} MODEL",
                 "NAME",
                 "STATUS",
                 "ROWS",
@@ -307,7 +307,6 @@ pub fn list(store_path: &Path, format: Format) -> anyhow::Result<Outcome> {
                 "WALL",
                 "DATA",
                 "BASE",
-                "MODEL"
             )?;
             for r in &runs {
                 let last = r.epochs.last();

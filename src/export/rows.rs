@@ -709,37 +709,33 @@ impl References {
         let renderer = session
             .renderer()
             .map_err(|e| usage(format!("the session's templates do not compile: {e}")))?;
-        let (cases, path, sha256) = match &opts.cases {
-            Some(file) => {
-                let cases = crate::session::load_jsonl_file(file).map_err(usage)?;
-                let bytes = std::fs::read(file).map_err(|e| {
-                    usage(format!("cannot read cases file {}: {e}", file.display()))
-                })?;
-                (cases, file.display().to_string(), sha256_bytes(&bytes))
-            }
-            None => {
-                // Each case's line in the file it was read from: the cases file, or the
-                // session file for inline cases.
-                let cases: Vec<(Case, usize)> = session
-                    .cases
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        (
-                            c.clone(),
-                            session.case_location(i).map_or(i + 1, |l| l.line),
-                        )
-                    })
-                    .collect();
-                let file = session
-                    .case_location(0)
-                    .map_or_else(|| session.path.clone(), |l| l.file.clone());
-                let sha256 = std::fs::read(&file).map_or_else(
-                    |_| sha256_bytes(session.source.as_bytes()),
-                    |bytes| sha256_bytes(&bytes),
-                );
-                (cases, file.display().to_string(), sha256)
-            }
+        let (cases, path, sha256) = if let Some(file) = &opts.cases {
+            let cases = crate::session::load_jsonl_file(file).map_err(usage)?;
+            let bytes = std::fs::read(file)
+                .map_err(|e| usage(format!("cannot read cases file {}: {e}", file.display())))?;
+            (cases, file.display().to_string(), sha256_bytes(&bytes))
+        } else {
+            // Each case's line in the file it was read from: the cases file, or the
+            // session file for inline cases.
+            let cases: Vec<(Case, usize)> = session
+                .cases
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    (
+                        c.clone(),
+                        session.case_location(i).map_or(i + 1, |l| l.line),
+                    )
+                })
+                .collect();
+            let file = session
+                .case_location(0)
+                .map_or_else(|| session.path.clone(), |l| l.file.clone());
+            let sha256 = std::fs::read(&file).map_or_else(
+                |_| sha256_bytes(session.source.as_bytes()),
+                |bytes| sha256_bytes(&bytes),
+            );
+            (cases, file.display().to_string(), sha256)
         };
         let template_version = session
             .template_for(&variant.name)

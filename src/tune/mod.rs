@@ -96,7 +96,7 @@ pub fn validate(opts: &Options) -> Result<(TrainingData, gguf::GgufInfo), TuneEr
     }
     // llama.cpp rounds a context up to a multiple of 256, and the trainer's batch must be
     // the context: anything else trains a graph it was not built for.
-    if !(256..=8192).contains(&opts.context) || opts.context % 256 != 0 {
+    if !(256..=8192).contains(&opts.context) || !opts.context.is_multiple_of(256) {
         return usage(format!(
             "--ctx {}: expected a multiple of 256 from 256 to 8192 tokens per window",
             opts.context

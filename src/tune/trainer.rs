@@ -145,17 +145,16 @@ pub fn run(job: &Job<'_>, on_event: &mut dyn FnMut(&Event)) -> Result<(), TuneEr
     if status.success() && job.out.is_file() {
         return Ok(());
     }
-    let how = match status.code() {
-        Some(code) => format!("exited with status {code}"),
-        None => {
-            use std::os::unix::process::ExitStatusExt;
-            format!(
-                "was killed (signal {})",
-                status
-                    .signal()
-                    .map_or_else(|| "?".into(), |s| s.to_string())
-            )
-        }
+    let how = if let Some(code) = status.code() {
+        format!("exited with status {code}")
+    } else {
+        use std::os::unix::process::ExitStatusExt;
+        format!(
+            "was killed (signal {})",
+            status
+                .signal()
+                .map_or_else(|| "?".into(), |s| s.to_string())
+        )
     };
     Err(TuneError::Trainer(format!(
         "the trainer {how}{}; its log is {}",
