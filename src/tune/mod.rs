@@ -378,7 +378,8 @@ impl Lineage {
             )
         });
         format!(
-            "{} ({}): training run {} {}, {} epoch(s){loss}; data {}/sft.manifest.json sha256 {}              ({} rows from {}: {} train, {} valid; export {}); base sha256 {}; model {}",
+            "{} ({}): training run {} {}, {} epoch(s){loss}; data {}/sft.manifest.json sha256 {} \
+             ({} rows from {}: {} train, {} valid; export {}); base sha256 {}; model {}",
             self.variant,
             self.model,
             r.id,
@@ -420,6 +421,70 @@ pub fn lineage(store: &Store, run: &crate::store::RunRecord) -> Result<Vec<Linea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lineage_names_run_data_base_and_model_in_one_line() {
+        let file = |p: &str, c: char| ModelFile {
+            path: p.into(),
+            sha256: c.to_string().repeat(64),
+            bytes: 1,
+        };
+        let rec = TrainingRunRecord {
+            name: "risk".into(),
+            id: "tune-1".into(),
+            session: "s".into(),
+            status: TuneStatus::Finished,
+            data: TuneData {
+                dir: "exp".into(),
+                export_id: "e1".into(),
+                manifest_sha256: "a".repeat(64),
+                rows_train: 7,
+                rows_valid: 1,
+                rows_in: 9,
+                rows_out: 8,
+                source: "references".into(),
+                text_sha256: "t".into(),
+                tokens: Some(900),
+            },
+            base: file("base.gguf", 'b'),
+            hyper: TuneHyper {
+                epochs: 1,
+                learning_rate: 3e-5,
+                context: 256,
+                val_split: 0.1,
+                threads: 2,
+                optimizer: "adamw".into(),
+            },
+            trainer: file("llama-finetune", 'f'),
+            epochs: vec![EpochLoss {
+                epoch: 1,
+                train_loss: 2.5,
+                val_loss: Some(2.25),
+            }],
+            tokens_per_s: None,
+            started_ms: 1,
+            finished_ms: Some(2),
+            output: Some(file("risk.gguf", 'c')),
+        };
+        let mut l = Lineage {
+            variant: "fine-tuned".into(),
+            model: "tuned:risk".into(),
+            training_run: "risk".into(),
+            record: Some(rec),
+        };
+        assert_eq!(
+            l.describe(),
+            "fine-tuned (tuned:risk): training run tune-1 finished, 1 epoch(s), loss 2.500 \
+             (val 2.250); data exp/sft.manifest.json sha256 aaaaaaaaaaaa (8 rows from \
+             references: 7 train, 1 valid; export e1); base sha256 bbbbbbbbbbbb; model \
+             risk.gguf sha256 cccccccccccc"
+        );
+        l.record = None;
+        assert_eq!(
+            l.describe(),
+            "fine-tuned (tuned:risk): no training run \"risk\" in this store"
+        );
+    }
 
     #[test]
     fn tuned_model_names_name_their_run() {
