@@ -264,7 +264,10 @@ fn starting_toggling_streaming_and_cancelling_a_run() {
     else {
         panic!("{effects:?}");
     };
-    assert_eq!(variants, &["few-shot", "strict", "prompt+rag"]);
+    assert_eq!(
+        variants,
+        &["few-shot", "strict", "prompt+rag", "fine-tuned"]
+    );
     assert_eq!(case_ids.len(), 24);
 
     let first_case = s.session.cases[0].id.clone();

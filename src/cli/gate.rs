@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::compare::{self, ByArgs, CompareReport};
 use super::{Format, Outcome, find_store};
-use crate::eval::headtohead::{self, GateDecision};
+use crate::eval::headtohead::{self, GateDecision, GateTest};
 use crate::session::SessionFile;
 use crate::store::{
     RagRecord, ReleaseRecord, ReleasedRag, RunStatus, Store, format_time, new_run_id, now_ms,
@@ -32,6 +32,11 @@ pub struct Args {
     /// the scale of the scores (pass rates: 0.05 is five points).
     #[arg(long, default_value_t = 0.05)]
     pub min_effect: f64,
+    /// Decide significance with the anytime-valid sequential test instead of the
+    /// fixed-sample sign test: right when the gate is run again as cases or judgements
+    /// are added (stopping at the first pass would otherwise overstate the evidence).
+    #[arg(long)]
+    pub sequential: bool,
     #[command(flatten)]
     pub by: ByArgs,
     #[arg(long, value_enum, default_value = "table")]
@@ -76,7 +81,12 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     }
     let report =
         crate::eval::compare::head_to_head(&store, &run, candidate, baseline, &args.by.basis())?;
-    let decision = headtohead::gate(&report.head_to_head, args.min_effect);
+    let test = if args.sequential {
+        GateTest::Sequential
+    } else {
+        GateTest::FixedSample
+    };
+    let decision = headtohead::gate(&report.head_to_head, args.min_effect, test);
 
     let release = if decision.passed {
         let evidence = serde_json::json!({
@@ -169,6 +179,25 @@ fn release_record(
             spec,
         }
     });
+    // A fine-tuned model is frozen with the training run that made it, or not at all.
+    let training = match crate::tune::run_name(&variant.model.model) {
+        None => None,
+        Some(name) => match store.tune(name)? {
+            Some(t) if t.is_finished() => Some(t),
+            Some(t) => anyhow::bail!(
+                "variant {candidate} uses model {} and its training run {name:?} is {}, not \
+                 finished, so a release could not say which rows made it; nothing recorded",
+                variant.model.model,
+                crate::tune::shown_status(&t)
+            ),
+            None => anyhow::bail!(
+                "variant {candidate} uses model {} but this store has no training run {name:?} \
+                 (`loupe tunes` lists them), so a release could not say which rows made it; \
+                 nothing recorded. Train it here (`loupe tune SESSION --name {name} ...`)",
+                variant.model.model
+            ),
+        },
+    };
     Ok(ReleaseRecord {
         id: format!("rel-{}", new_run_id()),
         session: run.session_name.clone(),
@@ -183,6 +212,7 @@ fn release_record(
         model: variant.model.clone(),
         rag,
         evidence,
+        training,
         created_ms: now_ms(),
     })
 }
@@ -220,6 +250,23 @@ fn list(store: &Store, format: Format) -> anyhow::Result<Outcome> {
     }
     let mut text = String::new();
     crate::report::push_table(&mut text, &rows);
+    for r in &releases {
+        if let Some(t) = &r.training {
+            let _ = writeln!(
+                text,
+                "{}: model trained by {} ({}) on {}/sft.manifest.json sha256 {} ({} rows), \
+                 base sha256 {}, model sha256 {}",
+                r.id,
+                t.name,
+                t.id,
+                t.data.dir,
+                t.data.manifest_sha256,
+                t.data.rows_out,
+                t.base.sha256,
+                t.output.as_ref().map_or("-", |o| o.sha256.as_str())
+            );
+        }
+    }
     out.write_all(crate::sanitize::sanitize(&text).as_bytes())?;
     Ok(Outcome::Ok)
 }

@@ -12,6 +12,7 @@ mod rag;
 mod ratings;
 mod records;
 mod releases;
+mod tunes;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub use rag::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;
+pub use tunes::*;
 pub use writer::Writer;
 
 /// Bumped when a stored record changes shape incompatibly.
@@ -46,6 +48,7 @@ const EXPORTS: &str = "exports";
 const RELEASES: &str = "releases";
 const JUDGEMENTS: &str = "judgements";
 const DRAFTS: &str = "drafts";
+const TUNES: &str = "tunes";
 const HOLDER_FILE: &str = "loupe-holder.json";
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +118,8 @@ struct Inner {
     releases: sled::Tree,
     judgements: sled::Tree,
     drafts: sled::Tree,
+    /// Training runs (`loupe tune`), by name.
+    tunes: sled::Tree,
     /// Held while a rater's queue is worked out and stored: a queue depends on what the
     /// other raters hold, so two openings at once (two people on one `loupe serve`) must
     /// take turns, or both would take the same comparisons past the k-raters rule.
@@ -215,6 +220,7 @@ impl Store {
             releases: tree(RELEASES)?,
             judgements: tree(JUDGEMENTS)?,
             drafts: tree(DRAFTS)?,
+            tunes: tree(TUNES)?,
             queues: std::sync::Mutex::new(()),
             ratings_changed: tokio::sync::watch::Sender::new(0),
             db,

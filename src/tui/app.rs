@@ -683,6 +683,7 @@ fn load_run(
     let outputs = store.outputs(id).collect::<Result<Vec<_>, _>>()?;
     let retrieves = run.variants.iter().any(|v| v.rag.is_some());
     let mut report = crate::report::build(&run, &outputs);
+    report.training = crate::tune::lineage(store, &run)?;
     if run.variants.iter().any(|v| v.rag.is_some()) {
         let retrievals = store.rag_index()?.retrievals(id)?;
         report.retrieval = crate::report::retrieval_report(&run, &outputs, &retrievals);

@@ -719,7 +719,12 @@ mod tests {
             km.lookup(Context::Templates, &key("ctrl-s")),
             Some(Action::Save)
         );
-        assert!(km.bindings(Context::Rate).is_empty());
+        assert_eq!(km.lookup(Context::Rate, &key("h")), Some(Action::RateLeft));
+        assert_eq!(
+            km.lookup(Context::Rate, &key("[")),
+            Some(Action::LabelsLeft)
+        );
+        assert_eq!(km.lookup(Context::Rate, &key("left")), Some(Action::Left));
     }
 
     #[test]

@@ -58,6 +58,19 @@ pub fn describe(action: Action) -> &'static str {
         Action::Copy => "Copy the selection (shift+arrows select)",
         Action::Cut => "Cut the selection",
         Action::Paste => "Paste what was copied or cut",
+        Action::RateLeft => "Rating: the left output is better",
+        Action::RateRight => "Rating: the right output is better",
+        Action::RateTie => "Rating: a tie",
+        Action::RateBothBad => "Rating: both outputs are bad",
+        Action::TakeBackScore => "Rating: take back the last rubric score",
+        Action::WriteNote => "Rating: write a note for this comparison",
+        Action::UndoRating => "Rating: undo the last rating",
+        Action::SkipComparison => "Rating: skip this comparison (it comes back at the end)",
+        Action::ToggleWordDiff => "Rating: word diff on or off",
+        Action::ToggleInputs => "Rating: show or hide the case inputs",
+        Action::CycleLayout => "Rating: side by side, stacked or automatic",
+        Action::LabelsLeft => "Rating: failure-mode labels for the left output",
+        Action::LabelsRight => "Rating: failure-mode labels for the right output",
     }
 }
 
@@ -111,6 +124,19 @@ pub fn hint(action: Action) -> &'static str {
         Action::Copy => "copy",
         Action::Cut => "cut",
         Action::Paste => "paste",
+        Action::RateLeft => "left better",
+        Action::RateRight => "right better",
+        Action::RateTie => "tie",
+        Action::RateBothBad => "both bad",
+        Action::TakeBackScore => "unscore",
+        Action::WriteNote => "note",
+        Action::UndoRating => "undo rating",
+        Action::SkipComparison => "skip",
+        Action::ToggleWordDiff => "diff",
+        Action::ToggleInputs => "inputs",
+        Action::CycleLayout => "layout",
+        Action::LabelsLeft => "labels left",
+        Action::LabelsRight => "labels right",
     }
 }
 

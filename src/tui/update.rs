@@ -201,7 +201,7 @@ fn update_inner(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         }
         Msg::Rate(RateMsg::OwnerFailed(e)) => screens::owner::update::on_report(state, Err(e)),
         Msg::Rate(RateMsg::RatingsChanged) => screens::owner::update::on_ratings_changed(state),
-        Msg::Rate(msg) => screens::rate::update::on_msg(state, msg),
+        Msg::Rate(msg) => screens::rate::update::on_msg(state, keymap, msg),
     }
 }
 
@@ -247,7 +247,7 @@ fn on_key(state: &mut State, keymap: &Keymap, key: Key) -> Vec<Effect> {
 /// What `layer` does with `key`; `None` when it lets the key through to what lies below.
 fn layer_key(state: &mut State, keymap: &Keymap, layer: Layer, key: Key) -> Option<Vec<Effect>> {
     match layer {
-        Layer::Rating => screens::rate::update::on_key(state, key),
+        Layer::Rating => screens::rate::update::on_key(state, keymap, key),
         Layer::Owner => screens::owner::update::on_key(state, key),
         Layer::Picker => screens::picker::update::on_key(state, key),
         Layer::Toasts => None,
@@ -329,6 +329,7 @@ pub fn palette_matches(query: &str) -> Vec<Action> {
     Action::ALL
         .iter()
         .copied()
+        .filter(|a| !a.is_rating())
         .filter(|a| {
             let hay =
                 format!("{} {}", action_name(*a), super::strings::describe(*a)).to_lowercase();
