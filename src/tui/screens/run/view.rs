@@ -166,9 +166,14 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
             // Follow the tail unless scrolled back (PgUp): the newest text stays in view.
             let paragraph = Paragraph::new(text).wrap(Wrap { trim: false });
             let lines = u16::try_from(paragraph.line_count(inner.width)).unwrap_or(u16::MAX);
-            let top = lines
-                .saturating_sub(inner.height)
-                .saturating_sub(r.scroll_back);
+            // A stored output reads from its start; PgDn scrolls it.
+            let top = if r.active.is_some() {
+                lines
+                    .saturating_sub(inner.height)
+                    .saturating_sub(r.scroll_back)
+            } else {
+                r.scroll_back.min(lines.saturating_sub(inner.height))
+            };
             let mut block = block;
             if !status.is_empty() {
                 block = block.title(Line::styled(status, view.theme.muted).right_aligned());
