@@ -1035,3 +1035,67 @@ fn the_marks_beside_templates_are_explained_and_a_save_clears_them() {
     let text = draw_text(&s, 120, 40);
     assert!(!text.contains("zero-shot *"), "{text}");
 }
+
+#[test]
+fn every_pass_rate_bar_is_labelled_and_the_latency_axis_has_one_unit() {
+    let mut s = demo();
+    let case = s.session.cases[0].id.clone();
+    let mut outputs = Vec::new();
+    for (variant, latency, text) in [("zero-shot", 500, "not json"), ("few-shot", 2_500, "{}")] {
+        let mut o = loupe::store::OutputRecord {
+            run_id: "r".into(),
+            variant: variant.into(),
+            case_id: case.clone(),
+            repeat: 0,
+            text: text.into(),
+            usage: loupe::providers::Usage::default(),
+            latency_ms: latency,
+            ttft_ms: None,
+            cost_usd: None,
+            cached: false,
+            attempts: 1,
+            finish_reason: None,
+            error: None,
+            request_hash: String::new(),
+            checks: Vec::new(),
+            schema_attempts: Vec::new(),
+            passages: Vec::new(),
+            finished_ms: 0,
+        };
+        o.checks = common::checks::computed(&s.session, variant, &o, &["json_valid"]);
+        outputs.push(o);
+    }
+    load_two_outputs(&mut s, "x");
+    let mut run = s.data.run.clone().unwrap();
+    run.id = "r".into();
+    let report = loupe::report::build(&run, &outputs);
+    press(
+        &mut s,
+        [
+            Msg::RunLoaded {
+                run,
+                outputs,
+                earlier: Vec::new(),
+            },
+            Msg::ReportReady(report),
+            key(KeyCode::Char('4')),
+        ],
+    );
+    for (w, h) in [(80, 24), (120, 40)] {
+        let text = draw_text(&s, w, h);
+        assert!(
+            text.contains("0% zero-shot") || text.contains("0% zero-sh"),
+            "{text}"
+        );
+        assert!(
+            text.contains("100% few-shot") || text.contains("100% few-sh"),
+            "{text}"
+        );
+        assert!(text.contains("Latency, s (upper bound)"), "{text}");
+        assert!(
+            !text.contains("1.6s") && !text.contains("2.5s"),
+            "one unit: {text}"
+        );
+        assert!(text.contains("2.5"), "the slowest bucket labelled: {text}");
+    }
+}
