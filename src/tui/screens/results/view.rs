@@ -11,7 +11,7 @@ use crate::report::VariantReport;
 use crate::tui::state::{LatencyHistogram, SortBy, State};
 use crate::tui::widgets::View;
 
-pub(crate) fn sorted_variants(state: &State) -> Vec<&VariantReport> {
+pub fn sorted_variants(state: &State) -> Vec<&VariantReport> {
     let Some(report) = &state.results.report else {
         return Vec::new();
     };
