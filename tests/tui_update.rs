@@ -1123,7 +1123,6 @@ fn loaded_six() -> State {
             let text = match (variant, i) {
                 ("few-shot", 1 | 4) => format!("{{\"risk\": \"high\", \"n\": {i}}}"),
                 ("zero-shot", 2) => "Risk is low.".to_owned(),
-                ("few-shot", 2) => "Risk is low.".to_owned(),
                 _ => format!("{{\"risk\": \"low\", \"n\": {i}}}"),
             };
             let mut o = loupe::store::OutputRecord {
@@ -1148,14 +1147,6 @@ fn loaded_six() -> State {
             };
             o.checks = common::checks::computed(&s.session, variant, &o, &["json_valid"]);
             outputs.push(o);
-        }
-    }
-    // few-shot fails json_valid on case 2 as well; make it pass there so the two
-    // variants' pass rates differ (zero-shot 5/6, few-shot 6/6).
-    for o in &mut outputs {
-        if o.variant == "few-shot" && o.case_id == cases[2] {
-            o.text = "{\"risk\": \"low\"}".into();
-            o.checks = common::checks::computed(&s.session, "few-shot", o, &["json_valid"]);
         }
     }
     let report = loupe::report::build(&run, &outputs);
