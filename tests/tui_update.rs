@@ -1267,3 +1267,83 @@ fn compare_next_differing_and_cycle_variant_move_what_is_compared() {
     assert_ne!(s.compare.right, s.compare.left);
     assert!(draw_text(&s, 120, 40).contains("no outputs for this case"));
 }
+
+#[test]
+fn every_check_is_reachable_in_compare_failures_first() {
+    // The demo's own fourteen checks, computed on a prose answer (most fail) and a JSON one.
+    let mut s = demo();
+    load_two_outputs(&mut s, "Risk: low. Fine to deploy.");
+    let case = s.session.cases[0].clone();
+    let mut outputs = Vec::new();
+    for (variant, text) in [
+        ("zero-shot", "Risk: low. Fine to deploy."),
+        (
+            "few-shot",
+            "{\"title\": \"Log level\", \"risk\": \"low\", \"rationale\": \"Config only.\"}",
+        ),
+    ] {
+        let mut o = loupe::store::OutputRecord {
+            run_id: "r".into(),
+            variant: variant.into(),
+            case_id: case.id.clone(),
+            repeat: 0,
+            text: text.into(),
+            usage: loupe::providers::Usage::default(),
+            latency_ms: 700,
+            ttft_ms: Some(100),
+            cost_usd: Some(0.000_01),
+            cached: false,
+            attempts: 1,
+            finish_reason: None,
+            error: None,
+            request_hash: String::new(),
+            checks: Vec::new(),
+            schema_attempts: Vec::new(),
+            passages: Vec::new(),
+            finished_ms: 0,
+        };
+        o.checks = common::checks::computed(&s.session, variant, &o, &[]);
+        outputs.push(o);
+    }
+    let n = outputs[0].checks.len();
+    assert!(n >= 12, "{n}");
+    let failed: Vec<String> = outputs[0]
+        .checks
+        .iter()
+        .filter(|c| !c.pass)
+        .map(|c| c.name.clone())
+        .collect();
+    let run = s.data.run.clone().unwrap();
+    let effects = press(
+        &mut s,
+        [Msg::RunLoaded {
+            run,
+            outputs,
+            earlier: Vec::new(),
+        }],
+    );
+    settle_diffs(&mut s, effects);
+    let effects = press(&mut s, [key(KeyCode::Char('3'))]);
+    settle_diffs(&mut s, effects);
+    let text = draw_text(&s, 80, 24);
+    assert!(
+        text.contains(&format!("{} of {n} checks failed", failed.len())),
+        "the panel says how many: {text}"
+    );
+    // Expanded, every failed check is on screen with its reason, before any passed one.
+    press(&mut s, [key(KeyCode::Char('c'))]);
+    let text = draw_text(&s, 120, 40);
+    for name in &failed {
+        assert!(
+            text.contains(&format!("✗ {name}")),
+            "{name} missing:\n{text}"
+        );
+    }
+    // In the left (zero-shot) panel, the last failure comes before the first pass.
+    let rows: Vec<&str> = text.lines().collect();
+    let last_fail = rows.iter().rposition(|l| l.starts_with("│✗")).unwrap();
+    let first_pass = rows.iter().position(|l| l.starts_with("│✓")).unwrap();
+    assert!(last_fail < first_pass, "failures first:\n{text}");
+    press(&mut s, [key(KeyCode::Char('c'))]);
+    assert!(!s.compare.checks_expanded);
+}

@@ -242,6 +242,7 @@ impl State {
                 diff: None,
                 scroll: 0,
                 inspect: false,
+                checks_expanded: false,
             },
             results: ResultsState {
                 report: None,

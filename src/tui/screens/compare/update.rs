@@ -63,6 +63,7 @@ pub(crate) fn compare_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::PageDown => c.scroll = c.scroll.saturating_add(10),
         Action::PageUp => c.scroll = c.scroll.saturating_sub(10),
         Action::PickRun => return open(state, PickFor::Shown),
+        Action::ExpandChecks => c.checks_expanded = !c.checks_expanded,
         Action::InspectRetrieval => {
             c.inspect = !c.inspect;
             c.scroll = 0;
