@@ -248,6 +248,7 @@ mod tests {
             cached: false,
             latency_ms: 0,
             usage: Usage::default(),
+            p_first: None,
         }
     }
 
@@ -267,6 +268,7 @@ mod tests {
             ba: ask(),
             verdict,
             agreed,
+            p_a: None,
             reason: String::new(),
             error: None,
             finished_ms: 0,
@@ -323,6 +325,7 @@ mod tests {
         let policy = JudgePolicy {
             min_human_kappa: Some(0.6),
             min_overlap: 4,
+            ..JudgePolicy::default()
         };
         let err = admits(None, "j@m", &policy).unwrap_err();
         assert!(
@@ -341,6 +344,7 @@ mod tests {
         let off = JudgePolicy {
             min_human_kappa: None,
             min_overlap: 4,
+            ..JudgePolicy::default()
         };
         assert!(admits(None, "j@m", &off).is_ok());
     }

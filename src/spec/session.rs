@@ -55,6 +55,19 @@ pub struct JudgePolicy {
     /// Comparisons both judged and human-rated needed before the kappa counts.
     #[serde(default = "default_min_overlap")]
     pub min_overlap: u32,
+    /// Read the judge's verdict from the probabilities of its answer tokens (the provider's
+    /// `top_logprobs`) instead of its text: P(first better) averaged over both placements.
+    #[serde(default)]
+    pub logprobs: bool,
+    /// With `logprobs`: how far from ½ the averaged probability must be for a winner;
+    /// closer is a tie.
+    #[serde(default = "default_margin")]
+    pub margin: f64,
+}
+
+/// 0.1: a winner needs P(better) above 0.6 averaged over both placements.
+fn default_margin() -> f64 {
+    0.1
 }
 
 impl Default for JudgePolicy {
@@ -62,6 +75,8 @@ impl Default for JudgePolicy {
         Self {
             min_human_kappa: default_min_human_kappa(),
             min_overlap: default_min_overlap(),
+            logprobs: false,
+            margin: default_margin(),
         }
     }
 }
