@@ -351,3 +351,35 @@ fn draw_inspector(
         area,
     );
 }
+
+/// How far the diff can scroll in `area` (the frame's body) before it would show only
+/// blank rows: the wrapped height of the longest side less the rows it is shown in. Uses
+/// the layout `draw_compare` uses.
+pub fn max_scroll(state: &State, area: Rect) -> u16 {
+    let c = &state.compare;
+    let Some((_, diff)) = &c.diff else {
+        return 0;
+    };
+    if c.inspect {
+        return u16::MAX;
+    }
+    let body_h = area.height.saturating_sub(3);
+    let text_h = body_h.saturating_sub(5 + 2);
+    let plain = |lines: &[Vec<crate::diff::Span>]| -> Vec<Line<'static>> {
+        lines
+            .iter()
+            .map(|spans| Line::raw(spans.iter().map(|s| s.text.as_str()).collect::<String>()))
+            .collect()
+    };
+    let height = |lines: &[Vec<crate::diff::Span>], width: u16| {
+        let p = Paragraph::new(plain(lines)).wrap(Wrap { trim: false });
+        u16::try_from(p.line_count(width.saturating_sub(2))).unwrap_or(u16::MAX)
+    };
+    let content = if c.mode == ViewMode::Unified || area.width < 70 {
+        height(&diff.unified, area.width)
+    } else {
+        let half = area.width / 2;
+        height(&diff.left, half).max(height(&diff.right, area.width - half))
+    };
+    content.saturating_sub(text_h)
+}
