@@ -413,3 +413,63 @@ echo "model" > "$out""#,
     assert!(out.ends_with(".loupe/tuned/risk.gguf"), "{out}");
     assert_eq!(std::fs::read_to_string(d.join(&out)).unwrap(), "model\n");
 }
+
+#[test]
+fn a_store_opened_meanwhile_is_waited_for_so_the_finished_run_is_recorded() {
+    let (_tmp, d) = setup(4);
+    assert!(export(&d, "train.jsonl", "exp").status.success());
+    fake_f32_gguf(&d.join("base.gguf"));
+    let marker = d.join("started");
+    let trainer = d.join("trainer.sh");
+    script(
+        &trainer,
+        &format!(
+            r#"out=""
+while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
+touch {}
+sleep 1
+echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=1.75"
+echo "model" > "$out""#,
+            marker.display()
+        ),
+    );
+    let child = Command::new(BIN)
+        .current_dir(&d)
+        .args([
+            "tune",
+            "s.yaml",
+            "--data",
+            "exp",
+            "--base",
+            "base.gguf",
+            "--name",
+            "risk",
+            "--trainer",
+            trainer.to_str().unwrap(),
+            "--epochs",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the trainer never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Someone opens the session's store while the model trains, and keeps it past the end.
+    let held = loupe::store::Store::open(&d.join(".loupe/store")).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    drop(held);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("waiting up to"), "{}", stderr(&o));
+    let runs = tunes(&d);
+    assert_eq!(runs[0]["status"]["state"], "finished", "{runs}");
+    assert_eq!(runs[0]["epochs"][0]["val_loss"], 1.75);
+}
