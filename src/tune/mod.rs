@@ -147,7 +147,7 @@ fn model_file(path: &Path) -> Result<ModelFile, TuneError> {
 }
 
 /// How long the end of a training waits for a store another process holds.
-const STORE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+const STORE_WAIT: std::time::Duration = std::time::Duration::from_mins(2);
 
 fn open_when_free(path: &Path) -> Result<Store, TuneError> {
     let deadline = Instant::now() + STORE_WAIT;
