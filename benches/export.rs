@@ -138,6 +138,7 @@ rating:
                     winner: if i % 4 == 0 { Winner::A } else { Winner::B },
                     scores: std::collections::BTreeMap::default(),
                     note: None,
+                    labels: std::collections::BTreeMap::new(),
                     gold: false,
                     elapsed_ms: 1000,
                     at_ms: 1_000 + i as u64,

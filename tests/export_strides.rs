@@ -75,6 +75,7 @@ fn build(dir: &Path) {
                 winner: Winner::B,
                 scores: std::collections::BTreeMap::default(),
                 note: None,
+                labels: std::collections::BTreeMap::new(),
                 gold: false,
                 elapsed_ms: 1000,
                 at_ms: 1_000 + i as u64,

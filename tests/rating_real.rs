@@ -386,6 +386,7 @@ fn two_raters_take_turns_and_ratings_lists_both() {
                 gold: false,
                 scores: serde_json::from_value(v["scores"].clone()).unwrap(),
                 note: None,
+                labels: std::collections::BTreeMap::new(),
                 elapsed_ms: v["elapsed_ms"].as_u64().unwrap(),
                 at_ms: v["at_ms"].as_u64().unwrap(),
                 at: v["at"].as_str().unwrap().into(),

@@ -478,3 +478,74 @@ fn the_owner_view_opens_from_the_workbench_and_starts_a_rater() {
     w.key(KeyCode::Esc);
     assert!(w.state.owner.is_none());
 }
+
+#[test]
+fn labels_take_one_key_each_are_saved_with_the_rating_and_come_back_on_undo() {
+    let mut h = Harness::new(2);
+    let item = h.screen().current.unwrap();
+    let (left, right) = {
+        let it = &h.screen().items[item];
+        (it.assignment.left.clone(), it.right().to_owned())
+    };
+    // `[` opens the left side's labels, `1` toggles hallucination, `]` moves to the right
+    // side, `2` formatting_error, `5` off_task, and `5` again takes it back off.
+    assert!(h.chars("[1]255").is_empty());
+    assert_eq!(
+        h.screen().picking,
+        Some(loupe::tui::screens::rate::Side::Right)
+    );
+    assert!(h.text(100, 30).contains("Labels of the right output"));
+    // A verdict key while the picker is open does nothing: esc closes it first.
+    assert!(h.chars("h").is_empty());
+    h.key(KeyCode::Esc);
+    assert_eq!(h.screen().picking, None);
+    let text = h.text(100, 30);
+    assert!(
+        text.contains("formatting_error"),
+        "shown on the pane: {text}"
+    );
+    let e = h.chars("l");
+    let record = save_of(&e);
+    assert_eq!(record.labels[&left], ["hallucination"]);
+    assert_eq!(record.labels[&right], ["formatting_error"]);
+    h.run_all(e);
+    let stored = h.store.ratings("rate-test").next().unwrap().unwrap();
+    assert_eq!(stored.labels, record.labels, "flushed with the rating");
+    // Undo brings the labels back into the draft.
+    let e = h.chars("u");
+    h.run_all(e);
+    assert_eq!(h.store.ratings("rate-test").count(), 0);
+    assert_eq!(
+        h.screen().draft.labels,
+        [
+            vec!["hallucination".to_owned()],
+            vec!["formatting_error".to_owned()]
+        ]
+    );
+}
+
+#[test]
+fn the_rating_keys_come_from_the_keymap() {
+    let mut h = Harness::new(2);
+    h.keymap = Keymap::default()
+        .with_overrides(
+            "rate:\n  f: labels_left\n  '[': null\n  a: rate_left\n  h: null\n",
+            "mine.yaml",
+        )
+        .unwrap();
+    // `h` no longer gives a verdict; `a` does, and `f` opens the labels.
+    assert!(h.chars("h").is_empty());
+    assert!(h.chars("[").is_empty());
+    assert_eq!(h.screen().picking, None);
+    h.chars("f4");
+    h.key(KeyCode::Esc);
+    let text = h.text(100, 30);
+    assert!(
+        text.contains(" a left "),
+        "the legend shows the rebound key: {text}"
+    );
+    let record = save_of(&h.chars("a"));
+    let left = record.left.clone();
+    assert_eq!(record.preferred(), Some(left.as_str()));
+    assert_eq!(record.labels[&left], ["unsafe"]);
+}

@@ -45,6 +45,7 @@ fn ratings_feed_stats_and_agree_with_the_owners_view() {
                         winner,
                         scores,
                         note: None,
+                        labels: std::collections::BTreeMap::new(),
                         gold: a.gold,
                         elapsed_ms: 900,
                         at_ms: 1_000 + i as u64,
@@ -87,6 +88,14 @@ fn ratings_feed_stats_and_agree_with_the_owners_view() {
     let owner_json = serde_json::to_value(&owner.stats).unwrap();
     assert!(same(&owner_json, &from_cli), "{owner_json}\n{from_cli}");
     assert!(from_cli["ranking"]["variants"][0]["interval"]["low"].is_number());
+    // Each pair carries the anytime-valid test next to the fixed-sample one.
+    for pair in from_cli["pairs"].as_array().unwrap() {
+        assert!(pair["sequential"]["may_stop"].is_boolean(), "{pair}");
+        assert!(
+            pair["sequential"]["holm_p"].as_f64().unwrap()
+                >= pair["sequential"]["p"].as_f64().unwrap()
+        );
+    }
 
     let lines = loupe::tui::screens::owner::state::owner_lines(&owner).join("\n");
     // Every agreement figure says how many units it rests on.
@@ -96,6 +105,10 @@ fn ratings_feed_stats_and_agree_with_the_owners_view() {
         let alphas = l.matches("(ordinal)").count();
         assert_eq!(l.matches("(n ").count(), 1 + alphas, "{l}");
     }
+    assert!(
+        lines.contains("fixed p ") && lines.contains("sequential (anytime-valid): e-value"),
+        "{lines}"
+    );
     assert!(
         lines.contains(&format!(
             "from {} ratings; 2 gold ratings left out",

@@ -43,6 +43,7 @@ fn rate(store: &Store, session: &Session, rater: &str, n: usize, at_ms: u64) {
                 winner: Winner::A,
                 scores: BTreeMap::new(),
                 note: None,
+                labels: std::collections::BTreeMap::new(),
                 gold: item.assignment.gold,
                 elapsed_ms: 1000,
                 at_ms,

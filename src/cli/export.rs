@@ -71,6 +71,10 @@ pub struct Args {
     /// sft: keep outputs that failed a check.
     #[arg(long)]
     pub include_failing: bool,
+    /// sft: leave out outputs a rater gave this failure-mode label (repeatable), e.g.
+    /// `--exclude-label hallucination`.
+    #[arg(long = "exclude-label", value_name = "LABEL")]
+    pub exclude_labels: Vec<String>,
     /// Write personal data and secrets as they are (recorded in the manifest).
     #[arg(long)]
     pub no_redact: bool,
@@ -110,6 +114,7 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     }
     opts.consensus = args.consensus;
     opts.include_failing = args.include_failing;
+    opts.exclude_labels.clone_from(&args.exclude_labels);
     opts.redact = !args.no_redact;
     opts.dedupe = !args.no_dedupe;
     opts.decontaminate = !args.no_decontaminate;

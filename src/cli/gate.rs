@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::compare::{self, ByArgs, CompareReport};
 use super::{Format, Outcome, find_store};
-use crate::eval::headtohead::{self, GateDecision};
+use crate::eval::headtohead::{self, GateDecision, GateTest};
 use crate::session::SessionFile;
 use crate::store::{
     RagRecord, ReleaseRecord, ReleasedRag, RunStatus, Store, format_time, new_run_id, now_ms,
@@ -32,6 +32,11 @@ pub struct Args {
     /// the scale of the scores (pass rates: 0.05 is five points).
     #[arg(long, default_value_t = 0.05)]
     pub min_effect: f64,
+    /// Decide significance with the anytime-valid sequential test instead of the
+    /// fixed-sample sign test: right when the gate is run again as cases or judgements
+    /// are added (stopping at the first pass would otherwise overstate the evidence).
+    #[arg(long)]
+    pub sequential: bool,
     #[command(flatten)]
     pub by: ByArgs,
     #[arg(long, value_enum, default_value = "table")]
@@ -76,7 +81,12 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     }
     let report =
         crate::eval::compare::head_to_head(&store, &run, candidate, baseline, &args.by.basis())?;
-    let decision = headtohead::gate(&report.head_to_head, args.min_effect);
+    let test = if args.sequential {
+        GateTest::Sequential
+    } else {
+        GateTest::FixedSample
+    };
+    let decision = headtohead::gate(&report.head_to_head, args.min_effect, test);
 
     let release = if decision.passed {
         let evidence = serde_json::json!({

@@ -121,10 +121,26 @@ pub fn compare(
     }
 }
 
+/// Which test of wins against losses a gate decides with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateTest {
+    /// The exact sign test: valid when the cases were fixed before anyone looked.
+    FixedSample,
+    /// The anytime-valid Beta-mixture test ([`stats::mixture_log_e_value`]): valid however
+    /// often the gate was run before, as cases or judgements were added.
+    Sequential,
+}
+
 /// What `loupe gate` decided and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateDecision {
     pub passed: bool,
+    /// The test the significance condition used.
+    pub test: GateTest,
+    /// With [`GateTest::Sequential`]: the test's figures on the candidate's wins and losses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<stats::SequentialTest>,
     pub min_effect: f64,
     /// One line per condition, each saying whether it held.
     pub reasons: Vec<String>,
@@ -132,10 +148,11 @@ pub struct GateDecision {
     pub met: Vec<bool>,
 }
 
-/// The candidate (`a` of `h2h`) passes when it wins more cases than it loses, the sign
-/// test is significant at `alpha` (p < alpha), the lower end of the bootstrap interval of
-/// the mean difference is above 0, and the mean difference is at least `min_effect`.
-pub fn gate(h2h: &HeadToHead, min_effect: f64) -> GateDecision {
+/// The candidate (`a` of `h2h`) passes when it wins more cases than it loses, the test
+/// (the sign test, or with [`GateTest::Sequential`] the anytime-valid test) is
+/// significant at `alpha` (p < alpha), the lower end of the bootstrap interval of the
+/// mean difference is above 0, and the mean difference is at least `min_effect`.
+pub fn gate(h2h: &HeadToHead, min_effect: f64, test: GateTest) -> GateDecision {
     let mut reasons = Vec::new();
     let mut met = Vec::new();
     let more_wins = h2h.wins > h2h.losses;
@@ -148,14 +165,31 @@ pub fn gate(h2h: &HeadToHead, min_effect: f64) -> GateDecision {
         h2h.losses,
         h2h.ties
     ));
-    let significant = h2h.sign_test_p < h2h.alpha;
+    let (significant, sequential) = match test {
+        GateTest::FixedSample => {
+            let significant = h2h.sign_test_p < h2h.alpha;
+            reasons.push(format!(
+                "sign test (fixed-sample) p = {:.4} {} alpha {}",
+                h2h.sign_test_p,
+                if significant { "<" } else { ">=" },
+                h2h.alpha
+            ));
+            (significant, None)
+        }
+        GateTest::Sequential => {
+            let seq = stats::sequential_test(h2h.wins, h2h.losses, h2h.alpha);
+            reasons.push(format!(
+                "sequential test (anytime-valid) p = {:.4} {} alpha {} (e-value {:.2}{} 1/alpha)",
+                seq.p,
+                if seq.may_stop { "<" } else { ">=" },
+                h2h.alpha,
+                seq.e_value,
+                if seq.may_stop { " >" } else { " <=" },
+            ));
+            (seq.may_stop, Some(seq))
+        }
+    };
     met.push(significant);
-    reasons.push(format!(
-        "sign test p = {:.4} {} alpha {}",
-        h2h.sign_test_p,
-        if significant { "<" } else { ">=" },
-        h2h.alpha
-    ));
     let (interval_above, big_enough) = if let Some(m) = &h2h.mean_difference {
         let above = m.low > 0.0;
         met.push(above);
@@ -185,6 +219,8 @@ pub fn gate(h2h: &HeadToHead, min_effect: f64) -> GateDecision {
     };
     GateDecision {
         passed: more_wins && significant && interval_above && big_enough,
+        test,
+        sequential,
         min_effect,
         reasons,
         met,
@@ -238,9 +274,9 @@ mod tests {
     #[test]
     fn gate_needs_significance_and_effect() {
         let strong = compare("c", "b", "pass_all", cases(&[1.0; 12]), &Options::default());
-        let d = gate(&strong, 0.05);
+        let d = gate(&strong, 0.05, GateTest::FixedSample);
         assert!(d.passed, "{:?}", d.reasons);
-        let too_small = gate(&strong, 1.5);
+        let too_small = gate(&strong, 1.5, GateTest::FixedSample);
         assert!(!too_small.passed);
         assert!(too_small.reasons.iter().any(|r| r.contains("< min effect")));
 
@@ -251,12 +287,37 @@ mod tests {
             cases(&[1.0, 1.0, -1.0, 0.0]),
             &Options::default(),
         );
-        let d = gate(&weak, 0.0);
+        let d = gate(&weak, 0.0, GateTest::FixedSample);
         assert!(!d.passed);
         assert!(d.reasons.iter().any(|r| r.contains(">= alpha")));
 
         let none = compare("c", "b", "pass_all", Vec::new(), &Options::default());
-        assert!(!gate(&none, 0.0).passed);
+        assert!(!gate(&none, 0.0, GateTest::FixedSample).passed);
         assert_eq!(none.sign_test_p, 1.0);
+    }
+
+    #[test]
+    fn a_sequential_gate_asks_for_more_evidence_than_one_look() {
+        // 12 of 12 cases won: the sign test gives p = 0.0005, and the e-value
+        // 2^12 B(17, 5) / B(5, 5) = 25.4 also passes 1/alpha = 20.
+        let strong = compare("c", "b", "pass_all", cases(&[1.0; 12]), &Options::default());
+        let d = gate(&strong, 0.05, GateTest::Sequential);
+        assert!(d.passed, "{:?}", d.reasons);
+        let seq = d.sequential.expect("figures");
+        assert!((seq.e_value - 25.362_229).abs() < 1e-5, "{seq:?}");
+        assert!(
+            d.reasons
+                .iter()
+                .any(|r| r.starts_with("sequential test (anytime-valid)"))
+        );
+        // 9 won, 1 lost: enough for one look (p = 0.021), not for a gate run at every look
+        // (E = 3.96).
+        let mut diffs = vec![1.0; 9];
+        diffs.push(-1.0);
+        let once = compare("c", "b", "pass_all", cases(&diffs), &Options::default());
+        assert!(gate(&once, 0.0, GateTest::FixedSample).passed);
+        let d = gate(&once, 0.0, GateTest::Sequential);
+        assert!(!d.passed && !d.met[1], "{:?}", d.reasons);
+        assert_eq!(d.test, GateTest::Sequential);
     }
 }

@@ -22,45 +22,100 @@ pub fn judge_id(spec: &JudgeSpec) -> String {
     format!("{}@{}", spec.template, spec.model)
 }
 
-/// Reads a judge's answer: `A`, `B` or `tie` as the first word (any case, with or
-/// without quotes, brackets or a trailing full stop), or `{"winner": "A"}`, or a
-/// phrase like "Answer B is better" when only one of the two letters appears as a word.
-/// `None` when it cannot be read; such an order counts as a disagreement.
+/// Reads a judge's answer strictly: a structured answer (`{"winner": "A"}`, also under
+/// `verdict` or `answer`), or else the first word that is exactly `A`, `B` or `tie` used
+/// as a verdict. A letter is a verdict when it stands alone (the end of the answer,
+/// punctuation, a bracket or a quote follows it) or when a predicate follows it ("B is
+/// better", "A wins"); a letter followed by any other word is the article ("a tie", "A
+/// clear win for B"), not an answer. `tie` and `equal` are read in any case; a lone
+/// lower-case letter counts ("b."), an article never does. `None` when nothing can be
+/// read, or when both letters are named with no predicate ("Both A and B are fine"); such
+/// an order counts as a disagreement.
 pub fn parse_answer(text: &str) -> Option<Pick> {
     let text = text.trim();
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text)
-        && let Some(serde_json::Value::String(w)) = map.get("winner")
-    {
-        return word_pick(w);
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) {
+        return ["winner", "verdict", "answer"]
+            .iter()
+            .find_map(|key| match map.get(*key) {
+                Some(serde_json::Value::String(w)) => Some(w.as_str()),
+                _ => None,
+            })
+            .and_then(|w| {
+                let w = w.trim().trim_matches(|c: char| !c.is_alphanumeric());
+                match w {
+                    "A" | "a" => Some(Pick::A),
+                    "B" | "b" => Some(Pick::B),
+                    _ if is_tie_word(w) => Some(Pick::Tie),
+                    _ => None,
+                }
+            });
     }
-    let words: Vec<&str> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    if let Some(first) = words.first().and_then(|w| word_pick(w)) {
-        return Some(first);
+    let words = words_with_context(text);
+    for (index, (word, next)) in words.iter().enumerate() {
+        if is_tie_word(word) {
+            return Some(Pick::Tie);
+        }
+        let pick = match *word {
+            "A" | "a" => Pick::A,
+            "B" | "b" => Pick::B,
+            _ => continue,
+        };
+        match next {
+            // "A", "B.", "[A]", "**B**", "A: ...", "answer A" at the end.
+            Next::Delimiter => return Some(pick),
+            Next::Word => {
+                let following = words.get(index + 1).map_or("", |w| w.0);
+                if PREDICATES.contains(&following.to_ascii_lowercase().as_str()) {
+                    return Some(pick);
+                }
+                // Otherwise an article ("a tie", "A clear win"): read on.
+            }
+        }
     }
-    // "Answer B is better": exactly one of the letters appears as a word.
-    let has = |letter: &str| words.contains(&letter);
-    match (has("A"), has("B")) {
-        (true, false) => Some(Pick::A),
-        (false, true) => Some(Pick::B),
-        _ if words.iter().any(|w| w.eq_ignore_ascii_case("tie")) => Some(Pick::Tie),
-        _ => None,
-    }
+    None
 }
 
-fn word_pick(word: &str) -> Option<Pick> {
-    let w = word.trim().trim_matches(|c: char| !c.is_alphanumeric());
-    if w.eq_ignore_ascii_case("a") {
-        Some(Pick::A)
-    } else if w.eq_ignore_ascii_case("b") {
-        Some(Pick::B)
-    } else if w.eq_ignore_ascii_case("tie") || w.eq_ignore_ascii_case("equal") {
-        Some(Pick::Tie)
-    } else {
-        None
+/// Words that, following a lone `A` or `B`, make it the subject of a verdict.
+const PREDICATES: &[&str] = &[
+    "is", "was", "wins", "won", "win", "better", "clearly", "seems", "appears", "gives",
+    "provides", "answers", "does", "has", "should", "would", "because", "since",
+];
+
+fn is_tie_word(word: &str) -> bool {
+    word.eq_ignore_ascii_case("tie") || word.eq_ignore_ascii_case("equal")
+}
+
+/// What follows a word: another word after plain spaces, or anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    Word,
+    Delimiter,
+}
+
+/// The answer's alphanumeric words, each with what follows it.
+fn words_with_context(text: &str) -> Vec<(&str, Next)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_alphanumeric()) {
+        let from = &rest[start..];
+        let end = from
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(from.len());
+        let (word, after) = from.split_at(end);
+        let spaces = after.len() - after.trim_start_matches([' ', '\t']).len();
+        let next = match after[spaces..].chars().next() {
+            Some(c) if c.is_alphanumeric() && spaces > 0 => Next::Word,
+            _ => Next::Delimiter,
+        };
+        // A word glued to an apostrophe ("A's") is not a lone letter.
+        if after.starts_with(['\'', '\u{2019}']) {
+            out.push(("", Next::Word));
+        } else {
+            out.push((word, next));
+        }
+        rest = after;
     }
+    out
 }
 
 /// Combines the two orders. `ab` is the pick with variant `a` shown as A, `ba` the pick
@@ -125,6 +180,27 @@ mod tests {
         assert_eq!(parse_answer("I cannot decide"), None);
         assert_eq!(parse_answer(""), None);
         assert_eq!(parse_answer(r#"{"winner": "neither"}"#), None);
+        assert_eq!(parse_answer(r#"{"verdict": "tie"}"#), Some(Pick::Tie));
+    }
+
+    #[test]
+    fn the_article_a_is_not_answer_a() {
+        // The defect: "a tie" and "A clear win for B" were read as A.
+        assert_eq!(parse_answer("a tie"), Some(Pick::Tie));
+        assert_eq!(parse_answer("It is a tie."), Some(Pick::Tie));
+        assert_eq!(parse_answer("A clear win for B"), Some(Pick::B));
+        assert_eq!(parse_answer("A clear win for B."), Some(Pick::B));
+        assert_eq!(parse_answer("A much better answer is B"), Some(Pick::B));
+        assert_eq!(parse_answer("A tough call: tie"), Some(Pick::Tie));
+        assert_eq!(parse_answer("a close call"), None);
+        // The letter as the subject of a verdict, or standing alone.
+        assert_eq!(parse_answer("A is better"), Some(Pick::A));
+        assert_eq!(parse_answer("B wins."), Some(Pick::B));
+        assert_eq!(parse_answer("The better answer is A."), Some(Pick::A));
+        assert_eq!(parse_answer("**B**\nIt cites the policy."), Some(Pick::B));
+        assert_eq!(parse_answer("Verdict: A\nbecause"), Some(Pick::A));
+        assert_eq!(parse_answer("A's answer is longer"), None);
+        assert_eq!(parse_answer("Both A and B are fine"), None);
     }
 
     #[test]

@@ -328,6 +328,44 @@ pub fn holm_adjust(p_values: &[f64]) -> Vec<f64> {
     adjusted
 }
 
+/// The Holm-adjusted p-value one test would get, for any p-value of its own, with the
+/// other tests' p-values fixed: what [`holm_adjust`] gives at its position. Built once
+/// per test (a sort), then each question costs a binary search, so searching along a
+/// pair's future judgements stays cheap with thousands of pairs.
+#[derive(Debug, Clone)]
+pub struct HolmWithOthers {
+    /// The others' p-values, ascending.
+    sorted: Vec<f64>,
+    /// `prefix[r]`: the running maximum of the adjusted values of the r smallest others.
+    prefix: Vec<f64>,
+}
+
+impl HolmWithOthers {
+    pub fn new(others: &[f64]) -> Self {
+        let clean = |p: f64| if p.is_nan() { 1.0 } else { p.clamp(0.0, 1.0) };
+        let mut sorted: Vec<f64> = others.iter().map(|&p| clean(p)).collect();
+        sorted.sort_by(f64::total_cmp);
+        let m = sorted.len() + 1;
+        let mut prefix = Vec::with_capacity(m);
+        let mut running = 0.0_f64;
+        prefix.push(running);
+        for (rank, &q) in sorted.iter().enumerate() {
+            running = running.max(((m - rank) as f64 * q).min(1.0));
+            prefix.push(running);
+        }
+        Self { sorted, prefix }
+    }
+
+    /// The adjusted p-value of a test whose own p-value is `p`.
+    pub fn adjusted(&self, p: f64) -> f64 {
+        let p = if p.is_nan() { 1.0 } else { p.clamp(0.0, 1.0) };
+        let m = self.sorted.len() + 1;
+        // Ties with others may sit on either side: the maximum comes out the same.
+        let rank = self.sorted.partition_point(|&q| q < p);
+        self.prefix[rank].max(((m - rank) as f64 * p).min(1.0))
+    }
+}
+
 /// How many more non-tie judgements the leading pair needs before the sign test gives
 /// p < `alpha`, if the observed win rate `wins / (wins + losses)` holds: the smallest
 /// total n at which round(rate × n) wins out of n is significant, minus the judgements
@@ -342,6 +380,19 @@ pub fn holm_adjust(p_values: &[f64]) -> Vec<f64> {
 /// of four times that span below it (capped at 2,000 steps, enough for rates beyond
 /// 0.501, and a negligible error in relative terms beyond).
 pub fn judgements_needed(wins: u64, losses: u64, alpha: f64) -> Option<u64> {
+    judgements_needed_until(wins, losses, |p| p < alpha)
+}
+
+/// [`judgements_needed`] for any decision rule on the pair's sign-test p-value that is
+/// monotone (a smaller p never turns a decision back): `decides(p)` says whether p is
+/// enough. With several pairs adjusted together (Holm), the rule is "this pair's adjusted
+/// p is below alpha with the other pairs as they stand", so the count agrees with the
+/// `significant` shown next to it.
+pub fn judgements_needed_until(
+    wins: u64,
+    losses: u64,
+    decides: impl Fn(f64) -> bool,
+) -> Option<u64> {
     const LIMIT: u64 = 1_000_000_000;
     const MAX_WINDOW: u64 = 2_000;
     let observed = wins.checked_add(losses)?;
@@ -351,7 +402,7 @@ pub fn judgements_needed(wins: u64, losses: u64, alpha: f64) -> Option<u64> {
     let win_rate = wins as f64 / observed as f64;
     let significant = |n: u64| {
         let k = ((win_rate * n as f64).round() as u64).min(n);
-        sign_test(k, n - k) < alpha
+        decides(sign_test(k, n - k))
     };
     if significant(observed) {
         return Some(0);
@@ -380,6 +431,138 @@ pub fn judgements_needed(wins: u64, losses: u64, alpha: f64) -> Option<u64> {
         .find(|&n| significant(n))
         .unwrap_or(passes);
     Some(first - observed)
+}
+
+// ---------------------------------------------------------------------------------
+// Anytime-valid (sequential) test of a win rate against ½
+// ---------------------------------------------------------------------------------
+
+/// ln Γ(x) for x > 0, by the Lanczos approximation (g = 7, 9 terms), relative error
+/// about 1e-15; with the reflection formula below ½. Source: C. Lanczos (1964), "A
+/// precision approximation of the gamma function", SIAM J. Numer. Anal. B 1:86, with
+/// the coefficients of Numerical Recipes / Boost for g = 7.
+pub fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const COEFFICIENTS: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x.is_nan() || x <= 0.0 || x.is_infinite() {
+        return f64::INFINITY;
+    }
+    if x < 0.5 {
+        // Γ(x) Γ(1 − x) = π / sin(πx)
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut sum = COEFFICIENTS[0];
+    for (i, c) in COEFFICIENTS.iter().enumerate().skip(1) {
+        sum += c / (x + i as f64);
+    }
+    let t = x + G + 0.5;
+    0.5 * LN_2PI + (x + 0.5) * t.ln() - t + sum.ln()
+}
+
+/// ln B(a, b) = ln Γ(a) + ln Γ(b) − ln Γ(a + b).
+fn ln_beta(a: f64, b: f64) -> f64 {
+    ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
+}
+
+/// The concentration `c` of the Beta(c, c) mixing prior of the sequential test. A
+/// prior sd of 0.15 around ½ (win rates of about 35% to 65% are where it looks): a
+/// seeded simulation of 60/40 preferences (benches/sequential.rs) stopped soonest with
+/// c between 5 and 10, and c = 5 gives up least against strong preferences.
+pub const SEQUENTIAL_PRIOR_CONCENTRATION: f64 = 5.0;
+
+/// ln of the mixture likelihood ratio (an e-value) of `wins` against `losses` for
+/// H0: each side wins with probability ½, mixing the alternative's win rate over a
+/// Beta(c, c) prior:
+///
+/// `E = ∫ p^w (1−p)^l dBeta(c, c) / (½)^(w+l) = 2^(w+l) B(c + w, c + l) / B(c, c)`.
+///
+/// Under H0, E after each judgement is a nonnegative martingale starting at 1, so by
+/// Ville's inequality P(E ever reaches 1/α) ≤ α however often one looks and whenever
+/// one stops: the mixture sequential probability ratio test (H. Robbins 1970,
+/// "Statistical methods related to the law of the iterated logarithm", Ann. Math.
+/// Statist. 41:1397; as an e-value, Ramdas et al. 2023, "Game-theoretic statistics and
+/// safe anytime-valid inference", Statist. Sci. 38:576). With c = 1 (uniform) it is
+/// `2^n w! l! / (n + 1)!`. No judgement gives 0 (E = 1); a non-finite or
+/// non-positive `concentration` is taken as [`SEQUENTIAL_PRIOR_CONCENTRATION`].
+pub fn mixture_log_e_value(wins: u64, losses: u64, concentration: f64) -> f64 {
+    let c = if concentration.is_finite() && concentration > 0.0 {
+        concentration
+    } else {
+        SEQUENTIAL_PRIOR_CONCENTRATION
+    };
+    let (w, l) = (wins as f64, losses as f64);
+    let value = (w + l) * std::f64::consts::LN_2 + ln_beta(c + w, c + l) - ln_beta(c, c);
+    if value.is_finite() { value } else { 0.0 }
+}
+
+/// The anytime-valid p-value of a pair, `min(1, 1/E)` with E from
+/// [`mixture_log_e_value`] at the default prior: P(it ever falls to α or below under
+/// H0) ≤ α. Holm's procedure on such p-values controls the family-wise error at every
+/// look, however the looks are chosen: rejecting a true null at some time means the
+/// smallest of the m₀ true nulls' p-values fell to α/m₀ at that time, which each does
+/// with probability at most α/m₀ over all time.
+pub fn sequential_p_value(wins: u64, losses: u64) -> f64 {
+    (-mixture_log_e_value(wins, losses, SEQUENTIAL_PRIOR_CONCENTRATION))
+        .exp()
+        .min(1.0)
+}
+
+/// The anytime-valid test of one pair, as the owner's view, `loupe stats` and
+/// `loupe gate --sequential` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SequentialTest {
+    /// The mixture e-value E (capped at 1e300 so it stays a number).
+    pub e_value: f64,
+    /// `min(1, 1/E)`: valid at any stopping time.
+    pub p: f64,
+    /// `p` adjusted across the pairs by Holm (the pair's own `p` when alone).
+    pub holm_p: f64,
+    /// Whether the data already allow stopping on this pair: `holm_p < alpha`.
+    pub may_stop: bool,
+}
+
+/// The sequential test of one pair on its own (no adjustment).
+pub fn sequential_test(wins: u64, losses: u64, alpha: f64) -> SequentialTest {
+    let log = mixture_log_e_value(wins, losses, SEQUENTIAL_PRIOR_CONCENTRATION);
+    let p = (-log).exp().min(1.0);
+    SequentialTest {
+        e_value: log.exp().min(1e300),
+        p,
+        holm_p: p,
+        may_stop: p < alpha,
+    }
+}
+
+/// The sequential test of each pair `(wins, losses)`, Holm-adjusted together.
+pub fn sequential_tests(pairs: &[(u64, u64)], alpha: f64) -> Vec<SequentialTest> {
+    let logs: Vec<f64> = pairs
+        .iter()
+        .map(|&(w, l)| mixture_log_e_value(w, l, SEQUENTIAL_PRIOR_CONCENTRATION))
+        .collect();
+    let p_values: Vec<f64> = logs.iter().map(|l| (-l).exp().min(1.0)).collect();
+    let holm = holm_adjust(&p_values);
+    logs.iter()
+        .zip(p_values)
+        .zip(holm)
+        .map(|((&log, p), holm_p)| SequentialTest {
+            e_value: log.exp().min(1e300),
+            p,
+            holm_p,
+            may_stop: holm_p < alpha,
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------
@@ -941,11 +1124,18 @@ pub struct BradleyTerryBootstrap {
     pub resamples: usize,
     /// Resamples whose fit stopped at the iteration limit (kept in the intervals).
     pub unconverged: usize,
+    /// Resamples that drew no comparison with a winner (only ties), left out of the
+    /// intervals: such a resample says nothing about strengths, and its flat fit
+    /// (every log-strength 0) would pin sparse intervals at 0. The intervals are those
+    /// of the bootstrap conditional on at least one decisive comparison.
+    pub without_winner: usize,
 }
 
 /// Nonparametric bootstrap for [`fit_bradley_terry`]: resamples the comparisons with
 /// replacement `resamples` times with a seeded generator, refits each from `fit`
-/// (the point estimate) and takes percentile intervals at `confidence`.
+/// (the point estimate) and takes percentile intervals at `confidence`. Resamples with
+/// no decisive comparison are left out and counted (see
+/// [`BradleyTerryBootstrap::without_winner`]).
 ///
 /// A resample only matters through its tallies, so each draw increments one of at
 /// most 3 × pairs cells and the fit runs on those tallies: the cost is one random
@@ -978,6 +1168,7 @@ pub fn bootstrap_bradley_terry(
     let mut theta_replicates = vec![Vec::with_capacity(resamples); variants];
     let mut nu_replicates = Vec::with_capacity(resamples);
     let mut unconverged = 0;
+    let mut without_winner = 0;
     if !cells.is_empty() {
         let mut rng = Rng::new(seed);
         let mut tallies = vec![0u32; variants * variants * 3];
@@ -985,6 +1176,14 @@ pub fn bootstrap_bradley_terry(
             tallies.fill(0);
             for _ in 0..cells.len() {
                 tallies[cells[rng.below(cells.len() as u64) as usize]] += 1;
+            }
+            if !tallies
+                .iter()
+                .enumerate()
+                .any(|(cell, &count)| count > 0 && cell % 3 != 2)
+            {
+                without_winner += 1;
+                continue;
             }
             let mut counts = PairCounts::new(variants);
             for (cell, &count) in tallies.iter().enumerate().filter(|(_, c)| **c > 0) {
@@ -1021,6 +1220,7 @@ pub fn bootstrap_bradley_terry(
         tie_parameter_interval,
         resamples: if cells.is_empty() { 0 } else { resamples },
         unconverged,
+        without_winner,
     }
 }
 
@@ -1346,6 +1546,105 @@ mod tests {
     }
 
     #[test]
+    fn holm_with_others_agrees_with_holm_adjust() {
+        let sets: [&[f64]; 4] = [
+            &[0.01, 0.04, 0.03, 0.2],
+            &[0.5, 0.5, 0.5],
+            &[0.001, f64::NAN, 0.02],
+            &[0.04],
+        ];
+        for set in sets {
+            for i in 0..set.len() {
+                let others: Vec<f64> = (0..set.len()).filter(|&j| j != i).map(|j| set[j]).collect();
+                let rule = HolmWithOthers::new(&others);
+                for p in [0.0, 0.001, 0.01, 0.02, 0.03, 0.04, 0.2, 0.5, 1.0, set[i]] {
+                    let mut trial = set.to_vec();
+                    trial[i] = p;
+                    let expected = holm_adjust(&trial)[i];
+                    assert!(
+                        (rule.adjusted(p) - expected).abs() < 1e-15,
+                        "{set:?} {i} {p}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ln_gamma_matches_the_c_library() {
+        // Python's math.lgamma (the platform's C libm lgamma).
+        for (x, expected) in [
+            (0.1, 2.252_712_651_734_205_5),
+            (0.5, 0.572_364_942_924_700_4),
+            (1.0, 0.0),
+            (2.5, 0.284_682_870_472_919_6),
+            (10.0, 12.801_827_480_081_467),
+            (100.5, 361.435_540_467_767_7),
+            (1e5, 1_051_287.708_973_656_6),
+        ] {
+            let got = ln_gamma(x);
+            assert!(
+                (got - expected).abs() <= 1e-13 * expected.abs().max(1.0),
+                "{x}: {got} vs {expected}"
+            );
+        }
+        assert_eq!(ln_gamma(0.0), f64::INFINITY);
+        assert_eq!(ln_gamma(f64::NAN), f64::INFINITY);
+    }
+
+    #[test]
+    fn mixture_e_values_match_worked_examples() {
+        // With a uniform prior (c = 1) the mixture is Laplace's: E = 2^n w! l! / (n+1)!.
+        // 10-0: 1024 / 11 = 93.09; 7-3: 2^10 · 7! 3! / 11! = 30965760 / 39916800.
+        let e = |w, l, c| mixture_log_e_value(w, l, c).exp();
+        assert!((e(10, 0, 1.0) - 1024.0 / 11.0).abs() < 1e-10);
+        assert!((e(7, 3, 1.0) - 30_965_760.0 / 39_916_800.0).abs() < 1e-13);
+        // 1-0 with any symmetric prior: the prior mean of p is ½, so E = 2 · ½ = 1.
+        for c in [0.5, 1.0, 5.0, 40.0] {
+            assert!((e(1, 0, c) - 1.0).abs() < 1e-12, "{c}");
+            assert!((e(2, 0, c) - 2.0 * (c + 1.0) / (2.0 * c + 1.0)).abs() < 1e-12);
+        }
+        // With the default Beta(5, 5), from Python's math.lgamma:
+        // n ln 2 + lgamma(5+w) + lgamma(5+l) − lgamma(10+n) − 2 lgamma(5) + lgamma(10).
+        for (w, l, expected) in [
+            (60, 40, 0.623_612_346_233_390_9),
+            (30, 20, -0.065_193_073_756_627_3),
+            (12, 3, 1.255_219_596_818_524_7),
+            (200, 100, 14.735_015_111_055_336),
+            (5, 5, -0.359_037_602_051_532),
+            (1000, 900, -0.030_593_378_958_054_807),
+        ] {
+            let got = mixture_log_e_value(w, l, 5.0);
+            assert!(
+                (got - expected).abs() < 1e-9,
+                "{w}-{l}: {got} vs {expected}"
+            );
+        }
+        assert_eq!(mixture_log_e_value(0, 0, 5.0), 0.0);
+        assert_eq!(
+            mixture_log_e_value(3, 1, f64::NAN),
+            mixture_log_e_value(3, 1, SEQUENTIAL_PRIOR_CONCENTRATION)
+        );
+        assert!(mixture_log_e_value(u64::MAX, 0, 5.0).is_finite());
+        assert_eq!(sequential_p_value(0, 0), 1.0);
+        assert_eq!(sequential_p_value(4, 6), sequential_p_value(6, 4));
+    }
+
+    #[test]
+    fn the_sequential_test_is_more_demanding_than_the_fixed_one() {
+        // 12-3 is significant for the sign test once (p = 0.035) but far from stopping
+        // for a test that allows looking after every judgement.
+        let tests = sequential_tests(&[(12, 3)], 0.05);
+        assert!(sign_test(12, 3) < 0.05);
+        assert!(!tests[0].may_stop && tests[0].p > 0.05, "{tests:?}");
+        // 200-100: E = e^14.7, far past 1/α even with a second pair to adjust for.
+        let tests = sequential_tests(&[(200, 100), (10, 10)], 0.05);
+        assert!(tests[0].may_stop && !tests[1].may_stop);
+        assert!((tests[0].holm_p - 2.0 * tests[0].p).abs() < 1e-18);
+        assert_eq!(tests[1].p, 1.0, "an even split is no evidence (E < 1)");
+    }
+
+    #[test]
     fn judgements_needed_edges() {
         assert_eq!(judgements_needed(0, 0, 0.05), None);
         assert_eq!(judgements_needed(40, 40, 0.05), None);
@@ -1472,6 +1771,109 @@ mod tests {
             (strengths[0] * strengths[1] - 1.0).abs() < 1e-12,
             "geometric mean 1"
         );
+    }
+
+    /// ln of n! / (a! b! c!) · pa^a pb^b pc^c, the multinomial probability.
+    fn ln_multinomial(n: u64, counts: [u64; 3], probabilities: [f64; 3]) -> f64 {
+        let ln_factorial = |k: u64| (1..=k).map(|i| (i as f64).ln()).sum::<f64>();
+        let mut ln = ln_factorial(n);
+        for (c, p) in counts.iter().zip(probabilities) {
+            ln -= ln_factorial(*c);
+            if *c > 0 {
+                ln += *c as f64 * p.ln();
+            }
+        }
+        ln
+    }
+
+    #[test]
+    fn bootstrap_leaves_out_resamples_without_a_winner_as_the_exact_distribution_does() {
+        // 12 comparisons of two variants: 2 won by the first, 10 ties. A resample draws
+        // only ties with probability (10/12)^12 = 0.112, more than the 2.5% tail, so
+        // keeping those flat fits pinned the interval's low end at exactly 0.
+        let mut comparisons = vec![
+            Comparison {
+                first: 0,
+                second: 1,
+                outcome: Outcome::FirstWins
+            };
+            2
+        ];
+        comparisons.extend(std::iter::repeat_n(
+            Comparison {
+                first: 0,
+                second: 1,
+                outcome: Outcome::Tie,
+            },
+            10,
+        ));
+        let options = BradleyTerryOptions::default();
+        let counts = PairCounts::from_comparisons(2, &comparisons);
+        let fit = fit_bradley_terry(&counts, &options, None);
+        let resamples = 20_000;
+        let boot = bootstrap_bradley_terry(&comparisons, 2, &options, &fit, resamples, 0.95, 7);
+        // Reference: the bootstrap distribution computed exactly, by enumerating every
+        // resample's tallies (W first wins, T ties; the second never wins here) with its
+        // multinomial probability, conditional on W > 0.
+        let n = 12u64;
+        let mut exact: Vec<(f64, f64)> = Vec::new();
+        let mut p_no_winner = 0.0;
+        for wins in 0..=n {
+            let probability =
+                ln_multinomial(n, [wins, 0, n - wins], [2.0 / 12.0, 0.0, 10.0 / 12.0]).exp();
+            if wins == 0 {
+                p_no_winner = probability;
+                continue;
+            }
+            let resample = counts_of(wins, n - wins);
+            let theta = fit_bradley_terry(&resample, &options, Some(&fit)).log_strengths[0];
+            exact.push((theta, probability));
+        }
+        assert!((p_no_winner - (10.0_f64 / 12.0).powi(12)).abs() < 1e-12);
+        let quantile = |q: f64| {
+            let total: f64 = exact.iter().map(|e| e.1).sum();
+            let mut sorted = exact.clone();
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut cumulative = 0.0;
+            for (theta, p) in sorted {
+                cumulative += p / total;
+                if cumulative >= q {
+                    return theta;
+                }
+            }
+            f64::INFINITY
+        };
+        let expected_left_out = p_no_winner * resamples as f64;
+        let sd = (expected_left_out * (1.0 - p_no_winner)).sqrt();
+        assert!(
+            (boot.without_winner as f64 - expected_left_out).abs() < 5.0 * sd,
+            "{} left out, {expected_left_out:.0} expected",
+            boot.without_winner
+        );
+        let low = boot.log_strength_intervals[0].low;
+        assert!(low > 0.0, "no longer pinned at 0: {low}");
+        // The resampled 2.5% point lies where the exact one does (the distribution is
+        // discrete: between its 2% and 3% points).
+        assert!(
+            low >= quantile(0.02) - 1e-9 && low <= quantile(0.03) + 1e-9,
+            "{low} vs [{}, {}]",
+            quantile(0.02),
+            quantile(0.03)
+        );
+        let high = boot.log_strength_intervals[0].high;
+        assert!(high >= quantile(0.97) - 1e-9 && high <= quantile(0.98) + 1e-9);
+    }
+
+    fn counts_of(first_wins: u64, ties: u64) -> PairCounts {
+        let mut c = PairCounts::new(2);
+        let comparison = |outcome| Comparison {
+            first: 0,
+            second: 1,
+            outcome,
+        };
+        c.add(comparison(Outcome::FirstWins), first_wins as f64);
+        c.add(comparison(Outcome::Tie), ties as f64);
+        c
     }
 
     #[test]

@@ -29,14 +29,16 @@
 //!     "first_wins": 10, "second_wins": 5, "ties": 3, "both_bad": 0,
 //!     "win_rate": {"estimate": 0.667, "low": 0.417, "high": 0.848},
 //!     "sign_test_p": 0.302, "holm_p": 0.604, "significant": false,
-//!     "more_judgements_needed": 12
+//!     "more_judgements_needed": 12,
+//!     "sequential": {"e_value": 1.9, "p": 0.526, "holm_p": 1.0, "may_stop": false}
 //!   }],
 //!   "ranking": {
 //!     "model": "bradley_terry_davidson",
 //!     "variants": [{"name": "prompt+rag", "rank": 1, "log_strength": 0.34,
 //!                   "strength": 1.41, "interval": {"low": -0.2, "high": 0.9}}],
 //!     "tie_parameter": 0.29, "tie_parameter_interval": {"low": 0.1, "high": 0.5},
-//!     "prior_precision": 0.01, "resamples": 1000, "seed": 1, "converged": true,
+//!     "prior_precision": 0.01, "resamples": 1000, "resamples_without_winner": 0,
+//!     "seed": 1, "converged": true,
 //!     "connected": true, "components": [["fine-tuned", "prompt", "prompt+rag"]]
 //!   },
 //!   "position_bias": {"a_wins": 30, "decisive": 52,
@@ -62,12 +64,23 @@
 //!   counted separately), so the rate and the test are about the same verdicts.
 //!   `holm_p` adjusts the pairs' sign-test p-values together (Holm 1979) and
 //!   `significant` is `holm_p < alpha`. `more_judgements_needed` estimates how many
-//!   more verdicts with a winner would make the unadjusted sign test reach `alpha`
-//!   if the observed rate holds (`null`: even, or beyond a billion).
+//!   more verdicts with a winner this pair needs before `significant` turns yes (its
+//!   Holm-adjusted p below `alpha`, the other pairs as they stand) if its observed
+//!   rate holds (`0`: already significant; `null`: even, or beyond a billion).
+//! - `sign_test_p`, `holm_p`, `significant` and `more_judgements_needed` are the
+//!   fixed-sample test: valid when the number of judgements was fixed before looking.
+//!   Looking as ratings arrive and stopping at the first p < alpha makes false wins
+//!   far likelier than alpha. `sequential` is the test for that: the Beta-mixture
+//!   e-value `e_value` of the pair's wins against losses (see
+//!   [`stats::mixture_log_e_value`]), its anytime-valid `p` = min(1, 1/E), `holm_p`
+//!   adjusted across the pairs, and `may_stop` = `holm_p < alpha`: stopping on that
+//!   pair now, or at any later look, keeps the chance of a false win below alpha.
 //! - `ranking`: Bradley–Terry with Davidson's ties, fitted by penalised maximum
 //!   likelihood (see [`stats::fit_bradley_terry`]); `both_bad` counts as a tie,
 //!   since neither side was preferred. Log-strengths sum to 0 (strengths have
-//!   geometric mean 1); intervals come from resampling verdicts with `seed`.
+//!   geometric mean 1); intervals come from resampling verdicts with `seed`, leaving
+//!   out (and counting in `resamples_without_winner`) any resample that drew no
+//!   verdict with a winner, whose flat fit would pin sparse intervals at 0.
 //!   `components` lists the groups of variants linked by comparisons: with more
 //!   than one, strengths compare only within a group.
 //! - `position_bias`: the share of verdicts with a winner won by whichever variant
@@ -304,6 +317,8 @@ pub struct PairStats {
     pub holm_p: f64,
     pub significant: bool,
     pub more_judgements_needed: Option<u64>,
+    /// The anytime-valid test: whether watching ratings arrive may stop on this pair now.
+    pub sequential: stats::SequentialTest,
 }
 
 /// The Bradley–Terry–Davidson ranking.
@@ -316,6 +331,8 @@ pub struct Ranking {
     pub tie_parameter_interval: Option<Interval>,
     pub prior_precision: f64,
     pub resamples: usize,
+    /// Resamples with no verdict that had a winner, left out of the intervals.
+    pub resamples_without_winner: usize,
     pub seed: u64,
     pub converged: bool,
     pub connected: bool,
@@ -681,10 +698,24 @@ fn pair_stats(
         .map(|(_, t)| stats::sign_test(t[FIRST_WINS], t[SECOND_WINS]))
         .collect();
     let holm = stats::holm_adjust(&p_values);
+    // The count of judgements still needed uses the rule `significant` shows: this pair's
+    // Holm-adjusted p below alpha, the other pairs' p-values as they stand.
+    let needed = |index: usize, t: &[u64; CATEGORIES]| {
+        let mut others = p_values.clone();
+        others.remove(index);
+        let rule = stats::HolmWithOthers::new(&others);
+        stats::judgements_needed_until(t[FIRST_WINS], t[SECOND_WINS], |p| rule.adjusted(p) < alpha)
+    };
+    let counts: Vec<(u64, u64)> = tallies
+        .iter()
+        .map(|(_, t)| (t[FIRST_WINS], t[SECOND_WINS]))
+        .collect();
+    let sequential = stats::sequential_tests(&counts, alpha);
     tallies
         .iter()
+        .enumerate()
         .zip(p_values.iter().zip(holm))
-        .map(|(((first, second), t), (&p, holm_p))| PairStats {
+        .map(|((index, ((first, second), t)), (&p, holm_p))| PairStats {
             first: coding.variants[*first as usize].to_owned(),
             second: coding.variants[*second as usize].to_owned(),
             first_wins: t[FIRST_WINS],
@@ -695,7 +726,8 @@ fn pair_stats(
             sign_test_p: p,
             holm_p,
             significant: holm_p < alpha,
-            more_judgements_needed: stats::judgements_needed(t[FIRST_WINS], t[SECOND_WINS], alpha),
+            more_judgements_needed: needed(index, t),
+            sequential: sequential[index],
         })
         .collect()
 }
@@ -782,6 +814,12 @@ fn ranking(
     if !fit.converged {
         notes.push("the Bradley-Terry fit did not converge; treat the ranking as rough".to_owned());
     }
+    if bootstrap.without_winner > 0 {
+        notes.push(format!(
+            "{} of {} bootstrap resamples had no winner: left out of the intervals",
+            bootstrap.without_winner, bootstrap.resamples
+        ));
+    }
     if bootstrap.unconverged > 0 {
         notes.push(format!(
             "{} of {} bootstrap fits did not converge",
@@ -817,6 +855,7 @@ fn ranking(
         tie_parameter_interval: bootstrap.tie_parameter_interval,
         prior_precision: bt_options.prior_precision,
         resamples: bootstrap.resamples,
+        resamples_without_winner: bootstrap.without_winner,
         seed: options.seed,
         converged: fit.converged,
         connected: components.len() <= 1,
@@ -1083,7 +1122,7 @@ pub fn render_table(report: &StatsReport) -> String {
     );
 
     out.push_str(
-        "\nPairs (win rate of the first; ties and both-bad excluded; p: exact sign test)\n",
+        "\nPairs (win rate of the first; ties and both-bad excluded; p: exact sign test, fixed-sample: not for peeking, see the sequential test)\n",
     );
     let rows: Vec<Vec<String>> = report
         .pairs
@@ -1130,6 +1169,35 @@ pub fn render_table(report: &StatsReport) -> String {
         ],
         &rows,
     ));
+
+    if !report.pairs.is_empty() {
+        out.push_str(
+            "\nSequential test (anytime-valid: may stop at any look; Beta-mixture e-value, Holm across pairs)\n",
+        );
+        let rows: Vec<Vec<String>> = report
+            .pairs
+            .iter()
+            .map(|p| {
+                vec![
+                    p.first.clone(),
+                    p.second.clone(),
+                    format!("{:.3}", p.sequential.e_value),
+                    p_value(p.sequential.p),
+                    p_value(p.sequential.holm_p),
+                    if p.sequential.may_stop {
+                        "yes".to_owned()
+                    } else {
+                        "not yet".to_owned()
+                    },
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["first", "second", "e-value", "p", "Holm p", "may stop"],
+            &[false, false, true, true, true, false],
+            &rows,
+        ));
+    }
 
     if let Some(ranking) = &report.ranking {
         let _ = writeln!(
@@ -1469,6 +1537,38 @@ mod tests {
             .map(|m| (m.variant.as_str(), m.mean))
             .collect();
         assert_eq!(means, vec![("x", 5.0), ("y", 2.0)]);
+    }
+
+    #[test]
+    fn more_judgements_needed_follows_the_adjusted_decision() {
+        // Two pairs at 12-3 each: sign test p = 0.0352 apiece, Holm 0.0703. The old count
+        // used the unadjusted p and read "0 more needed" next to "significant: no".
+        let mut verdicts = Vec::new();
+        for (x, y) in [("p", "q"), ("q", "r")] {
+            for i in 0..15 {
+                let winner = if i < 12 { Winner::A } else { Winner::B };
+                verdicts.push(verdict("ana", &format!("c{i}"), x, y, winner));
+            }
+        }
+        let report = analyse(&verdicts, &AnalyseOptions::default());
+        for pair in &report.pairs {
+            assert!((pair.sign_test_p - 0.035_156_25).abs() < 1e-9, "{pair:?}");
+            assert!(!pair.significant);
+            let more = pair.more_judgements_needed.expect("a lead to extrapolate");
+            assert!(more > 0, "{pair:?}");
+            // At 4:1 with the other pair as it stands, that many more makes Holm p < alpha
+            // and one fewer does not.
+            let holm_at = |n: u64| {
+                let total = 15 + n;
+                let wins = ((0.8 * total as f64).round()) as u64;
+                stats::holm_adjust(&[stats::sign_test(wins, total - wins), pair.sign_test_p])[0]
+            };
+            assert!(holm_at(more) < 0.05 && holm_at(more - 1) >= 0.05, "{more}");
+        }
+        // One pair alone: the adjusted rule is the plain one.
+        let alone = analyse(&verdicts[..15], &AnalyseOptions::default());
+        assert!(alone.pairs[0].significant);
+        assert_eq!(alone.pairs[0].more_judgements_needed, Some(0));
     }
 
     #[test]

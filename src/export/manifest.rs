@@ -217,6 +217,9 @@ pub struct Filters {
     /// Raters who had to agree (preference pairs; sft outputs that were rated).
     pub consensus: u32,
     pub include_failing: bool,
+    /// sft: outputs a rater gave one of these labels were left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -125,6 +125,8 @@ pub struct Options {
     pub consensus: Option<u32>,
     /// sft: keep outputs that failed a check.
     pub include_failing: bool,
+    /// sft: leave out outputs a rater gave one of these failure-mode labels.
+    pub exclude_labels: Vec<String>,
     pub redact: bool,
     pub dedupe: bool,
     pub decontaminate: bool,
@@ -152,6 +154,7 @@ impl Options {
             min_rubric: BTreeMap::new(),
             consensus: None,
             include_failing: false,
+            exclude_labels: Vec::new(),
             redact: true,
             dedupe: true,
             decontaminate: true,
@@ -228,6 +231,7 @@ pub mod reason {
     pub const NO_CONSENSUS: &str = "no_consensus";
     pub const NO_RUBRIC_SCORE: &str = "no_rubric_score";
     pub const BELOW_MIN_RUBRIC: &str = "below_min_rubric";
+    pub const EXCLUDED_LABEL: &str = "excluded_label";
     pub const EVAL_SPLIT: &str = "eval_split";
     pub const NO_REFERENCE: &str = "no_reference";
     pub const MATCHES_EVAL_CASE: &str = "matches_eval_case";

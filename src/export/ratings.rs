@@ -126,6 +126,8 @@ pub struct RatingIndex {
     pub raters: BTreeSet<String>,
     /// Rubric scores per output and dimension: (sum, n).
     scores: HashMap<OutputRef, BTreeMap<String, (u64, u32)>>,
+    /// Failure-mode labels per output: how many raters gave each.
+    labels: HashMap<OutputRef, BTreeMap<String, u32>>,
 }
 
 impl RatingIndex {
@@ -171,6 +173,18 @@ impl RatingIndex {
                 .entry(comparison.clone())
                 .or_default()
                 .add(r.winner);
+            for (variant, labels) in &r.labels {
+                let out = OutputRef {
+                    run_id: comparison.run_id.clone(),
+                    case_id: comparison.case_id.clone(),
+                    repeat: comparison.repeat,
+                    variant: variant.clone(),
+                };
+                let entry = self.labels.entry(out).or_default();
+                for l in labels {
+                    *entry.entry(l.clone()).or_default() += 1;
+                }
+            }
             for (variant, dims) in &r.scores {
                 let out = OutputRef {
                     run_id: comparison.run_id.clone(),
@@ -186,6 +200,11 @@ impl RatingIndex {
                 }
             }
         }
+    }
+
+    /// The failure-mode labels raters put on an output, with how many raters gave each.
+    pub fn labels(&self, out: &OutputRef) -> Option<&BTreeMap<String, u32>> {
+        self.labels.get(out).filter(|l| !l.is_empty())
     }
 
     /// The mean score an output got on a rubric dimension, over every rater who scored it.
@@ -257,6 +276,7 @@ mod tests {
             winner,
             scores: BTreeMap::new(),
             note: None,
+            labels: std::collections::BTreeMap::new(),
             gold: false,
             elapsed_ms: 100,
             at_ms,

@@ -201,6 +201,7 @@ pub fn export(
             min_rubric: opts.min_rubric.clone(),
             consensus,
             include_failing: opts.include_failing,
+            exclude_labels: opts.exclude_labels.clone(),
         },
         hygiene: Hygiene {
             redact: opts.redact,
@@ -297,6 +298,22 @@ fn validate(session: &Session, opts: &Options) -> Result<u32, ExportError> {
     }
     if opts.consensus == Some(0) {
         return usage("--consensus 0: at least one rater must have chosen the winner".into());
+    }
+    if opts.format != Format::Sft && !opts.exclude_labels.is_empty() {
+        return usage(
+            "--exclude-label applies to --format sft (rubric and raw exports carry the labels)"
+                .into(),
+        );
+    }
+    let known = crate::rating::labels::of_session(session);
+    for label in &opts.exclude_labels {
+        if !known.contains(label) {
+            return usage(format!(
+                "--exclude-label {label}: not a label of session {} (its labels: {})",
+                session.path.display(),
+                known.join(", ")
+            ));
+        }
     }
     if opts.format == Format::Raw && !opts.min_rubric.is_empty() {
         return usage(
@@ -1037,6 +1054,15 @@ impl<'a> Ctx<'a> {
         if let Err(why) = self.min_rubric(&me) {
             return Ok(Err(why));
         }
+        if let Some(given) = self.ratings.labels(&me)
+            && self
+                .opts
+                .exclude_labels
+                .iter()
+                .any(|l| given.contains_key(l))
+        {
+            return Ok(Err(reason::EXCLUDED_LABEL));
+        }
         let prompt = match self.prompt(variant, case, o) {
             Ok(p) => p,
             Err(p) => return Ok(Err(p.reason())),
@@ -1423,6 +1449,7 @@ impl<'a> Ctx<'a> {
             "mean": mean,
             "winner": r.winner,
             "preferred": r.preferred() == Some(variant),
+            "labels": r.labels.get(variant).cloned().unwrap_or_default(),
             "note": note,
             "output": text,
         });
@@ -1502,7 +1529,15 @@ impl<'a> Ctx<'a> {
                 ..p.clone()
             })
             .collect();
+        let me = OutputRef {
+            run_id: o.run_id.clone(),
+            case_id: o.case_id.clone(),
+            repeat: o.repeat,
+            variant: o.variant.clone(),
+        };
+        let labels = self.ratings.labels(&me).cloned().unwrap_or_default();
         let row = RawRow {
+            labels,
             run_id: &o.run_id,
             variant: &o.variant,
             case_id: &o.case_id,
@@ -1571,6 +1606,9 @@ struct RawRow<'a> {
     passages: Vec<PassageRecord>,
     schema_attempts: usize,
     finished_ms: u64,
+    /// Failure-mode labels raters gave this output, with how many raters gave each.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: BTreeMap<String, u32>,
 }
 
 /// The rubric's dimensions in the session's order, then any others the ratings carry.

@@ -5,6 +5,7 @@
 //! No terminal here: the rating screen is `tui::rate`, the store records are
 //! `store::ratings`.
 
+pub mod labels;
 pub mod mask;
 pub mod owner;
 pub mod queue;

@@ -48,6 +48,9 @@ pub struct OwnerReport {
     pub gold_ratings: usize,
     pub raters: Vec<RaterProgress>,
     pub rubric_kappa: Vec<DimensionKappa>,
+    /// Failure-mode labels per variant: each label the session offers, with its count and
+    /// rate among the variant's rated outputs (gold items aside).
+    pub labels: Vec<crate::rating::labels::LabelCount>,
     pub stats: StatsReport,
 }
 
@@ -165,6 +168,7 @@ pub fn report(
         gold_ratings: ratings.iter().filter(|r| r.gold).count(),
         raters: progress,
         rubric_kappa: rubric_kappa(session, &verdicts),
+        labels: crate::rating::labels::counts(session, ratings, confidence),
         stats,
     }
 }
@@ -241,6 +245,7 @@ mod tests {
             winner,
             scores: BTreeMap::new(),
             note: None,
+            labels: std::collections::BTreeMap::new(),
             gold: false,
             elapsed_ms: 1000,
             at_ms: 1,

@@ -27,6 +27,8 @@ pub struct RatingRow {
     /// Rubric scores per variant name, then per dimension.
     pub scores: BTreeMap<String, BTreeMap<String, u8>>,
     pub note: Option<String>,
+    /// Failure-mode labels per variant name.
+    pub labels: BTreeMap<String, Vec<String>>,
     pub elapsed_ms: u64,
     pub at_ms: u64,
     /// `at_ms` as UTC date and time.
@@ -52,6 +54,7 @@ impl RatingRow {
             gold: r.gold,
             scores: r.scores.clone(),
             note: r.note.clone(),
+            labels: r.labels.clone(),
             elapsed_ms: r.elapsed_ms,
             at_ms: r.at_ms,
             at: format_time(r.at_ms),
@@ -130,6 +133,9 @@ pub fn write_csv(
             header.push(format!("{side}_{d}"));
         }
     }
+    // Labels of each side, `;`-separated (label names have no `;`).
+    header.push("a_labels".to_owned());
+    header.push("b_labels".to_owned());
     w.write_record(&header)?;
     for r in ratings {
         let row = RatingRow::of(r);
@@ -162,6 +168,14 @@ pub fn write_csv(
                         .unwrap_or_default(),
                 );
             }
+        }
+        for variant in [&row.a, &row.b] {
+            rec.push(
+                row.labels
+                    .get(variant)
+                    .map(|l| l.join(";"))
+                    .unwrap_or_default(),
+            );
         }
         w.write_record(&rec)?;
     }

@@ -572,6 +572,14 @@ impl<'a> Checker<'a> {
             |g| (0.0..=1.0).contains(&g),
             "a share from 0 to 1",
         );
+        for (i, label) in r.labels.iter().enumerate() {
+            if let Err(why) = crate::rating::labels::check_name(label) {
+                self.report(&ypath!["rating", "labels", i], ProblemKind::Invalid(why));
+            }
+        }
+        if let Err(why) = crate::rating::labels::check_count(&r.labels) {
+            self.report(&ypath!["rating", "labels"], ProblemKind::Invalid(why));
+        }
     }
 
     /// Applies `inherits`, loads output schemas. A template that cannot be resolved is left

@@ -483,6 +483,10 @@ pub struct RatingSpec {
     /// Minutes after which an idle rater's unrated comparisons are released to others.
     #[serde(default = "default_release_after")]
     pub release_after_minutes: u64,
+    /// The session's own failure-mode labels, offered after the built-in ones
+    /// (`hallucination`, `formatting_error`, `tone_violation`, `unsafe`, `off_task`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 fn default_raters() -> u32 {

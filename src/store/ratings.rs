@@ -53,6 +53,9 @@ pub struct RatingRecord {
     pub scores: BTreeMap<String, BTreeMap<String, u8>>,
     #[serde(default)]
     pub note: Option<String>,
+    /// Failure-mode labels per variant name (see `rating::labels`), in the order given.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, Vec<String>>,
     /// A gold item: the session says which variant is better.
     #[serde(default)]
     pub gold: bool,
@@ -216,6 +219,7 @@ mod tests {
             winner: Winner::B,
             scores: BTreeMap::new(),
             note: None,
+            labels: BTreeMap::new(),
             gold: false,
             elapsed_ms: 1200,
             at_ms,

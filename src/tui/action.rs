@@ -71,6 +71,10 @@ pub enum Action {
     CycleVariant,
     /// Compare with the same variant in an earlier run.
     CompareEarlier,
+    /// Choose the run shown in Results and Compare.
+    PickRun,
+    /// Resume the shown run where it was interrupted.
+    ResumeRun,
     /// Show or hide what retrieval gave the focused case (query, passages, kept, cited).
     InspectRetrieval,
     /// Sort the results table by the next column.
@@ -95,6 +99,32 @@ pub enum Action {
     Cut,
     /// Paste what was copied or cut last.
     Paste,
+    /// Rating: the left output is better.
+    RateLeft,
+    /// Rating: the right output is better.
+    RateRight,
+    /// Rating: a tie.
+    RateTie,
+    /// Rating: both outputs are bad.
+    RateBothBad,
+    /// Rating: take back the last rubric score.
+    TakeBackScore,
+    /// Rating: write a note for this comparison.
+    WriteNote,
+    /// Rating: undo the last rating.
+    UndoRating,
+    /// Rating: skip this comparison (it comes back at the end).
+    SkipComparison,
+    /// Rating: word diff on or off.
+    ToggleWordDiff,
+    /// Rating: show or hide the case inputs.
+    ToggleInputs,
+    /// Rating: side by side, stacked or automatic.
+    CycleLayout,
+    /// Rating: failure-mode labels for the left output.
+    LabelsLeft,
+    /// Rating: failure-mode labels for the right output.
+    LabelsRight,
 }
 
 impl Action {
@@ -133,6 +163,8 @@ impl Action {
         Action::CycleDiffMode,
         Action::CycleVariant,
         Action::CompareEarlier,
+        Action::PickRun,
+        Action::ResumeRun,
         Action::InspectRetrieval,
         Action::SortNext,
         Action::FilterFailed,
@@ -145,5 +177,39 @@ impl Action {
         Action::Copy,
         Action::Cut,
         Action::Paste,
+        Action::RateLeft,
+        Action::RateRight,
+        Action::RateTie,
+        Action::RateBothBad,
+        Action::TakeBackScore,
+        Action::WriteNote,
+        Action::UndoRating,
+        Action::SkipComparison,
+        Action::ToggleWordDiff,
+        Action::ToggleInputs,
+        Action::CycleLayout,
+        Action::LabelsLeft,
+        Action::LabelsRight,
     ];
+
+    /// Whether the action belongs to the rating screen (which reads its keys itself: the
+    /// command palette, which the rating screen does not open, leaves these out).
+    pub fn is_rating(self) -> bool {
+        matches!(
+            self,
+            Action::RateLeft
+                | Action::RateRight
+                | Action::RateTie
+                | Action::RateBothBad
+                | Action::TakeBackScore
+                | Action::WriteNote
+                | Action::UndoRating
+                | Action::SkipComparison
+                | Action::ToggleWordDiff
+                | Action::ToggleInputs
+                | Action::CycleLayout
+                | Action::LabelsLeft
+                | Action::LabelsRight
+        )
+    }
 }

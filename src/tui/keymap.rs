@@ -697,7 +697,11 @@ mod tests {
                 assert_eq!(km.lookup(Context::Results, &key(k)), Some(action));
             }
         }
-        assert_eq!(km.lookup(Context::Run, &key("R")), Some(Action::StartRun));
+        assert_eq!(km.lookup(Context::Run, &key("u")), Some(Action::ResumeRun));
+        assert_eq!(
+            km.lookup(Context::Results, &key("R")),
+            Some(Action::PickRun)
+        );
         assert_eq!(km.lookup(Context::Run, &key("r")), Some(Action::StartRun));
         assert_eq!(
             km.lookup(Context::Run, &key("space")),
@@ -715,7 +719,12 @@ mod tests {
             km.lookup(Context::Templates, &key("ctrl-s")),
             Some(Action::Save)
         );
-        assert!(km.bindings(Context::Rate).is_empty());
+        assert_eq!(km.lookup(Context::Rate, &key("h")), Some(Action::RateLeft));
+        assert_eq!(
+            km.lookup(Context::Rate, &key("[")),
+            Some(Action::LabelsLeft)
+        );
+        assert_eq!(km.lookup(Context::Rate, &key("left")), Some(Action::Left));
     }
 
     #[test]

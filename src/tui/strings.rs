@@ -34,14 +34,16 @@ pub fn describe(action: Action) -> &'static str {
         Action::Versions => "Show the template's version history",
         Action::StartRun => "Run the chosen variants on the chosen cases",
         Action::CancelRun => "Cancel the run in progress",
-        Action::CycleCases => "Cycle which cases to run: all, a tag, failed last time",
+        Action::CycleCases => "Cycle which cases to run: all, a tag, errored, failed a check",
         Action::ToggleVariant => "Include or leave out the focused variant",
         Action::NextCase => "Show the next case",
         Action::PrevCase => "Show the previous case",
         Action::NextDiffering => "Jump to the next case whose outputs differ",
         Action::CycleDiffMode => "Cycle the diff: word, line, unified",
         Action::CycleVariant => "Cycle the variant shown on the right",
-        Action::CompareEarlier => "Compare with the same variant in an earlier run",
+        Action::CompareEarlier => "Compare with the same variant in an earlier run you choose",
+        Action::PickRun => "Choose which run of this session is shown",
+        Action::ResumeRun => "Resume the shown run where it was interrupted",
         Action::InspectRetrieval => {
             "Show what retrieval gave this case: query, passages, kept, cited"
         }
@@ -56,6 +58,19 @@ pub fn describe(action: Action) -> &'static str {
         Action::Copy => "Copy the selection (shift+arrows select)",
         Action::Cut => "Cut the selection",
         Action::Paste => "Paste what was copied or cut",
+        Action::RateLeft => "Rating: the left output is better",
+        Action::RateRight => "Rating: the right output is better",
+        Action::RateTie => "Rating: a tie",
+        Action::RateBothBad => "Rating: both outputs are bad",
+        Action::TakeBackScore => "Rating: take back the last rubric score",
+        Action::WriteNote => "Rating: write a note for this comparison",
+        Action::UndoRating => "Rating: undo the last rating",
+        Action::SkipComparison => "Rating: skip this comparison (it comes back at the end)",
+        Action::ToggleWordDiff => "Rating: word diff on or off",
+        Action::ToggleInputs => "Rating: show or hide the case inputs",
+        Action::CycleLayout => "Rating: side by side, stacked or automatic",
+        Action::LabelsLeft => "Rating: failure-mode labels for the left output",
+        Action::LabelsRight => "Rating: failure-mode labels for the right output",
     }
 }
 
@@ -95,6 +110,8 @@ pub fn hint(action: Action) -> &'static str {
         Action::CycleDiffMode => "diff mode",
         Action::CycleVariant => "variant",
         Action::CompareEarlier => "earlier run",
+        Action::PickRun => "runs",
+        Action::ResumeRun => "resume",
         Action::InspectRetrieval => "retrieval",
         Action::SortNext => "sort",
         Action::FilterFailed => "failed",
@@ -107,6 +124,19 @@ pub fn hint(action: Action) -> &'static str {
         Action::Copy => "copy",
         Action::Cut => "cut",
         Action::Paste => "paste",
+        Action::RateLeft => "left better",
+        Action::RateRight => "right better",
+        Action::RateTie => "tie",
+        Action::RateBothBad => "both bad",
+        Action::TakeBackScore => "unscore",
+        Action::WriteNote => "note",
+        Action::UndoRating => "undo rating",
+        Action::SkipComparison => "skip",
+        Action::ToggleWordDiff => "diff",
+        Action::ToggleInputs => "inputs",
+        Action::CycleLayout => "layout",
+        Action::LabelsLeft => "labels left",
+        Action::LabelsRight => "labels right",
     }
 }
 
@@ -160,6 +190,7 @@ fn hinted(context: Context) -> &'static [(Action, Option<&'static str>)] {
             (Action::CycleCases, None),
             (Action::StartRun, None),
             (Action::CancelRun, None),
+            (Action::ResumeRun, None),
         ],
         Context::Compare => &[
             (Action::NextCase, None),
@@ -167,6 +198,7 @@ fn hinted(context: Context) -> &'static [(Action, Option<&'static str>)] {
             (Action::CycleDiffMode, None),
             (Action::CycleVariant, None),
             (Action::CompareEarlier, None),
+            (Action::PickRun, None),
         ],
         Context::Results => &[
             (Action::Select, Some("compare")),
@@ -174,6 +206,7 @@ fn hinted(context: Context) -> &'static [(Action, Option<&'static str>)] {
             (Action::FilterFailed, None),
             (Action::FilterDiffering, None),
             (Action::FilterTag, None),
+            (Action::PickRun, None),
         ],
         Context::Help => &[
             (Action::Back, Some("close")),

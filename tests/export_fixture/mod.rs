@@ -213,6 +213,7 @@ pub fn build() -> Fixture {
                     })
                     .collect(),
                 note: Some("reach me at rater@example.org".into()),
+                labels: BTreeMap::new(),
                 gold: false,
                 elapsed_ms: 900,
                 at_ms: 10_000 + seq,

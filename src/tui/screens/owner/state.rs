@@ -103,7 +103,7 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
     ));
     for p in &st.pairs {
         out.push(format!(
-            "  {} vs {}: {}-{} ({} tie, {} both bad) · {} [{}, {}] · p {:.4} · Holm {:.4}{}",
+            "  {} vs {}: {}-{} ({} tie, {} both bad) · {} [{}, {}] · fixed p {:.4} · Holm {:.4}{}",
             p.first,
             p.second,
             p.first_wins,
@@ -117,6 +117,18 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
             p.holm_p,
             if p.significant { " · significant" } else { "" }
         ));
+        let q = &p.sequential;
+        out.push(format!(
+            "    sequential (anytime-valid): e-value {:.2} · p {:.4} · Holm {:.4} · {}",
+            q.e_value,
+            q.p,
+            q.holm_p,
+            if q.may_stop {
+                "may stop now"
+            } else {
+                "keep rating"
+            }
+        ));
     }
     if let Some(rank) = &st.ranking {
         out.push(String::new());
@@ -127,6 +139,36 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
                 v.rank, v.name, v.log_strength, v.interval.low, v.interval.high
             ));
         }
+    }
+    out.push(String::new());
+    out.push("Failure labels (share of each variant's rated outputs)".into());
+    let mut any = false;
+    let mut variants: Vec<&str> = r.labels.iter().map(|l| l.variant.as_str()).collect();
+    variants.dedup();
+    for variant in variants {
+        let given: Vec<String> = r
+            .labels
+            .iter()
+            .filter(|l| l.variant == variant && l.count > 0)
+            .map(|l| {
+                format!(
+                    "{} {}/{} {} [{}, {}]",
+                    l.label,
+                    l.count,
+                    l.rated,
+                    l.rate.estimate.map_or_else(|| "n/a".into(), pct),
+                    pct(l.rate.low),
+                    pct(l.rate.high)
+                )
+            })
+            .collect();
+        if !given.is_empty() {
+            any = true;
+            out.push(format!("  {variant}: {}", given.join(" · ")));
+        }
+    }
+    if !any {
+        out.push("  none given yet ([ or ] on the rating screen labels a side)".into());
     }
     let pb = &st.position_bias;
     out.push(String::new());
@@ -145,9 +187,9 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
             p.first,
             p.second,
             match p.more_judgements_needed {
-                Some(0) => "already significant (unadjusted)".to_owned(),
+                Some(0) => "already significant (fixed-sample, Holm-adjusted)".to_owned(),
                 Some(n) => format!(
-                    "about {n} more judgements with a winner to reach p < {}",
+                    "about {n} more decisive judgements for Holm p < {} (fixed-sample)",
                     st.alpha
                 ),
                 None => "no estimate (even, or beyond reach)".to_owned(),

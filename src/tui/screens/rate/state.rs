@@ -41,6 +41,24 @@ pub struct Draft {
     /// Rubric scores in entry order: every dimension for the left, then for the right.
     pub scores: Vec<u8>,
     pub note: Option<String>,
+    /// Failure-mode labels of the left output, then the right, in the order given.
+    pub labels: [Vec<String>; 2],
+}
+
+/// A side of the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Left,
+    Right,
+}
+
+impl Side {
+    pub fn index(self) -> usize {
+        match self {
+            Side::Left => 0,
+            Side::Right => 1,
+        }
+    }
 }
 
 pub struct RatingScreen {
@@ -82,6 +100,10 @@ pub struct RatingScreen {
     pub leaving: bool,
     /// Comparisons of the run left out (an output missing or failed).
     pub left_out: usize,
+    /// The failure-mode labels the session offers, in picker order.
+    pub labels: Vec<String>,
+    /// The label picker, open for this side.
+    pub picking: Option<Side>,
 }
 
 impl RatingScreen {
@@ -113,6 +135,11 @@ impl RatingScreen {
             help: false,
             leaving: false,
             left_out: 0,
+            labels: crate::rating::labels::BUILT_IN
+                .iter()
+                .map(|l| (*l).to_owned())
+                .collect(),
+            picking: None,
         }
     }
 

@@ -1,35 +1,40 @@
 //! The rating screen's and the owner's view's `update`.
 //!
-//! Keys of the rating screen (fixed, so a verdict is one key and scores are digits):
+//! Keys of the rating screen come from the keymap's `rate` section (falling back to
+//! `global`), so each can be rebound; the defaults:
 //!
-//! | key | does |
-//! | --- | --- |
-//! | `h` `←` | left is better |
-//! | `l` `→` | right is better |
-//! | `t` `=` | tie |
-//! | `x` | both are bad |
-//! | `1`..`9` (`0` = 10) | next rubric score: each dimension for the left, then the right |
-//! | `backspace` | take back the last score |
-//! | `n` | write a note (enter keeps it, esc drops it) |
-//! | `u` | undo the last rating |
-//! | `s` | skip: this comparison comes back after the others |
-//! | `w` `i` `v` | word diff, case inputs, side by side or stacked |
-//! | `j` `k` `pgdn` `pgup` | scroll the outputs |
-//! | `?` | help |
-//! | `q` `ctrl-c` | leave (`esc` too, from the workbench) |
+//! | key | action | does |
+//! | --- | --- | --- |
+//! | `h` `←` | `rate_left` (`left`) | left is better |
+//! | `l` `→` | `rate_right` (`right`) | right is better |
+//! | `t` `=` | `rate_tie` | tie |
+//! | `x` | `rate_both_bad` | both are bad |
+//! | `1`..`9` (`0` = 10) | (fixed) | next rubric score: each dimension for the left, then the right |
+//! | `backspace` | `take_back_score` | take back the last score |
+//! | `[` `]` | `labels_left`, `labels_right` | failure-mode labels of a side: one key per label toggles it, esc or enter closes |
+//! | `n` | `write_note` | write a note (enter keeps it, esc drops it) |
+//! | `u` | `undo_rating` | undo the last rating |
+//! | `s` | `skip_comparison` | skip: this comparison comes back after the others |
+//! | `w` `i` `v` | `toggle_word_diff`, `toggle_inputs`, `cycle_layout` | word diff, case inputs, side by side or stacked |
+//! | `j` `k` `pgdn` `pgup` | `down`, `up`, `page_down`, `page_up` | scroll the outputs |
+//! | `?` | `help` | help |
+//! | `q` `ctrl-c` | `quit` | leave (`esc` = `back` too, from the workbench) |
 //!
-//! A verdict without scores is one key; with three dimensions for both sides, seven. The
-//! verdict is written and flushed before the next comparison shows; keys typed while a
+//! A verdict without scores is one key; with three dimensions for both sides, seven; a
+//! label adds two (open the side's labels, the label's key). The verdict, its scores and
+//! labels are written and flushed before the next comparison shows; keys typed while a
 //! write is in flight wait and are replayed after it, in order.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::state::{Arrange, Draft, Pending, Phase, RatingScreen};
+use super::state::{Arrange, Draft, Pending, Phase, RatingScreen, Side};
 use super::{RateEffect, RateMsg};
 use crate::diff::DiffMode;
 use crate::store::{RatingRecord, Winner};
+use crate::tui::action::Action;
 use crate::tui::input::{Key, KeyCode, Modifiers};
+use crate::tui::keymap::{Context, Keymap};
 use crate::tui::msg::Effect;
 use crate::tui::state::State;
 
@@ -59,6 +64,7 @@ pub fn start(state: &mut State, rater: &str, run: Option<String>, fixed: bool) -
         state.session.file.rubric.clone(),
     );
     screen.fixed = fixed;
+    screen.labels = crate::rating::labels::of_session(&state.session);
     state.rating = Some(screen);
     fx(RateEffect::Open {
         rater: rater.to_owned(),
@@ -67,8 +73,11 @@ pub fn start(state: &mut State, rater: &str, run: Option<String>, fixed: bool) -
 }
 
 /// Keys go here before the workbench's keymap. `None`: not ours, handle as usual.
-pub fn on_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
-    state.rating.is_some().then(|| screen_key(state, key))
+pub fn on_key(state: &mut State, keymap: &Keymap, key: Key) -> Option<Vec<Effect>> {
+    state
+        .rating
+        .is_some()
+        .then(|| screen_key(state, keymap, key))
 }
 
 /// Pasted text goes into the note being typed. `true` when it was taken.
@@ -95,12 +104,14 @@ fn is_ctrl_c(key: &Key) -> bool {
     key.is_ctrl('c')
 }
 
-fn screen_key(state: &mut State, key: Key) -> Vec<Effect> {
+fn screen_key(state: &mut State, keymap: &Keymap, key: Key) -> Vec<Effect> {
+    let action = keymap.lookup(Context::Rate, &key);
     let Some(s) = &mut state.rating else {
         return Vec::new();
     };
     if s.pending.is_some() {
-        if is_ctrl_c(&key) || (key.code == KeyCode::Char('q') && s.note_edit.is_none()) {
+        let quits = action == Some(Action::Quit) && s.note_edit.is_none() && s.picking.is_none();
+        if is_ctrl_c(&key) || quits {
             s.leaving = true;
         } else {
             s.deferred.push_back(key);
@@ -133,51 +144,92 @@ fn screen_key(state: &mut State, key: Key) -> Vec<Effect> {
         return Vec::new();
     }
     if s.phase != Phase::Ready {
-        if matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) {
+        if matches!(action, Some(Action::Quit | Action::Back)) || key.code == KeyCode::Esc {
             return leave(state);
         }
         return Vec::new();
     }
-    match key.code {
-        KeyCode::Char('h') | KeyCode::Left => return verdict(state, Verdict::Left),
-        KeyCode::Char('l') | KeyCode::Right => return verdict(state, Verdict::Right),
-        KeyCode::Char('t' | '=') => return verdict(state, Verdict::Tie),
-        KeyCode::Char('x') => return verdict(state, Verdict::BothBad),
-        KeyCode::Char(d @ '0'..='9') => score(s, d),
-        KeyCode::Backspace => {
+    if let Some(side) = s.picking {
+        pick_label(s, side, action, key);
+        return Vec::new();
+    }
+    // Digits are rubric scores whatever the keymap says: a score is its own digit.
+    if let KeyCode::Char(d @ '0'..='9') = key.code
+        && !key.mods.contains(Modifiers::CTRL)
+    {
+        score(s, d);
+        return Vec::new();
+    }
+    let Some(action) = action else {
+        return Vec::new();
+    };
+    match action {
+        Action::RateLeft | Action::Left => return verdict(state, Verdict::Left),
+        Action::RateRight | Action::Right => return verdict(state, Verdict::Right),
+        Action::RateTie => return verdict(state, Verdict::Tie),
+        Action::RateBothBad => return verdict(state, Verdict::BothBad),
+        Action::TakeBackScore => {
             s.draft.scores.pop();
         }
-        KeyCode::Char('n') if s.current.is_some() => {
+        Action::WriteNote if s.current.is_some() => {
             s.note_edit = Some(s.draft.note.clone().unwrap_or_default());
         }
-        KeyCode::Char('u') => return undo(s),
-        KeyCode::Char('s') => skip(s, state.now_ms),
-        KeyCode::Char('w') => {
+        Action::LabelsLeft if s.current.is_some() => s.picking = Some(Side::Left),
+        Action::LabelsRight if s.current.is_some() => s.picking = Some(Side::Right),
+        Action::UndoRating => return undo(s),
+        Action::SkipComparison => skip(s, state.now_ms),
+        Action::ToggleWordDiff => {
             s.word_diff = !s.word_diff;
             refresh_diff(s);
         }
-        KeyCode::Char('i') => s.show_inputs = !s.show_inputs,
-        KeyCode::Char('v') => {
+        Action::ToggleInputs => s.show_inputs = !s.show_inputs,
+        Action::CycleLayout => {
             s.arrange = match s.arrange {
                 Arrange::Auto => Arrange::SideBySide,
                 Arrange::SideBySide => Arrange::Stacked,
                 Arrange::Stacked => Arrange::Auto,
             };
         }
-        KeyCode::Char('j') | KeyCode::Down => s.scroll = s.scroll.saturating_add(1),
-        KeyCode::Char('k') | KeyCode::Up => s.scroll = s.scroll.saturating_sub(1),
-        KeyCode::PageDown => s.scroll = s.scroll.saturating_add(10),
-        KeyCode::PageUp => s.scroll = s.scroll.saturating_sub(10),
-        KeyCode::Char('?') => s.help = true,
-        KeyCode::Char('q') => return leave(state),
-        KeyCode::Esc if !s.fixed => return leave(state),
-        KeyCode::Esc => {
+        Action::Down => s.scroll = s.scroll.saturating_add(1),
+        Action::Up => s.scroll = s.scroll.saturating_sub(1),
+        Action::PageDown => s.scroll = s.scroll.saturating_add(10),
+        Action::PageUp => s.scroll = s.scroll.saturating_sub(10),
+        Action::Help => s.help = true,
+        Action::Quit => return leave(state),
+        Action::Back if !s.fixed => return leave(state),
+        Action::Back => {
             s.draft = Draft::default();
             s.message = None;
         }
         _ => {}
     }
     Vec::new()
+}
+
+/// A key in the label picker: a label's own key toggles it on the side; the other side's
+/// labels key switches sides; esc, enter or the same side's key closes it.
+fn pick_label(s: &mut RatingScreen, side: Side, action: Option<Action>, key: Key) {
+    match (action, key.code) {
+        (Some(Action::LabelsLeft), _) if side == Side::Right => s.picking = Some(Side::Left),
+        (Some(Action::LabelsRight), _) if side == Side::Left => s.picking = Some(Side::Right),
+        (Some(Action::LabelsLeft | Action::LabelsRight), _)
+        | (_, KeyCode::Esc | KeyCode::Enter) => s.picking = None,
+        (_, KeyCode::Char(c)) if !key.mods.contains(Modifiers::CTRL) => {
+            let Some(index) = crate::rating::labels::KEYS.find(c) else {
+                return;
+            };
+            let Some(label) = s.labels.get(index).cloned() else {
+                return;
+            };
+            let chosen = &mut s.draft.labels[side.index()];
+            if let Some(at) = chosen.iter().position(|l| *l == label) {
+                chosen.remove(at);
+            } else {
+                chosen.push(label);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn score(s: &mut RatingScreen, digit: char) {
@@ -234,6 +286,12 @@ fn verdict(state: &mut State, choice: Verdict) -> Vec<Effect> {
             .or_default()
             .insert(s.rubric[slot % n].key.clone(), *value);
     }
+    let mut labels: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (variant, chosen) in [&left, &right].into_iter().zip(&s.draft.labels) {
+        if !chosen.is_empty() {
+            labels.insert(variant.clone(), chosen.clone());
+        }
+    }
     let record = RatingRecord {
         session: s.session.clone(),
         rater: s.rater.clone(),
@@ -242,6 +300,7 @@ fn verdict(state: &mut State, choice: Verdict) -> Vec<Effect> {
         winner,
         scores,
         note: s.draft.note.clone(),
+        labels,
         gold: a.gold,
         elapsed_ms: now.saturating_sub(s.shown_at_ms),
         at_ms: 0,
@@ -286,6 +345,7 @@ pub fn next(s: &RatingScreen) -> Option<usize> {
 
 fn show(s: &mut RatingScreen, item: Option<usize>, now: u64) {
     s.current = item;
+    s.picking = None;
     s.shown_at_ms = now;
     s.scroll = 0;
     refresh_diff(s);
@@ -326,7 +386,7 @@ fn leave(state: &mut State) -> Vec<Effect> {
     Vec::new()
 }
 
-pub fn on_msg(state: &mut State, msg: RateMsg) -> Vec<Effect> {
+pub fn on_msg(state: &mut State, keymap: &Keymap, msg: RateMsg) -> Vec<Effect> {
     let now = state.now_ms;
     match msg {
         RateMsg::OwnerLoaded(_) | RateMsg::OwnerFailed(_) | RateMsg::RatingsChanged => {
@@ -379,7 +439,7 @@ pub fn on_msg(state: &mut State, msg: RateMsg) -> Vec<Effect> {
             s.draft = Draft::default();
             s.skipped.retain(|x| *x != i);
             show(s, next(s), now);
-            after_write(state)
+            after_write(state, keymap)
         }
         RateMsg::SaveFailed(e) => {
             s.pending = None;
@@ -394,7 +454,7 @@ pub fn on_msg(state: &mut State, msg: RateMsg) -> Vec<Effect> {
         RateMsg::Undone(record) => {
             s.pending = None;
             let Some(pos) = s.history.iter().rposition(|(_, r)| *r == record) else {
-                return after_write(state);
+                return after_write(state, keymap);
             };
             let (i, r) = s.history.remove(pos);
             s.done[i] = false;
@@ -405,7 +465,7 @@ pub fn on_msg(state: &mut State, msg: RateMsg) -> Vec<Effect> {
                 "undone: the comparison is back with your scores; give the verdict again".into(),
                 false,
             ));
-            after_write(state)
+            after_write(state, keymap)
         }
         RateMsg::UndoFailed(e) => {
             s.pending = None;
@@ -434,15 +494,17 @@ fn draft_of(
             }
         }
     }
+    let labels_of = |variant: &str| r.labels.get(variant).cloned().unwrap_or_default();
     Draft {
         scores,
         note: r.note.clone(),
+        labels: [labels_of(&item.assignment.left), labels_of(item.right())],
     }
 }
 
 /// After a write: leave if asked, else replay the keys typed meanwhile until one of
 /// them starts another write.
-fn after_write(state: &mut State) -> Vec<Effect> {
+fn after_write(state: &mut State, keymap: &Keymap) -> Vec<Effect> {
     let Some(s) = &mut state.rating else {
         return Vec::new();
     };
@@ -456,7 +518,7 @@ fn after_write(state: &mut State) -> Vec<Effect> {
         && s.pending.is_none()
         && let Some(key) = s.deferred.pop_front()
     {
-        effects.extend(screen_key(state, key));
+        effects.extend(screen_key(state, keymap, key));
     }
     effects
 }

@@ -9,7 +9,9 @@ use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
-use super::state::{Arrange, Pending, Phase, RatingScreen};
+use super::state::{Arrange, Pending, Phase, RatingScreen, Side};
+use crate::tui::action::Action;
+use crate::tui::keymap::Context;
 use crate::tui::widgets::{View, spans_to_lines};
 
 /// Side by side from this width in `Arrange::Auto`; stacked below it.
@@ -24,7 +26,7 @@ pub fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect)
     ])
     .areas(area);
     draw_header(s, view, frame, header);
-    draw_legend(view, frame, legend);
+    draw_legend(s, view, frame, legend);
     match &s.phase {
         Phase::Loading => {
             frame.render_widget(
@@ -127,22 +129,100 @@ pub fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect)
         ),
     };
     let n = s.rubric.len();
-    for (pane, text, title, slot0) in [
-        (left, left_text, " Left · h ", 0),
-        (right, right_text, " Right · l ", n),
+    for (pane, text, side, slot0) in [
+        (left, left_text, Side::Left, 0),
+        (right, right_text, Side::Right, n),
     ] {
-        let scores = rubric_line(s, slot0, view);
+        let (name, verdict) = match side {
+            Side::Left => ("Left", Action::RateLeft),
+            Side::Right => ("Right", Action::RateRight),
+        };
+        let title = format!(" {name} · {} ", key_of(view, verdict));
+        let mut block = view
+            .block(title, true)
+            .title_bottom(rubric_line(s, slot0, view));
+        let chosen = &s.draft.labels[side.index()];
+        if !chosen.is_empty() {
+            block = block.title_top(
+                Line::styled(format!(" {} ", chosen.join(", ")), view.theme.warn)
+                    .alignment(Alignment::Right),
+            );
+        }
         frame.render_widget(
             Paragraph::new(text)
                 .wrap(Wrap { trim: false })
                 .scroll((s.scroll, 0))
-                .block(view.block(title, true).title_bottom(scores)),
+                .block(block),
             pane,
         );
     }
-    if s.help {
-        draw_help(view, frame, area);
+    if let Some(side) = s.picking {
+        draw_labels(s, side, view, frame, area);
     }
+    if s.help {
+        draw_help(s, view, frame, area);
+    }
+}
+
+/// The first key the keymap gives `action` on the rating screen ("-" when unbound).
+fn key_of(view: &View, action: Action) -> String {
+    let keys = view.keymap.keys_for(Context::Rate, action);
+    // A letter reads better in a legend than punctuation (`t` over `=`).
+    keys.iter()
+        .find(|k| k.chars().all(char::is_alphabetic))
+        .or_else(|| keys.first())
+        .cloned()
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+/// The label picker: each label with its key, checked when given to the side.
+fn draw_labels(s: &RatingScreen, side: Side, view: &View, frame: &mut Frame, area: Rect) {
+    let chosen = &s.draft.labels[side.index()];
+    let mut lines: Vec<Line> = s
+        .labels
+        .iter()
+        .zip(crate::rating::labels::KEYS.chars())
+        .map(|(label, key)| {
+            let on = chosen.contains(label);
+            let mark = match (on, view.ascii) {
+                (true, true) => "[x]",
+                (true, false) => "[✓]",
+                (false, _) => "[ ]",
+            };
+            Line::from(vec![
+                Span::styled(format!(" {key} "), view.theme.status_key),
+                Span::styled(
+                    format!(" {mark} {label}"),
+                    if on {
+                        view.theme.warn
+                    } else {
+                        view.theme.muted
+                    },
+                ),
+            ])
+        })
+        .collect();
+    lines.push(Line::styled(
+        " a label's key toggles it · esc or enter closes",
+        view.theme.muted,
+    ));
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let w = 50.min(area.width);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    let name = match side {
+        Side::Left => "left",
+        Side::Right => "right",
+    };
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(view.block(format!(" Labels of the {name} output "), true)),
+        rect,
+    );
 }
 
 /// ` clarity 4 · accuracy _ · tone _ ` for one side, the next slot to fill highlighted.
@@ -258,37 +338,50 @@ fn draw_message(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// The rating keys, as `update` reads them.
-pub const KEYS: &[(&str, &str)] = &[
-    ("h ←", "left is better"),
-    ("l →", "right is better"),
-    ("t =", "tie"),
-    ("x", "both are bad"),
-    ("1-9", "rubric score (left dimensions, then right)"),
-    ("backspace", "take back the last score"),
-    ("n", "write a note for this comparison"),
-    ("u", "undo the last rating"),
-    ("s", "skip (it comes back at the end)"),
-    ("w", "word diff on or off"),
-    ("i", "case inputs shown or hidden"),
-    ("v", "side by side / stacked / automatic"),
-    ("j k pgdn pgup", "scroll the outputs"),
-    ("q", "leave (every saved rating stays)"),
+/// The rating screen's actions with what they do, in help order; digits (rubric scores)
+/// are fixed and listed apart.
+pub const ACTIONS: &[(Action, &str)] = &[
+    (Action::RateLeft, "left is better"),
+    (Action::RateRight, "right is better"),
+    (Action::RateTie, "tie"),
+    (Action::RateBothBad, "both are bad"),
+    (Action::TakeBackScore, "take back the last score"),
+    (Action::LabelsLeft, "failure labels of the left output"),
+    (Action::LabelsRight, "failure labels of the right output"),
+    (Action::WriteNote, "write a note for this comparison"),
+    (Action::UndoRating, "undo the last rating"),
+    (Action::SkipComparison, "skip (it comes back at the end)"),
+    (Action::ToggleWordDiff, "word diff on or off"),
+    (Action::ToggleInputs, "case inputs shown or hidden"),
+    (Action::CycleLayout, "side by side / stacked / automatic"),
+    (Action::Down, "scroll the outputs down"),
+    (Action::Up, "scroll the outputs up"),
+    (Action::Quit, "leave (every saved rating stays)"),
 ];
 
-fn draw_legend(view: &View, frame: &mut Frame, area: Rect) {
+fn draw_legend(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
-    for (key, what) in [
-        ("h", "left"),
-        ("l", "right"),
-        ("t", "tie"),
-        ("x", "both bad"),
-        ("n", "note"),
-        ("u", "undo"),
-        ("s", "skip"),
-        ("?", "keys"),
-        ("q", "quit"),
-    ] {
+    let picking = s.picking.is_some();
+    let shown: &[(Action, &str)] = if picking {
+        &[(Action::Back, "close labels")]
+    } else {
+        &[
+            (Action::RateLeft, "left"),
+            (Action::RateRight, "right"),
+            (Action::RateTie, "tie"),
+            (Action::RateBothBad, "both bad"),
+            (Action::LabelsLeft, "labels"),
+            (Action::WriteNote, "note"),
+            (Action::UndoRating, "undo"),
+            (Action::Help, "keys"),
+            (Action::Quit, "quit"),
+        ]
+    };
+    for (action, what) in shown {
+        let mut key = key_of(view, *action);
+        if *action == Action::LabelsLeft {
+            key = format!("{key}{}", key_of(view, Action::LabelsRight));
+        }
         spans.push(Span::styled(format!(" {key} "), view.theme.status_key));
         spans.push(Span::styled(format!("{what} "), view.theme.status_bar));
     }
@@ -298,16 +391,35 @@ fn draw_legend(view: &View, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn draw_help(view: &View, frame: &mut Frame, area: Rect) {
-    let h = (KEYS.len() as u16 + 2).min(area.height);
-    let w = 62.min(area.width);
+fn draw_help(_s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect) {
+    let mut rows: Vec<(String, &str)> = ACTIONS
+        .iter()
+        .map(|(action, what)| {
+            let keys = view.keymap.keys_for(Context::Rate, *action);
+            let keys = if keys.is_empty() {
+                "-".to_owned()
+            } else {
+                keys.join(" ")
+            };
+            (keys, *what)
+        })
+        .collect();
+    rows.insert(
+        4,
+        (
+            "1-9 0".to_owned(),
+            "rubric score (left dimensions, then right)",
+        ),
+    );
+    let h = (rows.len() as u16 + 2).min(area.height);
+    let w = 64.min(area.width);
     let rect = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
         w,
         h,
     );
-    let lines: Vec<Line> = KEYS
+    let lines: Vec<Line> = rows
         .iter()
         .map(|(k, what)| {
             Line::from(vec![

@@ -35,7 +35,7 @@ pub(crate) fn draw_results(state: &State, view: &View, frame: &mut Frame, area: 
             Paragraph::new(if state.data.loading {
                 "Reading the newest run..."
             } else {
-                "No run yet: press R to run the session."
+                "No run yet: press r on the Run screen (2) to run the session."
             })
             .block(view.block(" Results ", false)),
             area,
