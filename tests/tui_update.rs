@@ -1347,3 +1347,44 @@ fn every_check_is_reachable_in_compare_failures_first() {
     press(&mut s, [key(KeyCode::Char('c'))]);
     assert!(!s.compare.checks_expanded);
 }
+
+#[test]
+fn the_owners_view_wraps_long_figures_and_scrolls_to_its_end_at_80x24() {
+    let mut s = demo();
+    press(&mut s, [Msg::Resize(80, 24)]);
+    let mut lines: Vec<String> = (0..40).map(|i| format!("  figure {i:02}")).collect();
+    lines.insert(
+        3,
+        "  about 45 more judgements with a winner to reach the stopping rule, at the current pace FIN"
+            .to_owned(),
+    );
+    lines.push("LAST LINE".to_owned());
+    s.owner = Some(loupe::tui::screens::owner::state::OwnerView {
+        lines: Some(lines),
+        error: None,
+        scroll: 0,
+        rater_prompt: None,
+    });
+    let text = draw_text(&s, 80, 24);
+    assert!(text.contains("stopping rule, at the"), "{text}");
+    assert!(
+        text.contains("FIN"),
+        "the long line wraps, nothing cut:\n{text}"
+    );
+    press(&mut s, [key(KeyCode::End)]);
+    let text = draw_text(&s, 80, 24);
+    assert!(
+        text.contains("LAST LINE"),
+        "{:?} {text}",
+        s.owner.as_ref().map(|o| o.scroll)
+    );
+    let at_end = s.owner.as_ref().unwrap().scroll;
+    press(&mut s, (0..20).map(|_| key(KeyCode::Char('j'))));
+    assert_eq!(
+        s.owner.as_ref().unwrap().scroll,
+        at_end,
+        "no scrolling past the end"
+    );
+    press(&mut s, [key(KeyCode::Home)]);
+    assert!(draw_text(&s, 80, 24).contains("figure 00"));
+}

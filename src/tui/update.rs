@@ -42,6 +42,10 @@ fn clamp_scrolls(state: &mut State, keymap: &Keymap) {
     }
     let max = super::screens::compare::view::max_scroll(state, body_area(state));
     state.compare.scroll = state.compare.scroll.min(max);
+    if let Some(o) = &mut state.owner {
+        let max = super::screens::owner::view::owner_max_scroll(o, w, h);
+        o.scroll = o.scroll.min(max);
+    }
 }
 
 fn update_inner(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
