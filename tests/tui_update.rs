@@ -1388,3 +1388,80 @@ fn the_owners_view_wraps_long_figures_and_scrolls_to_its_end_at_80x24() {
     press(&mut s, [key(KeyCode::Home)]);
     assert!(draw_text(&s, 80, 24).contains("figure 00"));
 }
+
+// ---- the editor (issue 14 item 16) ----
+
+#[test]
+fn undo_takes_back_a_word_at_a_time() {
+    let mut s = demo();
+    let before = user_text(&s);
+    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(&mut s, typed(" Be concise."));
+    press(&mut s, [ctrl('z')]);
+    let first = before.lines().next().unwrap();
+    assert_eq!(
+        user_text(&s).lines().next().unwrap(),
+        format!("{first} Be"),
+        "one word per ctrl-z"
+    );
+    press(&mut s, [ctrl('z')]);
+    assert_eq!(user_text(&s), before);
+}
+
+#[test]
+fn find_is_incremental_counts_matches_and_says_when_it_wraps() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::Home)]);
+    press(&mut s, [key(KeyCode::PageUp)]);
+    let text = user_text(&s);
+    let total = text.matches('e').count();
+    assert!(total >= 3);
+    press(&mut s, [ctrl('f')]);
+    press(&mut s, typed("e"));
+    // The cursor is already on a match while typing, and the prompt counts them.
+    assert_eq!(s.templates.find_count.map(|(_, n)| n), Some(total));
+    let screen = draw_text(&s, 120, 40);
+    assert!(screen.contains(&format!("/{total}")), "{screen}");
+    press(&mut s, [key(KeyCode::Enter)]);
+    let first = s.templates.find_count.unwrap().0;
+    for _ in 0..total {
+        press(&mut s, [ctrl('g')]);
+    }
+    assert_eq!(
+        s.templates.find_count.unwrap().0,
+        first,
+        "round once, back to the start"
+    );
+    assert!(
+        s.toasts
+            .iter()
+            .any(|t| t.text.contains("wrapped to the first")),
+        "{:?}",
+        s.toasts
+    );
+    // No match: said in the prompt as it is typed.
+    press(&mut s, [ctrl('f')]);
+    press(&mut s, typed("zzqq"));
+    assert!(draw_text(&s, 120, 40).contains("no match"));
+}
+
+#[test]
+fn the_terminal_cursor_sits_at_the_edit_point() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(&mut s, typed("@"));
+    let theme = loupe::tui::theme::Theme::default();
+    let km = Keymap::default();
+    let view = loupe::tui::draw::View {
+        theme: &theme,
+        keymap: &km,
+        ascii: false,
+    };
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    t.draw(|f| loupe::tui::draw::draw(&s, &view, f)).unwrap();
+    let pos = t.get_cursor_position().unwrap();
+    // Just after the "@" typed at the end of the first line.
+    let buf = t.backend().buffer();
+    assert_eq!(buf[(pos.x - 1, pos.y)].symbol(), "@", "{pos:?}");
+    t.backend_mut().assert_cursor_position(pos);
+}

@@ -11,7 +11,7 @@ use super::screens::rate::RateMsg;
 use super::screens::results::update::{case_flags, results_action};
 use super::screens::run::update::{on_run_event, run_action};
 pub use super::screens::templates::update::PREVIEW_DEBOUNCE_MS;
-use super::screens::templates::update::{edited, find_next, templates_action};
+use super::screens::templates::update::{edited, find_here, templates_action};
 use super::state::{LatencyHistogram, Level, Overlay, Screen, State, VersionsView};
 use super::widgets::short;
 
@@ -300,16 +300,33 @@ fn find_key(state: &mut State, key: Key) -> Vec<Effect> {
         return Vec::new();
     };
     match key.code {
-        KeyCode::Esc => state.templates.find = None,
+        KeyCode::Esc => {
+            // Back where the search started.
+            state.templates.find = None;
+            find_here(state, "");
+        }
         KeyCode::Enter => {
+            // The cursor is already on the match (the search is incremental); the query
+            // stays for find-next.
             let query = std::mem::take(query);
             state.templates.find = None;
-            find_next(state, query);
+            if state.templates.find_count.is_some_and(|(_, n)| n == 0) {
+                state.toast(Level::Info, format!("no match for {query:?}"));
+            }
+            if !query.is_empty() {
+                state.templates.last_find = Some(query);
+            }
         }
         KeyCode::Backspace => {
             query.pop();
+            let query = query.clone();
+            find_here(state, &query);
         }
-        KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => query.push(c),
+        KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => {
+            query.push(c);
+            let query = query.clone();
+            find_here(state, &query);
+        }
         _ => {}
     }
     Vec::new()
