@@ -797,6 +797,8 @@ fn run_summaries(
             status: run.status,
         });
     }
+    // Ids sort by the second a run started; two runs in one second sort by their start.
+    out.sort_by(|a, b| b.created_ms.cmp(&a.created_ms));
     Ok(out)
 }
 
