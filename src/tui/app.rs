@@ -798,7 +798,7 @@ fn run_summaries(
         });
     }
     // Ids sort by the second a run started; two runs in one second sort by their start.
-    out.sort_by(|a, b| b.created_ms.cmp(&a.created_ms));
+    out.sort_by_key(|r| std::cmp::Reverse(r.created_ms));
     Ok(out)
 }
 
