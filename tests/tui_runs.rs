@@ -112,7 +112,7 @@ async fn an_older_run_with_more_variants_stays_reachable_from_results_and_compar
     let screen = app
         .screen
         .wait_text("the earlier runs listed", |t| {
-            t.contains("Compare with which earlier run") && t.contains("cells")
+            t.contains("Compare with which other run") && t.contains("cells")
         })
         .await;
     assert!(screen.contains(first), "{screen}");

@@ -1109,13 +1109,20 @@ fn loaded_six() -> State {
     let mut s = demo();
     load_two_outputs(&mut s, "x");
     let mut run = s.data.run.clone().unwrap();
-    let cases: Vec<String> = s
+    // The first five cases (all tagged common) and the first adversarial one.
+    let mut cases: Vec<String> = s
         .session
         .cases
         .iter()
-        .take(6)
+        .take(5)
         .map(|c| c.id.clone())
         .collect();
+    let adversarial = s
+        .session
+        .cases
+        .iter()
+        .find(|c| c.tags.iter().any(|t| t == "adversarial"));
+    cases.push(adversarial.unwrap().id.clone());
     run.case_ids.clone_from(&cases);
     let mut outputs = Vec::new();
     for (i, case) in cases.iter().enumerate() {
@@ -1178,9 +1185,9 @@ fn results_filters_sort_and_tag_each_change_what_is_shown() {
     let ids: Vec<String> = s.session.cases.iter().map(|c| c.id.clone()).collect();
     press(&mut s, [key(KeyCode::Char('4'))]);
     let all = grid_ids(&s);
+    let in_run = s.data.run.as_ref().unwrap().case_ids.clone();
     assert_eq!(
-        all,
-        ids[..6],
+        all, in_run,
         "the run's six cases, not the session's other ones"
     );
 
@@ -1202,17 +1209,25 @@ fn results_filters_sort_and_tag_each_change_what_is_shown() {
     press(&mut s, [shift(KeyCode::Char('D'))]);
     assert_eq!(grid_ids(&s), all);
 
-    press(&mut s, [key(KeyCode::Char('t'))]);
-    let tag = s.results.tag.clone().expect("t picks a tag");
-    let tagged: Vec<String> = s
-        .session
-        .cases
-        .iter()
-        .filter(|c| c.tags.contains(&tag))
-        .map(|c| c.id.clone())
-        .collect();
-    assert_eq!(grid_ids(&s), tagged);
-    assert!(tagged.len() < all.len());
+    // t cycles the tags; each shows the run's cases with that tag (some tags have none).
+    let mut shown_some = false;
+    for _ in 0..8 {
+        press(&mut s, [key(KeyCode::Char('t'))]);
+        let Some(tag) = s.results.tag.clone() else {
+            break;
+        };
+        let tagged: Vec<String> = s
+            .session
+            .cases
+            .iter()
+            .filter(|c| in_run.contains(&c.id) && c.tags.contains(&tag))
+            .map(|c| c.id.clone())
+            .collect();
+        assert_eq!(grid_ids(&s), tagged, "tag {tag}");
+        shown_some |= !tagged.is_empty() && tagged.len() < all.len();
+    }
+    assert!(shown_some, "some tag narrows the grid");
+    s.results.tag = None;
 
     // s: by pass rate, few-shot (6/6) comes before zero-shot (5/6); by latency too.
     let order = |s: &State| -> Vec<String> {
@@ -1260,6 +1275,19 @@ fn compare_next_differing_and_cycle_variant_move_what_is_compared() {
     let text = draw_text(&s, 120, 40);
     assert!(text.contains("\"high\""), "{text}");
 
+    // n steps through the run's six cases only, and wraps.
+    let mut seen = Vec::new();
+    for _ in 0..7 {
+        press(&mut s, [key(KeyCode::Char('n'))]);
+        seen.push(s.compare.case);
+    }
+    let in_run = &s.data.run.as_ref().unwrap().case_ids;
+    assert!(
+        seen.iter()
+            .all(|i| in_run.contains(&s.session.cases[*i].id)),
+        "{seen:?}"
+    );
+    assert_eq!(seen[0], seen[6]);
     // Three variants in the run (strict without outputs): o moves the right side on,
     // never onto the left one.
     let right = s.compare.right;

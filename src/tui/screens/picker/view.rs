@@ -43,7 +43,7 @@ pub fn draw_picker(p: &RunPicker, view: &View, frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, rect);
     let title = match p.purpose {
         PickFor::Shown => " Runs of this session: enter shows one ",
-        PickFor::Earlier => " Compare with which earlier run? enter chooses ",
+        PickFor::Earlier => " Compare with which other run? enter chooses ",
     };
     let block = view.block(title, true);
     let inner = block.inner(rect);
