@@ -110,6 +110,11 @@ fn update_inner(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             let n = state.run_variants().len();
             state.compare.left = state.compare.left.min(n.saturating_sub(1));
             state.compare.right = state.compare.right.min(n.saturating_sub(1));
+            // Two variants side by side, not one twice (a one-variant run shown before
+            // pulls both sides to the first).
+            if state.compare.right == state.compare.left && n > 1 {
+                state.compare.right = (state.compare.left + 1) % n;
+            }
             refresh_diff(state)
         }
         Msg::EarlierLoaded { run_id, outputs } => {

@@ -71,7 +71,10 @@ pub fn on_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
                 if name.is_empty() {
                     return Some(Vec::new());
                 }
-                return Some(start(state, &name, None, false));
+                // The run the workbench shows is the one to rate (the newest may lack a
+                // variant of the rating pairs).
+                let run = state.data.run.as_ref().map(|r| r.id.clone());
+                return Some(start(state, &name, run, false));
             }
             KeyCode::Esc => o.rater_prompt = None,
             KeyCode::Backspace => {
