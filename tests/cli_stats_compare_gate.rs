@@ -47,6 +47,10 @@ fn compare_and_gate_a_judged_run() {
         "agree-1", "agree-2", "agree-3", "agree-4", "agree-5", "agree-6", "bias-1", "tie-1",
     ];
     let session = mock_judge::write_session(dir.path(), &server.base_url(), &cases);
+    // The judge may decide a gate once it agrees with people on all eight comparisons.
+    let mut yaml = std::fs::read_to_string(&session).unwrap();
+    yaml.push_str("judge: { min_human_kappa: 0.6, min_overlap: 8 }\n");
+    std::fs::write(&session, yaml).unwrap();
     let store = dir.path().join("store");
 
     let run = loupe(&store, &["run", session.to_str().unwrap()]);
@@ -191,10 +195,42 @@ fn compare_and_gate_a_judged_run() {
     );
     // Each criterion says whether it held: the others did.
     assert!(
-        stdout(&out).contains("[pass] sign test p ="),
+        stdout(&out).contains("[pass] sign test (fixed-sample) p ="),
         "{}",
         stdout(&out)
     );
+
+    let gate_by_judge = [
+        "gate",
+        &run_id,
+        "--candidate",
+        "good",
+        "--baseline",
+        "bad",
+        "--by",
+        "judge",
+    ];
+    // Not yet calibrated against people: refused, saying how many ratings are needed.
+    let out = loupe(&store, &gate_by_judge);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    assert!(
+        stderr(&out)
+            .contains("0 comparison(s) of this run are both judged and human-rated, 8 are needed")
+            && stderr(&out).contains("rate 8 more"),
+        "{}",
+        stderr(&out)
+    );
+    // People who disagree with the judge: refused, with the kappa.
+    human_ratings(&store, &run_id, &cases, true, 1);
+    let out = loupe(&store, &gate_by_judge);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("agrees with people too little") && stderr(&out).contains("below"),
+        "{}",
+        stderr(&out)
+    );
+    // The same rater's later verdicts agree with it (agree-* good, bias and tie even).
+    human_ratings(&store, &run_id, &cases, false, 2);
 
     // The better one passes by the judge and a frozen release is recorded.
     let out = loupe(
@@ -234,6 +270,25 @@ fn compare_and_gate_a_judged_run() {
     assert_eq!(r["model"]["model"], "mock");
     assert_eq!(r["evidence"]["head_to_head"]["wins"], 6);
     assert_eq!(r["evidence"]["decision"]["passed"], true);
+    // The owner's view as JSON says the same about the judge.
+    let owner = json(&loupe(
+        &store,
+        &["ratings", session.to_str().unwrap(), "--format", "owner"],
+    ));
+    assert_eq!(owner["judges"][0]["kappa"], 1.0, "{owner}");
+    assert_eq!(owner["judges"][0]["overlap"], 8);
+    let calibration = &r["evidence"]["judge_calibration"];
+    assert_eq!(calibration["overlap"], 8, "{calibration}");
+    assert_eq!(calibration["kappa"], 1.0, "{calibration}");
+    assert_eq!(calibration["judge"], "judge@referee");
+    // bias-1's orders disagree: 7 of 8 consistent.
+    assert_eq!(
+        (
+            calibration["consistent"].as_u64(),
+            calibration["judged"].as_u64()
+        ),
+        (Some(7), Some(8))
+    );
 
     let table = loupe(&store, &["gate", "--list"]);
     assert_eq!(code(&table), 0);
@@ -337,4 +392,40 @@ fn stats_reads_verdicts_and_names_the_bad_line() {
     let out = loupe(&store, &["stats", file.to_str().unwrap(), "--alpha", "2"]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("--alpha"), "{}", stderr(&out));
+}
+
+/// Ratings by `ana` of every comparison of `run` (good/bad): `against` prefers bad on every
+/// case; otherwise good on `agree-*` and a tie elsewhere, as the judge says.
+fn human_ratings(store: &Path, run: &str, cases: &[&str], against: bool, at: u64) {
+    use loupe::store::{ComparisonKey, RatingRecord, Store, Winner};
+    let store = Store::open(store).unwrap();
+    for (i, case) in cases.iter().enumerate() {
+        let winner = match (against, case.starts_with("agree")) {
+            (true, _) => Winner::B,
+            (false, true) => Winner::A,
+            (false, false) => Winner::Tie,
+        };
+        store
+            .put_rating(&RatingRecord {
+                session: "judged".into(),
+                rater: "ana".into(),
+                comparison: ComparisonKey {
+                    run_id: run.into(),
+                    case_id: (*case).into(),
+                    repeat: 0,
+                    a: "good".into(),
+                    b: "bad".into(),
+                },
+                left: "good".into(),
+                winner,
+                scores: std::collections::BTreeMap::new(),
+                note: None,
+                labels: std::collections::BTreeMap::new(),
+                gold: false,
+                elapsed_ms: 1,
+                at_ms: at * 1000 + i as u64,
+                seq: 0,
+            })
+            .unwrap();
+    }
 }

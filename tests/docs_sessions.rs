@@ -78,6 +78,7 @@ fn the_reference_names_every_check_and_every_top_level_key() {
         "checks",
         "rubric",
         "rating",
+        "judge",
     ] {
         assert!(text.contains(&format!("| `{key}` |")), "key {key} missing");
     }

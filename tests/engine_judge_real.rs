@@ -119,3 +119,66 @@ fn demo_checks_and_judge_run_on_the_real_model() {
     let again: Vec<_> = store.judgements(&run_id).map(Result::unwrap).collect();
     assert_eq!(again, judgements, "nothing judged again");
 }
+
+/// With `judge.logprobs`, the judge reads the real model's token log-probabilities in both
+/// orders: every judgement carries P(first better) for each placement and their average,
+/// and its verdict follows the margin rule on that average (the text answers are kept).
+#[test]
+fn the_judge_reads_log_probabilities_from_the_real_model() {
+    let Some(base) = model_server::server() else {
+        model_server::skip_note("the real-model log-probability judge test");
+        return;
+    };
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = std::fs::read_to_string(format!("{root}/sessions/demo.yaml"))
+        .unwrap()
+        .replace("http://127.0.0.1:8080/v1", &format!("{base}/v1"));
+    demo.push_str("\njudge:\n  logprobs: true\n  margin: 0.1\n");
+    std::fs::write(dir.path().join("demo.yaml"), demo).unwrap();
+    for sub in ["cases", "schemas", "policy"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(format!("{root}/sessions/{sub}")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    let session = loupe::session::load(&dir.path().join("demo.yaml")).unwrap();
+    let cases: Vec<String> = session.cases.iter().take(4).map(|c| c.id.clone()).collect();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let selection = Selection {
+        variants: vec!["zero-shot".into(), "few-shot".into()],
+        case_ids: cases.clone(),
+        ..Selection::default()
+    };
+    let plan = runner::plan_new_run(&session, &store, &selection, false).unwrap();
+    assert_eq!(plan.judges[0].logprob_margin, Some(0.1));
+    let run_id = plan.run.id.clone();
+    assert_eq!(execute(&store, plan), RunStatus::Complete);
+    let judgements: Vec<_> = store.judgements(&run_id).map(Result::unwrap).collect();
+    assert_eq!(judgements.len(), cases.len());
+    let mut decisive = 0;
+    for j in &judgements {
+        assert!(j.error.is_none(), "{:?}", j.error);
+        let (ab, ba) = (j.ab.p_first.unwrap(), j.ba.p_first.unwrap());
+        assert!(
+            (0.0..=1.0).contains(&ab) && (0.0..=1.0).contains(&ba),
+            "{ab} {ba}"
+        );
+        let p = j.p_a.unwrap();
+        assert!((p - judge::average_over_placements(ab, ba)).abs() < 1e-12);
+        assert_eq!(
+            (j.verdict, j.agreed),
+            judge::verdict_from_probability(p, 0.1, Some(ab), Some(ba))
+        );
+        decisive += usize::from(j.verdict != loupe::spec::JudgeVerdict::Tie);
+        eprintln!(
+            "{}: {} (answers {:?} / {:?})",
+            j.case_id, j.reason, j.ab.answer, j.ba.answer
+        );
+    }
+    eprintln!(
+        "{decisive} of {} comparisons decisive by log-probabilities",
+        judgements.len()
+    );
+}

@@ -272,6 +272,7 @@ fn request() -> ChatRequest {
             ..Params::default()
         },
         response_format: None,
+        top_logprobs: None,
     }
 }
 

@@ -54,6 +54,7 @@ fn request(max_tokens: u32) -> ChatRequest {
             ..Params::default()
         },
         response_format: None,
+        top_logprobs: None,
     }
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::compare::{self, ByArgs, CompareReport};
 use super::{Format, Outcome, find_store};
+use crate::eval::calibration::{JudgeCalibration, admits, calibrate};
 use crate::eval::headtohead::{self, GateDecision, GateTest};
 use crate::session::SessionFile;
 use crate::store::{
@@ -52,6 +53,8 @@ struct GateReport<'a> {
     #[serde(flatten)]
     compare: &'a CompareReport,
     decision: &'a GateDecision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    judge_calibration: Option<&'a JudgeCalibration>,
     release: Option<&'a str>,
 }
 
@@ -81,6 +84,11 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     }
     let report =
         crate::eval::compare::head_to_head(&store, &run, candidate, baseline, &args.by.basis())?;
+    // A judge decides only where it agrees with people on this session.
+    let calibration = match args.by.by {
+        super::compare::By::Judge => Some(judge_calibration(&store, &run, &report, &args)?),
+        super::compare::By::Check => None,
+    };
     let test = if args.sequential {
         GateTest::Sequential
     } else {
@@ -93,6 +101,7 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
             "head_to_head": &report.head_to_head,
             "notes": &report.notes,
             "decision": &decision,
+            "judge_calibration": &calibration,
         });
         let rec = release_record(&store, &run, candidate, baseline, evidence)?;
         store.put_release(&rec)?;
@@ -107,6 +116,7 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
             let json = GateReport {
                 compare: &report,
                 decision: &decision,
+                judge_calibration: calibration.as_ref(),
                 release: release.as_deref(),
             };
             serde_json::to_writer_pretty(&mut out, &json)?;
@@ -125,6 +135,19 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
                 },
                 baseline
             );
+            if let Some(c) = &calibration {
+                let _ = writeln!(
+                    text,
+                    "  judge calibration: kappa {} against human consensus on {} comparisons{}; both orders agree on {} of {}",
+                    c.kappa
+                        .map_or_else(|| "n/a".to_owned(), |k| format!("{k:.2}")),
+                    c.overlap,
+                    c.kappa_interval
+                        .map_or_else(String::new, |i| format!(" [{:.2}, {:.2}]", i.low, i.high)),
+                    c.consistent,
+                    c.judged
+                );
+            }
             for (reason, met) in decision.reasons.iter().zip(&decision.met) {
                 let mark = if *met { "[pass]" } else { "[FAIL]" };
                 let _ = writeln!(text, "  {mark} {reason}");
@@ -140,6 +163,62 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Problem
     })
+}
+
+/// The calibration of the judge the head to head used, against the human ratings of this
+/// run, checked against the session's `judge:` bar (as the run recorded the session).
+/// Refuses, naming why and how many human-rated comparisons are needed, below the bar.
+fn judge_calibration(
+    store: &Store,
+    run: &crate::store::RunRecord,
+    report: &CompareReport,
+    args: &Args,
+) -> anyhow::Result<JudgeCalibration> {
+    let id = report
+        .head_to_head
+        .by
+        .strip_prefix("judge ")
+        .unwrap_or(&report.head_to_head.by)
+        .to_owned();
+    let policy = store
+        .session(&run.session_hash)?
+        .and_then(|s| serde_yaml::from_str::<SessionFile>(&s.source).ok())
+        .and_then(|f| f.judge)
+        .unwrap_or_default();
+    let judgements: Vec<_> = store
+        .judgements(&run.id)
+        .filter(|j| j.as_ref().map_or(true, |j| j.judge == id))
+        .collect::<Result<_, _>>()?;
+    let ratings: Vec<_> = store
+        .ratings(&run.session_name)
+        .filter(|r| r.as_ref().map_or(true, |r| r.comparison.run_id == run.id))
+        .collect::<Result<_, _>>()?;
+    let confidence = 1.0 - args.by.alpha;
+    let calibration = calibrate(
+        &judgements,
+        &ratings,
+        confidence,
+        args.by.resamples,
+        args.by.seed,
+    )
+    .into_iter()
+    .find(|c| c.judge == id)
+    .unwrap_or_else(|| JudgeCalibration {
+        judge: id.clone(),
+        judged: 0,
+        consistent: 0,
+        consistency: crate::eval::stats::rate(0, 0, confidence),
+        overlap: 0,
+        agreement: None,
+        kappa: None,
+        kappa_interval: None,
+        resamples: args.by.resamples,
+        seed: args.by.seed,
+    });
+    if let Err(why) = admits(Some(&calibration), &id, &policy) {
+        anyhow::bail!("loupe gate --by judge refuses: {why}");
+    }
+    Ok(calibration)
 }
 
 /// Freezes what the candidate is: template version and content, model and params, RAG

@@ -1,5 +1,6 @@
-//! `loupe ratings SESSION --format jsonl|csv|stats`: every rating of a session, with its
-//! placement, rater and times, on stdout; `stats` is exactly `loupe stats` input.
+//! `loupe ratings SESSION --format jsonl|csv|stats|owner`: every rating of a session, with
+//! its placement, rater and times, on stdout; `stats` is exactly `loupe stats` input;
+//! `owner` is the owner's view as JSON.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,9 @@ pub enum RatingsFormat {
     Csv,
     /// `loupe stats` input: the verdicts the owner's view analyses (gold items left out).
     Stats,
+    /// The owner's view as JSON: `loupe stats`'s figures plus progress per rater, failure
+    /// labels per variant and each judge's calibration against the raters.
+    Owner,
 }
 
 /// Arguments of `loupe ratings`.
@@ -51,6 +55,13 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    if format == RatingsFormat::Owner {
+        let report = crate::tui::screens::rate::host::owner_report(&store, &session)?;
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+        out.flush()?;
+        return Ok(Outcome::Ok);
+    }
     match format {
         RatingsFormat::Jsonl => crate::rating::rows::write_jsonl(&mut out, &ratings)?,
         RatingsFormat::Stats => {
@@ -62,6 +73,7 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
                 );
             }
         }
+        RatingsFormat::Owner => {}
         RatingsFormat::Csv => {
             let dims: Vec<String> = session.file.rubric.iter().map(|d| d.key.clone()).collect();
             crate::rating::rows::write_csv(&mut out, &ratings, &dims)?;

@@ -138,6 +138,85 @@ pub fn combine(ab: Option<Pick>, ba: Option<Pick>) -> (JudgeVerdict, bool) {
     }
 }
 
+/// P(the answer shown first is better) from an answer's token log-probabilities (each
+/// position's most likely tokens): at the first position where `A` or `B` is among the
+/// candidates, P(A) / (P(A) + P(B)), a token counting as a letter when it is exactly that
+/// capital letter apart from spaces and punctuation (a lower-case `a` is likely the
+/// article). `None` when no position offers either letter.
+pub fn first_better(top_logprobs: &[Vec<(String, f64)>]) -> Option<f64> {
+    for position in top_logprobs {
+        let (mut a, mut b) = (0.0_f64, 0.0_f64);
+        for (token, logprob) in position {
+            let letter = token.trim().trim_matches(|c: char| !c.is_alphanumeric());
+            let p = logprob.exp();
+            if !p.is_finite() {
+                continue;
+            }
+            match letter {
+                "A" => a += p,
+                "B" => b += p,
+                _ => {}
+            }
+        }
+        if a + b > 0.0 {
+            return Some(a / (a + b));
+        }
+    }
+    None
+}
+
+/// P(variant `a` better) from both placements: `ab` is P(first better) with `a` shown
+/// first, `ba` with `b` shown first, so `a` is better there with 1 − `ba`. The mean of the
+/// two cancels a constant preference for a position.
+pub fn average_over_placements(ab: f64, ba: f64) -> f64 {
+    f64::midpoint(ab, 1.0 - ba)
+}
+
+/// The verdict from P(`a` better): `a` past ½ + `margin`, `b` below ½ − `margin`, else a
+/// tie; with whether both placements favoured the same variant.
+pub fn verdict_from_probability(
+    p_a: f64,
+    margin: f64,
+    ab: Option<f64>,
+    ba: Option<f64>,
+) -> (JudgeVerdict, bool) {
+    let verdict = if p_a > 0.5 + margin {
+        JudgeVerdict::A
+    } else if p_a < 0.5 - margin {
+        JudgeVerdict::B
+    } else {
+        JudgeVerdict::Tie
+    };
+    let agreed = match (ab, ba) {
+        (Some(x), Some(y)) => (x > 0.5) == (1.0 - y > 0.5),
+        _ => false,
+    };
+    (verdict, agreed)
+}
+
+/// Says how a probability verdict came about, naming the variants.
+pub fn explain_probability(
+    a: &str,
+    b: &str,
+    p_a: f64,
+    margin: f64,
+    ab: Option<f64>,
+    ba: Option<f64>,
+) -> String {
+    let (verdict, _) = verdict_from_probability(p_a, margin, ab, ba);
+    let shown = |p: Option<f64>| p.map_or_else(|| "n/a".to_owned(), |p| format!("{p:.2}"));
+    let orders = format!(
+        "P({a} better) {p_a:.2}, averaged over {a} shown first: P(first better) {}, {b} shown first: {}; margin {margin}",
+        shown(ab),
+        shown(ba)
+    );
+    match verdict {
+        JudgeVerdict::A => format!("{a} wins ({orders})"),
+        JudgeVerdict::B => format!("{b} wins ({orders})"),
+        JudgeVerdict::Tie => format!("tie: within the margin ({orders})"),
+    }
+}
+
 /// Says in words how the verdict came about, naming the variants.
 pub fn explain(a: &str, b: &str, ab: Option<Pick>, ba: Option<Pick>) -> String {
     let said = |pick: Option<Pick>, shown_a: &str, shown_b: &str| match pick {
@@ -252,6 +331,46 @@ mod tests {
         assert_eq!(
             explain("x", "y", None, Some(Pick::Tie)),
             "tie: no readable verdict in both orders (x shown first: no readable answer; y shown first: tie)"
+        );
+    }
+
+    #[test]
+    fn probabilities_cancel_a_position_bias() {
+        let position = |pairs: &[(&str, f64)]| -> Vec<(String, f64)> {
+            pairs
+                .iter()
+                .map(|(t, p)| ((*t).to_owned(), p.ln()))
+                .collect()
+        };
+        // The first position offers neither letter; the second gives A 0.6, " B" 0.2.
+        let top = vec![
+            position(&[("The", 0.5), ("To", 0.3)]),
+            position(&[("A", 0.6), (" B", 0.2), ("a", 0.1)]),
+        ];
+        assert!((first_better(&top).expect("a letter") - 0.75).abs() < 1e-12);
+        assert_eq!(first_better(&[position(&[("a", 0.9)])]), None);
+        assert_eq!(first_better(&[]), None);
+        // A judge that prefers position A by 0.3 whatever is shown, and x slightly: with x
+        // first P(first) = 0.8, with y first P(first) = 0.7 (so x: 0.3). Averaged, x 0.55:
+        // a tie at margin 0.1, where the text answers ("A" both times) were a disagreement.
+        let p = average_over_placements(0.8, 0.7);
+        assert!((p - 0.55).abs() < 1e-12);
+        assert_eq!(
+            verdict_from_probability(p, 0.1, Some(0.8), Some(0.7)),
+            (JudgeVerdict::Tie, false)
+        );
+        assert_eq!(
+            verdict_from_probability(average_over_placements(0.9, 0.4), 0.1, Some(0.9), Some(0.4)),
+            (JudgeVerdict::A, true)
+        );
+        assert_eq!(
+            verdict_from_probability(average_over_placements(0.3, 0.8), 0.1, Some(0.3), Some(0.8))
+                .0,
+            JudgeVerdict::B
+        );
+        assert!(
+            explain_probability("x", "y", 0.75, 0.1, Some(0.9), Some(0.4))
+                .starts_with("x wins (P(x better) 0.75")
         );
     }
 

@@ -1,5 +1,6 @@
 //! Evaluation: automatic checks on outputs and the statistics that say whether a win is real.
 
+pub mod calibration;
 pub mod checks;
 pub mod compare;
 pub mod headtohead;

@@ -352,6 +352,7 @@ mod tests {
             ],
             params: crate::spec::Params::default(),
             response_format: None,
+            top_logprobs: None,
         };
         let b = Anthropic.body(&req, false);
         assert_eq!(b["system"], "be brief");

@@ -453,12 +453,17 @@ struct Accumulator {
     ttft: Option<Duration>,
     usage: Option<(u64, u64)>,
     finish: Option<String>,
+    top_logprobs: Vec<Vec<(String, f64)>>,
 }
+
+/// Answer positions whose token log-probabilities a completion keeps.
+const MAX_LOGPROB_POSITIONS: usize = 16;
 
 impl Accumulator {
     fn new(started: Instant) -> Self {
         Self {
             started,
+            top_logprobs: Vec::new(),
             text: String::new(),
             ttft: None,
             usage: None,
@@ -491,6 +496,13 @@ impl Accumulator {
                         self.finish.clone_from(reason);
                     }
                 }
+                StreamEvent::TopLogprobs(top) => {
+                    // The first positions carry the answer a judge reads; the rest would only
+                    // fill the cache.
+                    if self.top_logprobs.len() < MAX_LOGPROB_POSITIONS {
+                        self.top_logprobs.push(top.clone());
+                    }
+                }
                 StreamEvent::Restart { .. } => {}
             }
             on_event(&ev);
@@ -518,6 +530,7 @@ impl Accumulator {
             ttft_ms: self.ttft.map(|d| d.as_millis() as u64),
             finish_reason: self.finish,
             attempts: 1,
+            top_logprobs: self.top_logprobs,
         }
     }
 }

@@ -67,6 +67,10 @@ impl Provider for OpenAi {
                 }),
             );
         }
+        if let Some(n) = req.top_logprobs {
+            body.insert("logprobs".into(), json!(true));
+            body.insert("top_logprobs".into(), json!(n));
+        }
         body.insert("stream".into(), json!(stream));
         if stream {
             // Without it the usage never comes on a stream and would have to be estimated.
@@ -104,6 +108,26 @@ struct Choice {
     delta: Option<Content>,
     #[serde(default)]
     finish_reason: Option<String>,
+    #[serde(default)]
+    logprobs: Option<WireLogprobs>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireLogprobs {
+    #[serde(default)]
+    content: Option<Vec<WireToken>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireToken {
+    #[serde(default)]
+    top_logprobs: Vec<WireTop>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireTop {
+    token: String,
+    logprob: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +151,15 @@ fn push_response(r: Response, out: &mut Vec<StreamEvent>) {
             && !text.is_empty()
         {
             out.push(StreamEvent::Delta(text));
+        }
+        for token in choice.logprobs.and_then(|l| l.content).unwrap_or_default() {
+            out.push(StreamEvent::TopLogprobs(
+                token
+                    .top_logprobs
+                    .into_iter()
+                    .map(|t| (t.token, t.logprob))
+                    .collect(),
+            ));
         }
         if let Some(reason) = choice.finish_reason {
             out.push(StreamEvent::Finish(Some(reason)));
@@ -248,6 +281,32 @@ mod tests {
     use super::*;
     use crate::providers::types::{Message, Role};
 
+    #[test]
+    fn log_probabilities_are_asked_for_and_read() {
+        let req = ChatRequest {
+            model: "m".into(),
+            messages: vec![Message::new(Role::User, "u")],
+            params: crate::spec::Params::default(),
+            response_format: None,
+            top_logprobs: Some(3),
+        };
+        let body = OpenAi.body(&req, false);
+        assert_eq!(
+            (body["logprobs"].clone(), body["top_logprobs"].clone()),
+            (json!(true), json!(3))
+        );
+        // The shape llama.cpp's server answers with (non-streamed).
+        let whole = r#"{"choices":[{"index":0,"message":{"content":"A"},"finish_reason":"stop",
+            "logprobs":{"content":[{"token":"A","logprob":-0.1,"top_logprobs":[
+                {"token":"A","logprob":-0.1},{"token":"B","logprob":-2.5}]}]}}]}"#;
+        let mut out = Vec::new();
+        parse_whole(whole.as_bytes(), &mut out).expect("parses");
+        assert!(out.contains(&StreamEvent::TopLogprobs(vec![
+            ("A".into(), -0.1),
+            ("B".into(), -2.5)
+        ])));
+    }
+
     fn events(body: &str) -> Result<Vec<StreamEvent>, ProviderError> {
         let mut d = OpenAi.decoder(true);
         let mut out = Vec::new();
@@ -318,6 +377,7 @@ mod tests {
                 ..Default::default()
             },
             response_format: Some(json!({"type": "object"})),
+            top_logprobs: None,
         };
         let b = OpenAi.body(&req, true);
         assert_eq!(b["messages"][0]["role"], "system");

@@ -37,6 +37,10 @@ pub struct ChatRequest {
     /// A JSON Schema the server should constrain the output to, where it supports that.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_format: Option<serde_json::Value>,
+    /// Ask for the log-probabilities of this many most likely tokens at each position of
+    /// the answer (OpenAI-compatible `logprobs`/`top_logprobs`; llama.cpp's server has them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_logprobs: Option<u8>,
 }
 
 /// One piece of a streamed response.
@@ -51,6 +55,9 @@ pub enum StreamEvent {
     },
     /// The model stopped; the reason as the API names it.
     Finish(Option<String>),
+    /// The most likely tokens at the next position of the answer, with their natural-log
+    /// probabilities (only when the request asked for `top_logprobs`).
+    TopLogprobs(Vec<(String, f64)>),
     /// The attempt that streamed the text so far failed and another one starts: drop what
     /// was shown, the next `Delta`s start the answer again.
     Restart {

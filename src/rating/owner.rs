@@ -51,6 +51,10 @@ pub struct OwnerReport {
     /// Failure-mode labels per variant: each label the session offers, with its count and
     /// rate among the variant's rated outputs (gold items aside).
     pub labels: Vec<crate::rating::labels::LabelCount>,
+    /// Each LLM judge of the rated runs against the raters: Cohen's kappa against their
+    /// consensus and the judge's both-orders consistency (filled in by the host, which
+    /// reads the judgements; empty when no rated run was judged).
+    pub judges: Vec<crate::eval::calibration::JudgeCalibration>,
     pub stats: StatsReport,
 }
 
@@ -169,6 +173,7 @@ pub fn report(
         raters: progress,
         rubric_kappa: rubric_kappa(session, &verdicts),
         labels: crate::rating::labels::counts(session, ratings, confidence),
+        judges: Vec::new(),
         stats,
     }
 }

@@ -153,6 +153,7 @@ fn request(
         cached: false,
         latency_ms: 0,
         usage: Usage::default(),
+        p_first: None,
     };
     let Some(case) = judge.cases.get(&key.case_id) else {
         asked.error = Some(format!("case {} is not in the session", key.case_id));
@@ -183,6 +184,8 @@ fn request(
         messages,
         params: spec.params.clone(),
         response_format: None,
+        // Enough alternatives that both letters show even when the model favours neither.
+        top_logprobs: judge.logprob_margin.map(|_| 20),
     };
     asked.request_hash = request_hash(spec, &req);
     Ask {
@@ -226,12 +229,19 @@ async fn judge_one(
         }
     };
     let error = ab.error.clone().or_else(|| ba.error.clone());
+    let p_a = judge
+        .logprob_margin
+        .and_then(|_| Some(judge::average_over_placements(ab.p_first?, ba.p_first?)));
     let (verdict, agreed, reason) = if let Some(e) = &error {
         (
             JudgeVerdict::Tie,
             false,
             format!("not judged: a request failed: {e}"),
         )
+    } else if let (Some(p), Some(margin)) = (p_a, judge.logprob_margin) {
+        let (verdict, agreed) = judge::verdict_from_probability(p, margin, ab.p_first, ba.p_first);
+        let reason = judge::explain_probability(&key.a, &key.b, p, margin, ab.p_first, ba.p_first);
+        (verdict, agreed, reason)
     } else {
         let (verdict, agreed) = judge::combine(ab.pick, ba.pick);
         let reason = judge::explain(&key.a, &key.b, ab.pick, ba.pick);
@@ -257,6 +267,7 @@ async fn judge_one(
         ba,
         verdict,
         agreed,
+        p_a,
         reason,
         error,
         finished_ms: now_ms(),
@@ -301,6 +312,7 @@ async fn ask(
     match answer {
         Ok((completion, cached)) => {
             asked.pick = judge::parse_answer(&completion.text);
+            asked.p_first = judge::first_better(&completion.top_logprobs);
             asked.answer = completion.text;
             asked.cached = cached;
             asked.latency_ms = completion.latency_ms;

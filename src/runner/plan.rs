@@ -73,6 +73,9 @@ pub struct JudgePlan {
     pub pairs: Vec<(String, String)>,
     pub renderer: Arc<crate::template::Renderer>,
     pub cases: HashMap<String, Arc<Case>>,
+    /// With the session's `judge.logprobs`: the margin from ½ past which the averaged
+    /// P(better) read from the answer tokens' log-probabilities is a winner.
+    pub logprob_margin: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -335,6 +338,12 @@ fn judges_for(
             pairs,
             renderer: renderer.clone(),
             cases: cases.clone(),
+            logprob_margin: session
+                .file
+                .judge
+                .as_ref()
+                .filter(|j| j.logprobs)
+                .map(|j| j.margin),
         });
     }
     Ok(judges)

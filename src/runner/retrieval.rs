@@ -505,6 +505,7 @@ impl Ctx<'_> {
             messages,
             params: endpoint.spec.params.clone(),
             response_format: None,
+            top_logprobs: None,
         };
         let hash = request_hash(&endpoint.spec, &req);
         if !self.no_cache

@@ -189,6 +189,20 @@ impl<'a> Checker<'a> {
         }
         self.check_variants(f);
         self.check_rubric(&f.rubric);
+        if let Some(j) = &f.judge {
+            self.number(
+                &ypath!["judge", "min_human_kappa"],
+                j.min_human_kappa,
+                |k| (-1.0..=1.0).contains(&k),
+                "a kappa from -1 to 1 (or null for no bar)",
+            );
+            self.number(
+                &ypath!["judge", "margin"],
+                Some(j.margin),
+                |m| (0.0..0.5).contains(&m),
+                "a margin from 0 up to (not including) 0.5",
+            );
+        }
         if let Some(r) = &f.rating {
             self.check_rating(f, r);
         }

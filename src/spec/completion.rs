@@ -27,6 +27,10 @@ pub struct Completion {
     pub finish_reason: Option<String>,
     /// How many HTTP attempts it took (1 when nothing was retried).
     pub attempts: u32,
+    /// When asked for: the most likely tokens at each of the answer's first positions, with
+    /// their natural-log probabilities.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_logprobs: Vec<Vec<(String, f64)>>,
 }
 
 /// Cost in US dollars from usage and a model's price, when the model has one.

@@ -34,10 +34,62 @@ pub struct SessionFile {
     pub rubric: Vec<RubricDim>,
     #[serde(default)]
     pub rating: Option<RatingSpec>,
+    /// How far the LLM judge is trusted: its calibration bar against human ratings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgePolicy>,
 }
 
 fn one() -> u32 {
     1
+}
+
+/// When `loupe gate --by judge` may decide: only once the judge agrees with people on
+/// this session (Cohen's kappa against the human consensus on comparisons both rated).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JudgePolicy {
+    /// The lowest kappa against human consensus at which the judge may stand in for
+    /// people; `null` turns the bar off (the gate then decides on the judge alone).
+    #[serde(default = "default_min_human_kappa")]
+    pub min_human_kappa: Option<f64>,
+    /// Comparisons both judged and human-rated needed before the kappa counts.
+    #[serde(default = "default_min_overlap")]
+    pub min_overlap: u32,
+    /// Read the judge's verdict from the probabilities of its answer tokens (the provider's
+    /// `top_logprobs`) instead of its text: P(first better) averaged over both placements.
+    #[serde(default)]
+    pub logprobs: bool,
+    /// With `logprobs`: how far from ½ the averaged probability must be for a winner;
+    /// closer is a tie.
+    #[serde(default = "default_margin")]
+    pub margin: f64,
+}
+
+/// 0.1: a winner needs P(better) above 0.6 averaged over both placements.
+fn default_margin() -> f64 {
+    0.1
+}
+
+impl Default for JudgePolicy {
+    fn default() -> Self {
+        Self {
+            min_human_kappa: default_min_human_kappa(),
+            min_overlap: default_min_overlap(),
+            logprobs: false,
+            margin: default_margin(),
+        }
+    }
+}
+
+/// 0.6: the lower end of "substantial" agreement on Landis & Koch's (1977) scale.
+#[allow(clippy::unnecessary_wraps)] // serde's `default` wants the field's type
+fn default_min_human_kappa() -> Option<f64> {
+    Some(0.6)
+}
+
+/// Fewer than 20 shared comparisons leave a kappa interval too wide to trust.
+fn default_min_overlap() -> u32 {
+    20
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]

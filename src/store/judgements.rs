@@ -66,6 +66,10 @@ pub struct JudgeAsk {
     pub latency_ms: u64,
     #[serde(default)]
     pub usage: Usage,
+    /// From the answer's token log-probabilities (when asked): P(the answer shown as A is
+    /// better), P(A) / (P(A) + P(B)) at the first position offering either letter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_first: Option<f64>,
 }
 
 /// A judge's verdict on one comparison, with both raw answers.
@@ -87,8 +91,13 @@ pub struct JudgementRecord {
     pub ba: JudgeAsk,
     /// In terms of the pair: `a`, `b` or a tie (also when the orders disagree).
     pub verdict: JudgeVerdict,
-    /// Both orders named the same winner (or both said tie).
+    /// Both orders named the same winner (or both said tie); with log-probabilities, both
+    /// placements favoured the same variant.
     pub agreed: bool,
+    /// With log-probabilities: P(variant `a` better), averaged over both placements, which
+    /// cancels a position bias; the verdict is `a` or `b` only past the session's margin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_a: Option<f64>,
     pub reason: String,
     /// A request failed: the verdict is not evidence and comparisons leave it out.
     #[serde(default)]
@@ -151,6 +160,7 @@ mod tests {
             cached: false,
             latency_ms: 5,
             usage: Usage::default(),
+            p_first: None,
         }
     }
 
@@ -169,6 +179,7 @@ mod tests {
             ba: ask("y", "x", Pick::B),
             verdict: JudgeVerdict::A,
             agreed: true,
+            p_a: None,
             reason: "x wins".into(),
             error: None,
             finished_ms: 1,

@@ -111,6 +111,7 @@ mod tests {
                 ttft_ms: None,
                 finish_reason: None,
                 attempts: 1,
+                top_logprobs: Vec::new(),
             },
             provider: ProviderRecord::Openai,
             created_ms: 0,

@@ -50,5 +50,6 @@ pub fn build_rag_request(
         messages: renderer.render_with(template, case, passages, &extra)?,
         params: model.params.clone(),
         response_format: schema.cloned(),
+        top_logprobs: None,
     })
 }

@@ -140,6 +140,25 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
             ));
         }
     }
+    if !r.judges.is_empty() {
+        out.push(String::new());
+        out.push("Judge vs people (Cohen's κ against the raters' consensus)".into());
+        for j in &r.judges {
+            out.push(format!(
+                "  {}: κ {}{} on {} shared · both orders agree {}/{}{}",
+                j.judge,
+                num(j.kappa),
+                j.kappa_interval
+                    .map_or_else(String::new, |i| format!(" [{:.2}, {:.2}]", i.low, i.high)),
+                j.overlap,
+                j.consistent,
+                j.judged,
+                j.consistency
+                    .estimate
+                    .map_or_else(String::new, |e| format!(" ({})", pct(e)))
+            ));
+        }
+    }
     out.push(String::new());
     out.push("Failure labels (share of each variant's rated outputs)".into());
     let mut any = false;

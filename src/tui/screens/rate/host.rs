@@ -55,7 +55,23 @@ pub fn owner_report(
     // `loupe stats`'s own defaults, so the owner's view and `loupe stats` on
     // `loupe ratings --format stats` give one result.
     let options = AnalyseOptions::default();
-    Ok(crate::rating::owner::report(
-        session, &raters, &ratings, &options,
-    ))
+    let mut report = crate::rating::owner::report(session, &raters, &ratings, &options);
+    let runs: std::collections::BTreeSet<&str> = ratings
+        .iter()
+        .map(|r| r.comparison.run_id.as_str())
+        .collect();
+    let mut judgements = Vec::new();
+    for run in runs {
+        for j in store.judgements(run) {
+            judgements.push(j?);
+        }
+    }
+    report.judges = crate::eval::calibration::calibrate(
+        &judgements,
+        &ratings,
+        1.0 - options.alpha,
+        options.bootstrap_resamples,
+        options.seed,
+    );
+    Ok(report)
 }
