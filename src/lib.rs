@@ -17,3 +17,4 @@ pub mod ssh;
 pub mod store;
 pub mod template;
 pub mod tui;
+pub mod tune;

@@ -21,6 +21,10 @@ pub struct RunReport {
     pub errors: Vec<ErrorGroup>,
     /// What each judge decided, per pair (empty when the run has no judge).
     pub judges: Vec<JudgeSummary>,
+    /// Where each fine-tuned variant's model came from (`model: tuned:NAME`): training run,
+    /// data manifest, base and model file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub training: Vec<crate::tune::Lineage>,
 }
 
 /// A judge's verdicts on one pair of variants of a run.
@@ -452,6 +456,7 @@ pub fn build<'a>(
         errors,
         judges: Vec::new(),
         retrieval: Vec::new(),
+        training: Vec::new(),
     }
 }
 
@@ -527,6 +532,12 @@ pub fn render_table(r: &RunReport) -> String {
     }
     if r.variants.iter().any(|v| v.tokens_estimated) {
         out.push_str("~ token counts estimated: the API reported no usage\n");
+    }
+    if !r.training.is_empty() {
+        out.push_str("\nfine-tuned models (lineage)\n");
+        for l in &r.training {
+            let _ = writeln!(out, "  {}", l.describe());
+        }
     }
     if !r.errors.is_empty() {
         out.push('\n');

@@ -7,17 +7,18 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 
 use loupe::diff::diff;
-use loupe::eval::spec::CheckResult;
 use loupe::providers::Usage;
 use loupe::store::{OutputRecord, RunRecord, RunStatus, RunVariant};
 use loupe::tui::draw::{View, draw};
 use loupe::tui::input::{Key, KeyCode, Modifiers};
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::{Effect, Msg};
-use loupe::tui::state::State;
+use loupe::tui::state::{CaseFilter, State};
 use loupe::tui::theme::Theme;
 use loupe::tui::update::update;
 use ratatui::Terminal;
@@ -30,61 +31,38 @@ fn session() -> Arc<loupe::session::Session> {
     Arc::new(loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap())
 }
 
-fn output(variant: &str, case: usize, case_id: &str) -> OutputRecord {
+fn output(
+    session: &loupe::session::Session,
+    variant: &str,
+    case: usize,
+    case_id: &str,
+) -> OutputRecord {
     let risk = ["low", "medium", "high"][(case + variant.len()) % 3];
-    let (text, error, pass) = match (variant, case) {
+    // Texts chosen so the checks, computed from them as a run computes them, give every
+    // kind of cell: prose that is not JSON (zero-shot on every third case), an error, JSON
+    // outside the schema (few-shot on some cases), and valid answers.
+    let (text, error) = match (variant, case) {
         ("zero-shot", 0) => (
             "The change looks safe.\u{1b}[2J Risk: low.\u{7} Deploy after hours.".to_owned(),
             None,
-            false,
         ),
-        ("zero-shot", 2) => (
-            String::new(),
-            Some("HTTP 503 after 3 attempts".to_owned()),
-            false,
-        ),
-        ("few-shot", _) => (
+        ("zero-shot", 2) => (String::new(), Some("HTTP 503 after 3 attempts".to_owned())),
+        ("zero-shot", c) if c % 3 == 0 => (format!("Risk is {risk}; change {c} looks fine."), None),
+        ("few-shot", c) => (
             format!(
-                "{{\"title\":\"Change {case}\",\"risk\":\"{risk}\",\"rationale\":\"Touches one service; easy to roll back.\"}}"
+                "{{\"title\":\"Change {c}\",\"risk\":\"{}\",\"rationale\":\"Touches one service; easy to roll back.\"}}",
+                if c % 4 == 1 { "unknown" } else { risk }
             ),
             None,
-            case % 4 != 1,
         ),
-        _ => (
+        (_, c) => (
             format!(
-                "{{\"title\":\"Change {case}\",\"risk\":\"{risk}\",\"rationale\":\"Touches one service; rollback is simple.\"}}"
+                "{{\"title\":\"Change {c}\",\"risk\":\"{risk}\",\"rationale\":\"Touches one service; rollback is simple.\"}}"
             ),
             None,
-            true,
         ),
     };
-    let checks = if error.is_some() {
-        Vec::new()
-    } else {
-        vec![
-            CheckResult {
-                name: "json_valid".into(),
-                pass: variant != "zero-shot",
-                score: None,
-                reason: if variant == "zero-shot" {
-                    "not JSON: expected value at line 1 column 1".into()
-                } else {
-                    "valid JSON".into()
-                },
-            },
-            CheckResult {
-                name: "json_schema".into(),
-                pass,
-                score: None,
-                reason: if pass {
-                    "matches the schema".into()
-                } else {
-                    "/risk: \"unknown\" is not one of [\"low\",\"medium\",\"high\"]".into()
-                },
-            },
-        ]
-    };
-    OutputRecord {
+    let mut out = OutputRecord {
         run_id: "20261129-120000-abcd".into(),
         variant: variant.into(),
         case_id: case_id.into(),
@@ -104,10 +82,12 @@ fn output(variant: &str, case: usize, case_id: &str) -> OutputRecord {
         finish_reason: Some("stop".into()),
         error,
         request_hash: format!("{variant}{case}"),
-        checks,
+        checks: Vec::new(),
         schema_attempts: Vec::new(),
         passages: Vec::new(),
-    }
+    };
+    out.checks = common::checks::computed(session, variant, &out, &["json_valid", "json_schema"]);
+    out
 }
 
 /// The demo session's State with a finished run loaded, as the App has it after start.
@@ -141,7 +121,10 @@ fn loaded_state() -> State {
         .cases
         .iter()
         .enumerate()
-        .flat_map(|(i, c)| VARIANTS.iter().map(move |v| output(v, i, &c.id)))
+        .flat_map(|(i, c)| {
+            let session = &session;
+            VARIANTS.iter().map(move |v| output(session, v, i, &c.id))
+        })
         .collect();
     let report = loupe::report::build(&run, &outputs);
     let mut state = State::new(session);
@@ -412,53 +395,39 @@ fn while_the_newest_run_is_read_screens_say_so_not_no_run_yet() {
 }
 
 #[test]
-fn the_run_screen_can_select_the_cases_that_failed_last_run() {
+fn the_run_screen_selects_errored_cases_apart_from_those_that_failed_a_check() {
     let mut s = loaded_state();
-    // Every output passes but those of two cases.
-    let bad = [s.session.cases[1].id.clone(), s.session.cases[4].id.clone()];
-    let outputs: Vec<OutputRecord> = s
-        .data
-        .outputs
-        .values()
-        .cloned()
-        .map(|mut o| {
-            for c in &mut o.checks {
-                c.pass = !bad.contains(&o.case_id);
-            }
-            o
-        })
-        .collect();
-    let run = s.data.run.clone().unwrap();
-    update(
-        &mut s,
-        &Keymap::default(),
-        Msg::RunLoaded {
-            run,
-            outputs,
-            earlier: Vec::new(),
-        },
-    );
-    s.run.filter = loupe::tui::state::CaseFilter::FailedLastRun;
-    let failed: Vec<String> = s
-        .session
-        .cases
-        .iter()
-        .filter(|c| {
-            s.data
-                .outputs
-                .values()
-                .any(|o| o.case_id == c.id && !o.passed())
-        })
-        .map(|c| c.id.clone())
-        .collect();
-    // (and any case whose request failed)
-    assert!(bad.iter().all(|b| failed.contains(b)));
-    assert!(failed.len() < s.session.cases.len());
-    assert_eq!(loupe::tui::screens::run::update::selected_cases(&s), failed);
-    keys(&mut s, &[KeyCode::Char('2')]);
-    let text = text_of(&render(&s, "dark", 120, 40));
-    assert!(
-        text.contains(&format!("failed last run ({})", failed.len())),
-        "{text}"
-    );
+    let ids_where = |pred: &dyn Fn(&OutputRecord) -> bool| -> Vec<String> {
+        s.session
+            .cases
+            .iter()
+            .filter(|c| {
+                s.data
+                    .outputs
+                    .values()
+                    .any(|o| o.case_id == c.id && pred(o))
+            })
+            .map(|c| c.id.clone())
+            .collect()
+    };
+    let errored = ids_where(&|o| o.error.is_some());
+    let failed_check = ids_where(&|o| o.error.is_none() && !o.passed());
+    // The fixture's texts give both kinds, on different cases.
+    assert_eq!(errored, [s.session.cases[2].id.clone()]);
+    assert!(failed_check.len() > 2 && failed_check.len() < s.session.cases.len());
+    assert!(!failed_check.contains(&errored[0]));
+
+    for (filter, want, words) in [
+        (CaseFilter::Errored, &errored, "errored"),
+        (CaseFilter::FailedCheck, &failed_check, "failed a check"),
+    ] {
+        s.run.filter = filter;
+        assert_eq!(&loupe::tui::screens::run::update::selected_cases(&s), want);
+        keys(&mut s, &[KeyCode::Char('2')]);
+        let text = text_of(&render(&s, "dark", 120, 40));
+        assert!(
+            text.contains(&format!("{words} ({})", want.len())),
+            "{text}"
+        );
+    }
 }

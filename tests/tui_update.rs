@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 
 use loupe::runner::RunEvent;
@@ -9,7 +11,8 @@ use loupe::store::{CellKey, RunStatus};
 use loupe::tui::input::{Key, KeyCode, Modifiers};
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::{Effect, Msg};
-use loupe::tui::state::{Overlay, Screen, Section, State};
+use loupe::tui::screens::picker::state::RunSummary;
+use loupe::tui::state::{CaseFilter, Overlay, Screen, Section, State};
 use loupe::tui::update::update;
 
 fn demo() -> State {
@@ -68,8 +71,14 @@ fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
     assert!(press(&mut s, [Msg::Tick(due - 1)]).is_empty());
     let effects = press(&mut s, [Msg::Tick(due)]);
     assert!(
-        matches!(&effects[..], [Effect::RenderPreview { generation: g, template, .. }]
+        matches!(&effects[..], [Effect::RenderPreview { generation: g, template, .. }, ..]
             if *g == generation && template == "zero-shot"),
+        "{effects:?}"
+    );
+    // The same pause keeps the unsaved text as the user's draft.
+    assert!(
+        matches!(&effects[..], [_, Effect::SaveDraft { template, spec }]
+            if template == "zero-shot" && spec.user.as_deref().is_some_and(|u| u.contains(" q?"))),
         "{effects:?}"
     );
 
@@ -92,10 +101,18 @@ fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
     );
     assert_eq!(s.templates.preview, Err("new".into()));
 
-    // Esc leaves the editor, keeping the text; q now quits.
+    // Esc leaves the editor, keeping the text; q now says the edit is kept as a draft,
+    // once, and the next q quits.
     press(&mut s, [key(KeyCode::Esc)]);
     assert!(s.templates.editor.is_none());
     assert!(user_text(&s).contains(" q?"));
+    let effects = press(&mut s, [key(KeyCode::Char('q'))]);
+    assert!(!s.quit);
+    assert!(
+        matches!(&effects[..], [Effect::SaveDraft { template, .. }] if template == "zero-shot"),
+        "{effects:?}"
+    );
+    assert!(s.toasts.iter().any(|t| t.text.contains("q again quits")));
     press(&mut s, [key(KeyCode::Char('q'))]);
     assert!(s.quit);
 }
@@ -193,6 +210,7 @@ fn saving_asks_for_a_new_version_and_writing_needs_a_save_first() {
         [Msg::TemplateSaved {
             template: "zero-shot".into(),
             hash: "abc123".into(),
+            for_run: false,
         }],
     );
     assert!(s.templates.unsaved.is_empty());
@@ -246,7 +264,10 @@ fn starting_toggling_streaming_and_cancelling_a_run() {
     else {
         panic!("{effects:?}");
     };
-    assert_eq!(variants, &["few-shot", "strict", "prompt+rag"]);
+    assert_eq!(
+        variants,
+        &["few-shot", "strict", "prompt+rag", "fine-tuned"]
+    );
     assert_eq!(case_ids.len(), 24);
 
     let first_case = s.session.cases[0].id.clone();
@@ -274,7 +295,13 @@ fn starting_toggling_streaming_and_cancelling_a_run() {
             }),
         ],
     );
-    assert_eq!(s.run.live["strict"], "{\"title\"");
+    let live = |s: &State| {
+        s.run
+            .live
+            .get(&("strict".to_owned(), first_case.clone()))
+            .map(|c| c.text.clone())
+    };
+    assert_eq!(live(&s).unwrap(), "{\"title\"");
     // Streamed text is kept sanitized: an escape split across deltas draws as text too.
     press(
         &mut s,
@@ -289,7 +316,7 @@ fn starting_toggling_streaming_and_cancelling_a_run() {
             }),
         ],
     );
-    assert_eq!(s.run.live["strict"], "{\"title\" \u{241b}[2J");
+    assert_eq!(live(&s).unwrap(), "{\"title\" \u{241b}[2J");
     // A retry or a schema repair voids what streamed so far.
     press(
         &mut s,
@@ -297,7 +324,7 @@ fn starting_toggling_streaming_and_cancelling_a_run() {
             key: cell("strict"),
         })],
     );
-    assert!(!s.run.live.contains_key("strict"));
+    assert!(live(&s).is_none());
 
     press(
         &mut s,
@@ -348,4 +375,401 @@ fn an_idle_app_has_nothing_due_and_a_toast_or_an_edit_wakes_it_once() {
         s.next_due_ms(),
         Some(until + loupe::tui::update::PREVIEW_DEBOUNCE_MS)
     );
+}
+
+// ---- every run reachable (issue 14 items 5-7) ----
+
+fn summary(id: &str, created_ms: u64, done: usize, status: RunStatus) -> RunSummary {
+    RunSummary {
+        id: id.into(),
+        created_ms,
+        variants: vec!["zero-shot".into(), "few-shot".into()],
+        cells: 48,
+        done,
+        errors: 0,
+        status,
+    }
+}
+
+/// The demo state showing run `id` (no outputs needed for the picker).
+fn showing(id: &str) -> State {
+    let mut s = demo();
+    let run = loupe::store::RunRecord {
+        id: id.into(),
+        session_name: "change-risk".into(),
+        session_path: String::new(),
+        session_hash: String::new(),
+        created_ms: 3_000,
+        finished_ms: None,
+        status: RunStatus::Interrupted,
+        variants: Vec::new(),
+        case_ids: Vec::new(),
+        repeats: 1,
+        no_cache: false,
+    };
+    press(
+        &mut s,
+        [Msg::RunLoaded {
+            run,
+            outputs: Vec::new(),
+            earlier: Vec::new(),
+        }],
+    );
+    s
+}
+
+#[test]
+fn e_lets_the_user_choose_the_earlier_run_skipping_empty_ones() {
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('3'))]);
+    let effects = press(&mut s, [shift(KeyCode::Char('E'))]);
+    assert_eq!(effects, vec![Effect::ListRuns]);
+    assert!(s.picker.is_some());
+    press(
+        &mut s,
+        [Msg::RunsListed(vec![
+            summary("r3", 3_000, 10, RunStatus::Interrupted),
+            summary("r2", 2_000, 0, RunStatus::Interrupted),
+            summary("r1", 1_000, 48, RunStatus::Complete),
+        ])],
+    );
+    let p = s.picker.as_ref().unwrap();
+    let ids: Vec<&str> = p.visible().iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["r1"], "neither the shown run nor the empty one");
+    // `a` shows the empty run too; the choice stays on r1.
+    press(&mut s, [key(KeyCode::Char('a'))]);
+    let p = s.picker.as_ref().unwrap();
+    assert_eq!(p.visible().len(), 2);
+    assert_eq!(p.visible()[p.selected].id, "r1");
+    let effects = press(&mut s, [key(KeyCode::Enter)]);
+    assert_eq!(effects, vec![Effect::LoadEarlier("r1".into())]);
+    assert!(s.picker.is_none());
+}
+
+#[test]
+fn r_on_results_or_compare_picks_any_run_to_show() {
+    for screen in ['4', '3'] {
+        let mut s = showing("r3");
+        press(&mut s, [key(KeyCode::Char(screen))]);
+        let effects = press(&mut s, [shift(KeyCode::Char('R'))]);
+        assert_eq!(effects, vec![Effect::ListRuns], "screen {screen}");
+        press(
+            &mut s,
+            [Msg::RunsListed(vec![
+                summary("r3", 3_000, 10, RunStatus::Interrupted),
+                summary("r1", 1_000, 48, RunStatus::Complete),
+            ])],
+        );
+        let p = s.picker.as_ref().unwrap();
+        assert_eq!(p.visible()[p.selected].id, "r3", "starts on the run shown");
+        // Keys go to the picker, not the screen below.
+        press(&mut s, [key(KeyCode::Char('j'))]);
+        let effects = press(&mut s, [key(KeyCode::Enter)]);
+        assert_eq!(effects, vec![Effect::LoadRun("r1".into())]);
+        // Esc closes without choosing.
+        press(&mut s, [shift(KeyCode::Char('R')), key(KeyCode::Esc)]);
+        assert!(s.picker.is_none());
+    }
+}
+
+#[test]
+fn u_resumes_an_interrupted_run_and_only_that() {
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    let effects = press(&mut s, [key(KeyCode::Char('u'))]);
+    assert!(
+        matches!(&effects[..], [Effect::ResumeRun { run_id, .. }] if run_id == "r3"),
+        "{effects:?}"
+    );
+    s.data.run.as_mut().unwrap().status = RunStatus::Complete;
+    assert!(press(&mut s, [key(KeyCode::Char('u'))]).is_empty());
+    assert!(
+        s.toasts
+            .iter()
+            .any(|t| t.text.contains("nothing to resume"))
+    );
+    // The interrupted run's toast names the key.
+    press(
+        &mut s,
+        [Msg::Run(RunEvent::Finished {
+            run_id: "r4".into(),
+            status: RunStatus::Interrupted,
+        })],
+    );
+    assert!(
+        s.toasts
+            .iter()
+            .any(|t| t.text.contains("u on the Run screen resumes it"))
+    );
+}
+
+#[test]
+fn errored_and_failed_a_check_are_separate_selections() {
+    let mut s = demo();
+    let ids: Vec<String> = s.session.cases.iter().map(|c| c.id.clone()).collect();
+    let session = s.session.clone();
+    // Checks computed from the texts, as a run computes them (only json_valid, so that
+    // the valid answer passes every check it gets).
+    let output = |case: &str, error: Option<&str>, text: &str| {
+        let mut o = loupe::store::OutputRecord {
+            run_id: "r".into(),
+            variant: "zero-shot".into(),
+            case_id: case.into(),
+            repeat: 0,
+            text: text.into(),
+            usage: loupe::providers::Usage::default(),
+            latency_ms: 1,
+            ttft_ms: None,
+            cost_usd: None,
+            cached: false,
+            attempts: 1,
+            finish_reason: None,
+            error: error.map(str::to_owned),
+            request_hash: String::new(),
+            checks: Vec::new(),
+            schema_attempts: Vec::new(),
+            passages: Vec::new(),
+            finished_ms: 0,
+        };
+        o.checks = common::checks::computed(&session, "zero-shot", &o, &["json_valid"]);
+        o
+    };
+    let run = loupe::store::RunRecord {
+        id: "r".into(),
+        session_name: "change-risk".into(),
+        session_path: String::new(),
+        session_hash: String::new(),
+        created_ms: 0,
+        finished_ms: None,
+        status: RunStatus::Complete,
+        variants: Vec::new(),
+        case_ids: ids.clone(),
+        repeats: 1,
+        no_cache: false,
+    };
+    press(
+        &mut s,
+        [Msg::RunLoaded {
+            run,
+            outputs: vec![
+                output(&ids[0], Some("HTTP 500"), ""),
+                output(&ids[1], None, "Risk: low, I think."),
+                output(&ids[2], None, "{\"risk\": \"low\"}"),
+            ],
+            earlier: Vec::new(),
+        }],
+    );
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    let mut seen = Vec::new();
+    for _ in 0..12 {
+        press(&mut s, [key(KeyCode::Char('c'))]);
+        let chosen = loupe::tui::screens::run::update::selected_cases(&s);
+        seen.push((s.run.filter.clone(), chosen));
+        if s.run.filter == CaseFilter::All {
+            break;
+        }
+    }
+    let pick = |f: CaseFilter| seen.iter().find(|(x, _)| *x == f).map(|(_, c)| c.clone());
+    assert_eq!(pick(CaseFilter::Errored), Some(vec![ids[0].clone()]));
+    assert_eq!(pick(CaseFilter::FailedCheck), Some(vec![ids[1].clone()]));
+}
+
+// ---- streaming that tells the truth (issue 14 item 8) ----
+
+fn draw_text(s: &State, w: u16, h: u16) -> String {
+    let theme = loupe::tui::theme::Theme::default();
+    let km = Keymap::default();
+    let view = loupe::tui::draw::View {
+        theme: &theme,
+        keymap: &km,
+        ascii: false,
+    };
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| loupe::tui::draw::draw(s, &view, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_pane_shows_the_whole_text_of_its_cell_whenever_the_user_looks() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    // Only zero-shot runs, so its pane is the only one.
+    for _ in 0..3 {
+        press(&mut s, [key(KeyCode::Down), key(KeyCode::Char(' '))]);
+    }
+    press(&mut s, [key(KeyCode::Char('r'))]);
+    let ids: Vec<String> = s.session.cases.iter().map(|c| c.id.clone()).collect();
+    let cell = |case: &str| CellKey {
+        run_id: "r1".into(),
+        variant: "zero-shot".into(),
+        case_id: case.into(),
+        repeat: 0,
+    };
+    press(
+        &mut s,
+        [
+            Msg::Run(RunEvent::Started {
+                run_id: "r1".into(),
+                total: 24,
+                already_done: 0,
+            }),
+            // The second case streams while the first is focused.
+            Msg::Run(RunEvent::Delta {
+                key: cell(&ids[1]),
+                text: "BEGINNING of the second ".into(),
+            }),
+        ],
+    );
+    press(&mut s, [key(KeyCode::Char('n'))]);
+    press(
+        &mut s,
+        [Msg::Run(RunEvent::Delta {
+            key: cell(&ids[1]),
+            text: "and its END".into(),
+        })],
+    );
+    let screen = draw_text(&s, 120, 40);
+    assert!(
+        screen.contains("BEGINNING of the second and its END"),
+        "the text from before the move too:\n{screen}"
+    );
+    assert!(screen.contains("streaming..."), "{screen}");
+
+    // A cell that finished without streaming (a cached answer) shows at once.
+    let mut out = loupe::store::OutputRecord {
+        run_id: "r1".into(),
+        variant: "zero-shot".into(),
+        case_id: ids[2].clone(),
+        repeat: 0,
+        text: "CACHED ANSWER".into(),
+        usage: loupe::providers::Usage::default(),
+        latency_ms: 0,
+        ttft_ms: None,
+        cost_usd: None,
+        cached: true,
+        attempts: 0,
+        finish_reason: None,
+        error: None,
+        request_hash: String::new(),
+        checks: Vec::new(),
+        schema_attempts: Vec::new(),
+        passages: Vec::new(),
+        finished_ms: 0,
+    };
+    out.checks = common::checks::computed(&s.session, "zero-shot", &out, &["json_valid"]);
+    press(
+        &mut s,
+        [
+            Msg::Run(RunEvent::CellDone {
+                key: cell(&ids[2]),
+                cached: true,
+                error: None,
+                passed: false,
+            }),
+            Msg::CellOutput(Box::new(out)),
+            key(KeyCode::Char('n')),
+        ],
+    );
+    let screen = draw_text(&s, 120, 40);
+    assert!(screen.contains("CACHED ANSWER"), "{screen}");
+    assert!(screen.contains(" done "), "{screen}");
+}
+
+#[test]
+fn a_pane_follows_the_tail_unless_scrolled_back() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    for _ in 0..3 {
+        press(&mut s, [key(KeyCode::Down), key(KeyCode::Char(' '))]);
+    }
+    press(&mut s, [key(KeyCode::Char('r'))]);
+    let id = s.session.cases[s.run.case].id.clone();
+    press(
+        &mut s,
+        [Msg::Run(RunEvent::Started {
+            run_id: "r1".into(),
+            total: 24,
+            already_done: 0,
+        })],
+    );
+    for i in 0..60 {
+        press(
+            &mut s,
+            [Msg::Run(RunEvent::Delta {
+                key: CellKey {
+                    run_id: "r1".into(),
+                    variant: "zero-shot".into(),
+                    case_id: id.clone(),
+                    repeat: 0,
+                },
+                text: format!("line {i:02}\n"),
+            })],
+        );
+    }
+    let screen = draw_text(&s, 80, 24);
+    assert!(
+        screen.contains("line 59"),
+        "the newest line in view:\n{screen}"
+    );
+    assert!(!screen.contains("line 00"), "{screen}");
+    press(&mut s, [key(KeyCode::PageUp), key(KeyCode::PageUp)]);
+    let screen = draw_text(&s, 80, 24);
+    assert!(!screen.contains("line 59"), "scrolled back:\n{screen}");
+    assert!(screen.contains("line 49"), "{screen}");
+    press(&mut s, [key(KeyCode::PageDown), key(KeyCode::PageDown)]);
+    assert!(draw_text(&s, 80, 24).contains("line 59"), "following again");
+}
+
+#[test]
+fn a_run_of_a_tag_focuses_and_steps_only_through_its_cases() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    // The first tag in the cycle; the focused first case is not in it.
+    press(&mut s, [key(KeyCode::Char('c'))]);
+    let CaseFilter::Tag(tag) = s.run.filter.clone() else {
+        panic!("{:?}", s.run.filter);
+    };
+    let tagged: Vec<usize> = s
+        .session
+        .cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.tags.contains(&tag))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(tagged.len() >= 2 && tagged.len() < s.session.cases.len());
+    // Focus a case outside the tag first.
+    let outside = (0..s.session.cases.len())
+        .find(|i| !tagged.contains(i))
+        .unwrap();
+    s.run.case = outside;
+    let effects = press(&mut s, [key(KeyCode::Char('r'))]);
+    let [Effect::StartRun { case_ids, .. }] = &effects[..] else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(s.run.case, tagged[0], "focus moved into the run's cases");
+    press(
+        &mut s,
+        [Msg::Run(RunEvent::Started {
+            run_id: "r1".into(),
+            total: case_ids.len(),
+            already_done: 0,
+        })],
+    );
+    let mut seen = vec![s.run.case];
+    for _ in 0..tagged.len() {
+        press(&mut s, [key(KeyCode::Char('n'))]);
+        seen.push(s.run.case);
+    }
+    assert!(
+        seen.iter().all(|i| tagged.contains(i)),
+        "{seen:?} vs {tagged:?}"
+    );
+    assert_eq!(seen.last(), seen.first(), "n wraps within the selection");
+    press(&mut s, [key(KeyCode::Char('p'))]);
+    assert_eq!(s.run.case, *tagged.last().unwrap());
 }

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use super::Outcome;
-use crate::export::{self, Format, Options, parse_min_rubric};
+use crate::export::{self, Format, Options, Source, parse_min_rubric};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
@@ -30,6 +30,15 @@ impl From<ExportFormat> for Format {
             ExportFormat::Raw => Format::Raw,
         }
     }
+}
+
+/// Where sft rows' assistant turns come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FromArg {
+    /// Outputs of runs that passed the checks and, where rated, won.
+    Outputs,
+    /// Cases' reference answers (curated examples), the prompt rendered with one variant.
+    References,
 }
 
 /// Arguments of `loupe export`.
@@ -84,6 +93,14 @@ pub struct Args {
     /// Replace the files of an earlier export of the same format in DIR.
     #[arg(long)]
     pub force: bool,
+    /// sft: take the assistant turns from run outputs or from cases' reference answers
+    /// (rendered with the template of `--variant`, default the first variant without rag).
+    #[arg(long, value_enum, default_value = "outputs")]
+    pub from: FromArg,
+    /// With --from references: a JSONL file of cases (the session's case format) instead of
+    /// the session's own cases; they are checked against its evaluation cases.
+    #[arg(long, value_name = "FILE")]
+    pub cases: Option<PathBuf>,
 }
 
 pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
@@ -104,17 +121,27 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     opts.valid = args.valid;
     opts.seed = args.seed;
     opts.force = args.force;
+    opts.from = match args.from {
+        FromArg::Outputs => Source::Outputs,
+        FromArg::References => Source::References,
+    };
+    opts.cases = args.cases;
 
     let session = crate::session::load(&args.session)?;
-    let store = super::existing_store_for_session(store, &args.session, |dir| {
-        format!(
-            "no run of session {:?}: no store at {}; run it first (`loupe run {}`), or pass \
+    let store = if opts.from == Source::References {
+        // Reference rows need no run; the export is still recorded in the session's store.
+        super::store_for_session(store, &args.session)
+    } else {
+        super::existing_store_for_session(store, &args.session, |dir| {
+            format!(
+                "no run of session {:?}: no store at {}; run it first (`loupe run {}`), or pass \
              --store DIR",
-            session.file.name,
-            dir.display(),
-            args.session.display()
-        )
-    })?;
+                session.file.name,
+                dir.display(),
+                args.session.display()
+            )
+        })?
+    };
 
     let bar = indicatif::ProgressBar::with_draw_target(
         None,

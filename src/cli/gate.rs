@@ -258,6 +258,25 @@ fn release_record(
             spec,
         }
     });
+    // A fine-tuned model is frozen with the training run that made it, or not at all.
+    let training = match crate::tune::run_name(&variant.model.model) {
+        None => None,
+        Some(name) => match store.tune(name)? {
+            Some(t) if t.is_finished() => Some(t),
+            Some(t) => anyhow::bail!(
+                "variant {candidate} uses model {} and its training run {name:?} is {}, not \
+                 finished, so a release could not say which rows made it; nothing recorded",
+                variant.model.model,
+                crate::tune::shown_status(&t)
+            ),
+            None => anyhow::bail!(
+                "variant {candidate} uses model {} but this store has no training run {name:?} \
+                 (`loupe tunes` lists them), so a release could not say which rows made it; \
+                 nothing recorded. Train it here (`loupe tune SESSION --name {name} ...`)",
+                variant.model.model
+            ),
+        },
+    };
     Ok(ReleaseRecord {
         id: format!("rel-{}", new_run_id()),
         session: run.session_name.clone(),
@@ -272,6 +291,7 @@ fn release_record(
         model: variant.model.clone(),
         rag,
         evidence,
+        training,
         created_ms: now_ms(),
     })
 }
@@ -309,6 +329,23 @@ fn list(store: &Store, format: Format) -> anyhow::Result<Outcome> {
     }
     let mut text = String::new();
     crate::report::push_table(&mut text, &rows);
+    for r in &releases {
+        if let Some(t) = &r.training {
+            let _ = writeln!(
+                text,
+                "{}: model trained by {} ({}) on {}/sft.manifest.json sha256 {} ({} rows), \
+                 base sha256 {}, model sha256 {}",
+                r.id,
+                t.name,
+                t.id,
+                t.data.dir,
+                t.data.manifest_sha256,
+                t.data.rows_out,
+                t.base.sha256,
+                t.output.as_ref().map_or("-", |o| o.sha256.as_str())
+            );
+        }
+    }
     out.write_all(crate::sanitize::sanitize(&text).as_bytes())?;
     Ok(Outcome::Ok)
 }

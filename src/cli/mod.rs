@@ -17,6 +17,7 @@ mod run;
 mod runs;
 mod serve;
 mod stats;
+mod tune;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -175,6 +176,13 @@ pub enum Command {
     Rag(rag::Args),
     /// Serve the workbench and rating sessions over SSH, to everyone in a users file.
     Serve(serve::Args),
+    /// Fine-tune a model on an sft export (llama.cpp's trainer) and record the training run.
+    Tune(tune::Args),
+    /// List the training runs in the store.
+    Tunes {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -282,6 +290,8 @@ fn try_main(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Export(args) => export::main(store_flag, args),
         Command::Rag(args) => rag::main(store_flag, &args),
         Command::Serve(args) => serve::main(store_flag, args),
+        Command::Tune(args) => tune::main(store_flag, args),
+        Command::Tunes { format } => tune::list(&find_store(store_flag)?, format),
     }
 }
 

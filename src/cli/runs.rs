@@ -51,6 +51,7 @@ pub fn report(store: &Path, run: Option<&str>, format: Format) -> anyhow::Result
     };
     let outputs = store.outputs(&run.id).collect::<Result<Vec<_>, _>>()?;
     let mut report = crate::report::build(&run, &outputs);
+    report.training = crate::tune::lineage(&store, &run)?;
     let judgements = store.judgements(&run.id).collect::<Result<Vec<_>, _>>()?;
     report.judges = crate::report::judge_summaries(&judgements);
     if run.variants.iter().any(|v| v.rag.is_some()) {

@@ -38,6 +38,31 @@ pub struct Manifest {
     /// the corpus snapshots (paths and content hashes) its outputs' passages came from.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rag: Vec<RagInfo>,
+    /// sft: `outputs` (of runs) or `references` (cases' reference answers).
+    pub source: &'static str,
+    /// Where each fine-tuned variant's model came from (`model: tuned:NAME`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub training: Vec<crate::tune::Lineage>,
+    /// With `source: references`: the cases and the variant that rendered their prompts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub references: Option<ReferencesInfo>,
+}
+
+/// What a `--from references` export read.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferencesInfo {
+    pub variant: String,
+    pub template: String,
+    pub template_version: String,
+    pub cases: CasesFileInfo,
+}
+
+/// A cases file (or the session file, for its own cases) as read.
+#[derive(Debug, Clone, Serialize)]
+pub struct CasesFileInfo {
+    pub path: String,
+    pub sha256: String,
+    pub rows: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -87,6 +87,25 @@ impl Format {
     }
 }
 
+/// Where an sft export's assistant turns come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// Outputs of runs that passed the checks (and, where rated, won).
+    #[default]
+    Outputs,
+    /// Cases' reference answers: curated examples, rendered with one variant's template.
+    References,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Outputs => "outputs",
+            Source::References => "references",
+        }
+    }
+}
+
 /// Everything `loupe export` can be asked.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -116,6 +135,11 @@ pub struct Options {
     pub seed: u64,
     /// Overwrite files of an earlier export of the same format in `out`.
     pub force: bool,
+    /// sft: outputs of runs, or cases' reference answers.
+    pub from: Source,
+    /// With `from: References`: a JSONL file of cases to take the references from (default:
+    /// the session's own cases).
+    pub cases: Option<PathBuf>,
 }
 
 impl Options {
@@ -137,6 +161,8 @@ impl Options {
             valid: 0.1,
             seed: 7,
             force: false,
+            from: Source::Outputs,
+            cases: None,
         }
     }
 }
@@ -207,6 +233,7 @@ pub mod reason {
     pub const BELOW_MIN_RUBRIC: &str = "below_min_rubric";
     pub const EXCLUDED_LABEL: &str = "excluded_label";
     pub const EVAL_SPLIT: &str = "eval_split";
+    pub const NO_REFERENCE: &str = "no_reference";
     pub const MATCHES_EVAL_CASE: &str = "matches_eval_case";
     pub const IDENTICAL_OUTPUTS: &str = "identical_outputs";
     pub const DUPLICATE_EXACT: &str = "duplicate_exact";

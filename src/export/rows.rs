@@ -10,12 +10,13 @@ use super::hygiene::{
     Contamination, Decontaminator, Dedupe, Duplicate, RedactionCounts, Redactor, Split, add_counts,
     split_of,
 };
+use super::manifest::{CasesFileInfo, ReferencesInfo};
 use super::manifest::{
     Duplicates, Filters, Hygiene, Manifest, RunInfo, SessionInfo, SplitInfo, VariantInfo,
 };
 use super::prompt::{PromptProblem, Prompts};
 use super::ratings::{OutputRef, RatingIndex, Side, Standing};
-use super::{Counts, ExportError, Format, Options, reason, run_set};
+use super::{Counts, ExportError, Format, Options, Source, reason, run_set};
 use crate::eval::spec::CheckResult;
 use crate::providers::{Message, Role, Usage};
 use crate::session::{Case, Session};
@@ -40,8 +41,16 @@ pub fn export(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Manifest, ExportError> {
     let consensus = validate(session, opts)?;
+    // References need no run: their rows come from cases, rendered with one variant.
+    let refs = match opts.from {
+        Source::References => Some(References::load(session, opts)?),
+        Source::Outputs => None,
+    };
     let store = open_store(store_path)?;
-    let (runs, runs_from) = select_runs(session, &store, opts)?;
+    let (runs, runs_from) = match &refs {
+        Some(_) => (Vec::new(), "references"),
+        None => select_runs(session, &store, opts)?,
+    };
 
     let run_ids = run_set(&runs);
     let mut ratings = RatingIndex::load(&store, &session.file.name, &run_ids)?;
@@ -59,8 +68,22 @@ pub fn export(
         )));
     }
     // Before the folder is made: an export that cannot keep evaluation inputs out is refused.
-    let decon = Decontaminator::new(&session.cases, EVAL_SPLIT)
-        .map_err(|e| ExportError::Usage(e.to_string()))?;
+    let decon = match &refs {
+        // A training file's cases are checked against the session's evaluation cases too:
+        // given together, a training case copying an evaluation case's input is found.
+        Some(r) if r.file.is_some() => {
+            let mut all: Vec<Case> = session
+                .cases
+                .iter()
+                .filter(|c| c.split.as_deref() == Some(EVAL_SPLIT))
+                .cloned()
+                .collect();
+            all.extend(r.cases.iter().map(|(c, _)| c.clone()));
+            Decontaminator::new(&all, EVAL_SPLIT)
+        }
+        _ => Decontaminator::new(&session.cases, EVAL_SPLIT),
+    }
+    .map_err(|e| ExportError::Usage(e.to_string()))?;
     // Only now that there is something to export: a refused export leaves no folder behind.
     prepare_dir(&opts.out, opts)?;
     let keys = api_key_values(&runs);
@@ -88,6 +111,10 @@ pub fn export(
         lookups: 0,
     };
     let driven = match opts.format {
+        Format::Sft if refs.is_some() => match &refs {
+            Some(r) => ctx.references(r, progress),
+            None => Ok(()),
+        },
         Format::Sft => ctx.sft(&runs, progress),
         Format::Dpo | Format::OpenaiDpo => ctx.pairs(&runs, progress),
         Format::Rubric => ctx.rubric(&runs, progress),
@@ -113,6 +140,10 @@ pub fn export(
     } = ctx;
     let (files, empty_splits) = outs.commit()?;
 
+    let mut training = Vec::new();
+    for run in &runs {
+        training.extend(crate::tune::lineage(&store, run)?);
+    }
     let now = now_ms();
     let mut notes = Vec::new();
     for name in &empty_splits {
@@ -195,6 +226,9 @@ pub fn export(
         files,
         notes,
         rag,
+        training,
+        source: opts.from.as_str(),
+        references: refs.map(|r| r.info),
     };
     write_manifest(&store, session, opts, &manifest)?;
     Ok(manifest)
@@ -246,6 +280,16 @@ fn write_manifest(
 /// Checks the options against the session; returns the consensus K in force.
 fn validate(session: &Session, opts: &Options) -> Result<u32, ExportError> {
     let usage = |m: String| Err(ExportError::Usage(m));
+    if opts.from == Source::References && opts.format != Format::Sft {
+        return usage(format!(
+            "--from references writes sft rows (reference answers as the assistant turns); \
+             --format {} takes outputs",
+            opts.format.as_str()
+        ));
+    }
+    if opts.from == Source::Outputs && opts.cases.is_some() {
+        return usage("--cases names the cases of --from references".into());
+    }
     if !(0.0..1.0).contains(&opts.valid) {
         return usage(format!(
             "--valid {}: expected a share of cases from 0 up to (not including) 1, e.g. 0.1",
@@ -617,10 +661,127 @@ struct Provenance<'a> {
     raters: Option<u32>,
 }
 
+/// Where a written reference row came from: the case's file and line.
+#[derive(Serialize)]
+struct ReferenceProvenance<'a> {
+    file: &'a str,
+    line: u64,
+    source: &'static str,
+    cases_file: &'a str,
+    cases_line: usize,
+    case_id: &'a str,
+    /// The variant whose template rendered the prompt.
+    variant: &'a str,
+}
+
+/// What `--from references` exports: the cases, and the variant whose template renders
+/// their prompts.
+struct References {
+    /// Each case with its line (the row number for the session's own cases).
+    cases: Vec<(Case, usize)>,
+    /// Set when the cases come from `--cases FILE` rather than the session.
+    file: Option<std::path::PathBuf>,
+    renderer: crate::template::Renderer,
+    info: ReferencesInfo,
+}
+
+impl References {
+    fn load(session: &Session, opts: &Options) -> Result<Self, ExportError> {
+        let usage = |m: String| ExportError::Usage(m);
+        let variant = match opts.variants.as_slice() {
+            [one] => session.variant(one).ok_or_else(|| {
+                usage(format!(
+                    "--variant {one}: no such variant in {}",
+                    session.path.display()
+                ))
+            })?,
+            [] => session
+                .file
+                .variants
+                .iter()
+                .find(|v| v.rag.is_none())
+                .ok_or_else(|| {
+                    usage(format!(
+                        "--from references: every variant of {} retrieves; name one with \
+                         --variant (its template renders the prompts, without passages)",
+                        session.path.display()
+                    ))
+                })?,
+            _ => {
+                return Err(usage(
+                    "--from references renders the prompts with one variant's template: give \
+                     --variant once"
+                        .into(),
+                ));
+            }
+        };
+        if let Some(rag) = &variant.rag {
+            return Err(usage(format!(
+                "--variant {}: it retrieves from `{rag}`, and reference rows are rendered \
+                 without passages; pick a variant without rag (the one the tuned model will \
+                 run with)",
+                variant.name
+            )));
+        }
+        let renderer = session
+            .renderer()
+            .map_err(|e| usage(format!("the session's templates do not compile: {e}")))?;
+        let (cases, path, sha256) = if let Some(file) = &opts.cases {
+            let cases = crate::session::load_jsonl_file(file).map_err(usage)?;
+            let bytes = std::fs::read(file)
+                .map_err(|e| usage(format!("cannot read cases file {}: {e}", file.display())))?;
+            (cases, file.display().to_string(), sha256_bytes(&bytes))
+        } else {
+            // Each case's line in the file it was read from: the cases file, or the
+            // session file for inline cases.
+            let cases: Vec<(Case, usize)> = session
+                .cases
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    (
+                        c.clone(),
+                        session.case_location(i).map_or(i + 1, |l| l.line),
+                    )
+                })
+                .collect();
+            let file = session
+                .case_location(0)
+                .map_or_else(|| session.path.clone(), |l| l.file.clone());
+            let sha256 = std::fs::read(&file).map_or_else(
+                |_| sha256_bytes(session.source.as_bytes()),
+                |bytes| sha256_bytes(&bytes),
+            );
+            (cases, file.display().to_string(), sha256)
+        };
+        let template_version = session
+            .template_for(&variant.name)
+            .map(crate::template::version_hash)
+            .unwrap_or_default();
+        Ok(Self {
+            info: ReferencesInfo {
+                variant: variant.name.clone(),
+                template: variant.template.clone(),
+                template_version,
+                cases: CasesFileInfo {
+                    path,
+                    sha256,
+                    rows: cases.len(),
+                },
+            },
+            cases,
+            file: opts.cases.clone(),
+            renderer,
+        })
+    }
+}
+
 /// A dropped row: `<format>.dropped.jsonl`.
 #[derive(Serialize)]
 struct Dropped<'a> {
     reason: &'a str,
+    /// Empty for a reference row, which no run made.
+    #[serde(skip_serializing_if = "str::is_empty")]
     run_id: &'a str,
     case_id: &'a str,
     repeat: u32,
@@ -938,6 +1099,92 @@ impl<'a> Ctx<'a> {
                     chosen: None,
                     rejected: None,
                     raters: None,
+                })
+            },
+            &tally,
+        )?;
+        Ok(Ok(()))
+    }
+
+    // ---- reference answers ----
+
+    fn references(
+        &mut self,
+        refs: &References,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(), ExportError> {
+        let total = refs.cases.len() as u64;
+        for (case, line) in &refs.cases {
+            self.counts.rows_in += 1;
+            if let Err(why) = self.reference_row(refs, case, *line)? {
+                self.drop_row(
+                    why,
+                    &Dropped {
+                        reason: why,
+                        run_id: "",
+                        case_id: &case.id,
+                        repeat: 0,
+                        variant: Some(&refs.info.variant),
+                        comparison: None,
+                        rater: None,
+                    },
+                )?;
+            }
+            progress(self.counts.rows_in, total);
+        }
+        Ok(())
+    }
+
+    fn reference_row(
+        &mut self,
+        refs: &References,
+        case: &Case,
+        line: usize,
+    ) -> Result<Judged<()>, ExportError> {
+        if !self.opts.tags.is_empty() && !case.tags.iter().any(|t| self.opts.tags.contains(t)) {
+            return Ok(Err(reason::FILTER_TAG));
+        }
+        if let Err(why) = self.decontaminate(case, None) {
+            return Ok(Err(why));
+        }
+        let Some(reference) = case.reference.as_deref().filter(|r| !r.trim().is_empty()) else {
+            return Ok(Err(reason::NO_REFERENCE));
+        };
+        let Ok(prompt) = refs.renderer.render(&refs.info.template, case, &[]) else {
+            return Ok(Err(PromptProblem::Render.reason()));
+        };
+        if let Err(why) = self.decontaminate(case, Some(&prompt)) {
+            return Ok(Err(why));
+        }
+        let mut tally = RedactionCounts::new();
+        let mut messages = self.redact_messages(&prompt, &mut tally);
+        messages.push(Message {
+            role: Role::Assistant,
+            content: self.redactor.redact(reference, &mut tally),
+        });
+        if messages.iter().any(|m| m.content.trim().is_empty()) {
+            return Ok(Err(reason::EMPTY_MESSAGE));
+        }
+        let parts: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
+        if let Err(why) = self.dedupe(&parts) {
+            return Ok(Err(why));
+        }
+        let cases_file = refs.info.cases.path.as_str();
+        let variant = refs.info.variant.as_str();
+        self.write_training(
+            &SftRow {
+                messages: &messages,
+            },
+            &case.id,
+            |file, out_line| {
+                serde_json::to_value(ReferenceProvenance {
+                    file,
+                    line: out_line,
+                    source: "reference",
+                    cases_file,
+                    cases_line: line,
+                    case_id: &case.id,
+                    variant,
                 })
             },
             &tally,

@@ -290,6 +290,42 @@ fn case_from_row(mut map: Map<String, Value>, row: usize) -> Result<Case, RowErr
     })
 }
 
+/// Cases read from a JSONL file outside a session (a training file for `loupe export
+/// --from references`), each with its 1-based line number. Rows have the session's case
+/// format; a problem is given as `file:line:col: what`.
+pub fn load_jsonl_file(path: &Path) -> Result<Vec<(Case, usize)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read cases file {}: {e}", path.display()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut out: Vec<(Case, usize)> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut rows = 0;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        rows += 1;
+        let at = format!("{}:{}", path.display(), i + 1);
+        let map = match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(map)) => map,
+            Ok(other) => return Err(format!("{at}:1: a case must be a JSON object, not {other}")),
+            Err(e) => return Err(format!("{at}:{}: {e}", e.column())),
+        };
+        let case = case_from_row(map, rows).map_err(|e| {
+            let key = e.key.map(|k| format!(" (`{k}`)")).unwrap_or_default();
+            format!("{at}:1:{key} {}", e.message)
+        })?;
+        if let Some(first) = seen.insert(case.id.clone(), i + 1) {
+            return Err(format!(
+                "{at}:1: case id `{}` is used twice (first on line {first})",
+                case.id
+            ));
+        }
+        out.push((case, i + 1));
+    }
+    Ok(out)
+}
+
 /// Tags written in one string (a CSV cell): `common|edge`.
 fn split_tags(s: &str) -> Vec<String> {
     s.split('|')

@@ -26,6 +26,7 @@ use crate::template::{Renderer, ResolvedTemplate, TemplateError, TemplateErrors}
 pub use crate::spec::CheckSpec;
 /// The session file's own types live in the ground-floor `spec` module.
 pub use crate::spec::session::*;
+pub use cases::load_jsonl_file;
 pub use check::check_session;
 pub use error::{FileKind, Location, Problem, ProblemKind, RefKind, SessionError};
 pub use load::load;

@@ -21,7 +21,7 @@ use super::backend::{ChannelBackend, ClientSize, Outbox, clamp_size};
 use super::input::{ESC_WAIT, KeyParser};
 use super::users::{Role, User};
 use super::{Shared, log};
-use crate::tui::app::{RateStart, run_app_on};
+use crate::tui::app::{Opening, RateStart, run_app_on};
 
 /// Alternate screen, bracketed paste on, cursor hidden, screen cleared.
 const SETUP: &[u8] = b"\x1b[?1049h\x1b[?2004h\x1b[?25l\x1b[2J";
@@ -83,7 +83,10 @@ pub async fn run(
                 shared.session.clone(),
                 &shared.config,
                 stop.clone(),
-                rate,
+                Opening {
+                    user: user.name.clone(),
+                    rate,
+                },
             )
             .await
         }

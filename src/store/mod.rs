@@ -4,6 +4,7 @@
 //! these sizes), keys that sort by time, a schema version checked on open, and a holder
 //! file that says which process has the store when another one tries to open it.
 
+mod drafts;
 mod exports;
 mod judgements;
 mod models;
@@ -11,6 +12,7 @@ mod rag;
 mod ratings;
 mod records;
 mod releases;
+mod tunes;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use drafts::*;
 pub use exports::*;
 pub use judgements::*;
 pub use models::*;
@@ -26,6 +29,7 @@ pub use rag::*;
 pub use ratings::*;
 pub use records::*;
 pub use releases::*;
+pub use tunes::*;
 pub use writer::Writer;
 
 /// Bumped when a stored record changes shape incompatibly.
@@ -43,6 +47,8 @@ const RATERS: &str = "raters";
 const EXPORTS: &str = "exports";
 const RELEASES: &str = "releases";
 const JUDGEMENTS: &str = "judgements";
+const DRAFTS: &str = "drafts";
+const TUNES: &str = "tunes";
 const HOLDER_FILE: &str = "loupe-holder.json";
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +117,9 @@ struct Inner {
     exports: sled::Tree,
     releases: sled::Tree,
     judgements: sled::Tree,
+    drafts: sled::Tree,
+    /// Training runs (`loupe tune`), by name.
+    tunes: sled::Tree,
     /// Held while a rater's queue is worked out and stored: a queue depends on what the
     /// other raters hold, so two openings at once (two people on one `loupe serve`) must
     /// take turns, or both would take the same comparisons past the k-raters rule.
@@ -210,6 +219,8 @@ impl Store {
             exports: tree(EXPORTS)?,
             releases: tree(RELEASES)?,
             judgements: tree(JUDGEMENTS)?,
+            drafts: tree(DRAFTS)?,
+            tunes: tree(TUNES)?,
             queues: std::sync::Mutex::new(()),
             ratings_changed: tokio::sync::watch::Sender::new(0),
             db,
@@ -256,26 +267,57 @@ impl Store {
         get(&self.inner.sessions, SESSIONS, hash.as_bytes())
     }
 
-    /// Records a template version (idempotent: the hash names the content) and appends it
-    /// to the template's history when it differs from the latest one there.
+    /// Records a template version (idempotent: the hash names the content) and lists it in
+    /// the template's history once. A version keeps the time it was first recorded:
+    /// recording it again (each run of it does) changes neither its record nor its place.
     pub fn put_template_version(&self, rec: &TemplateVersionRecord) -> Result<()> {
-        put(&self.inner.template_versions, rec.hash.as_bytes(), rec)?;
+        let stored: Option<TemplateVersionRecord> = get(
+            &self.inner.template_versions,
+            TEMPLATE_VERSIONS,
+            rec.hash.as_bytes(),
+        )?;
+        let first = if let Some(old) = stored {
+            old.created_ms
+        } else {
+            put(&self.inner.template_versions, rec.hash.as_bytes(), rec)?;
+            rec.created_ms
+        };
         let prefix = history_prefix(&rec.session, &rec.template);
-        let latest = self
-            .inner
-            .template_history
-            .scan_prefix(&prefix)
-            .next_back()
-            .transpose()?;
-        if latest.is_some_and(|(_, v)| v.as_ref() == rec.hash.as_bytes()) {
-            return Ok(());
+        for item in self.inner.template_history.scan_prefix(&prefix).values() {
+            if item?.as_ref() == rec.hash.as_bytes() {
+                return Ok(());
+            }
         }
         let mut key = prefix;
-        key.extend_from_slice(&time_key(rec.created_ms));
+        key.extend_from_slice(&time_key(first));
+        // Two versions first recorded in the same millisecond keep both entries.
+        key.extend_from_slice(rec.hash.as_bytes());
         self.inner
             .template_history
             .insert(key, rec.hash.as_bytes())?;
         Ok(())
+    }
+
+    /// Remembers `hash` as the version of `template` a person last saved or wrote: the one
+    /// the workbench opens on.
+    pub fn set_template_head(
+        &self,
+        session: &str,
+        template: &str,
+        hash: &str,
+        spec: &crate::spec::TemplateSpec,
+    ) -> Result<()> {
+        let head = TemplateHead {
+            hash: hash.to_owned(),
+            saved_ms: records::now_ms(),
+            spec: spec.clone(),
+        };
+        put(&self.inner.meta, &head_key(session, template), &head)
+    }
+
+    /// The version of `template` a person last saved or wrote, if any.
+    pub fn template_head(&self, session: &str, template: &str) -> Result<Option<TemplateHead>> {
+        get(&self.inner.meta, META, &head_key(session, template))
     }
 
     pub fn template_version(&self, hash: &str) -> Result<Option<TemplateVersionRecord>> {
@@ -452,6 +494,12 @@ fn write_holder_serving(path: &Path, serving: Option<String>) {
     if let Ok(text) = serde_json::to_string(&holder) {
         let _ = std::fs::write(path.join(HOLDER_FILE), text);
     }
+}
+
+fn head_key(session: &str, template: &str) -> Vec<u8> {
+    let mut key = b"head\0".to_vec();
+    key.extend_from_slice(&history_prefix(session, template));
+    key
 }
 
 fn history_prefix(session: &str, template: &str) -> Vec<u8> {

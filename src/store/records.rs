@@ -39,6 +39,15 @@ pub struct TemplateVersionRecord {
     pub created_ms: u64,
 }
 
+/// The version of a template a person last saved or wrote (see `Store::set_template_head`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TemplateHead {
+    pub hash: String,
+    pub saved_ms: u64,
+    /// The template as written (with its `inherits`), to open the editor on.
+    pub spec: crate::spec::TemplateSpec,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {

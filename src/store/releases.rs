@@ -42,6 +42,11 @@ pub struct ReleaseRecord {
     pub rag: Option<ReleasedRag>,
     /// The head to head and the decision, as `loupe gate --format json` printed them.
     pub evidence: serde_json::Value,
+    /// For a fine-tuned candidate (`model: tuned:NAME`): its training run as it was when
+    /// frozen, naming the data manifest (and through it every training row), the base and
+    /// the model file by sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<super::TrainingRunRecord>,
     pub created_ms: u64,
 }
 
@@ -115,6 +120,7 @@ mod tests {
             },
             rag: None,
             evidence: serde_json::json!({"passed": true}),
+            training: None,
             created_ms: at,
         }
     }

@@ -71,6 +71,10 @@ pub enum Action {
     CycleVariant,
     /// Compare with the same variant in an earlier run.
     CompareEarlier,
+    /// Choose the run shown in Results and Compare.
+    PickRun,
+    /// Resume the shown run where it was interrupted.
+    ResumeRun,
     /// Show or hide what retrieval gave the focused case (query, passages, kept, cited).
     InspectRetrieval,
     /// Sort the results table by the next column.
@@ -159,6 +163,8 @@ impl Action {
         Action::CycleDiffMode,
         Action::CycleVariant,
         Action::CompareEarlier,
+        Action::PickRun,
+        Action::ResumeRun,
         Action::InspectRetrieval,
         Action::SortNext,
         Action::FilterFailed,

@@ -26,7 +26,7 @@ use super::state::State;
 use super::theme::Theme;
 use super::update::update;
 use crate::diff::DiffCache;
-use crate::runner::{self, RunOptions, Selection};
+use crate::runner::{self, RunEvent, RunOptions, Selection};
 use crate::services::Services;
 use crate::session::{Session, TemplateSpec};
 use crate::store::Store;
@@ -72,7 +72,16 @@ where
     B::Error: Send + Sync + 'static,
     S: Stream<Item = InputEvent> + Unpin,
 {
-    run_app_on(terminal, input, services, session, config, shutdown, None).await
+    run_app_on(
+        terminal,
+        input,
+        services,
+        session,
+        config,
+        shutdown,
+        Opening::local(None),
+    )
+    .await
 }
 
 /// Whom an App opened directly on the rating screen rates for (`loupe rate`).
@@ -82,7 +91,26 @@ pub struct RateStart {
     pub run: Option<String>,
 }
 
-/// [`run_app`], opened on the rating screen with the rater fixed when `rate` is given.
+/// Who an App is for, and what it opens on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    /// Whose drafts the workbench keeps and offers back.
+    pub user: String,
+    /// Opened directly on the rating screen for this rater (`loupe rate`, a rater's login).
+    pub rate: Option<RateStart>,
+}
+
+impl Opening {
+    /// The person at the local terminal (the OS user).
+    pub fn local(rate: Option<RateStart>) -> Self {
+        Self {
+            user: super::state::local_user(),
+            rate,
+        }
+    }
+}
+
+/// [`run_app`] for `opening`'s user, opened on the rating screen when it says so.
 pub async fn run_app_on<B, S>(
     terminal: &mut Terminal<B>,
     mut input: S,
@@ -90,7 +118,7 @@ pub async fn run_app_on<B, S>(
     session: Arc<Session>,
     config: &AppConfig,
     shutdown: CancellationToken,
-    rate: Option<RateStart>,
+    opening: Opening,
 ) -> anyhow::Result<()>
 where
     B: Backend,
@@ -99,8 +127,15 @@ where
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut state = State::new(session.clone());
-    let mut host = Host::new(services, session, tx.clone(), config.clipboard.clone());
-    if let Some(start) = rate {
+    state.user.clone_from(&opening.user);
+    let mut host = Host::new(
+        services,
+        session,
+        tx.clone(),
+        config.clipboard.clone(),
+        opening.user,
+    );
+    if let Some(start) = opening.rate {
         for effect in super::screens::rate::update::start(&mut state, &start.rater, start.run, true)
         {
             host.run(effect);
@@ -115,6 +150,7 @@ where
     state.data.loading = true;
     terminal.draw(|f| draw(&state, &view, f))?;
     host.run(Effect::LoadLatestRun);
+    host.run(Effect::OpenTemplates);
 
     let mut batch = Vec::with_capacity(256);
     let mut dirty = false;
@@ -176,6 +212,10 @@ where
         }
         input_seen = false;
     }
+    // However the App ends (a quit, a closed terminal, a dropped SSH connection, a
+    // shutdown), unsaved edits are kept as the user's drafts.
+    let drafts = drafts_of(&state);
+    host.keep_drafts(drafts).await;
     host.shutdown().await;
     Ok(())
 }
@@ -243,6 +283,8 @@ struct Host {
     ratings_watch: Option<JoinHandle<()>>,
     diffs: Arc<Mutex<DiffCache>>,
     clipboard: Option<Clipboard>,
+    /// Whose drafts this App keeps.
+    user: String,
 }
 
 impl Host {
@@ -251,6 +293,7 @@ impl Host {
         session: Arc<Session>,
         tx: mpsc::UnboundedSender<Msg>,
         clipboard: Option<Clipboard>,
+        user: String,
     ) -> Self {
         Self {
             store: services.store().clone(),
@@ -262,7 +305,27 @@ impl Host {
             ratings_watch: None,
             diffs: Arc::new(Mutex::new(DiffCache::default())),
             clipboard,
+            user,
         }
+    }
+
+    /// Writes `drafts` (template, text) as this user's, and waits until they are on disk.
+    async fn keep_drafts(&self, drafts: Vec<(String, TemplateSpec)>) {
+        if drafts.is_empty() {
+            return;
+        }
+        let (store, session, user) = (
+            self.store.clone(),
+            self.session.file.name.clone(),
+            self.user.clone(),
+        );
+        let _ = tokio::task::spawn_blocking(move || {
+            for (template, spec) in drafts {
+                let _ = put_draft(&store, &session, &template, &user, spec);
+            }
+            store.flush()
+        })
+        .await;
     }
 
     async fn shutdown(mut self) {
@@ -305,6 +368,7 @@ impl Host {
                 variants,
                 case_ids,
                 specs,
+                save_first,
             } => {
                 if self.run.as_ref().is_some_and(|(_, h)| !h.is_finished()) {
                     let _ = tx.send(Msg::Error("a run is already going".into()));
@@ -313,15 +377,57 @@ impl Host {
                 let cancel = CancellationToken::new();
                 let token = cancel.clone();
                 let services = self.services.clone();
+                let user = self.user.clone();
                 let handle = tokio::spawn(async move {
-                    let started =
-                        start_run(&services, session, specs, variants, case_ids, &token, &tx);
+                    // A run of unsaved text records it as a version, as ctrl-s would: the
+                    // run names that version, so the user is told and it is listed.
+                    for template in save_first {
+                        let (store, session, specs, to, user) = (
+                            store.clone(),
+                            session.clone(),
+                            specs.clone(),
+                            tx.clone(),
+                            user.clone(),
+                        );
+                        let saved = tokio::task::spawn_blocking(move || {
+                            save_template(&store, &session, &specs, &template, &user, &to, true)
+                        })
+                        .await;
+                        if let Ok(Err(e)) = saved {
+                            let _ = tx.send(Msg::Error(format!("{e:#}")));
+                            return;
+                        }
+                    }
+                    let how = Start::New { variants, case_ids };
+                    let started = start_run(&services, session, specs, how, &token, &tx);
                     if let Err(e) = started.await {
                         let _ = tx.send(Msg::Error(format!("run failed: {e:#}")));
                     }
                 });
                 self.run = Some((cancel, handle));
             }
+            Effect::ResumeRun { run_id, specs } => {
+                if self.run.as_ref().is_some_and(|(_, h)| !h.is_finished()) {
+                    let _ = tx.send(Msg::Error("a run is already going".into()));
+                    return;
+                }
+                let cancel = CancellationToken::new();
+                let token = cancel.clone();
+                let services = self.services.clone();
+                let handle = tokio::spawn(async move {
+                    let how = Start::Resume(run_id);
+                    let started = start_run(&services, session, specs, how, &token, &tx);
+                    if let Err(e) = started.await {
+                        let _ = tx.send(Msg::Error(format!("cannot resume: {e:#}")));
+                    }
+                });
+                self.run = Some((cancel, handle));
+            }
+            Effect::ListRuns => spawn_blocking_reporting(tx.clone(), move || {
+                let runs = run_summaries(&store, &session.file.name)?;
+                let _ = tx.send(Msg::RunsListed(runs));
+                Ok(())
+            }),
             Effect::CancelRun => {
                 if let Some((cancel, _)) = &self.run {
                     cancel.cancel();
@@ -369,22 +475,30 @@ impl Host {
                 });
             }
             Effect::SaveTemplate { template, specs } => {
+                let user = self.user.clone();
                 spawn_blocking_reporting(tx.clone(), move || {
-                    let rec = session.template_version(&specs, &template)?;
-                    store.put_template_version(&rec)?;
-                    store.flush()?;
-                    let _ = tx.send(Msg::TemplateSaved {
-                        template,
-                        hash: rec.hash,
-                    });
-                    Ok(())
+                    save_template(&store, &session, &specs, &template, &user, &tx, false)
                 });
             }
             Effect::LoadVersions(template) => spawn_blocking_reporting(tx.clone(), move || {
-                let list = store.template_history(&session.file.name, &template)?;
+                let list = versions_with_file(&store, &session, &template)?;
                 let _ = tx.send(Msg::VersionsLoaded { template, list });
                 Ok(())
             }),
+            Effect::OpenTemplates => {
+                let user = self.user.clone();
+                spawn_blocking_reporting(tx.clone(), move || {
+                    let openings = open_templates(&store, &session, &user)?;
+                    let _ = tx.send(Msg::TemplatesOpened(openings));
+                    Ok(())
+                });
+            }
+            Effect::SaveDraft { template, spec } => {
+                let user = self.user.clone();
+                spawn_blocking_reporting(tx.clone(), move || {
+                    put_draft(&store, &session.file.name, &template, &user, spec)
+                });
+            }
             // Without a terminal clipboard (a test), copies stay inside the App's editor.
             Effect::Copy(text) => {
                 if let Some(send) = &self.clipboard {
@@ -406,6 +520,126 @@ impl Host {
             }),
         }
     }
+}
+
+/// Every unsaved template of `state`, as (name, text).
+fn drafts_of(state: &State) -> Vec<(String, TemplateSpec)> {
+    super::screens::templates::update::all_drafts(state)
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::SaveDraft { template, spec } => Some((template, spec)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn put_draft(
+    store: &Store,
+    session: &str,
+    template: &str,
+    user: &str,
+    spec: TemplateSpec,
+) -> anyhow::Result<()> {
+    store.put_draft(&crate::store::DraftRecord {
+        session: session.to_owned(),
+        template: template.to_owned(),
+        user: user.to_owned(),
+        spec,
+        saved_ms: crate::store::now_ms(),
+    })?;
+    Ok(())
+}
+
+/// Saves `template` as `specs` define it as a version, makes it the one the workbench opens
+/// on, and drops `user`'s draft of it (the draft is now that version).
+fn save_template(
+    store: &Store,
+    session: &Session,
+    specs: &HashMap<String, TemplateSpec>,
+    template: &str,
+    user: &str,
+    tx: &mpsc::UnboundedSender<Msg>,
+    for_run: bool,
+) -> anyhow::Result<()> {
+    let rec = session.template_version(specs, template)?;
+    store.put_template_version(&rec)?;
+    if let Some(spec) = specs.get(template) {
+        store.set_template_head(&session.file.name, template, &rec.hash, spec)?;
+    }
+    store.delete_draft(&session.file.name, template, user)?;
+    store.flush()?;
+    let _ = tx.send(Msg::TemplateSaved {
+        template: template.to_owned(),
+        hash: rec.hash,
+        for_run,
+    });
+    Ok(())
+}
+
+/// When the session file was last changed, as store time (ms since the epoch).
+fn file_mtime_ms(session: &Session) -> Option<u64> {
+    let modified = std::fs::metadata(&session.path).ok()?.modified().ok()?;
+    let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+    u64::try_from(since.as_millis()).ok()
+}
+
+/// The session file's own templates, by name.
+fn file_specs(session: &Session) -> HashMap<String, TemplateSpec> {
+    session
+        .file
+        .templates
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// What each template opens on: the file's version, unless a version saved in the
+/// workbench is newer than the file; and `user`'s draft of it.
+fn open_templates(
+    store: &Store,
+    session: &Session,
+    user: &str,
+) -> anyhow::Result<Vec<super::msg::TemplateOpening>> {
+    let name = &session.file.name;
+    let specs = file_specs(session);
+    let mtime = file_mtime_ms(session).unwrap_or(0);
+    let mut out = Vec::new();
+    for template in session.file.templates.keys() {
+        let file = session
+            .template_version(&specs, template)
+            .ok()
+            .map(|r| r.hash);
+        let head = store
+            .template_head(name, template)?
+            .filter(|h| Some(&h.hash) != file.as_ref() && h.saved_ms >= mtime)
+            .map(|h| (h.hash, h.spec));
+        let draft = store.draft(name, template, user)?;
+        out.push(super::msg::TemplateOpening {
+            template: template.clone(),
+            file,
+            head,
+            draft,
+        });
+    }
+    Ok(out)
+}
+
+/// A template's stored versions, oldest first, with the session file's version among them
+/// even before anything has run it.
+fn versions_with_file(
+    store: &Store,
+    session: &Session,
+    template: &str,
+) -> anyhow::Result<Vec<crate::store::TemplateVersionRecord>> {
+    let mut list = store.template_history(&session.file.name, template)?;
+    if let Ok(mut rec) = session.template_version(&file_specs(session), template)
+        && !list.iter().any(|r| r.hash == rec.hash)
+    {
+        rec.created_ms = file_mtime_ms(session).unwrap_or(rec.created_ms);
+        list.push(rec);
+        list.sort_by_key(|r| r.created_ms);
+    }
+    Ok(list)
 }
 
 /// Tells the App each time ratings change in the process, at most once per
@@ -446,6 +680,7 @@ fn load_run(
     let outputs = store.outputs(id).collect::<Result<Vec<_>, _>>()?;
     let retrieves = run.variants.iter().any(|v| v.rag.is_some());
     let mut report = crate::report::build(&run, &outputs);
+    report.training = crate::tune::lineage(store, &run)?;
     if run.variants.iter().any(|v| v.rag.is_some()) {
         let retrievals = store.rag_index()?.retrievals(id)?;
         report.retrieval = crate::report::retrieval_report(&run, &outputs, &retrievals);
@@ -508,37 +743,92 @@ fn retrievals_with_texts(
     Ok((retrievals, texts))
 }
 
+/// Every run of `session`, newest first, with how far each got.
+fn run_summaries(
+    store: &Store,
+    session: &str,
+) -> anyhow::Result<Vec<super::screens::picker::state::RunSummary>> {
+    let mut out = Vec::new();
+    for run in store.runs()?.into_iter().rev() {
+        if run.session_name != session {
+            continue;
+        }
+        let (mut done, mut errors) = (0, 0);
+        for o in store.outputs(&run.id) {
+            done += 1;
+            errors += usize::from(o?.error.is_some());
+        }
+        out.push(super::screens::picker::state::RunSummary {
+            cells: run.cell_count(),
+            variants: run.variants.iter().map(|v| v.name.clone()).collect(),
+            id: run.id,
+            created_ms: run.created_ms,
+            done,
+            errors,
+            status: run.status,
+        });
+    }
+    Ok(out)
+}
+
+/// A new run of a selection, or the rest of an interrupted one.
+enum Start {
+    New {
+        variants: Vec<String>,
+        case_ids: Vec<String>,
+    },
+    Resume(String),
+}
+
 async fn start_run(
     services: &Services,
     session: Arc<Session>,
     specs: HashMap<String, TemplateSpec>,
-    variants: Vec<String>,
-    case_ids: Vec<String>,
+    how: Start,
     cancel: &CancellationToken,
     tx: &mpsc::UnboundedSender<Msg>,
 ) -> anyhow::Result<()> {
     let store = services.store();
-    let selection = Selection {
-        variants,
-        case_ids,
-        ..Selection::default()
-    };
     // Planning reads the store and compiles checks: a blocking thread's work.
     let plan = {
         let store = store.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<runner::Plan> {
             let edited = session.with_templates(&specs)?;
-            Ok(runner::plan_new_run(&edited, &store, &selection, false)?)
+            Ok(match how {
+                Start::New { variants, case_ids } => {
+                    let selection = Selection {
+                        variants,
+                        case_ids,
+                        ..Selection::default()
+                    };
+                    runner::plan_new_run(&edited, &store, &selection, false)?
+                }
+                // The run's own templates may differ from the edited ones; the session
+                // file's may still be the run's.
+                Start::Resume(id) => match runner::plan_resume(&edited, &store, &id) {
+                    Ok(plan) => plan,
+                    Err(first) => runner::plan_resume(&session, &store, &id).map_err(|_| first)?,
+                },
+            })
         })
         .await??
     };
     let endpoints = runner::endpoints(services.models(), &plan)?;
     let (etx, mut erx) = mpsc::unbounded_channel();
     let forward = {
-        let tx = tx.clone();
+        let (tx, store) = (tx.clone(), store.clone());
         tokio::spawn(async move {
             while let Some(ev) = erx.recv().await {
+                // A finished cell's stored output follows its event: the pane shows it at
+                // once, cached or repaired (a sled read of one record, from its cache).
+                let done = match &ev {
+                    RunEvent::CellDone { key, .. } if key.repeat == 0 => Some(key.clone()),
+                    _ => None,
+                };
                 let _ = tx.send(Msg::Run(ev));
+                if let Some(Ok(Some(out))) = done.map(|k| store.output(&k)) {
+                    let _ = tx.send(Msg::CellOutput(Box::new(out)));
+                }
             }
         })
     };

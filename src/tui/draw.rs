@@ -69,6 +69,11 @@ fn paint(state: &State, view: &View, frame: &mut Frame, layer: Layer, area: Rect
                 draw_rating(s, view, frame, area);
             }
         }
+        Layer::Picker => {
+            if let Some(p) = &state.picker {
+                super::screens::picker::view::draw_picker(p, view, frame, body);
+            }
+        }
         Layer::Toasts => draw_toasts(state, view, frame, body),
         Layer::Help => {
             if let Overlay::Help { scroll } = state.overlay {

@@ -697,7 +697,11 @@ mod tests {
                 assert_eq!(km.lookup(Context::Results, &key(k)), Some(action));
             }
         }
-        assert_eq!(km.lookup(Context::Run, &key("R")), Some(Action::StartRun));
+        assert_eq!(km.lookup(Context::Run, &key("u")), Some(Action::ResumeRun));
+        assert_eq!(
+            km.lookup(Context::Results, &key("R")),
+            Some(Action::PickRun)
+        );
         assert_eq!(km.lookup(Context::Run, &key("r")), Some(Action::StartRun));
         assert_eq!(
             km.lookup(Context::Run, &key("space")),

@@ -15,6 +15,8 @@ pub enum Layer {
     Owner,
     /// The blind rating screen, over the whole frame.
     Rating,
+    /// The run picker, over Results or Compare.
+    Picker,
     /// Messages in the corner; they take no keys.
     Toasts,
     Help,
@@ -35,6 +37,9 @@ pub fn stack(state: &State) -> Vec<Layer> {
     }
     if state.rating.is_some() {
         out.push(Layer::Rating);
+    }
+    if state.picker.is_some() {
+        out.push(Layer::Picker);
     }
     if !state.toasts.is_empty() {
         out.push(Layer::Toasts);

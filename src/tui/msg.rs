@@ -53,6 +53,8 @@ pub enum Msg {
         at: Option<ErrorAt>,
     },
     Run(RunEvent),
+    /// A finished cell's output as stored, read when the run says the cell is done.
+    CellOutput(Box<OutputRecord>),
     RunLoaded {
         run: RunRecord,
         outputs: Vec<OutputRecord>,
@@ -78,7 +80,13 @@ pub enum Msg {
     TemplateSaved {
         template: String,
         hash: String,
+        /// Saved because a run was started with it unsaved.
+        for_run: bool,
     },
+    /// The session's runs, newest first, for the run picker.
+    RunsListed(Vec<super::screens::picker::state::RunSummary>),
+    /// Which version each template opens on, and the user's drafts, read at start.
+    TemplatesOpened(Vec<TemplateOpening>),
     VersionsLoaded {
         template: String,
         list: Vec<TemplateVersionRecord>,
@@ -89,6 +97,19 @@ pub enum Msg {
     Error(String),
     /// Results of the rating screen's effects.
     Rate(super::screens::rate::RateMsg),
+}
+
+/// What the workbench opens one template on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateOpening {
+    pub template: String,
+    /// The version the session file holds.
+    pub file: Option<String>,
+    /// The version last saved in the workbench, with its text, when it is not the file's
+    /// and the file has not changed since: the workbench opens on it.
+    pub head: Option<(String, TemplateSpec)>,
+    /// This user's unsaved draft of the template, offered back.
+    pub draft: Option<crate::store::DraftRecord>,
 }
 
 /// Work `update` asks the host to do; each reports back with a `Msg`.
@@ -105,6 +126,23 @@ pub enum Effect {
         case_ids: Vec<String>,
         /// The templates as edited in the App (the run uses them, saved or not).
         specs: HashMap<String, TemplateSpec>,
+        /// Unsaved templates the run uses: saved as versions first, as ctrl-s would.
+        save_first: Vec<String>,
+    },
+    /// List the session's runs for the run picker.
+    ListRuns,
+    /// Resume an interrupted run where it stopped.
+    ResumeRun {
+        run_id: String,
+        /// The templates as edited in the App: they must be the versions the run used.
+        specs: HashMap<String, TemplateSpec>,
+    },
+    /// Read which version each template opens on and the user's drafts.
+    OpenTemplates,
+    /// Keep the user's unsaved edit of a template as their draft.
+    SaveDraft {
+        template: String,
+        spec: TemplateSpec,
     },
     CancelRun,
     /// Load the newest run of the session (and its outputs).

@@ -10,8 +10,8 @@ pub use super::screens::compare::state::{CompareState, DiffKey, ViewMode};
 use super::screens::owner::state::OwnerView;
 use super::screens::rate::state::RatingScreen;
 pub use super::screens::results::state::{ResultsState, SortBy};
-pub use super::screens::run::state::{ActiveRun, CaseFilter, RunState};
-pub use super::screens::templates::state::{Section, TemplatesState, VersionsView};
+pub use super::screens::run::state::{ActiveRun, CaseFilter, LiveCell, RunState};
+pub use super::screens::templates::state::{Section, TemplateInfo, TemplatesState, VersionsView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Screen {
@@ -65,7 +65,7 @@ pub struct RunData {
     pub earlier_outputs: HashMap<(String, String), OutputRecord>,
     /// Per case id of the loaded run: (some output failed, the outputs differ). Computed
     /// once when a run loads, so the Results filters cost nothing per frame.
-    pub case_flags: HashMap<String, (bool, bool)>,
+    pub case_flags: HashMap<String, CaseFlags>,
     /// Latency of the run's answered outputs, computed once when the run loads.
     pub latency: LatencyHistogram,
     /// The newest run is being read at start: screens say so instead of "no run yet".
@@ -74,6 +74,24 @@ pub struct RunData {
     pub retrievals: HashMap<(String, String), crate::store::RetrievalRecord>,
     /// The text of every passage those retrievals name, by passage id.
     pub passage_texts: HashMap<String, String>,
+}
+
+/// What the filters need to know of one case's outputs in the loaded run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaseFlags {
+    /// Some output is an error (no answer).
+    pub errored: bool,
+    /// Some answer failed a check.
+    pub failed_check: bool,
+    /// The outputs differ from each other.
+    pub differ: bool,
+}
+
+impl CaseFlags {
+    /// Errored or failed a check: what "failed" means in Results.
+    pub fn failed(self) -> bool {
+        self.errored || self.failed_check
+    }
 }
 
 /// Outputs' latencies in [`LatencyHistogram::BUCKETS`] equal-width buckets from 0 to the
@@ -129,6 +147,19 @@ pub struct State {
     /// The owner's view of the rating session (`screens::owner`); never while a rater rates.
     pub owner: Option<OwnerView>,
     pub quit: bool,
+    /// The run picker, over Results or Compare.
+    pub picker: Option<super::screens::picker::state::RunPicker>,
+    /// Who works in this App: their drafts are theirs (the OS user locally, the name their
+    /// key maps to over `loupe serve`).
+    pub user: String,
+}
+
+/// The person at the local terminal: the OS user.
+pub fn local_user() -> String {
+    ["USER", "LOGNAME"]
+        .into_iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "local".to_owned())
 }
 
 impl State {
@@ -187,6 +218,8 @@ impl State {
                 versions: None,
                 find: None,
                 last_find: None,
+                info: HashMap::new(),
+                quit_warned: false,
             },
             run: RunState {
                 chosen: vec![true; variants],
@@ -195,6 +228,7 @@ impl State {
                 active: None,
                 case: 0,
                 live: HashMap::new(),
+                scroll_back: 0,
                 cell_errors: Vec::new(),
             },
             compare: CompareState {
@@ -220,6 +254,8 @@ impl State {
             owner: None,
             session,
             quit: false,
+            picker: None,
+            user: local_user(),
         }
     }
 

@@ -34,14 +34,16 @@ pub fn describe(action: Action) -> &'static str {
         Action::Versions => "Show the template's version history",
         Action::StartRun => "Run the chosen variants on the chosen cases",
         Action::CancelRun => "Cancel the run in progress",
-        Action::CycleCases => "Cycle which cases to run: all, a tag, failed last time",
+        Action::CycleCases => "Cycle which cases to run: all, a tag, errored, failed a check",
         Action::ToggleVariant => "Include or leave out the focused variant",
         Action::NextCase => "Show the next case",
         Action::PrevCase => "Show the previous case",
         Action::NextDiffering => "Jump to the next case whose outputs differ",
         Action::CycleDiffMode => "Cycle the diff: word, line, unified",
         Action::CycleVariant => "Cycle the variant shown on the right",
-        Action::CompareEarlier => "Compare with the same variant in an earlier run",
+        Action::CompareEarlier => "Compare with the same variant in an earlier run you choose",
+        Action::PickRun => "Choose which run of this session is shown",
+        Action::ResumeRun => "Resume the shown run where it was interrupted",
         Action::InspectRetrieval => {
             "Show what retrieval gave this case: query, passages, kept, cited"
         }
@@ -108,6 +110,8 @@ pub fn hint(action: Action) -> &'static str {
         Action::CycleDiffMode => "diff mode",
         Action::CycleVariant => "variant",
         Action::CompareEarlier => "earlier run",
+        Action::PickRun => "runs",
+        Action::ResumeRun => "resume",
         Action::InspectRetrieval => "retrieval",
         Action::SortNext => "sort",
         Action::FilterFailed => "failed",
@@ -186,6 +190,7 @@ fn hinted(context: Context) -> &'static [(Action, Option<&'static str>)] {
             (Action::CycleCases, None),
             (Action::StartRun, None),
             (Action::CancelRun, None),
+            (Action::ResumeRun, None),
         ],
         Context::Compare => &[
             (Action::NextCase, None),
@@ -193,6 +198,7 @@ fn hinted(context: Context) -> &'static [(Action, Option<&'static str>)] {
             (Action::CycleDiffMode, None),
             (Action::CycleVariant, None),
             (Action::CompareEarlier, None),
+            (Action::PickRun, None),
         ],
         Context::Results => &[
             (Action::Select, Some("compare")),
@@ -200,6 +206,7 @@ fn hinted(context: Context) -> &'static [(Action, Option<&'static str>)] {
             (Action::FilterFailed, None),
             (Action::FilterDiffering, None),
             (Action::FilterTag, None),
+            (Action::PickRun, None),
         ],
         Context::Help => &[
             (Action::Back, Some("close")),

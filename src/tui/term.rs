@@ -13,7 +13,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio_util::sync::CancellationToken;
 
-use super::app::{AppConfig, RateStart, run_app_on};
+use super::app::{AppConfig, Opening, RateStart, run_app_on};
 use super::input::from_crossterm_stream;
 use crate::services::Services;
 use crate::session::Session;
@@ -112,7 +112,7 @@ pub fn run_local_on(
             session,
             config,
             shutdown,
-            rate,
+            Opening::local(rate),
         )
         .await;
         signals.abort();

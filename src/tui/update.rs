@@ -47,6 +47,10 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Run(ev) => on_run_event(state, ev),
+        Msg::CellOutput(out) => {
+            screens::run::update::on_cell_output(state, &out);
+            Vec::new()
+        }
         Msg::RunLoaded {
             run,
             outputs,
@@ -58,7 +62,7 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 .map(|o| ((o.variant.clone(), o.case_id.clone()), o))
                 .collect();
             state.data.loading = false;
-            state.data.case_flags = case_flags(&state.data.outputs);
+            state.data.case_flags = case_flags(state.data.outputs.values());
             state.data.latency = LatencyHistogram::of(state.data.outputs.values());
             state.data.earlier = earlier;
             state.data.run = Some(run);
@@ -89,17 +93,31 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Msg::TemplateSaved { template, hash } => {
+        Msg::TemplateSaved {
+            template,
+            hash,
+            for_run,
+        } => {
             state.templates.unsaved.retain(|t| t != &template);
-            if !state.templates.unwritten.contains(&template) {
+            let info = state.templates.info.entry(template.clone()).or_default();
+            info.version = Some(hash.clone());
+            info.draft_ms = None;
+            if info.file_differs() && !state.templates.unwritten.contains(&template) {
                 state.templates.unwritten.push(template.clone());
             }
-            state.toast(
-                Level::Info,
-                format!("saved {template} as version {}", short(&hash)),
-            );
+            let text = if for_run {
+                format!(
+                    "ran the unsaved {template}: saved it as version {}",
+                    short(&hash)
+                )
+            } else {
+                format!("saved {template} as version {}", short(&hash))
+            };
+            state.toast(Level::Info, text);
             Vec::new()
         }
+        Msg::RunsListed(runs) => screens::picker::update::on_listed(state, runs),
+        Msg::TemplatesOpened(openings) => screens::templates::update::opened(state, openings),
         Msg::VersionsLoaded { template, list } => {
             let selected = list.len().saturating_sub(1);
             state.templates.versions = Some(VersionsView {
@@ -111,6 +129,10 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         }
         Msg::SessionWritten { path } => {
             state.templates.unwritten.clear();
+            // The file now holds what the workbench shows (nothing unsaved can be written).
+            for info in state.templates.info.values_mut() {
+                info.file.clone_from(&info.version);
+            }
             state.toast(Level::Info, format!("wrote {path}"));
             Vec::new()
         }
@@ -153,7 +175,11 @@ fn on_tick(state: &mut State, now: u64) -> Vec<Effect> {
     match state.templates.preview_due_ms {
         Some(due) if due <= now => {
             state.templates.preview_due_ms = None;
-            preview_effect(state).into_iter().collect()
+            let mut effects: Vec<Effect> = preview_effect(state).into_iter().collect();
+            // A pause in typing also keeps the edit as a draft, so even a killed process
+            // or a dropped connection loses at most the last moment's keys.
+            effects.extend(screens::templates::update::draft_effect(state));
+            effects
         }
         _ => Vec::new(),
     }
@@ -187,6 +213,7 @@ fn layer_key(state: &mut State, keymap: &Keymap, layer: Layer, key: Key) -> Opti
     match layer {
         Layer::Rating => screens::rate::update::on_key(state, keymap, key),
         Layer::Owner => screens::owner::update::on_key(state, key),
+        Layer::Picker => screens::picker::update::on_key(state, key),
         Layer::Toasts => None,
         Layer::Help => Some(
             keymap
@@ -302,6 +329,9 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
     }
     match action {
         Action::Quit => {
+            if let Some(effects) = screens::templates::update::quit_with_drafts(state) {
+                return effects;
+            }
             if state.run.active.is_some() {
                 state.quit = true;
                 return vec![Effect::CancelRun];

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod checks;
 pub mod cli;
 pub mod consumers;
 pub mod embed_server;
@@ -14,3 +15,4 @@ pub mod planned;
 pub mod rating;
 pub mod tmux;
 pub mod tui_harness;
+pub mod workbench;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use loupe::services::Services;
 use loupe::session::Session;
 use loupe::store::Store;
-use loupe::tui::app::{AppConfig, RateStart, run_app_on};
+use loupe::tui::app::{AppConfig, Opening, RateStart, run_app_on};
 pub use loupe::tui::input::{InputEvent, Key, KeyCode, Modifiers};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
@@ -301,7 +301,13 @@ impl App {
         width: u16,
         height: u16,
     ) -> App {
-        Self::spawn_on(services, session, config, (width, height), None)
+        Self::spawn_on(
+            services,
+            session,
+            config,
+            (width, height),
+            Opening::local(None),
+        )
     }
 
     /// [`App::spawn_with`] opened on the rating screen for `rater` (what `loupe rate` and a
@@ -317,7 +323,11 @@ impl App {
             rater: rater.to_owned(),
             run: None,
         };
-        Self::spawn_on(services, session, config, size, Some(start))
+        let opening = Opening {
+            user: rater.to_owned(),
+            rate: Some(start),
+        };
+        Self::spawn_on(services, session, config, size, opening)
     }
 
     fn spawn_on(
@@ -325,7 +335,7 @@ impl App {
         session: Arc<Session>,
         config: AppConfig,
         (width, height): (u16, u16),
-        rate: Option<RateStart>,
+        opening: Opening,
     ) -> App {
         let screen = SharedBackend::new(width, height);
         let (keys, mut rx) = mpsc::unbounded_channel::<InputEvent>();
@@ -334,7 +344,16 @@ impl App {
         let (backend, stop) = (screen.clone(), shutdown.clone());
         let handle = tokio::spawn(async move {
             let mut terminal = Terminal::new(backend)?;
-            run_app_on(&mut terminal, input, services, session, &config, stop, rate).await
+            run_app_on(
+                &mut terminal,
+                input,
+                services,
+                session,
+                &config,
+                stop,
+                opening,
+            )
+            .await
         });
         App {
             screen,
@@ -342,6 +361,28 @@ impl App {
             shutdown,
             handle: Some(handle),
         }
+    }
+
+    /// [`App::spawn_with`] for the person `user` (whose drafts it keeps and offers back),
+    /// as `loupe serve` starts one for each login.
+    pub fn spawn_as(
+        services: Arc<Services>,
+        session: Arc<Session>,
+        config: AppConfig,
+        size: (u16, u16),
+        user: &str,
+    ) -> App {
+        let opening = Opening {
+            user: user.to_owned(),
+            rate: None,
+        };
+        Self::spawn_on(services, session, config, size, opening)
+    }
+
+    /// Ends the App's input as a dropped connection or a closed terminal does.
+    pub fn hang_up(&mut self) {
+        let (closed, _) = mpsc::unbounded_channel();
+        self.keys = closed;
     }
 
     pub fn send(&self, code: KeyCode, modifiers: Modifiers) {

@@ -5,6 +5,7 @@
 
 pub mod compare;
 pub mod owner;
+pub mod picker;
 pub mod rate;
 pub mod results;
 pub mod run;

@@ -3,6 +3,8 @@
 use crate::sanitize::output_shown;
 use crate::tui::action::Action;
 use crate::tui::msg::Effect;
+use crate::tui::screens::picker::state::PickFor;
+use crate::tui::screens::picker::update::open;
 use crate::tui::state::{DiffKey, Level, Screen, State, ViewMode};
 
 /// The two texts the compare screen shows for its case: (left, right).
@@ -60,6 +62,7 @@ pub(crate) fn compare_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Up => c.scroll = c.scroll.saturating_sub(1),
         Action::PageDown => c.scroll = c.scroll.saturating_add(10),
         Action::PageUp => c.scroll = c.scroll.saturating_sub(10),
+        Action::PickRun => return open(state, PickFor::Shown),
         Action::InspectRetrieval => {
             c.inspect = !c.inspect;
             c.scroll = 0;
@@ -91,23 +94,15 @@ pub(crate) fn compare_action(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::CompareEarlier => {
+            // A second E goes back to comparing variants of the shown run.
             if state.compare.right_run.is_some() {
                 state.compare.right_run = None;
                 state.data.earlier_outputs.clear();
+            } else if state.data.run.is_none() {
+                state.toast(Level::Info, "no run of this session yet");
+                return Vec::new();
             } else {
-                let current = state.data.run.as_ref().map(|r| r.id.clone());
-                match state
-                    .data
-                    .earlier
-                    .iter()
-                    .find(|id| Some(*id) != current.as_ref())
-                {
-                    Some(id) => {
-                        state.compare.right = state.compare.left;
-                        return vec![Effect::LoadEarlier(id.clone())];
-                    }
-                    None => state.toast(Level::Info, "no earlier run of this session"),
-                }
+                return open(state, PickFor::Earlier);
             }
         }
         _ => return Vec::new(),

@@ -57,7 +57,7 @@ pub(crate) fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: 
             Paragraph::new(if state.data.loading {
                 "Reading the newest run..."
             } else {
-                "No run yet: press R to run the session, then come back."
+                "No run yet: press r on the Run screen (2) to run the session, then come back."
             })
             .block(view.block(" Compare ", false)),
             body,

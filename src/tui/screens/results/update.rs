@@ -6,32 +6,32 @@ use crate::tui::action::Action;
 use crate::tui::msg::Effect;
 use crate::tui::screens::compare;
 use crate::tui::screens::run::update::session_tags;
-use crate::tui::state::{SortBy, State};
+use crate::tui::state::{CaseFlags, SortBy, State};
 
 /// What the output filters need to know of one case's outputs.
 #[derive(Default)]
 struct Seen<'a> {
-    failed: bool,
+    flags: CaseFlags,
     first: Option<&'a str>,
-    differ: bool,
 }
 
-/// (some output failed, the outputs differ) per case id, computed once when a run loads:
-/// the outputs are visited once, by reference.
-pub(crate) fn case_flags(
-    outputs: &HashMap<(String, String), crate::store::OutputRecord>,
-) -> HashMap<String, (bool, bool)> {
+/// The filters' flags per case id, computed once when a run loads: the outputs (every
+/// repeat) are visited once, by reference.
+pub(crate) fn case_flags<'a>(
+    outputs: impl IntoIterator<Item = &'a crate::store::OutputRecord>,
+) -> HashMap<String, CaseFlags> {
     let mut seen: HashMap<&str, Seen> = HashMap::new();
-    for ((_, case_id), o) in outputs {
-        let s = seen.entry(case_id.as_str()).or_default();
-        s.failed |= !o.passed();
+    for o in outputs {
+        let s = seen.entry(o.case_id.as_str()).or_default();
+        s.flags.errored |= o.error.is_some();
+        s.flags.failed_check |= o.error.is_none() && o.checks.iter().any(|c| !c.pass);
         match s.first {
             None => s.first = Some(&o.text),
-            Some(first) => s.differ |= first != o.text,
+            Some(first) => s.flags.differ |= first != o.text,
         }
     }
     seen.into_iter()
-        .map(|(id, s)| (id.to_owned(), (s.failed, s.differ)))
+        .map(|(id, s)| (id.to_owned(), s.flags))
         .collect()
 }
 
@@ -55,8 +55,8 @@ pub fn grid_rows(state: &State) -> Vec<usize> {
         .filter(|(_, case)| {
             let flags = state.data.case_flags.get(case.id.as_str());
             by_tag(case)
-                && (!r.failed_only || flags.is_some_and(|f| f.0))
-                && (!r.differing_only || flags.is_some_and(|f| f.1))
+                && (!r.failed_only || flags.is_some_and(|f| f.failed()))
+                && (!r.differing_only || flags.is_some_and(|f| f.differ))
         })
         .map(|(i, _)| i)
         .collect()
@@ -99,6 +99,12 @@ pub(crate) fn results_action(state: &mut State, action: Action) -> Vec<Effect> {
                     .cloned(),
             };
             r.row = 0;
+        }
+        Action::PickRun => {
+            return crate::tui::screens::picker::update::open(
+                state,
+                crate::tui::screens::picker::state::PickFor::Shown,
+            );
         }
         Action::Select => {
             if let Some(case) = grid_rows(state).get(state.results.row) {

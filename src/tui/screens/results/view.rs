@@ -35,7 +35,7 @@ pub(crate) fn draw_results(state: &State, view: &View, frame: &mut Frame, area: 
             Paragraph::new(if state.data.loading {
                 "Reading the newest run..."
             } else {
-                "No run yet: press R to run the session."
+                "No run yet: press r on the Run screen (2) to run the session."
             })
             .block(view.block(" Results ", false)),
             area,
@@ -55,15 +55,29 @@ pub(crate) fn draw_results(state: &State, view: &View, frame: &mut Frame, area: 
     } else {
         retrieval.len() as u16 + 3
     };
-    let [table_area, rag_area, charts_area, grid_area] = Layout::vertical([
+    let training = state
+        .results
+        .report
+        .as_ref()
+        .map_or(&[][..], |r| r.training.as_slice());
+    let tune_h = if training.is_empty() {
+        0
+    } else {
+        training.len() as u16 + 2
+    };
+    let [table_area, rag_area, tune_area, charts_area, grid_area] = Layout::vertical([
         Constraint::Length(table_h),
         Constraint::Length(rag_h),
+        Constraint::Length(tune_h),
         Constraint::Length(charts_h),
         Constraint::Min(3),
     ])
     .areas(area);
     if rag_h > 0 {
         draw_retrieval(view, frame, rag_area, retrieval);
+    }
+    if tune_h > 0 {
+        draw_lineage(view, frame, tune_area, training);
     }
     let sort_name = match state.results.sort {
         SortBy::Variant => "variant",
@@ -264,6 +278,45 @@ pub(crate) fn draw_grid(state: &State, view: &View, frame: &mut Frame, area: Rec
             .block(view.block(title, true)),
         area,
         &mut ts,
+    );
+}
+
+/// Where each fine-tuned variant's model came from: one line per variant, shortest facts
+/// first (training run, data manifest, rows, base, model), so a narrow terminal keeps them.
+fn draw_lineage(view: &View, frame: &mut Frame, area: Rect, rows: &[crate::tune::Lineage]) {
+    let short = |s: &str| s.chars().take(8).collect::<String>();
+    let lines: Vec<Line> = rows
+        .iter()
+        .map(|l| {
+            let text = match &l.record {
+                None => format!(
+                    "{}: no training run {:?} in this store",
+                    l.variant, l.training_run
+                ),
+                Some(r) => format!(
+                    "{}: {} {} · data {} ({} rows, {}) · base {} · model {} · loss {}",
+                    l.variant,
+                    r.name,
+                    crate::tune::shown_status(r),
+                    short(&r.data.manifest_sha256),
+                    r.data.rows_out,
+                    r.data.source,
+                    short(&r.base.sha256),
+                    r.output
+                        .as_ref()
+                        .map_or_else(|| "-".into(), |o| short(&o.sha256)),
+                    r.epochs
+                        .last()
+                        .map_or_else(|| "-".into(), |e| format!("{:.3}", e.train_loss)),
+                ),
+            };
+            Line::from(crate::sanitize::sanitize(&text).into_owned())
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(view.block(" Fine-tuned (training run · data manifest sha256) ", false)),
+        area,
     );
 }
 

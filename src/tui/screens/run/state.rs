@@ -6,17 +6,31 @@ use std::collections::HashMap;
 pub enum CaseFilter {
     All,
     Tag(String),
-    FailedLastRun,
+    /// Cases with a cell that errored (no answer) in the run shown.
+    Errored,
+    /// Cases with an answer that failed a check in the run shown.
+    FailedCheck,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveRun {
     pub run_id: String,
+    /// The cases the run covers, in session order: `n`/`p` stay among them.
+    pub case_ids: Vec<String>,
     pub total: usize,
     pub done: usize,
     pub errors: usize,
     pub cached: usize,
     pub started_ms: u64,
+}
+
+/// One cell of the run in progress as the panes show it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveCell {
+    /// Sanitized text so far (the whole output once the cell is done).
+    pub text: String,
+    pub done: bool,
+    pub error: Option<String>,
 }
 
 pub struct RunState {
@@ -27,7 +41,10 @@ pub struct RunState {
     pub active: Option<ActiveRun>,
     /// Case whose outputs stream into the panes.
     pub case: usize,
-    /// Text streamed so far for the focused case, per variant: already sanitized.
-    pub live: HashMap<String, String>,
+    /// Every cell of the run in progress (first repeat), by (variant, case id): the whole
+    /// text so far, already sanitized, whichever case is focused.
+    pub live: HashMap<(String, String), LiveCell>,
+    /// Lines the panes are scrolled up from the tail; 0 follows new text.
+    pub scroll_back: u16,
     pub cell_errors: Vec<String>,
 }

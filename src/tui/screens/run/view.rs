@@ -9,6 +9,22 @@ use super::update::selected;
 use crate::tui::state::{CaseFilter, State};
 use crate::tui::widgets::View;
 
+/// Which version of its template a variant will run: an unsaved draft (its own template's
+/// or one it inherits from; the run saves it as a version first) or a stored version.
+fn template_version(state: &State, v: &crate::session::VariantSpec) -> Option<String> {
+    let used =
+        crate::tui::screens::templates::update::unsaved_used(state, std::slice::from_ref(&v.name));
+    if !used.is_empty() {
+        return Some("unsaved draft".into());
+    }
+    state
+        .templates
+        .info
+        .get(&v.template)
+        .and_then(|i| i.version.as_deref())
+        .map(|h| format!("version {}", crate::tui::widgets::short(h)))
+}
+
 pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let r = &state.run;
     let [left, right] = Layout::horizontal([
@@ -26,13 +42,18 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
         .zip(&r.chosen)
         .map(|(v, on)| {
             let mark = if *on { "[x]" } else { "[ ]" };
-            ListItem::new(vec![
+            let mut lines = vec![
                 Line::raw(format!("{mark} {}", v.name)),
                 Line::styled(
                     format!("    {} · {}", v.template, v.model),
                     view.theme.muted,
                 ),
-            ])
+            ];
+            lines.extend(
+                template_version(state, v)
+                    .map(|t| Line::styled(format!("    {t}"), view.theme.muted)),
+            );
+            ListItem::new(lines)
         })
         .collect();
     let mut ls = ListState::default().with_selected(Some(r.cursor));
@@ -46,7 +67,8 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
     let filter = match &r.filter {
         CaseFilter::All => "all cases".to_string(),
         CaseFilter::Tag(t) => format!("tag {t}"),
-        CaseFilter::FailedLastRun => "failed last run".to_string(),
+        CaseFilter::Errored => "errored".to_string(),
+        CaseFilter::FailedCheck => "failed a check".to_string(),
     };
     let mut info = vec![Line::from(vec![
         Span::styled("cases: ", view.theme.accent),
@@ -77,7 +99,7 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
     let [info_text, gauge] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)])
         .areas(view.block(" Run ", false).inner(info_area));
     frame.render_widget(view.block(" Run ", false), info_area);
-    frame.render_widget(Paragraph::new(info), info_text);
+    frame.render_widget(Paragraph::new(info).wrap(Wrap { trim: false }), info_text);
     if let Some(a) = &r.active {
         let ratio = if a.total == 0 {
             0.0
@@ -120,19 +142,37 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
             Layout::horizontal(constraints).split(panes_area)
         };
         for (name, pane) in names.iter().zip(areas.iter()) {
-            let stored = case.and_then(|c| state.output(name, &c.id));
-            let text: std::borrow::Cow<str> = match (r.live.get(*name), stored) {
-                (Some(live), _) => live.as_str().into(),
-                (None, Some(o)) => crate::sanitize::output_shown(o).into(),
-                (None, None) => "".into(),
+            let id = case.map_or("", |c| c.id.as_str());
+            // While a run goes, its own cells (never the previous run's outputs).
+            let (text, status): (std::borrow::Cow<str>, &str) = if r.active.is_some() {
+                match r.live.get(&((*name).to_owned(), id.to_owned())) {
+                    Some(cell) if cell.error.is_some() => (
+                        cell.error.as_deref().unwrap_or_default().to_owned().into(),
+                        " error ",
+                    ),
+                    Some(cell) if cell.done => (cell.text.as_str().into(), " done "),
+                    Some(cell) => (cell.text.as_str().into(), " streaming... "),
+                    None => ("".into(), " waiting "),
+                }
+            } else {
+                match case.and_then(|c| state.output(name, &c.id)) {
+                    Some(o) => (crate::sanitize::output_shown(o).into(), ""),
+                    None => ("".into(), ""),
+                }
             };
-            let title = format!(" {name} · {} ", case.map_or("", |c| c.id.as_str()));
-            frame.render_widget(
-                Paragraph::new(text)
-                    .wrap(Wrap { trim: false })
-                    .block(view.block(title, false)),
-                *pane,
-            );
+            let block = view.block(format!(" {name} · {id} "), false);
+            let inner = block.inner(*pane);
+            // Follow the tail unless scrolled back (PgUp): the newest text stays in view.
+            let paragraph = Paragraph::new(text).wrap(Wrap { trim: false });
+            let lines = u16::try_from(paragraph.line_count(inner.width)).unwrap_or(u16::MAX);
+            let top = lines
+                .saturating_sub(inner.height)
+                .saturating_sub(r.scroll_back);
+            let mut block = block;
+            if !status.is_empty() {
+                block = block.title(Line::styled(status, view.theme.muted).right_aligned());
+            }
+            frame.render_widget(paragraph.scroll((top, 0)).block(block), *pane);
         }
     }
     if errors_h > 0 {

@@ -49,6 +49,28 @@ pub struct TemplatesState {
     pub find: Option<String>,
     /// The last search, for find-next.
     pub last_find: Option<String>,
+    /// Which stored version each template's text is, per template name.
+    pub info: HashMap<String, TemplateInfo>,
+    /// The user was told once that quitting keeps their unsaved edits as a draft.
+    pub quit_warned: bool,
+}
+
+/// Where a template's text in the workbench comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateInfo {
+    /// The stored version the text was opened on or last saved as.
+    pub version: Option<String>,
+    /// The version the session file holds.
+    pub file: Option<String>,
+    /// When the unsaved draft the text was restored from was kept, if it was.
+    pub draft_ms: Option<u64>,
+}
+
+impl TemplateInfo {
+    /// Whether the session file holds another version than the one shown (`W` writes it).
+    pub fn file_differs(&self) -> bool {
+        self.version.is_some() && self.file.is_some() && self.version != self.file
+    }
 }
 
 pub struct VersionsView {

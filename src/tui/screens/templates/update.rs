@@ -74,6 +74,11 @@ pub(crate) fn apply_editor(state: &mut State) {
     let name = name.to_owned();
     let part = state.templates.part;
     let spec = state.templates.specs.entry(name.clone()).or_default();
+    // Closing the editor (or saving) without a change leaves the template as it was: a
+    // saved template stays saved, and unmarked.
+    if part_text(spec, part).trim_end_matches('\n') == text.trim_end_matches('\n') {
+        return;
+    }
     match part {
         Section::System => spec.system = Some(text),
         Section::User => spec.user = Some(text),
@@ -268,4 +273,122 @@ pub(crate) fn save_effect(state: &mut State) -> Vec<Effect> {
         template: name.to_owned(),
         specs: state.templates.specs.clone(),
     }]
+}
+
+/// Takes in which version each template opens on: the newest saved one when the session
+/// file holds an older one, and the user's draft over it when they left one.
+pub(crate) fn opened(
+    state: &mut State,
+    openings: Vec<crate::tui::msg::TemplateOpening>,
+) -> Vec<Effect> {
+    let mut restored = Vec::new();
+    for o in openings {
+        // Edits made before the store answered are newer than anything it holds.
+        if state.templates.unsaved.contains(&o.template) {
+            continue;
+        }
+        let info = state.templates.info.entry(o.template.clone()).or_default();
+        info.file.clone_from(&o.file);
+        info.version.clone_from(&o.file);
+        if let Some((hash, spec)) = o.head {
+            info.version = Some(hash);
+            state.templates.specs.insert(o.template.clone(), spec);
+            if !state.templates.unwritten.contains(&o.template) {
+                state.templates.unwritten.push(o.template.clone());
+            }
+        }
+        if let Some(draft) = o.draft {
+            info.draft_ms = Some(draft.saved_ms);
+            state.templates.specs.insert(o.template.clone(), draft.spec);
+            state.templates.unsaved.push(o.template.clone());
+            restored.push(format!(
+                "{} ({})",
+                o.template,
+                crate::store::format_time(draft.saved_ms)
+            ));
+        }
+    }
+    state.templates.edit_gen += 1;
+    state.templates.preview_due_ms = Some(state.now_ms);
+    if !restored.is_empty() {
+        state.toast(
+            Level::Info,
+            format!(
+                "your unsaved draft of {} is back: ctrl-s saves it, v lists versions",
+                restored.join(", ")
+            ),
+        );
+    }
+    Vec::new()
+}
+
+/// Keeps the selected template's unsaved text as the user's draft.
+pub(crate) fn draft_effect(state: &State) -> Option<Effect> {
+    let name = state.selected_template()?;
+    if !state.templates.unsaved.iter().any(|t| t == name) {
+        return None;
+    }
+    Some(Effect::SaveDraft {
+        template: name.to_owned(),
+        spec: state.templates.specs.get(name)?.clone(),
+    })
+}
+
+/// Every unsaved template's text, as drafts to keep.
+pub fn all_drafts(state: &State) -> Vec<Effect> {
+    state
+        .templates
+        .unsaved
+        .iter()
+        .filter_map(|name| {
+            Some(Effect::SaveDraft {
+                template: name.clone(),
+                spec: state.templates.specs.get(name)?.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The first quit with unsaved edits keeps them as drafts and says so; the next one quits.
+pub(crate) fn quit_with_drafts(state: &mut State) -> Option<Vec<Effect>> {
+    if state.templates.unsaved.is_empty() || state.templates.quit_warned {
+        return None;
+    }
+    state.templates.quit_warned = true;
+    apply_editor(state);
+    let names = state.templates.unsaved.join(", ");
+    state.toast(
+        Level::Info,
+        format!("unsaved {names} kept as your draft (ctrl-s saves a version); q again quits"),
+    );
+    Some(all_drafts(state))
+}
+
+/// The templates a variant of `variants` renders with that are unsaved: the variant's own
+/// template and those it inherits from.
+pub(crate) fn unsaved_used(state: &State, variants: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in &state.session.file.variants {
+        if !variants.contains(&v.name) {
+            continue;
+        }
+        let mut name = Some(v.template.clone());
+        let mut hops = 0;
+        while let Some(n) = name {
+            if state.templates.unsaved.contains(&n) && !out.contains(&n) {
+                out.push(n.clone());
+            }
+            name = state
+                .templates
+                .specs
+                .get(&n)
+                .and_then(|s| s.inherits.clone());
+            // A cycle is the session checker's to report, not a reason to spin.
+            hops += 1;
+            if hops > 32 {
+                break;
+            }
+        }
+    }
+    out
 }

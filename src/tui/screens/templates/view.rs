@@ -113,12 +113,25 @@ pub(crate) fn draw_templates(state: &State, view: &View, frame: &mut Frame, area
                 .block(view.block(" This version ", false)),
             shown,
         );
+        let info = t.info.get(&v.template);
         let items: Vec<ListItem> = v
             .list
             .iter()
             .map(|r| {
+                let mut marks = Vec::new();
+                if info.and_then(|i| i.version.as_ref()) == Some(&r.hash) {
+                    marks.push("shown");
+                }
+                if info.and_then(|i| i.file.as_ref()) == Some(&r.hash) {
+                    marks.push("session file");
+                }
+                let marks = if marks.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({})", marks.join(", "))
+                };
                 ListItem::new(format!(
-                    "{}  {}",
+                    "{}  {}{marks}",
                     short(&r.hash),
                     crate::store::format_time(r.created_ms)
                 ))
@@ -185,7 +198,14 @@ pub(crate) fn draw_template_part(state: &State, view: &View, frame: &mut Frame, 
             view.theme.tab_active,
         ));
     }
+    let used: usize = title.iter().map(Span::width).sum();
     let mut block = view.block(Line::from(title), t.editor.is_some());
+    if let Some(name) = state.selected_template() {
+        let room = (area.width as usize).saturating_sub(used + 4);
+        if let Some(label) = version_label(state, name, room) {
+            block = block.title(Line::styled(label, view.theme.muted).right_aligned());
+        }
+    }
     // The preview's error, when it is about this template and part, shown on the text it
     // is about: its line and what is wrong.
     if let (Some(name), Some(at)) = (state.selected_template(), &t.preview_error_at)
@@ -222,6 +242,34 @@ pub(crate) fn draw_template_part(state: &State, view: &View, frame: &mut Frame, 
         Paragraph::new(text).wrap(Wrap { trim: false }).block(block),
         area,
     );
+}
+
+/// Which version the shown text is, whether it is an unsaved draft, and whether the
+/// session file holds another version (`W` writes this one): the longest form that fits
+/// `room` columns, `None` when even the shortest does not.
+pub(crate) fn version_label(state: &State, name: &str, room: usize) -> Option<String> {
+    let t = &state.templates;
+    let info = t.info.get(name)?;
+    let version = info.version.as_deref().map(short);
+    let unsaved = t.unsaved.iter().any(|n| n == name);
+    let forms: Vec<String> = match (unsaved, version) {
+        (true, Some(v)) => vec![
+            format!(" unsaved draft of {v} "),
+            format!(" draft of {v} "),
+            " draft ".into(),
+        ],
+        (true, None) => vec![" unsaved draft ".into(), " draft ".into()],
+        (false, Some(v)) if info.file_differs() => vec![
+            format!(" {v} · session file differs, W writes it "),
+            format!(" {v} · file differs, W writes it "),
+            format!(" {v} · file differs "),
+            format!(" {v} ≠ file "),
+            format!(" {v} "),
+        ],
+        (false, Some(v)) => vec![format!(" {v} (session file) "), format!(" {v} ")],
+        (false, None) => return None,
+    };
+    forms.into_iter().find(|f| f.chars().count() <= room)
 }
 
 /// Whether a template error's part is shown under the editor's `part` tab (the few-shot

@@ -1,0 +1,113 @@
+//! A two-variant session (`terse`, `wordy`) on a scripted model, a real store, and Apps
+//! opened on it as named people, for the workbench's App tests.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use loupe::services::Services;
+use loupe::session::Session;
+use loupe::store::Store;
+use loupe::tui::app::AppConfig;
+use loupe::tui::keymap::Keymap;
+use loupe::tui::theme::Theme;
+use tempfile::TempDir;
+
+use super::mock_script::{self, Script};
+use super::tui_harness::App;
+
+pub const SESSION: &str = "workbench";
+
+/// Writes the session over `cases` (id, text) on `base_url` and loads it.
+pub fn write_session(dir: &Path, base_url: &str, cases: &[(&str, &str)]) -> Arc<Session> {
+    let yaml = format!(
+        r#"name: {SESSION}
+models:
+  mock:
+    provider: openai
+    base_url: {base_url}
+    model: mock
+    params: {{ max_tokens: 64 }}
+    concurrency: 2
+    retries: 0
+templates:
+  terse:
+    system: "You are terse."
+    user: "T: {{{{ text }}}}"
+  wordy:
+    system: "You are wordy."
+    user: "W: {{{{ text }}}}"
+variants:
+  - {{ name: terse, template: terse, model: mock }}
+  - {{ name: wordy, template: wordy, model: mock }}
+cases: {{ file: cases.jsonl }}
+checks:
+  - json_valid
+"#
+    );
+    std::fs::write(dir.join("s.yaml"), yaml).unwrap();
+    let mut lines = String::new();
+    for (id, text) in cases {
+        lines.push_str(&serde_json::json!({"id": id, "text": text}).to_string());
+        lines.push('\n');
+    }
+    std::fs::write(dir.join("cases.jsonl"), lines).unwrap();
+    reload(dir)
+}
+
+pub fn reload(dir: &Path) -> Arc<Session> {
+    Arc::new(loupe::session::load(&dir.join("s.yaml")).unwrap())
+}
+
+pub fn config() -> AppConfig {
+    AppConfig {
+        theme: Theme::default(),
+        keymap: Keymap::default(),
+        ascii: false,
+        clipboard: None,
+    }
+}
+
+pub struct Fixture {
+    pub dir: TempDir,
+    pub server: mock_script::ScriptedServer,
+    pub services: Arc<Services>,
+    pub store: Store,
+    pub session: Arc<Session>,
+}
+
+pub async fn fixture(script: Script, cases: &[(&str, &str)]) -> Fixture {
+    let dir = TempDir::new().unwrap();
+    let server = mock_script::start(script).await;
+    let session = write_session(dir.path(), &server.base_url(), cases);
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    Fixture {
+        server,
+        services: Services::new(store.clone()),
+        store,
+        session,
+        dir,
+    }
+}
+
+impl Fixture {
+    /// An App for `user` at 80x24, once it has read the store.
+    pub async fn open(&self, user: &str) -> App {
+        self.open_sized(user, (80, 24)).await
+    }
+
+    pub async fn open_sized(&self, user: &str, size: (u16, u16)) -> App {
+        let app = App::spawn_as(
+            self.services.clone(),
+            self.session.clone(),
+            config(),
+            size,
+            user,
+        );
+        app.screen
+            .wait_text("the store read", |t| !t.contains("reading the newest run"))
+            .await;
+        app
+    }
+}

@@ -1,0 +1,415 @@
+//! `loupe export --from references` and `loupe tune`'s refusals, through the real binary:
+//! a folder without a manifest, a base that is not a GGUF (or not F32), an export with no
+//! rows after hygiene, a trainer killed mid-run and a `loupe tune` killed mid-run. None of
+//! these needs the real trainer: the faults are produced by a stand-in script on demand.
+
+#![allow(clippy::unwrap_used)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_loupe");
+
+fn loupe(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .env_remove("LOUPE_TRAINER")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const SESSION: &str = r#"name: tune-cli
+models:
+  local: { provider: openai, base_url: "http://127.0.0.1:9/v1", model: m }
+  tuned: { provider: openai, base_url: "http://127.0.0.1:9/v1", model: "tuned:risk" }
+templates:
+  short:
+    system: "Reply with JSON only."
+    user: "Evaluate the following change request:\n<request>{{ text }}</request>"
+  few-shot:
+    inherits: short
+    examples:
+      - { user: "Evaluate: rename a log field", assistant: '{"risk":"low"}' }
+variants:
+  - { name: few-shot, template: few-shot, model: local }
+  - { name: fine-tuned, template: short, model: tuned }
+cases: { file: cases.jsonl }
+"#;
+
+/// A session whose evaluation cases are two requests, and a training file of `rows`
+/// hand-written requests (the last one copying an evaluation case's text).
+fn setup(rows: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("s.yaml"), SESSION).unwrap();
+    std::fs::write(
+        d.join("cases.jsonl"),
+        concat!(
+            r#"{"id": "drop", "text": "Drop the legacy orders table in production tonight.", "reference": "{\"risk\":\"high\"}", "split": "eval"}"#,
+            "\n",
+            r#"{"id": "kernel", "text": "Upgrade the kernel on every database host at once.", "reference": "{\"risk\":\"high\"}", "split": "eval"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let mut train = String::new();
+    for i in 0..rows {
+        train.push_str(&format!(
+            "{{\"id\": \"t{i}\", \"text\": \"Rename the metric number {i} in the billing dashboard.\", \"reference\": \"{{\\\"risk\\\":\\\"low\\\"}}\"}}\n"
+        ));
+    }
+    train.push_str(
+        r#"{"id": "copy", "text": "Drop the legacy orders table in production tonight.", "reference": "{\"risk\":\"high\"}"}"#,
+    );
+    train.push('\n');
+    std::fs::write(d.join("train.jsonl"), train).unwrap();
+    let p = d.to_owned();
+    (dir, p)
+}
+
+fn export(d: &Path, train: &str, out: &str) -> Output {
+    loupe(
+        d,
+        &[
+            "export",
+            "s.yaml",
+            "--format",
+            "sft",
+            "--from",
+            "references",
+            "--cases",
+            train,
+            "--variant",
+            "fine-tuned",
+            "--out",
+            out,
+        ],
+    )
+}
+
+/// A GGUF header with the keys `loupe tune` checks (F32, `ChatML` template).
+fn fake_f32_gguf(path: &Path) {
+    let mut b = b"GGUF".to_vec();
+    b.extend_from_slice(&3u32.to_le_bytes());
+    b.extend_from_slice(&0u64.to_le_bytes());
+    b.extend_from_slice(&2u64.to_le_bytes());
+    let s = |b: &mut Vec<u8>, t: &str| {
+        b.extend_from_slice(&(t.len() as u64).to_le_bytes());
+        b.extend_from_slice(t.as_bytes());
+    };
+    s(&mut b, "general.file_type");
+    b.extend_from_slice(&4u32.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    s(&mut b, "tokenizer.chat_template");
+    b.extend_from_slice(&8u32.to_le_bytes());
+    s(&mut b, "{{'<|im_start|>' + message['role']}}");
+    std::fs::write(path, b).unwrap();
+}
+
+fn script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn tunes(d: &Path) -> serde_json::Value {
+    let o = loupe(d, &["--store", ".loupe/store", "tunes", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn references_export_writes_curated_rows_with_hygiene_and_provenance() {
+    let (_tmp, d) = setup(4);
+    let o = export(&d, "train.jsonl", "exp");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("exp/sft.manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["source"], "references");
+    assert_eq!(m["references"]["variant"], "fine-tuned");
+    assert_eq!(m["references"]["cases"]["rows"], 5);
+    assert_eq!(m["counts"]["rows_in"], 5);
+    assert_eq!(m["counts"]["rows_out"], 4);
+    // The row copying an evaluation case's input never reaches training.
+    assert_eq!(m["counts"]["dropped"]["matches_eval_case"], 1, "{m}");
+    let train = std::fs::read_to_string(d.join("exp/sft.train.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(train.lines().next().unwrap()).unwrap();
+    let msgs = first["messages"].as_array().unwrap();
+    // The fine-tuned variant's short prompt (no examples), the reference as the answer.
+    assert_eq!(msgs.len(), 3, "{first}");
+    assert_eq!(msgs[2]["role"], "assistant");
+    assert_eq!(msgs[2]["content"], r#"{"risk":"low"}"#);
+    let rows = std::fs::read_to_string(d.join("exp/sft.rows.jsonl")).unwrap();
+    let prov: serde_json::Value = serde_json::from_str(rows.lines().next().unwrap()).unwrap();
+    assert_eq!(prov["source"], "reference");
+    assert_eq!(prov["cases_file"], "train.jsonl");
+    assert!(prov["cases_line"].as_u64().unwrap() >= 1, "{prov}");
+
+    // A variant that retrieves cannot render references; a bad cases line is located.
+    std::fs::write(
+        d.join("bad.jsonl"),
+        "{\"id\": \"a\", \"text\": \"x\"}\n{oops\n",
+    )
+    .unwrap();
+    let o = export(&d, "bad.jsonl", "exp2");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad.jsonl:2:"), "{}", stderr(&o));
+    let o = loupe(
+        &d,
+        &[
+            "export",
+            "s.yaml",
+            "--format",
+            "dpo",
+            "--from",
+            "references",
+            "--out",
+            "exp3",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--from references writes sft rows"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_exit_2_and_nothing_recorded() {
+    let (_tmp, d) = setup(4);
+    assert!(export(&d, "train.jsonl", "exp").status.success());
+    let base = d.join("base.gguf");
+    fake_f32_gguf(&base);
+    let trainer = d.join("trainer.sh");
+    script(&trainer, "exit 0");
+    let tune = |data: &str, base: &str| {
+        loupe(
+            &d,
+            &[
+                "tune",
+                "s.yaml",
+                "--data",
+                data,
+                "--base",
+                base,
+                "--name",
+                "risk",
+                "--trainer",
+                trainer.to_str().unwrap(),
+                "--epochs",
+                "1",
+            ],
+        )
+    };
+
+    // An export folder without a manifest.
+    std::fs::create_dir(d.join("empty")).unwrap();
+    let o = tune("empty", "base.gguf");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no sft.manifest.json there"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A base model that is not a GGUF, and one that is quantized.
+    std::fs::write(d.join("notes.txt"), "not a model").unwrap();
+    let o = tune("exp", "notes.txt");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is not a GGUF model file"),
+        "{}",
+        stderr(&o)
+    );
+    let mut q = std::fs::read(&base).unwrap();
+    // general.file_type's value (after its key and type) becomes 3, Q4_1.
+    let at = q
+        .windows(17)
+        .position(|w| w == b"general.file_type")
+        .unwrap()
+        + 17
+        + 4;
+    q[at] = 3;
+    std::fs::write(d.join("q4.gguf"), q).unwrap();
+    let o = tune("exp", "q4.gguf");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is Q4_1") && stderr(&o).contains("scripts/tune.sh base"),
+        "{}",
+        stderr(&o)
+    );
+
+    // An export whose every row was dropped by hygiene (only the copy of an eval case).
+    std::fs::write(
+        d.join("only-copy.jsonl"),
+        r#"{"id": "copy", "text": "Drop the legacy orders table in production tonight.", "reference": "{\"risk\":\"high\"}"}"#,
+    )
+    .unwrap();
+    let o = export(&d, "only-copy.jsonl", "none");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = tune("none", "base.gguf");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("the export has no rows") && stderr(&o).contains("matches_eval_case"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A data file changed after the export: the manifest no longer describes it.
+    let train = d.join("exp/sft.train.jsonl");
+    let text = std::fs::read_to_string(&train).unwrap();
+    std::fs::write(&train, text.replace("billing", "payroll")).unwrap();
+    let o = tune("exp", "base.gguf");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("changed since the export"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Nothing was recorded by any of these.
+    assert_eq!(tunes(&d), serde_json::json!([]));
+}
+
+#[test]
+fn a_trainer_killed_mid_run_leaves_a_failed_run_and_no_model() {
+    let (_tmp, d) = setup(4);
+    assert!(export(&d, "train.jsonl", "exp").status.success());
+    fake_f32_gguf(&d.join("base.gguf"));
+    // Reports a step, starts writing the model, then dies as a killed trainer does.
+    let trainer = d.join("trainer.sh");
+    script(
+        &trainer,
+        r#"out=""
+while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
+echo "loupe-tokens 900"
+echo "loupe-step train epoch=0 batch=1/4 tokens=256 loss=2.5 elapsed_ms=100"
+echo "half a model" > "$out"
+kill -9 $$"#,
+    );
+    let o = loupe(
+        &d,
+        &[
+            "tune",
+            "s.yaml",
+            "--data",
+            "exp",
+            "--base",
+            "base.gguf",
+            "--name",
+            "risk",
+            "--trainer",
+            trainer.to_str().unwrap(),
+            "--epochs",
+            "1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was killed (signal 9)"),
+        "{}",
+        stderr(&o)
+    );
+    let runs = tunes(&d);
+    assert_eq!(runs[0]["name"], "risk");
+    assert_eq!(runs[0]["status"]["state"], "failed", "{runs}");
+    assert_eq!(runs[0]["output"], serde_json::Value::Null);
+    let tuned = d.join(".loupe/tuned");
+    assert!(!tuned.join("risk.gguf").exists());
+    assert!(!tuned.join("risk.gguf.partial").exists());
+    // The table says so too.
+    let o = loupe(&d, &["--store", ".loupe/store", "tunes"]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("risk") && table.contains("failed"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_tune_killed_mid_run_is_shown_interrupted_and_a_rerun_trains_again() {
+    let (_tmp, d) = setup(4);
+    assert!(export(&d, "train.jsonl", "exp").status.success());
+    fake_f32_gguf(&d.join("base.gguf"));
+    let marker = d.join("started");
+    let trainer = d.join("trainer.sh");
+    script(&trainer, &format!("touch {}\nsleep 30", marker.display()));
+    let mut child = Command::new(BIN)
+        .current_dir(&d)
+        .args([
+            "tune",
+            "s.yaml",
+            "--data",
+            "exp",
+            "--base",
+            "base.gguf",
+            "--name",
+            "risk",
+            "--trainer",
+            trainer.to_str().unwrap(),
+            "--epochs",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the trainer never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let runs = tunes(&d);
+    assert_eq!(runs[0]["status"]["state"], "running", "{runs}");
+    assert_eq!(runs[0]["shown_status"], "interrupted", "{runs}");
+    assert_eq!(runs[0]["output"], serde_json::Value::Null);
+
+    // Restarted with a trainer that finishes: the run is replaced and finished.
+    let good = d.join("good.sh");
+    script(
+        &good,
+        r#"out=""
+while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
+echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=nan"
+echo "model" > "$out""#,
+    );
+    let o = loupe(
+        &d,
+        &[
+            "tune",
+            "s.yaml",
+            "--data",
+            "exp",
+            "--base",
+            "base.gguf",
+            "--name",
+            "risk",
+            "--trainer",
+            good.to_str().unwrap(),
+            "--epochs",
+            "1",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let runs = tunes(&d);
+    assert_eq!(runs[0]["status"]["state"], "finished", "{runs}");
+    assert_eq!(runs[0]["epochs"][0]["train_loss"], 1.5);
+    assert_eq!(runs[0]["epochs"][0]["val_loss"], serde_json::Value::Null);
+    let out = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    assert!(out.ends_with(".loupe/tuned/risk.gguf"), "{out}");
+    assert_eq!(std::fs::read_to_string(d.join(&out)).unwrap(), "model\n");
+}
