@@ -362,7 +362,10 @@ fn two_raters_take_turns_and_ratings_lists_both() {
     assert!(
         header.starts_with("session,rater,comparison,run_id,case_id,repeat,a,b,left,right,winner")
     );
-    assert!(header.ends_with("a_clarity,a_accuracy,a_tone,b_clarity,b_accuracy,b_tone"));
+    assert!(
+        header
+            .ends_with("a_clarity,a_accuracy,a_tone,b_clarity,b_accuracy,b_tone,a_labels,b_labels")
+    );
     assert_eq!(lines.clone().count(), 2 * total);
     assert_eq!(lines.clone().filter(|l| l.contains(",ana,")).count(), total);
     assert_eq!(lines.filter(|l| l.contains(",bo,")).count(), total);
