@@ -28,7 +28,10 @@ base_f32="$(scripts/tune.sh base)"
 train_file=sessions/training/change-risk-train.jsonl
 export_dir=sessions/.loupe/train-export
 force=()
-if ! grep -q "$(sha256sum "$train_file" | cut -d' ' -f1)" "$export_dir/sft.manifest.json" 2>/dev/null; then
+# Exported again (and so trained again) only when the training file or the session changed:
+# the manifest names both by sha256.
+if ! grep -q "$(sha256sum "$train_file" | cut -d' ' -f1)" "$export_dir/sft.manifest.json" 2>/dev/null \
+  || ! grep -q "$(sha256sum sessions/demo.yaml | cut -d' ' -f1)" "$export_dir/sft.manifest.json"; then
   "$loupe" export sessions/demo.yaml --format sft --from references --cases "$train_file" \
     --variant fine-tuned --out "$export_dir" --force >/dev/null
   force=(--force)

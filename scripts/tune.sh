@@ -62,7 +62,6 @@ cmd_trainer() {
   fi
   ensure_tools
   command -v c++ >/dev/null 2>&1 || die "no C++ compiler: install one (Debian/Ubuntu: sudo apt-get install build-essential)"
-  command -v patch >/dev/null 2>&1 || die "no 'patch' program: install it (Debian/Ubuntu: sudo apt-get install patch)"
   mkdir -p "$dir"
   rm -f "$trainer_stamp"
   if [ ! -f "$dir/$sdist_file" ] || [ "$(sha "$dir/$sdist_file")" != "$sdist_sha256" ]; then
@@ -81,7 +80,14 @@ cmd_trainer() {
   tar -xzf "$dir/$sdist_file" -C "$src" --strip-components=3 \
     "llama_cpp_python-$sdist_version/vendor/llama.cpp" \
     || die "could not unpack vendor/llama.cpp from $dir/$sdist_file"
-  patch -s -p1 -d "$src" <"$patch_file" || die "could not apply $patch_file"
+  if command -v patch >/dev/null 2>&1; then
+    patch -s -p1 -d "$src" <"$patch_file" || die "could not apply $patch_file"
+  else
+    # git applies a patch outside a repository too; the ceiling keeps it from finding the
+    # checkout this cache sits in.
+    GIT_CEILING_DIRECTORIES="$dir" git -C "$src" apply "$patch_file" \
+      || die "could not apply $patch_file (no 'patch' program; git apply failed too)"
+  fi
   echo "tune.sh: building llama-finetune (about 5 minutes on 2 cores; once)" >&2
   local t0=$SECONDS
   PATH="$pip_bin:$PATH" cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \

@@ -538,6 +538,25 @@ pub fn render_table(r: &RunReport) -> String {
         for l in &r.training {
             let _ = writeln!(out, "  {}", l.describe());
         }
+        // What a fine-tune is weighed on beside quality and latency: the prompt tokens it
+        // saves by asking without examples.
+        let per_request: Vec<String> = r
+            .variants
+            .iter()
+            .filter(|v| v.n > v.errors)
+            .map(|v| {
+                #[allow(clippy::cast_precision_loss)] // token counts far below 2^52
+                let mean = v.tokens_in as f64 / (v.n - v.errors) as f64;
+                format!("{} {mean:.0}", v.variant)
+            })
+            .collect();
+        if !per_request.is_empty() {
+            let _ = writeln!(
+                out,
+                "  prompt tokens per request: {}",
+                per_request.join(" · ")
+            );
+        }
     }
     if !r.errors.is_empty() {
         out.push('\n');

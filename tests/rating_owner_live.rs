@@ -8,20 +8,9 @@ mod common;
 use std::time::Duration;
 
 use common::tui_harness::{self, App};
+use common::workbench::config;
 use loupe::services::Services;
 use loupe::store::Store;
-use loupe::tui::app::AppConfig;
-use loupe::tui::keymap::Keymap;
-use loupe::tui::theme::Theme;
-
-fn config() -> AppConfig {
-    AppConfig {
-        theme: Theme::default(),
-        keymap: Keymap::default(),
-        ascii: false,
-        clipboard: None,
-    }
-}
 
 /// Waits up to 20 s (not the harness's two minutes: a view that never refreshes is the
 /// failure this test exists to catch).

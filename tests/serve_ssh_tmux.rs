@@ -395,6 +395,33 @@ fn a_killed_client_loses_nothing_acknowledged() {
 }
 
 #[test]
+fn an_owner_cut_off_mid_edit_gets_the_draft_back_at_the_next_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = Served::start(dir.path(), 22206, 2, 1);
+    let tmux = Tmux::new();
+    let pid = tmux.start("olu", 100, 30, &served.ssh("olu", "olu", ""));
+    tmux.wait_for("olu", "the workbench", |s| s.contains("Templates"));
+    tmux.send("olu", "e");
+    tmux.wait_for("olu", "the editor", |s| s.contains("editing"));
+    tmux.send_key("olu", "End");
+    tmux.send("olu", " OLU-UNSAVED");
+    tmux.wait_for("olu", "the edit on screen", |s| s.contains("OLU-UNSAVED"));
+    // The connection dies: no quit, no save.
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
+    tmux.wait_dead("olu");
+    wait_until("olu's session to end", || served.log().contains(" left"));
+    tmux.cmd(&["kill-session", "-t", "olu"]);
+    tmux.start("olu2", 100, 30, &served.ssh("olu", "olu", ""));
+    let screen = tmux.wait_for("olu2", "the draft offered back", |s| {
+        s.contains("OLU-UNSAVED")
+    });
+    assert!(screen.contains("draft"), "{screen}");
+    served.stop();
+}
+
+#[test]
 fn an_idle_session_is_closed_and_told_why() {
     let dir = tempfile::tempdir().unwrap();
     let mut served = Served::start(dir.path(), 22205, 2, 1);

@@ -349,8 +349,7 @@ async fn two_apps_share_one_store_and_work_independently() {
 
 // ---- untrusted output ----
 
-const HOSTILE: &str =
-    "before\x1b[2Jafter\nclip \x1b]52;c;SGVsbG8=\x07 done\nbell\x07 nul\0 c1\u{9b}31m end";
+const HOSTILE: &str = "before\x1b[2Jafter\nclip \x1b]52;c;SGVsbG8=\x07 done\nbell\x07 nul\0 c1\u{9b}31m end\ncol\tumn";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escape_sequences_in_outputs_show_as_harmless_text() {
@@ -389,13 +388,19 @@ async fn escape_sequences_in_outputs_show_as_harmless_text() {
     let buffer = s
         .wait_until("the whole outputs", |b| {
             let t = buffer_text(b);
-            (t.contains("complete") && t.matches("␇ nul␀ c1\u{fffd}31m end").count() == 2)
+            (t.contains("complete") && t.matches("␇ nul␀ c1␛[31m end").count() == 2)
                 .then(|| b.clone())
         })
         .await;
     assert_no_controls(&buffer);
     let text = buffer_text(&buffer);
-    for needle in ["before␛[2Jafter", "clip ␛]52;c;SGVsbG8=␇ done", "bell␇"] {
+    // A tab expands to its tab stop; it does not vanish.
+    for needle in [
+        "before␛[2Jafter",
+        "clip ␛]52;c;SGVsbG8=␇ done",
+        "bell␇",
+        "col     umn",
+    ] {
         assert_eq!(text.matches(needle).count(), 2, "{needle:?}:\n{text}");
     }
 

@@ -81,9 +81,16 @@ async fn quitting_with_unsaved_edits_says_so_once_and_keeps_a_draft() {
     app.char('q');
     let screen = app.screen.wait_for("q again quits").await;
     assert!(screen.contains("kept as your draft"), "{screen}");
-    // The first q asked; the draft is already on disk before the second.
-    let draft = fx.store.draft(SESSION, "terse", "ana").unwrap();
-    assert!(draft.is_some_and(|d| d.spec.user.unwrap().contains("KEEP-ME")));
+    // The first q asked and wrote the draft; it reaches the disk before any second q.
+    let deadline = std::time::Instant::now() + tui_harness::timeout();
+    loop {
+        let draft = fx.store.draft(SESSION, "terse", "ana").unwrap();
+        if draft.is_some_and(|d| d.spec.user.unwrap().contains("KEEP-ME")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no draft written");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     app.char('q');
     app.finished().await.unwrap();
 }

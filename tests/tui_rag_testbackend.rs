@@ -208,8 +208,16 @@ fn results_and_the_inspector_show_what_retrieval_did() {
         );
     }
     key(&mut state, 'g');
+    let diff = screen(&state);
     assert!(
-        !screen(&state).contains("Retrieval (g: back"),
+        !diff.contains("Retrieval (g: back"),
         "g toggles back to the diff"
+    );
+    // Beside the diff, one line says how the two variants' passages differ.
+    assert!(
+        diff.contains(
+            "passages only few-shot: - · only prompt+rag: policy/freeze-windows.md#1 · both: -"
+        ),
+        "{diff}"
     );
 }

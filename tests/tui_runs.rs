@@ -158,3 +158,49 @@ async fn an_interrupted_run_resumes_from_the_workbench() {
     app.char('q');
     app.finished().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stepping_through_compare_never_draws_a_computing_diff_frame_for_a_seen_case() {
+    let script: Script = Arc::new(|a: &Asked| {
+        let text = if a.user.starts_with("T:") {
+            format!("{{\"v\": \"terse {}\"}}", a.user.len())
+        } else {
+            format!("{{\"v\": \"wordy {}\"}}", a.user.len())
+        };
+        Reply::split(&text, 2)
+    });
+    let cases: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("c{i}"), "x".repeat(i + 1)))
+        .collect();
+    let cases: Vec<(&str, &str)> = cases
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let fx = workbench::fixture(script, &cases).await;
+    let mut app = fx.open("ana").await;
+    app.char('2');
+    app.screen.wait_for("Variants").await;
+    run_and_wait(&app, &fx.store, 1).await;
+    app.char('3');
+    app.screen.wait_for("Case 1/6").await;
+    // Once round every case: each diff computed once.
+    for i in 2..=6 {
+        app.char('n');
+        app.screen.wait_for(&format!("Case {i}/6")).await;
+    }
+    app.char('n');
+    app.screen.wait_for("Case 1/6").await;
+    // Round again: every diff is cached and drawn with its case, no placeholder frame.
+    app.screen.watch("computing diff");
+    for i in 2..=6 {
+        app.char('n');
+        app.screen
+            .wait_text("the case and its diff", |t| {
+                t.contains(&format!("Case {i}/6")) && t.contains(&format!("terse {}", 3 + i))
+            })
+            .await;
+    }
+    assert_eq!(app.screen.frames_with("computing diff"), 0);
+    app.char('q');
+    app.finished().await.unwrap();
+}

@@ -411,8 +411,10 @@ fn edit_run_compare_and_results_against_the_real_model() {
             && !s.contains("computing diff")
     });
     let styled = tmux.capture_styled();
-    // E: zero-shot against itself in the earlier run.
+    // E: zero-shot against itself in an earlier run, chosen from a list that names it.
     tmux.keys(&["E"]);
+    tmux.wait_for("Compare with which earlier run?");
+    tmux.keys(&["Enter"]);
     let regression = tmux.wait_for(&format!("zero-shot @ {first}"));
     let regression = if regression.contains("computing diff") {
         tmux.wait("the regression diff", |s| !s.contains("computing diff"))

@@ -773,3 +773,497 @@ fn a_run_of_a_tag_focuses_and_steps_only_through_its_cases() {
     press(&mut s, [key(KeyCode::Char('p'))]);
     assert_eq!(s.run.case, *tagged.last().unwrap());
 }
+
+#[test]
+fn a_paste_breaks_lines_at_cr_lf_and_crlf() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('e'))]);
+    // Empty the part first (select all is not needed: a fresh template part).
+    let before = user_text(&s).lines().count();
+    press(&mut s, [Msg::Paste("one\rtwo\r\nthree\nfour".into())]);
+    let text = user_text(&s);
+    assert_eq!(text.lines().count(), before + 3, "{text:?}");
+    assert!(text.contains("one\ntwo\nthree\nfour"), "{text:?}");
+    assert!(!text.contains('\r'));
+}
+
+// ---- scrolling stays inside the content (issue 14 item 11) ----
+
+#[test]
+fn help_and_compare_scroll_no_further_than_their_content_across_resizes() {
+    let mut s = demo();
+    press(&mut s, [Msg::Resize(80, 24), key(KeyCode::Char('?'))]);
+    press(&mut s, (0..200).map(|_| key(KeyCode::Down)));
+    let Overlay::Help { scroll } = s.overlay else {
+        panic!()
+    };
+    let km = Keymap::default();
+    let lines = loupe::tui::draw::help_line_count(&km, s.screen_context());
+    // The last line sits on the overlay's last row: 24 rows less 4 around, less 2 borders.
+    assert_eq!(scroll, lines - (24 - 4 - 2));
+    let screen = draw_text(&s, 80, 24);
+    assert!(
+        screen.contains("Show or hide what retrieval") || screen.contains("Go to the"),
+        "{screen}"
+    );
+    // A taller terminal shows more: the scroll follows, no blank rows appear.
+    press(&mut s, [Msg::Resize(80, 40)]);
+    let Overlay::Help { scroll: after } = s.overlay else {
+        panic!()
+    };
+    assert_eq!(after, lines.saturating_sub(40 - 4 - 2));
+    press(&mut s, [key(KeyCode::Esc)]);
+
+    // Compare: a two-line diff in a tall pane does not scroll at all; a long one scrolls
+    // to its end and no further.
+    for (text, long) in [
+        ("one\ntwo", false),
+        (
+            &*(0..60)
+                .map(|i| format!("row {i}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            true,
+        ),
+    ] {
+        load_two_outputs(&mut s, text);
+        s.compare.scroll = 0;
+        let effects = press(&mut s, [key(KeyCode::Char('3'))]);
+        settle_diffs(&mut s, effects);
+        press(&mut s, (0..300).map(|_| key(KeyCode::Down)));
+        if long {
+            assert!(
+                s.compare.scroll > 0 && s.compare.scroll < 60,
+                "{}",
+                s.compare.scroll
+            );
+        } else {
+            assert_eq!(s.compare.scroll, 0);
+        }
+    }
+    let deep = s.compare.scroll;
+    press(&mut s, [Msg::Resize(80, 60)]);
+    assert!(s.compare.scroll < deep, "{} vs {deep}", s.compare.scroll);
+}
+
+/// Loads a run whose first case has `text` from zero-shot and `text` plus a word from
+/// few-shot, and settles the Compare diff synchronously.
+fn load_two_outputs(s: &mut State, text: &str) {
+    let case = s.session.cases[0].id.clone();
+    let out = |variant: &str, text: String| loupe::store::OutputRecord {
+        run_id: "r".into(),
+        variant: variant.into(),
+        case_id: case.clone(),
+        repeat: 0,
+        text,
+        usage: loupe::providers::Usage::default(),
+        latency_ms: 1,
+        ttft_ms: None,
+        cost_usd: None,
+        cached: false,
+        attempts: 1,
+        finish_reason: None,
+        error: None,
+        request_hash: String::new(),
+        checks: Vec::new(),
+        schema_attempts: Vec::new(),
+        passages: Vec::new(),
+        finished_ms: 0,
+    };
+    let run = loupe::store::RunRecord {
+        id: "r".into(),
+        session_name: "change-risk".into(),
+        session_path: String::new(),
+        session_hash: String::new(),
+        created_ms: 0,
+        finished_ms: None,
+        status: RunStatus::Complete,
+        variants: ["zero-shot", "few-shot", "strict"]
+            .iter()
+            .map(|v| loupe::store::RunVariant {
+                name: (*v).into(),
+                template: (*v).into(),
+                template_version: String::new(),
+                model_name: "local".into(),
+                model: s.session.model_for(v).unwrap().into(),
+                rag: None,
+                enforce_schema: loupe::store::EnforceRecord::Off,
+            })
+            .collect(),
+        case_ids: vec![case.clone()],
+        repeats: 1,
+        no_cache: false,
+    };
+    let effects = press(
+        s,
+        [Msg::RunLoaded {
+            run,
+            outputs: vec![
+                out("zero-shot", text.to_owned()),
+                out("few-shot", format!("{text} more")),
+            ],
+            earlier: Vec::new(),
+        }],
+    );
+    settle_diffs(s, effects);
+}
+
+fn settle_diffs(s: &mut State, effects: Vec<Effect>) {
+    for e in effects {
+        if let Effect::ComputeDiff {
+            key,
+            left,
+            right,
+            mode,
+        } = e
+        {
+            let diff = Arc::new(loupe::diff::diff(&left, &right, mode));
+            let more = press(s, [Msg::DiffReady { key, diff }]);
+            settle_diffs(s, more);
+        }
+    }
+}
+
+// ---- nothing cut off, one name per thing (issue 14 items 10, 17) ----
+
+#[test]
+fn the_status_bar_drops_whole_hints_never_letters() {
+    let km = Keymap::default();
+    for screen in ['1', '2', '3', '4'] {
+        let mut s = demo();
+        press(&mut s, [key(KeyCode::Char(screen))]);
+        let text = draw_text(&s, 80, 24);
+        let status = text.lines().last().unwrap().trim_end().to_owned();
+        let hints = loupe::tui::strings::hints(&km, s.context());
+        // The bar is a run of whole " key word " entries from the start of the hints.
+        let mut rebuilt = String::new();
+        for (k, w) in &hints {
+            let next = format!("{rebuilt} {k} {w} ");
+            if next.trim_end().len() > status.len() {
+                break;
+            }
+            rebuilt = next;
+        }
+        assert_eq!(status, rebuilt.trim_end(), "screen {screen}");
+        assert!(status.contains("? help") || status.len() > 60, "{status}");
+    }
+}
+
+#[test]
+fn a_toast_sits_inside_the_frame_not_on_its_border() {
+    let mut s = demo();
+    press(
+        &mut s,
+        [
+            key(KeyCode::Char('2')),
+            Msg::Error("a rather long error message from the store".into()),
+        ],
+    );
+    let text = draw_text(&s, 80, 24);
+    let rows: Vec<&str> = text.lines().collect();
+    // The body's bottom border row (row 22) keeps its corner and line.
+    assert!(rows[22].ends_with('┘'), "{}", rows[22]);
+    assert!(!rows[22].contains("error message"), "{}", rows[22]);
+    assert!(
+        rows[21].contains("a rather long error message from the store"),
+        "{text}"
+    );
+    assert!(
+        rows[21].ends_with('│'),
+        "the right border stays: {}",
+        rows[21]
+    );
+}
+
+#[test]
+fn help_and_palette_say_one_thing_once_in_the_words_the_screens_use() {
+    let km = Keymap::default();
+    // No two keys of a screen's own section do different things under one description,
+    // and no description is listed twice for one screen (r and R were).
+    for ctx in [
+        loupe::tui::keymap::Context::Templates,
+        loupe::tui::keymap::Context::Run,
+        loupe::tui::keymap::Context::Compare,
+        loupe::tui::keymap::Context::Results,
+    ] {
+        let actions: Vec<_> = km.bindings(ctx).into_iter().map(|(_, a)| a).collect();
+        let mut seen = std::collections::HashSet::new();
+        for a in &actions {
+            assert!(seen.insert(*a), "{ctx:?}: {a:?} listed twice");
+        }
+    }
+    // The tab bar's name is the help's name.
+    let mut s = demo();
+    let tabs = draw_text(&s, 120, 40);
+    assert!(tabs.lines().next().unwrap().contains("5 Ratings"));
+    assert!(
+        loupe::tui::strings::describe(loupe::tui::action::Action::GotoRate).contains("Ratings")
+    );
+    // The palette: human words and the key, no internal ids.
+    press(&mut s, [key(KeyCode::Char(':'))]);
+    let text = draw_text(&s, 120, 40);
+    assert!(
+        !text.contains("goto_templates") && !text.contains("start_run"),
+        "{text}"
+    );
+    assert!(text.contains("Go to the Templates screen"), "{text}");
+    press(&mut s, typed("save"));
+    let text = draw_text(&s, 120, 40);
+    assert!(text.contains("ctrl-s  Save the edited template"), "{text}");
+}
+
+#[test]
+fn the_marks_beside_templates_are_explained_and_a_save_clears_them() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(&mut s, typed("!"));
+    let text = draw_text(&s, 120, 40);
+    assert!(text.contains("zero-shot *"), "{text}");
+    assert!(text.contains("*unsaved +not in file"), "{text}");
+    press(&mut s, [ctrl('s')]);
+    press(
+        &mut s,
+        [Msg::TemplateSaved {
+            template: "zero-shot".into(),
+            hash: "abcdef0123".into(),
+            for_run: false,
+        }],
+    );
+    // Leaving the editor after the save does not mark the template again.
+    press(&mut s, [key(KeyCode::Esc)]);
+    assert!(s.templates.unsaved.is_empty());
+    let text = draw_text(&s, 120, 40);
+    assert!(!text.contains("zero-shot *"), "{text}");
+}
+
+#[test]
+fn every_pass_rate_bar_is_labelled_and_the_latency_axis_has_one_unit() {
+    let mut s = demo();
+    let case = s.session.cases[0].id.clone();
+    let mut outputs = Vec::new();
+    for (variant, latency, text) in [("zero-shot", 500, "not json"), ("few-shot", 2_500, "{}")] {
+        let mut o = loupe::store::OutputRecord {
+            run_id: "r".into(),
+            variant: variant.into(),
+            case_id: case.clone(),
+            repeat: 0,
+            text: text.into(),
+            usage: loupe::providers::Usage::default(),
+            latency_ms: latency,
+            ttft_ms: None,
+            cost_usd: None,
+            cached: false,
+            attempts: 1,
+            finish_reason: None,
+            error: None,
+            request_hash: String::new(),
+            checks: Vec::new(),
+            schema_attempts: Vec::new(),
+            passages: Vec::new(),
+            finished_ms: 0,
+        };
+        o.checks = common::checks::computed(&s.session, variant, &o, &["json_valid"]);
+        outputs.push(o);
+    }
+    load_two_outputs(&mut s, "x");
+    let mut run = s.data.run.clone().unwrap();
+    run.id = "r".into();
+    let report = loupe::report::build(&run, &outputs);
+    press(
+        &mut s,
+        [
+            Msg::RunLoaded {
+                run,
+                outputs,
+                earlier: Vec::new(),
+            },
+            Msg::ReportReady(report),
+            key(KeyCode::Char('4')),
+        ],
+    );
+    for (w, h) in [(80, 24), (120, 40)] {
+        let text = draw_text(&s, w, h);
+        assert!(
+            text.contains("0% zero-shot") || text.contains("0% zero-sh"),
+            "{text}"
+        );
+        assert!(
+            text.contains("100% few-shot") || text.contains("100% few-sh"),
+            "{text}"
+        );
+        assert!(text.contains("Latency, s (upper bound)"), "{text}");
+        assert!(
+            !text.contains("1.6s") && !text.contains("2.5s"),
+            "one unit: {text}"
+        );
+        assert!(text.contains("2.5"), "the slowest bucket labelled: {text}");
+    }
+}
+
+// ---- every Results and Compare key does what it says (issue 14 item 8b) ----
+
+/// A run of zero-shot and few-shot over the demo's first six cases: texts differ on cases
+/// 1, 2 and 4 only, zero-shot answers prose (not JSON) on case 2; checks computed from
+/// the texts.
+fn loaded_six() -> State {
+    let mut s = demo();
+    load_two_outputs(&mut s, "x");
+    let mut run = s.data.run.clone().unwrap();
+    let cases: Vec<String> = s
+        .session
+        .cases
+        .iter()
+        .take(6)
+        .map(|c| c.id.clone())
+        .collect();
+    run.case_ids.clone_from(&cases);
+    let mut outputs = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        for variant in ["zero-shot", "few-shot"] {
+            let text = match (variant, i) {
+                ("few-shot", 1 | 4) => format!("{{\"risk\": \"high\", \"n\": {i}}}"),
+                ("zero-shot", 2) => "Risk is low.".to_owned(),
+                _ => format!("{{\"risk\": \"low\", \"n\": {i}}}"),
+            };
+            let mut o = loupe::store::OutputRecord {
+                run_id: run.id.clone(),
+                variant: variant.into(),
+                case_id: case.clone(),
+                repeat: 0,
+                text,
+                usage: loupe::providers::Usage::default(),
+                latency_ms: if variant == "zero-shot" { 900 } else { 100 },
+                ttft_ms: None,
+                cost_usd: None,
+                cached: false,
+                attempts: 1,
+                finish_reason: None,
+                error: None,
+                request_hash: String::new(),
+                checks: Vec::new(),
+                schema_attempts: Vec::new(),
+                passages: Vec::new(),
+                finished_ms: 0,
+            };
+            o.checks = common::checks::computed(&s.session, variant, &o, &["json_valid"]);
+            outputs.push(o);
+        }
+    }
+    let report = loupe::report::build(&run, &outputs);
+    let effects = press(
+        &mut s,
+        [
+            Msg::RunLoaded {
+                run,
+                outputs,
+                earlier: Vec::new(),
+            },
+            Msg::ReportReady(report),
+        ],
+    );
+    settle_diffs(&mut s, effects);
+    s
+}
+
+fn grid_ids(s: &State) -> Vec<String> {
+    loupe::tui::screens::results::update::grid_rows(s)
+        .into_iter()
+        .map(|i| s.session.cases[i].id.clone())
+        .collect()
+}
+
+#[test]
+fn results_filters_sort_and_tag_each_change_what_is_shown() {
+    let mut s = loaded_six();
+    let ids: Vec<String> = s.session.cases.iter().map(|c| c.id.clone()).collect();
+    press(&mut s, [key(KeyCode::Char('4'))]);
+    let all = grid_ids(&s);
+    assert_eq!(all.len(), s.session.cases.len());
+
+    press(&mut s, [key(KeyCode::Char('f'))]);
+    assert_eq!(
+        grid_ids(&s),
+        [ids[2].clone()],
+        "f: only the case that failed a check"
+    );
+    assert!(draw_text(&s, 120, 40).contains("failed"));
+    press(&mut s, [key(KeyCode::Char('f'))]);
+
+    press(&mut s, [shift(KeyCode::Char('D'))]);
+    assert_eq!(
+        grid_ids(&s),
+        [ids[1].clone(), ids[2].clone(), ids[4].clone()],
+        "D: only cases whose outputs differ"
+    );
+    press(&mut s, [shift(KeyCode::Char('D'))]);
+    assert_eq!(grid_ids(&s), all);
+
+    press(&mut s, [key(KeyCode::Char('t'))]);
+    let tag = s.results.tag.clone().expect("t picks a tag");
+    let tagged: Vec<String> = s
+        .session
+        .cases
+        .iter()
+        .filter(|c| c.tags.contains(&tag))
+        .map(|c| c.id.clone())
+        .collect();
+    assert_eq!(grid_ids(&s), tagged);
+    assert!(tagged.len() < all.len());
+
+    // s: by pass rate, few-shot (6/6) comes before zero-shot (5/6); by latency too.
+    let order = |s: &State| -> Vec<String> {
+        loupe::tui::screens::results::view::sorted_variants(s)
+            .iter()
+            .map(|v| v.variant.clone())
+            .collect()
+    };
+    // (strict, in the run without outputs, sorts last by pass rate and latency.)
+    assert_eq!(
+        order(&s),
+        ["zero-shot", "few-shot", "strict"],
+        "by variant: run order"
+    );
+    press(&mut s, [key(KeyCode::Char('s'))]);
+    assert_eq!(s.results.sort, loupe::tui::state::SortBy::PassRate);
+    assert_eq!(order(&s), ["few-shot", "zero-shot", "strict"]);
+    press(&mut s, [key(KeyCode::Char('s'))]);
+    assert_eq!(
+        order(&s),
+        ["few-shot", "zero-shot", "strict"],
+        "by p50 latency"
+    );
+    assert!(draw_text(&s, 120, 40).contains("sorted by"));
+}
+
+#[test]
+fn compare_next_differing_and_cycle_variant_move_what_is_compared() {
+    let mut s = loaded_six();
+    let ids: Vec<String> = s.session.cases.iter().map(|c| c.id.clone()).collect();
+    let effects = press(&mut s, [key(KeyCode::Char('3'))]);
+    settle_diffs(&mut s, effects);
+    assert_eq!(s.compare.case, 0);
+    let effects = press(&mut s, [key(KeyCode::Char(']'))]);
+    settle_diffs(&mut s, effects);
+    assert_eq!(
+        s.session.cases[s.compare.case].id, ids[1],
+        "] skips equal outputs"
+    );
+    for want in [&ids[2], &ids[4]] {
+        let effects = press(&mut s, [key(KeyCode::Char(']'))]);
+        settle_diffs(&mut s, effects);
+        assert_eq!(&s.session.cases[s.compare.case].id, want);
+    }
+    let text = draw_text(&s, 120, 40);
+    assert!(text.contains("\"high\""), "{text}");
+
+    // Three variants in the run (strict without outputs): o moves the right side on,
+    // never onto the left one.
+    let right = s.compare.right;
+    press(&mut s, [key(KeyCode::Char('o'))]);
+    assert_ne!(
+        s.compare.right, right,
+        "o shows another variant on the right"
+    );
+    assert_ne!(s.compare.right, s.compare.left);
+    assert!(draw_text(&s, 120, 40).contains("no outputs for this case"));
+}

@@ -118,6 +118,54 @@ fn script(path: &Path, body: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// `loupe tune` on the export `exp` with the stand-in base and `trainer`, as run `risk`.
+fn tune_args(trainer: &Path) -> Vec<String> {
+    [
+        "tune",
+        "s.yaml",
+        "--data",
+        "exp",
+        "--base",
+        "base.gguf",
+        "--name",
+        "risk",
+        "--epochs",
+        "1",
+        "--trainer",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .chain([trainer.display().to_string()])
+    .collect()
+}
+
+fn run_tune(d: &Path, trainer: &Path) -> Output {
+    let args = tune_args(trainer);
+    loupe(d, &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// `loupe tune` started in the background with `trainer`, returned once the trainer has
+/// touched `marker` (so it is training).
+fn spawn_tune_until(d: &Path, trainer: &Path, marker: &Path) -> std::process::Child {
+    let child = Command::new(BIN)
+        .current_dir(d)
+        .args(tune_args(trainer))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the trainer never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
 fn tunes(d: &Path) -> serde_json::Value {
     let o = loupe(d, &["--store", ".loupe/store", "tunes", "--format", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -295,23 +343,7 @@ echo "loupe-step train epoch=0 batch=1/4 tokens=256 loss=2.5 elapsed_ms=100"
 echo "half a model" > "$out"
 kill -9 $$"#,
     );
-    let o = loupe(
-        &d,
-        &[
-            "tune",
-            "s.yaml",
-            "--data",
-            "exp",
-            "--base",
-            "base.gguf",
-            "--name",
-            "risk",
-            "--trainer",
-            trainer.to_str().unwrap(),
-            "--epochs",
-            "1",
-        ],
-    );
+    let o = run_tune(&d, &trainer);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("was killed (signal 9)"),
@@ -342,35 +374,7 @@ fn a_tune_killed_mid_run_is_shown_interrupted_and_a_rerun_trains_again() {
     let marker = d.join("started");
     let trainer = d.join("trainer.sh");
     script(&trainer, &format!("touch {}\nsleep 30", marker.display()));
-    let mut child = Command::new(BIN)
-        .current_dir(&d)
-        .args([
-            "tune",
-            "s.yaml",
-            "--data",
-            "exp",
-            "--base",
-            "base.gguf",
-            "--name",
-            "risk",
-            "--trainer",
-            trainer.to_str().unwrap(),
-            "--epochs",
-            "1",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !marker.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the trainer never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let mut child = spawn_tune_until(&d, &trainer, &marker);
     child.kill().unwrap();
     child.wait().unwrap();
     let runs = tunes(&d);
@@ -387,23 +391,7 @@ while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
 echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=nan"
 echo "model" > "$out""#,
     );
-    let o = loupe(
-        &d,
-        &[
-            "tune",
-            "s.yaml",
-            "--data",
-            "exp",
-            "--base",
-            "base.gguf",
-            "--name",
-            "risk",
-            "--trainer",
-            good.to_str().unwrap(),
-            "--epochs",
-            "1",
-        ],
-    );
+    let o = run_tune(&d, &good);
     assert!(o.status.success(), "{}", stderr(&o));
     let runs = tunes(&d);
     assert_eq!(runs[0]["status"]["state"], "finished", "{runs}");
@@ -412,4 +400,36 @@ echo "model" > "$out""#,
     let out = String::from_utf8_lossy(&o.stdout).trim().to_owned();
     assert!(out.ends_with(".loupe/tuned/risk.gguf"), "{out}");
     assert_eq!(std::fs::read_to_string(d.join(&out)).unwrap(), "model\n");
+}
+
+#[test]
+fn a_store_opened_meanwhile_is_waited_for_so_the_finished_run_is_recorded() {
+    let (_tmp, d) = setup(4);
+    assert!(export(&d, "train.jsonl", "exp").status.success());
+    fake_f32_gguf(&d.join("base.gguf"));
+    let marker = d.join("started");
+    let trainer = d.join("trainer.sh");
+    script(
+        &trainer,
+        &format!(
+            r#"out=""
+while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
+touch {}
+sleep 1
+echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=1.75"
+echo "model" > "$out""#,
+            marker.display()
+        ),
+    );
+    let child = spawn_tune_until(&d, &trainer, &marker);
+    // Someone opens the session's store while the model trains, and keeps it past the end.
+    let held = loupe::store::Store::open(&d.join(".loupe/store")).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    drop(held);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("waiting up to"), "{}", stderr(&o));
+    let runs = tunes(&d);
+    assert_eq!(runs[0]["status"]["state"], "finished", "{runs}");
+    assert_eq!(runs[0]["epochs"][0]["val_loss"], 1.75);
 }

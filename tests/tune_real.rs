@@ -296,7 +296,9 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
     let o = loupe(d, &["--store", ".loupe/store", "report", &run_id]);
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(
-        table.contains("fine-tuned models (lineage)") && table.contains("training run tune-"),
+        table.contains("fine-tuned models (lineage)")
+            && table.contains("training run tune-")
+            && table.contains("prompt tokens per request: few-shot "),
         "{table}"
     );
 

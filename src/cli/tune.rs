@@ -30,8 +30,7 @@ pub struct Args {
     /// Passes over the data.
     #[arg(long, default_value_t = 2)]
     pub epochs: u32,
-    /// Learning rate (`AdamW`).
-    #[arg(long, default_value_t = 3e-5)]
+    #[arg(long, default_value_t = 3e-5, help = "Learning rate (AdamW)")]
     pub lr: f64,
     /// Tokens per training window.
     #[arg(long, default_value_t = 256)]
@@ -39,9 +38,13 @@ pub struct Args {
     /// Trainer threads (default: the machine's cores).
     #[arg(long)]
     pub threads: Option<u32>,
-    /// The `llama-finetune` program (default: `$LOUPE_TRAINER`, `.loupe/tune/bin/llama-finetune`,
-    /// or `llama-finetune` on the PATH).
-    #[arg(long, value_name = "FILE")]
+    // `help` rather than a doc comment: the doc lint wants backticks `--help` would print.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help = "The llama-finetune program (default: $LOUPE_TRAINER, \
+                .loupe/tune/bin/llama-finetune, or llama-finetune on the PATH)"
+    )]
     pub trainer: Option<PathBuf>,
     /// Train again even when a finished run of this name has the same inputs.
     #[arg(long)]

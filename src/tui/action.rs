@@ -19,7 +19,7 @@ pub enum Action {
     GotoCompare,
     /// Go to the Results screen.
     GotoResults,
-    /// Go to the Rate screen.
+    /// Go to the Ratings screen (the owner's view of the rating session).
     GotoRate,
     /// Next screen.
     NextScreen,

@@ -128,6 +128,9 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut state = State::new(session.clone());
     state.user.clone_from(&opening.user);
+    if let Ok(size) = terminal.size() {
+        state.size = (size.width, size.height);
+    }
     let mut host = Host::new(
         services,
         session,
@@ -192,11 +195,27 @@ where
         for effect in effects {
             host.run(effect);
         }
+        let mut quick = false;
         for msg in batch.drain(..) {
             let effects = update(&mut state, &config.keymap, msg);
             dirty = true;
             for effect in effects {
-                host.run(effect);
+                quick |= host.run(effect);
+            }
+        }
+        // A diff the user is waiting for (a cached one is already in the channel) is
+        // given a frame or two before the screen is drawn, so moving between cases draws
+        // the new diff rather than a "computing diff..." frame first.
+        if quick {
+            let deadline = tokio::time::Instant::now() + 2 * FRAME;
+            while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+                let waited_for = matches!(msg, Msg::DiffReady { .. });
+                for effect in update(&mut state, &config.keymap, msg) {
+                    host.run(effect);
+                }
+                if waited_for {
+                    break;
+                }
             }
         }
         if state.quit {
@@ -344,7 +363,15 @@ impl Host {
         let _ = tokio::task::spawn_blocking(move || store.flush()).await;
     }
 
-    fn run(&mut self, effect: Effect) {
+    /// Starts `effect`; true when its answer is due within a frame or two and worth waiting
+    /// for before drawing (a diff).
+    fn run(&mut self, effect: Effect) -> bool {
+        let quick = matches!(effect, Effect::ComputeDiff { .. });
+        self.start(effect);
+        quick
+    }
+
+    fn start(&mut self, effect: Effect) {
         let tx = self.tx.clone();
         let store = self.store.clone();
         let session = self.session.clone();
@@ -459,18 +486,20 @@ impl Host {
                 mode,
             } => {
                 let cache = self.diffs.clone();
+                // A diff seen before is answered at once, without a thread hop.
+                let cached = cache
+                    .lock()
+                    .ok()
+                    .and_then(|mut c| c.get(&left, &right, mode));
+                if let Some(diff) = cached {
+                    let _ = tx.send(Msg::DiffReady { key, diff });
+                    return;
+                }
                 tokio::task::spawn_blocking(move || {
-                    let cached = cache
-                        .lock()
-                        .ok()
-                        .and_then(|mut c| c.get(&left, &right, mode));
-                    let diff = cached.unwrap_or_else(|| {
-                        let d = Arc::new(crate::diff::diff(&left, &right, mode));
-                        if let Ok(mut c) = cache.lock() {
-                            c.insert(&left, &right, mode, d.clone());
-                        }
-                        d
-                    });
+                    let diff = Arc::new(crate::diff::diff(&left, &right, mode));
+                    if let Ok(mut c) = cache.lock() {
+                        c.insert(&left, &right, mode, diff.clone());
+                    }
                     let _ = tx.send(Msg::DiffReady { key, diff });
                 });
             }

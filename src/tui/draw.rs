@@ -16,7 +16,7 @@ use super::screens::run::view::draw_run;
 use super::screens::templates::view::draw_templates;
 use super::state::{Level, Overlay, Screen, State};
 use super::strings;
-use super::update::{action_name, palette_matches};
+use super::update::palette_matches;
 pub use super::widgets::View;
 use super::widgets::{centered, no_run};
 use crate::sanitize::sanitize;
@@ -82,7 +82,13 @@ fn paint(state: &State, view: &View, frame: &mut Frame, layer: Layer, area: Rect
         }
         Layer::Palette => {
             if let Overlay::Palette { query, selected } = &state.overlay {
-                draw_palette(view, frame, area, query, *selected);
+                draw_palette(
+                    view,
+                    frame,
+                    area,
+                    (query, *selected),
+                    state.screen_context(),
+                );
             }
         }
     }
@@ -164,16 +170,29 @@ fn draw_tabs(state: &State, view: &View, frame: &mut Frame, area: Rect) {
 }
 
 fn draw_status(state: &State, view: &View, frame: &mut Frame, area: Rect) {
+    // The run's progress first (it matters most while it lasts), then as many whole hints
+    // as fit: a hint is dropped, never cut mid-word.
+    let running = state
+        .run
+        .active
+        .as_ref()
+        .map(|a| format!(" running {}/{} ", a.done, a.total));
+    let mut room =
+        usize::from(area.width).saturating_sub(running.as_ref().map_or(0, |r| r.chars().count()));
     let mut spans = Vec::new();
     for (key, what) in strings::hints(view.keymap, state.context()) {
-        spans.push(Span::styled(format!(" {key} "), view.theme.status_key));
-        spans.push(Span::styled(format!("{what} "), view.theme.status_bar));
+        let key = format!(" {key} ");
+        let what = format!("{what} ");
+        let width = key.chars().count() + what.chars().count();
+        if width > room {
+            break;
+        }
+        room -= width;
+        spans.push(Span::styled(key, view.theme.status_key));
+        spans.push(Span::styled(what, view.theme.status_bar));
     }
-    if let Some(a) = &state.run.active {
-        spans.push(Span::styled(
-            format!(" running {}/{} ", a.done, a.total),
-            view.theme.accent,
-        ));
+    if let Some(running) = running {
+        spans.push(Span::styled(running, view.theme.accent));
     }
     frame.render_widget(
         Paragraph::new(Line::from(spans)).style(view.theme.status_bar),
@@ -184,12 +203,19 @@ fn draw_status(state: &State, view: &View, frame: &mut Frame, area: Rect) {
 fn draw_toasts(state: &State, view: &View, frame: &mut Frame, body: Rect) {
     for (i, toast) in state.toasts.iter().rev().enumerate() {
         let text = sanitize(&toast.text);
-        let width = (text.chars().count() as u16 + 4).min(body.width);
-        let y = body.bottom().saturating_sub(1 + (i as u16));
-        if y < body.y {
+        // Inside the screen's frame: off its bottom border and its right one.
+        let inner = Rect {
+            x: body.x + 1,
+            y: body.y + 1,
+            width: body.width.saturating_sub(2),
+            height: body.height.saturating_sub(2),
+        };
+        let width = (Line::raw(text.as_ref()).width() as u16 + 2).min(inner.width);
+        let y = inner.bottom().saturating_sub(1 + (i as u16));
+        if y < inner.y || inner.height == 0 {
             break;
         }
-        let rect = Rect::new(body.right().saturating_sub(width), y, width, 1);
+        let rect = Rect::new(inner.right().saturating_sub(width), y, width, 1);
         let style = if toast.level == Level::Error {
             view.theme.toast_error
         } else {
@@ -200,8 +226,20 @@ fn draw_toasts(state: &State, view: &View, frame: &mut Frame, body: Rect) {
     }
 }
 
+/// Where the help overlay sits in a frame of `area`.
+pub fn help_rect(area: Rect) -> Rect {
+    centered(area, 70, area.height.saturating_sub(4))
+}
+
+/// Lines of the help overlay for the screen context `ctx`: a title, the bindings and a
+/// blank line for it and for the keys that work everywhere.
+pub fn help_line_count(keymap: &super::keymap::Keymap, ctx: Context) -> u16 {
+    let n = keymap.bindings(ctx).len() + keymap.bindings(Context::Global).len() + 4;
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
 fn draw_help(state: &State, view: &View, frame: &mut Frame, area: Rect, scroll: u16) {
-    let rect = centered(area, 70, area.height.saturating_sub(4));
+    let rect = help_rect(area);
     let ctx = state.screen_context();
     let mut lines = Vec::new();
     for (title, c) in [
@@ -226,7 +264,13 @@ fn draw_help(state: &State, view: &View, frame: &mut Frame, area: Rect, scroll: 
     );
 }
 
-fn draw_palette(view: &View, frame: &mut Frame, area: Rect, query: &str, selected: usize) {
+fn draw_palette(
+    view: &View,
+    frame: &mut Frame,
+    area: Rect,
+    (query, selected): (&str, usize),
+    context: Context,
+) {
     let rect = centered(area, 60, 14);
     frame.render_widget(Clear, rect);
     let block = view.block(" Command ", true);
@@ -238,8 +282,13 @@ fn draw_palette(view: &View, frame: &mut Frame, area: Rect, query: &str, selecte
     let items: Vec<ListItem> = matches
         .iter()
         .map(|a| {
+            // The key that does it here (or anywhere), so the palette also teaches keys.
+            let key = [context, Context::Global]
+                .into_iter()
+                .find_map(|c| view.keymap.keys_for(c, *a).into_iter().next())
+                .unwrap_or_default();
             ListItem::new(Line::from(vec![
-                Span::styled(format!("{:<18}", action_name(*a)), view.theme.accent),
+                Span::styled(format!("{key:<8}"), view.theme.status_key),
                 Span::raw(strings::describe(*a)),
             ]))
         })

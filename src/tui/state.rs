@@ -149,6 +149,8 @@ pub struct State {
     pub quit: bool,
     /// The run picker, over Results or Compare.
     pub picker: Option<super::screens::picker::state::RunPicker>,
+    /// The terminal's size (columns, rows), for keeping scroll positions inside content.
+    pub size: (u16, u16),
     /// Who works in this App: their drafts are theirs (the OS user locally, the name their
     /// key maps to over `loupe serve`).
     pub user: String,
@@ -255,6 +257,7 @@ impl State {
             session,
             quit: false,
             picker: None,
+            size: (80, 24),
             user: local_user(),
         }
     }

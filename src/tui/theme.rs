@@ -156,7 +156,7 @@ impl Theme {
                 .filter(|_| is_path(name))
                 .map_or(name.to_owned(), |s| s.to_string_lossy().into_owned());
             let theme = file.resolve(&shown, &mut warnings);
-            return (theme, warnings);
+            return (with_diff_marks(theme), warnings);
         }
         let fallback = if is_built_in(name) {
             name
@@ -194,8 +194,26 @@ pub fn border_set(ascii: bool) -> border::Set<'static> {
 }
 
 fn built_in(name: &str, warnings: &mut Vec<String>) -> Theme {
-    built_in_chain(name, 0, warnings)
-        .map_or_else(|()| Theme::plain(name), |f| f.resolve(name, warnings))
+    with_diff_marks(
+        built_in_chain(name, 0, warnings)
+            .map_or_else(|()| Theme::plain(name), |f| f.resolve(name, warnings)),
+    )
+}
+
+/// Inserted and deleted words are told apart by more than colour in every theme (a
+/// colour-blind reader, a terminal that maps colours away): a theme that gives them no
+/// text modifier gets underline for inserted text and strikethrough for deleted.
+fn with_diff_marks(mut t: Theme) -> Theme {
+    if t.diff_insert.add_modifier.is_empty() {
+        t.diff_insert = t.diff_insert.add_modifier(Modifier::UNDERLINED);
+    }
+    if t.diff_delete.add_modifier.is_empty() {
+        t.diff_delete = t.diff_delete.add_modifier(Modifier::CROSSED_OUT);
+    }
+    if t.diff_insert.add_modifier == t.diff_delete.add_modifier {
+        t.diff_delete = t.diff_delete.add_modifier(Modifier::CROSSED_OUT);
+    }
+    t
 }
 
 fn is_built_in(name: &str) -> bool {
@@ -544,6 +562,29 @@ mod tests {
             }
             assert_ne!(t.selection, t.text, "{name}");
         }
+    }
+
+    #[test]
+    fn every_theme_marks_insertions_and_deletions_besides_colour() {
+        for name in Theme::names() {
+            let (t, _) = Theme::load_with(name, &[], false);
+            assert!(!t.diff_insert.add_modifier.is_empty(), "{name}");
+            assert!(!t.diff_delete.add_modifier.is_empty(), "{name}");
+            assert_ne!(
+                t.diff_insert.add_modifier, t.diff_delete.add_modifier,
+                "{name}: told apart without colour"
+            );
+        }
+        // A user theme that sets colours only gets the marks too.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("mine.yaml"),
+            "inherits: dark\ndiff_insert: { fg: blue }\ndiff_delete: { fg: yellow }\n",
+        )
+        .expect("write");
+        let (t, _) = Theme::load_with("mine", &[dir.path().to_owned()], false);
+        assert!(t.diff_insert.add_modifier.contains(Modifier::UNDERLINED));
+        assert!(t.diff_delete.add_modifier.contains(Modifier::CROSSED_OUT));
     }
 
     #[test]

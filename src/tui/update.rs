@@ -16,9 +16,41 @@ use super::state::{LatencyHistogram, Level, Overlay, Screen, State, VersionsView
 use super::widgets::short;
 
 pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
+    // Scroll positions stay inside their content: after a key, a resize, a new diff.
+    let clamp = matches!(msg, Msg::Key(_) | Msg::Resize(..) | Msg::DiffReady { .. });
+    let effects = update_inner(state, keymap, msg);
+    if clamp {
+        clamp_scrolls(state, keymap);
+    }
+    effects
+}
+
+/// The frame's body (below the tabs, above the status line) for the state's terminal size.
+pub fn body_area(state: &State) -> ratatui::layout::Rect {
+    let (w, h) = state.size;
+    ratatui::layout::Rect::new(0, 1.min(h), w, h.saturating_sub(2))
+}
+
+fn clamp_scrolls(state: &mut State, keymap: &Keymap) {
+    let (w, h) = state.size;
+    let area = ratatui::layout::Rect::new(0, 0, w, h);
+    let ctx = state.screen_context();
+    if let Overlay::Help { scroll } = &mut state.overlay {
+        let lines = super::draw::help_line_count(keymap, ctx);
+        let max = lines.saturating_sub(super::draw::help_rect(area).height.saturating_sub(2));
+        *scroll = (*scroll).min(max);
+    }
+    let max = super::screens::compare::view::max_scroll(state, body_area(state));
+    state.compare.scroll = state.compare.scroll.min(max);
+}
+
+fn update_inner(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => on_key(state, keymap, key),
-        Msg::Resize(..) => Vec::new(),
+        Msg::Resize(w, h) => {
+            state.size = (w, h);
+            Vec::new()
+        }
         Msg::Paste(text) => {
             if screens::rate::update::on_paste(state, &text)
                 || screens::owner::update::on_paste(state, &text)
@@ -26,7 +58,9 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
                 return Vec::new();
             }
             if let Some(editor) = &mut state.templates.editor {
-                editor.insert_str(text);
+                // Many terminals send a pasted line break as CR: CR, LF and CRLF all break
+                // the line.
+                editor.insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
                 return edited(state);
             }
             Vec::new()
@@ -102,7 +136,9 @@ pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             let info = state.templates.info.entry(template.clone()).or_default();
             info.version = Some(hash.clone());
             info.draft_ms = None;
-            if info.file_differs() && !state.templates.unwritten.contains(&template) {
+            if (info.file.is_none() || info.file_differs())
+                && !state.templates.unwritten.contains(&template)
+            {
                 state.templates.unwritten.push(template.clone());
             }
             let text = if for_run {

@@ -146,6 +146,31 @@ fn model_file(path: &Path) -> Result<ModelFile, TuneError> {
     })
 }
 
+/// How long the end of a training waits for a store another process holds.
+const STORE_WAIT: std::time::Duration = std::time::Duration::from_mins(2);
+
+fn open_when_free(path: &Path) -> Result<Store, TuneError> {
+    let deadline = Instant::now() + STORE_WAIT;
+    let mut told = false;
+    loop {
+        match Store::open(path) {
+            Err(StoreError::Locked { holder, .. }) if Instant::now() < deadline => {
+                if !told {
+                    eprintln!(
+                        "tune: the store {} is in use by {holder}; waiting up to {} s to record \
+                         the training run",
+                        path.display(),
+                        STORE_WAIT.as_secs()
+                    );
+                    told = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// Whether the process that wrote a `running` record is still there.
 fn alive(pid: u32) -> bool {
     Path::new("/proc").join(pid.to_string()).exists()
@@ -327,7 +352,9 @@ pub fn tune(
         })?;
         model_file(&opts.out)
     });
-    let store = Store::open(store_path)?;
+    // The store may have been opened by the workbench meanwhile: the result is worth
+    // waiting for, so the record is not left `running` for a model that is in place.
+    let store = open_when_free(store_path)?;
     match finished {
         Ok(output) => {
             rec.output = Some(output);

@@ -37,6 +37,8 @@ struct Inner {
     drawn: Condvar,
     /// Signalled after each frame is flushed (for tasks).
     notify: Notify,
+    /// Needles watched in every frame, with how many frames showed each.
+    watched: Mutex<Vec<(String, usize)>>,
 }
 
 struct Screen {
@@ -62,6 +64,7 @@ impl SharedBackend {
                 }),
                 drawn: Condvar::new(),
                 notify: Notify::new(),
+                watched: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -71,6 +74,18 @@ impl SharedBackend {
             .backend
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// From now on, counts the frames that show `needle` (see [`SharedBackend::frames_with`]).
+    pub fn watch(&self, needle: &str) {
+        let mut w = self.inner.watched.lock().unwrap();
+        w.push((needle.to_owned(), 0));
+    }
+
+    /// How many frames flushed since [`SharedBackend::watch`] showed `needle`.
+    pub fn frames_with(&self, needle: &str) -> usize {
+        let w = self.inner.watched.lock().unwrap();
+        w.iter().find(|(n, _)| n == needle).map_or(0, |(_, c)| *c)
     }
 
     /// A copy of the screen as last drawn.
@@ -264,6 +279,13 @@ impl Backend for SharedBackend {
             s.backend.flush()?;
             s.frames += 1;
             s.last_frame = Some(Instant::now());
+            let mut watched = self.inner.watched.lock().unwrap();
+            if !watched.is_empty() {
+                let text = buffer_text(s.backend.buffer());
+                for (needle, count) in watched.iter_mut() {
+                    *count += usize::from(text.contains(needle.as_str()));
+                }
+            }
         }
         self.inner.drawn.notify_all();
         self.inner.notify.notify_waiters();

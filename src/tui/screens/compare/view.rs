@@ -75,6 +75,27 @@ pub(crate) fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: 
         );
         return;
     }
+    // Beside the output diff: how the two variants' passages differ (`g` shows them).
+    let records =
+        [&left_name, &right_name].map(|n| state.data.retrievals.get(&(n.clone(), case.id.clone())));
+    let body = match PassageSets::of(&records) {
+        Some(sets) if c.right_run.is_none() && body.height > 8 => {
+            let [line, rest] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(body);
+            frame.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled(" passages ", view.theme.header),
+                    Span::raw(sanitize(&format!(
+                        "only {left_name}: {} · only {right_name}: {} · both: {} (g inspects)",
+                        sets.only_left, sets.only_right, sets.both
+                    ))),
+                ])),
+                line,
+            );
+            rest
+        }
+        _ => body,
+    };
     let right_label = match &c.right_run {
         Some(run) => format!("{right_name} @ {run}"),
         None => right_name.clone(),
@@ -178,6 +199,43 @@ pub(crate) fn draw_metrics(
     );
 }
 
+/// How the kept passages of two variants' retrievals for one case differ, as id lists
+/// ("-" for none). `None` when neither variant retrieved.
+struct PassageSets {
+    only_left: String,
+    only_right: String,
+    both: String,
+}
+
+impl PassageSets {
+    fn of(records: &[Option<&crate::store::RetrievalRecord>]) -> Option<Self> {
+        if records.iter().all(Option::is_none) {
+            return None;
+        }
+        let kept = |i: usize| -> Vec<&str> {
+            records
+                .get(i)
+                .copied()
+                .flatten()
+                .map(|r| r.kept.iter().map(|p| p.id.as_str()).collect())
+                .unwrap_or_default()
+        };
+        let (a, b) = (kept(0), kept(1));
+        let list = |v: Vec<&str>| {
+            if v.is_empty() {
+                "-".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        Some(Self {
+            only_left: list(a.iter().filter(|i| !b.contains(i)).copied().collect()),
+            only_right: list(b.iter().filter(|i| !a.contains(i)).copied().collect()),
+            both: list(a.iter().filter(|i| b.contains(i)).copied().collect()),
+        })
+    }
+}
+
 /// The retrieval inspector: for the two variants on screen, what the focused case's
 /// retrieval did (query, rewritten query, every retrieved passage with its score, which
 /// were kept, which the output cited, each passage in full) and how the two kept sets
@@ -200,40 +258,11 @@ fn draw_inspector(
         })
         .collect();
     let mut lines: Vec<Line> = Vec::new();
-    let kept = |r: Option<&crate::store::RetrievalRecord>| -> Vec<String> {
-        r.map(|r| r.kept.iter().map(|p| p.id.clone()).collect())
-            .unwrap_or_default()
-    };
-    let (a, b) = (kept(records[0]), kept(records[1]));
-    if records.iter().any(Option::is_some) {
-        let only = |x: &[String], y: &[String]| -> String {
-            let v: Vec<&str> = x
-                .iter()
-                .filter(|i| !y.contains(i))
-                .map(String::as_str)
-                .collect();
-            if v.is_empty() {
-                "-".into()
-            } else {
-                v.join(", ")
-            }
-        };
-        let both: Vec<&str> = a
-            .iter()
-            .filter(|i| b.contains(i))
-            .map(String::as_str)
-            .collect();
+    if let Some(sets) = PassageSets::of(&records) {
         lines.push(Line::styled("Kept passages compared", view.theme.header));
-        lines.push(Line::raw(format!("only {}: {}", names[0], only(&a, &b))));
-        lines.push(Line::raw(format!("only {}: {}", names[1], only(&b, &a))));
-        lines.push(Line::raw(format!(
-            "both: {}",
-            if both.is_empty() {
-                "-".to_owned()
-            } else {
-                both.join(", ")
-            }
-        )));
+        lines.push(Line::raw(format!("only {}: {}", names[0], sets.only_left)));
+        lines.push(Line::raw(format!("only {}: {}", names[1], sets.only_right)));
+        lines.push(Line::raw(format!("both: {}", sets.both)));
         lines.push(Line::raw(""));
     }
     for (name, rec) in names.iter().zip(&records) {
@@ -321,4 +350,36 @@ fn draw_inspector(
             .block(view.block(" Retrieval (g: back to the diff) ", true)),
         area,
     );
+}
+
+/// How far the diff can scroll in `area` (the frame's body) before it would show only
+/// blank rows: the wrapped height of the longest side less the rows it is shown in. Uses
+/// the layout `draw_compare` uses.
+pub fn max_scroll(state: &State, area: Rect) -> u16 {
+    let c = &state.compare;
+    let Some((_, diff)) = &c.diff else {
+        return 0;
+    };
+    if c.inspect {
+        return u16::MAX;
+    }
+    let body_h = area.height.saturating_sub(3);
+    let text_h = body_h.saturating_sub(5 + 2);
+    let plain = |lines: &[Vec<crate::diff::Span>]| -> Vec<Line<'static>> {
+        lines
+            .iter()
+            .map(|spans| Line::raw(spans.iter().map(|s| s.text.as_str()).collect::<String>()))
+            .collect()
+    };
+    let height = |lines: &[Vec<crate::diff::Span>], width: u16| {
+        let p = Paragraph::new(plain(lines)).wrap(Wrap { trim: false });
+        u16::try_from(p.line_count(width.saturating_sub(2))).unwrap_or(u16::MAX)
+    };
+    let content = if c.mode == ViewMode::Unified || area.width < 70 {
+        height(&diff.unified, area.width)
+    } else {
+        let half = area.width / 2;
+        height(&diff.left, half).max(height(&diff.right, area.width - half))
+    };
+    content.saturating_sub(text_h)
 }

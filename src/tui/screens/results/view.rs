@@ -8,10 +8,10 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Paragraph, Row, Table};
 
 use super::update::grid_rows;
 use crate::report::VariantReport;
-use crate::tui::state::{SortBy, State};
-use crate::tui::widgets::{View, short_ms};
+use crate::tui::state::{LatencyHistogram, SortBy, State};
+use crate::tui::widgets::View;
 
-pub(crate) fn sorted_variants(state: &State) -> Vec<&VariantReport> {
+pub fn sorted_variants(state: &State) -> Vec<&VariantReport> {
     let Some(report) = &state.results.report else {
         return Vec::new();
     };
@@ -44,7 +44,12 @@ pub(crate) fn draw_results(state: &State, view: &View, frame: &mut Frame, area: 
     }
     let variants = sorted_variants(state);
     let table_h = variants.len() as u16 + 3;
-    let charts_h = if area.height >= 30 { 8 } else { 0 };
+    // Compact charts (one row less of bars) on a small terminal, none on a tiny one.
+    let charts_h = match area.height {
+        30.. => 8,
+        20.. => 6,
+        _ => 0,
+    };
     let retrieval = state
         .results
         .report
@@ -161,23 +166,30 @@ pub(crate) fn draw_charts(
 ) {
     let [pass_area, hist_area] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-    let bars: Vec<Bar> = variants
+    // The number goes under each bar with its name: an empty (0%) bar has no inside to
+    // hold it, and every bar must say its value.
+    let labels: Vec<String> = variants
         .iter()
         .map(|v| {
             let pct = (v.pass_all.rate.unwrap_or(0.0) * 100.0).round() as u64;
-            Bar::default()
-                .value(pct)
-                .label(Line::raw(v.variant.clone()))
-                .text_value(format!("{pct}%"))
+            // The number first: a narrow bar cuts the name, never the value.
+            format!("{pct}% {}", v.variant)
         })
         .collect();
-    // Bars as wide as the longest name when the panel has room, so names are not cut.
-    let gap = 2u16;
-    let longest = variants
+    let bars: Vec<Bar> = variants
         .iter()
-        .map(|v| v.variant.chars().count())
-        .max()
-        .unwrap_or(0);
+        .zip(&labels)
+        .map(|(v, label)| {
+            let pct = (v.pass_all.rate.unwrap_or(0.0) * 100.0).round() as u64;
+            Bar::default()
+                .value(pct)
+                .label(Line::raw(label.clone()))
+                .text_value(String::new())
+        })
+        .collect();
+    // Bars as wide as the longest label when the panel has room, so labels are not cut.
+    let gap = 2u16;
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let room = (pass_area.width.saturating_sub(2) + gap) / (variants.len().max(1) as u16);
     let bar_width = u16::try_from(longest)
         .unwrap_or(u16::MAX)
@@ -194,6 +206,9 @@ pub(crate) fn draw_charts(
     );
     // Latency histogram over every output of the run, computed when the run loaded.
     let hist = &state.data.latency;
+    // One unit for the whole axis, named in the title: seconds once the slowest bucket
+    // reaches one, else milliseconds.
+    let seconds = hist.max >= 1_000;
     let bars: Vec<Bar> = hist
         .counts
         .iter()
@@ -201,14 +216,24 @@ pub(crate) fn draw_charts(
         .map(|(i, n)| {
             Bar::default()
                 .value(*n)
-                .label(Line::raw(short_ms(hist.upper(i))))
+                .label(Line::raw(axis_label(hist.upper(i), seconds)))
         })
         .collect();
+    let title = if seconds {
+        " Latency, s (upper bound) "
+    } else {
+        " Latency, ms (upper bound) "
+    };
     frame.render_widget(
         BarChart::default()
-            .block(view.block(" Latency (upper bound) ", false))
+            .block(view.block(title, false))
             .data(BarGroup::default().bars(&bars))
-            .bar_width(4)
+            // Every bucket in view: bars narrow to fit (labels are at most three wide).
+            .bar_width(
+                ((hist_area.width.saturating_sub(2) + 1) / LatencyHistogram::BUCKETS as u16)
+                    .saturating_sub(1)
+                    .clamp(3, 4),
+            )
             .bar_gap(1)
             .bar_style(view.theme.accent),
         hist_area,
@@ -368,4 +393,17 @@ fn draw_retrieval(
         .block(view.block(format!(" Retrieval (k = {k}, relevant documents) "), false)),
         area,
     );
+}
+
+/// A latency bucket's bound in the axis's one unit, in at most four characters: `850`
+/// (ms), `0.8`, `12.5` is `13` (s).
+pub fn axis_label(ms: u64, seconds: bool) -> String {
+    if !seconds {
+        return ms.to_string();
+    }
+    if ms < 9_950 {
+        format!("{:.1}", ms as f64 / 1_000.0)
+    } else {
+        ((ms + 500) / 1_000).to_string()
+    }
 }

@@ -39,8 +39,14 @@ pub(crate) fn run_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::NextCase => step_case(state, 1),
         Action::PrevCase => step_case(state, -1),
-        Action::PageUp => r.scroll_back = r.scroll_back.saturating_add(5),
-        Action::PageDown => r.scroll_back = r.scroll_back.saturating_sub(5),
+        // While streaming, PgUp leaves the tail (PgDn back to it); a stored output scrolls
+        // down from its start.
+        Action::PageUp if r.active.is_some() => r.scroll_back = r.scroll_back.saturating_add(5),
+        Action::PageDown if r.active.is_some() => {
+            r.scroll_back = r.scroll_back.saturating_sub(5);
+        }
+        Action::PageUp => r.scroll_back = r.scroll_back.saturating_sub(5),
+        Action::PageDown => r.scroll_back = r.scroll_back.saturating_add(5),
         Action::StartRun => {
             if r.active.is_some() {
                 state.toast(Level::Error, "a run is already going; x cancels it");
@@ -66,7 +72,6 @@ pub(crate) fn run_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.screen = Screen::Run;
             state.run.live.clear();
             state.run.cell_errors.clear();
-            state.run.scroll_back = 0;
             // The panes show a case of the run, not one it leaves out.
             let focused = state.session.cases.get(state.run.case).map(|c| &c.id);
             if !focused.is_some_and(|id| case_ids.contains(id))
@@ -140,6 +145,7 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
                 Some(run) if run.id == run_id => run.case_ids.clone(),
                 _ => selected_cases(state),
             };
+            state.run.scroll_back = 0;
             state.run.active = Some(ActiveRun {
                 run_id,
                 case_ids,
@@ -210,6 +216,7 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
         }
         RunEvent::Finished { run_id, status } => {
             state.run.active = None;
+            state.run.scroll_back = 0;
             let text = match status {
                 RunStatus::Complete => format!("run {run_id} complete"),
                 _ => format!("run {run_id} interrupted; u on the Run screen resumes it"),

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::update::selected;
+use crate::sanitize::expand_tabs;
 use crate::tui::state::{CaseFilter, State};
 use crate::tui::widgets::View;
 
@@ -150,8 +151,8 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
                         cell.error.as_deref().unwrap_or_default().to_owned().into(),
                         " error ",
                     ),
-                    Some(cell) if cell.done => (cell.text.as_str().into(), " done "),
-                    Some(cell) => (cell.text.as_str().into(), " streaming... "),
+                    Some(cell) if cell.done => (expand_tabs(&cell.text), " done "),
+                    Some(cell) => (expand_tabs(&cell.text), " streaming... "),
                     None => ("".into(), " waiting "),
                 }
             } else {
@@ -165,9 +166,14 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
             // Follow the tail unless scrolled back (PgUp): the newest text stays in view.
             let paragraph = Paragraph::new(text).wrap(Wrap { trim: false });
             let lines = u16::try_from(paragraph.line_count(inner.width)).unwrap_or(u16::MAX);
-            let top = lines
-                .saturating_sub(inner.height)
-                .saturating_sub(r.scroll_back);
+            // A stored output reads from its start; PgDn scrolls it.
+            let top = if r.active.is_some() {
+                lines
+                    .saturating_sub(inner.height)
+                    .saturating_sub(r.scroll_back)
+            } else {
+                r.scroll_back.min(lines.saturating_sub(inner.height))
+            };
             let mut block = block;
             if !status.is_empty() {
                 block = block.title(Line::styled(status, view.theme.muted).right_aligned());

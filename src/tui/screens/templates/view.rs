@@ -47,9 +47,22 @@ pub(crate) fn draw_templates(state: &State, view: &View, frame: &mut Frame, area
         })
         .collect();
     let mut ls = ListState::default().with_selected(Some(t.selected));
+    // The marks beside names, explained where they are, as long as one is shown.
+    let mut block = view.block(" Templates ", t.editor.is_none());
+    if !t.unsaved.is_empty() || !t.unwritten.is_empty() {
+        let legend = [
+            " * unsaved · + not in file ",
+            " *unsaved +not in file ",
+            " *unsaved +to write ",
+        ]
+        .into_iter()
+        .find(|l| l.chars().count() + 2 <= usize::from(list_area.width))
+        .unwrap_or(" * + ");
+        block = block.title_bottom(Line::styled(legend, view.theme.muted));
+    }
     frame.render_stateful_widget(
         List::new(items)
-            .block(view.block(" Templates ", t.editor.is_none()))
+            .block(block)
             .highlight_style(view.theme.selection),
         list_area,
         &mut ls,

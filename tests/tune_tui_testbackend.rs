@@ -1,0 +1,148 @@
+//! The Results screen names where a fine-tuned variant's model came from: a run of the demo
+//! session (its `fine-tuned` variant uses `model: tuned:change-risk`) in a real store with
+//! the training run recorded, drawn on a `TestBackend`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use loupe::store::{
+    EpochLoss, ModelFile, Store, TrainingRunRecord, TuneData, TuneHyper, TuneStatus,
+};
+use loupe::tui::draw::{View, draw};
+use loupe::tui::input::Key;
+use loupe::tui::keymap::Keymap;
+use loupe::tui::msg::Msg;
+use loupe::tui::state::State;
+use loupe::tui::theme::Theme;
+use loupe::tui::update::update;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn screen(state: &State) -> String {
+    let (theme, _) = Theme::load("dark", &[]);
+    let keymap = Keymap::default();
+    let view = View {
+        theme: &theme,
+        keymap: &keymap,
+        ascii: false,
+    };
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    terminal.draw(|f| draw(state, &view, f)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn file(path: &str, c: char) -> ModelFile {
+    ModelFile {
+        path: path.into(),
+        sha256: c.to_string().repeat(64),
+        bytes: 1,
+    }
+}
+
+fn training_run() -> TrainingRunRecord {
+    TrainingRunRecord {
+        name: "change-risk".into(),
+        id: "tune-20261205-010000-abcd".into(),
+        session: "change-risk".into(),
+        status: TuneStatus::Finished,
+        data: TuneData {
+            dir: "sessions/.loupe/train-export".into(),
+            export_id: "20261205-005900-abcd".into(),
+            manifest_sha256: "d".repeat(64),
+            rows_train: 29,
+            rows_valid: 3,
+            rows_in: 32,
+            rows_out: 32,
+            source: "references".into(),
+            text_sha256: "t".repeat(64),
+            tokens: Some(3674),
+        },
+        base: file("base.F32.gguf", 'b'),
+        hyper: TuneHyper {
+            epochs: 3,
+            learning_rate: 3e-5,
+            context: 256,
+            val_split: 0.09,
+            threads: 2,
+            optimizer: "adamw".into(),
+        },
+        trainer: file("llama-finetune", 'f'),
+        epochs: vec![EpochLoss {
+            epoch: 1,
+            train_loss: 1.234,
+            val_loss: Some(1.5),
+        }],
+        tokens_per_s: Some(80.0),
+        started_ms: 1,
+        finished_ms: Some(2),
+        output: Some(file("change-risk.gguf", 'e')),
+    }
+}
+
+fn results(store: &Store, session: &Arc<loupe::session::Session>) -> String {
+    let run = store.latest_run(None, true).unwrap().unwrap();
+    let outputs = store
+        .outputs(&run.id)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let mut report = loupe::report::build(&run, &outputs);
+    report.training = loupe::tune::lineage(store, &run).unwrap();
+    let km = Keymap::default();
+    let mut state = State::new(session.clone());
+    update(
+        &mut state,
+        &km,
+        Msg::RunLoaded {
+            run,
+            outputs,
+            earlier: Vec::new(),
+        },
+    );
+    update(&mut state, &km, Msg::ReportReady(report));
+    update(&mut state, &km, Msg::Key(Key::char('4')));
+    screen(&state)
+}
+
+#[test]
+fn results_name_the_training_run_data_base_and_model_of_a_fine_tuned_variant() {
+    let session =
+        Arc::new(loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let plan = common::planned::plan(&session, &store);
+    common::planned::complete(&store, &plan, |cell| {
+        common::planned::answer(cell, r#"{"risk":"low"}"#.into(), Vec::new())
+    });
+
+    // Before the model is trained in this store, the screen says so.
+    let text = results(&store, &session);
+    assert!(
+        text.contains("fine-tuned: no training run \"change-risk\" in this store"),
+        "{text}"
+    );
+
+    store.put_tune(&training_run()).unwrap();
+    let text = results(&store, &session);
+    assert!(
+        text.contains("Fine-tuned (training run · data manifest sha256)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "fine-tuned: change-risk finished · data dddddddd (32 rows, references) · base \
+             bbbbbbbb · model eeeeeeee · loss 1.234"
+        ),
+        "{text}"
+    );
+}
