@@ -1109,13 +1109,20 @@ fn loaded_six() -> State {
     let mut s = demo();
     load_two_outputs(&mut s, "x");
     let mut run = s.data.run.clone().unwrap();
-    let cases: Vec<String> = s
+    // The first five cases (all tagged common) and the first adversarial one.
+    let mut cases: Vec<String> = s
         .session
         .cases
         .iter()
-        .take(6)
+        .take(5)
         .map(|c| c.id.clone())
         .collect();
+    let adversarial = s
+        .session
+        .cases
+        .iter()
+        .find(|c| c.tags.iter().any(|t| t == "adversarial"));
+    cases.push(adversarial.unwrap().id.clone());
     run.case_ids.clone_from(&cases);
     let mut outputs = Vec::new();
     for (i, case) in cases.iter().enumerate() {
@@ -1178,7 +1185,11 @@ fn results_filters_sort_and_tag_each_change_what_is_shown() {
     let ids: Vec<String> = s.session.cases.iter().map(|c| c.id.clone()).collect();
     press(&mut s, [key(KeyCode::Char('4'))]);
     let all = grid_ids(&s);
-    assert_eq!(all.len(), s.session.cases.len());
+    let in_run = s.data.run.as_ref().unwrap().case_ids.clone();
+    assert_eq!(
+        all, in_run,
+        "the run's six cases, not the session's other ones"
+    );
 
     press(&mut s, [key(KeyCode::Char('f'))]);
     assert_eq!(
@@ -1198,17 +1209,25 @@ fn results_filters_sort_and_tag_each_change_what_is_shown() {
     press(&mut s, [shift(KeyCode::Char('D'))]);
     assert_eq!(grid_ids(&s), all);
 
-    press(&mut s, [key(KeyCode::Char('t'))]);
-    let tag = s.results.tag.clone().expect("t picks a tag");
-    let tagged: Vec<String> = s
-        .session
-        .cases
-        .iter()
-        .filter(|c| c.tags.contains(&tag))
-        .map(|c| c.id.clone())
-        .collect();
-    assert_eq!(grid_ids(&s), tagged);
-    assert!(tagged.len() < all.len());
+    // t cycles the tags; each shows the run's cases with that tag (some tags have none).
+    let mut shown_some = false;
+    for _ in 0..8 {
+        press(&mut s, [key(KeyCode::Char('t'))]);
+        let Some(tag) = s.results.tag.clone() else {
+            break;
+        };
+        let tagged: Vec<String> = s
+            .session
+            .cases
+            .iter()
+            .filter(|c| in_run.contains(&c.id) && c.tags.contains(&tag))
+            .map(|c| c.id.clone())
+            .collect();
+        assert_eq!(grid_ids(&s), tagged, "tag {tag}");
+        shown_some |= !tagged.is_empty() && tagged.len() < all.len();
+    }
+    assert!(shown_some, "some tag narrows the grid");
+    s.results.tag = None;
 
     // s: by pass rate, few-shot (6/6) comes before zero-shot (5/6); by latency too.
     let order = |s: &State| -> Vec<String> {
@@ -1256,6 +1275,19 @@ fn compare_next_differing_and_cycle_variant_move_what_is_compared() {
     let text = draw_text(&s, 120, 40);
     assert!(text.contains("\"high\""), "{text}");
 
+    // n steps through the run's six cases only, and wraps.
+    let mut seen = Vec::new();
+    for _ in 0..7 {
+        press(&mut s, [key(KeyCode::Char('n'))]);
+        seen.push(s.compare.case);
+    }
+    let in_run = &s.data.run.as_ref().unwrap().case_ids;
+    assert!(
+        seen.iter()
+            .all(|i| in_run.contains(&s.session.cases[*i].id)),
+        "{seen:?}"
+    );
+    assert_eq!(seen[0], seen[6]);
     // Three variants in the run (strict without outputs): o moves the right side on,
     // never onto the left one.
     let right = s.compare.right;
@@ -1266,4 +1298,202 @@ fn compare_next_differing_and_cycle_variant_move_what_is_compared() {
     );
     assert_ne!(s.compare.right, s.compare.left);
     assert!(draw_text(&s, 120, 40).contains("no outputs for this case"));
+}
+
+#[test]
+fn every_check_is_reachable_in_compare_failures_first() {
+    // The demo's own fourteen checks, computed on a prose answer (most fail) and a JSON one.
+    let mut s = demo();
+    load_two_outputs(&mut s, "Risk: low. Fine to deploy.");
+    let case = s.session.cases[0].clone();
+    let mut outputs = Vec::new();
+    for (variant, text) in [
+        ("zero-shot", "Risk: low. Fine to deploy."),
+        (
+            "few-shot",
+            "{\"title\": \"Log level\", \"risk\": \"low\", \"rationale\": \"Config only.\"}",
+        ),
+    ] {
+        let mut o = loupe::store::OutputRecord {
+            run_id: "r".into(),
+            variant: variant.into(),
+            case_id: case.id.clone(),
+            repeat: 0,
+            text: text.into(),
+            usage: loupe::providers::Usage::default(),
+            latency_ms: 700,
+            ttft_ms: Some(100),
+            cost_usd: Some(0.000_01),
+            cached: false,
+            attempts: 1,
+            finish_reason: None,
+            error: None,
+            request_hash: String::new(),
+            checks: Vec::new(),
+            schema_attempts: Vec::new(),
+            passages: Vec::new(),
+            finished_ms: 0,
+        };
+        o.checks = common::checks::computed(&s.session, variant, &o, &[]);
+        outputs.push(o);
+    }
+    let n = outputs[0].checks.len();
+    assert!(n >= 12, "{n}");
+    let failed: Vec<String> = outputs[0]
+        .checks
+        .iter()
+        .filter(|c| !c.pass)
+        .map(|c| c.name.clone())
+        .collect();
+    let run = s.data.run.clone().unwrap();
+    let effects = press(
+        &mut s,
+        [Msg::RunLoaded {
+            run,
+            outputs,
+            earlier: Vec::new(),
+        }],
+    );
+    settle_diffs(&mut s, effects);
+    let effects = press(&mut s, [key(KeyCode::Char('3'))]);
+    settle_diffs(&mut s, effects);
+    let text = draw_text(&s, 80, 24);
+    assert!(
+        text.contains(&format!("{} of {n} checks failed", failed.len())),
+        "the panel says how many: {text}"
+    );
+    // Expanded, every failed check is on screen with its reason, before any passed one.
+    press(&mut s, [key(KeyCode::Char('c'))]);
+    let text = draw_text(&s, 120, 40);
+    for name in &failed {
+        assert!(
+            text.contains(&format!("✗ {name}")),
+            "{name} missing:\n{text}"
+        );
+    }
+    // In the left (zero-shot) panel, the last failure comes before the first pass.
+    let rows: Vec<&str> = text.lines().collect();
+    let last_fail = rows.iter().rposition(|l| l.starts_with("│✗")).unwrap();
+    let first_pass = rows.iter().position(|l| l.starts_with("│✓")).unwrap();
+    assert!(last_fail < first_pass, "failures first:\n{text}");
+    press(&mut s, [key(KeyCode::Char('c'))]);
+    assert!(!s.compare.checks_expanded);
+}
+
+#[test]
+fn the_owners_view_wraps_long_figures_and_scrolls_to_its_end_at_80x24() {
+    let mut s = demo();
+    press(&mut s, [Msg::Resize(80, 24)]);
+    let mut lines: Vec<String> = (0..40).map(|i| format!("  figure {i:02}")).collect();
+    lines.insert(
+        3,
+        "  about 45 more judgements with a winner to reach the stopping rule, at the current pace FIN"
+            .to_owned(),
+    );
+    lines.push("LAST LINE".to_owned());
+    s.owner = Some(loupe::tui::screens::owner::state::OwnerView {
+        lines: Some(lines),
+        error: None,
+        scroll: 0,
+        rater_prompt: None,
+    });
+    let text = draw_text(&s, 80, 24);
+    assert!(text.contains("stopping rule, at the"), "{text}");
+    assert!(
+        text.contains("FIN"),
+        "the long line wraps, nothing cut:\n{text}"
+    );
+    press(&mut s, [key(KeyCode::End)]);
+    let text = draw_text(&s, 80, 24);
+    assert!(
+        text.contains("LAST LINE"),
+        "{:?} {text}",
+        s.owner.as_ref().map(|o| o.scroll)
+    );
+    let at_end = s.owner.as_ref().unwrap().scroll;
+    press(&mut s, (0..20).map(|_| key(KeyCode::Char('j'))));
+    assert_eq!(
+        s.owner.as_ref().unwrap().scroll,
+        at_end,
+        "no scrolling past the end"
+    );
+    press(&mut s, [key(KeyCode::Home)]);
+    assert!(draw_text(&s, 80, 24).contains("figure 00"));
+}
+
+// ---- the editor (issue 14 item 16) ----
+
+#[test]
+fn undo_takes_back_a_word_at_a_time() {
+    let mut s = demo();
+    let before = user_text(&s);
+    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(&mut s, typed(" Be concise."));
+    press(&mut s, [ctrl('z')]);
+    let first = before.lines().next().unwrap();
+    assert_eq!(
+        user_text(&s).lines().next().unwrap(),
+        format!("{first} Be"),
+        "one word per ctrl-z"
+    );
+    press(&mut s, [ctrl('z')]);
+    assert_eq!(user_text(&s), before);
+}
+
+#[test]
+fn find_is_incremental_counts_matches_and_says_when_it_wraps() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::Home)]);
+    press(&mut s, [key(KeyCode::PageUp)]);
+    let text = user_text(&s);
+    let total = text.matches('e').count();
+    assert!(total >= 3);
+    press(&mut s, [ctrl('f')]);
+    press(&mut s, typed("e"));
+    // The cursor is already on a match while typing, and the prompt counts them.
+    assert_eq!(s.templates.find_count.map(|(_, n)| n), Some(total));
+    let screen = draw_text(&s, 120, 40);
+    assert!(screen.contains(&format!("/{total}")), "{screen}");
+    press(&mut s, [key(KeyCode::Enter)]);
+    let first = s.templates.find_count.unwrap().0;
+    for _ in 0..total {
+        press(&mut s, [ctrl('g')]);
+    }
+    assert_eq!(
+        s.templates.find_count.unwrap().0,
+        first,
+        "round once, back to the start"
+    );
+    assert!(
+        s.toasts
+            .iter()
+            .any(|t| t.text.contains("wrapped to the first")),
+        "{:?}",
+        s.toasts
+    );
+    // No match: said in the prompt as it is typed.
+    press(&mut s, [ctrl('f')]);
+    press(&mut s, typed("zzqq"));
+    assert!(draw_text(&s, 120, 40).contains("no match"));
+}
+
+#[test]
+fn the_terminal_cursor_sits_at_the_edit_point() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(&mut s, typed("@"));
+    let theme = loupe::tui::theme::Theme::default();
+    let km = Keymap::default();
+    let view = loupe::tui::draw::View {
+        theme: &theme,
+        keymap: &km,
+        ascii: false,
+    };
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    t.draw(|f| loupe::tui::draw::draw(&s, &view, f)).unwrap();
+    let pos = t.get_cursor_position().unwrap();
+    // Just after the "@" typed at the end of the first line.
+    let buf = t.backend().buffer();
+    assert_eq!(buf[(pos.x - 1, pos.y)].symbol(), "@", "{pos:?}");
+    t.backend_mut().assert_cursor_position(pos);
 }

@@ -75,6 +75,8 @@ pub enum Action {
     PickRun,
     /// Resume the shown run where it was interrupted.
     ResumeRun,
+    /// Give the checks panels most of the Compare screen, or give it back.
+    ExpandChecks,
     /// Show or hide what retrieval gave the focused case (query, passages, kept, cited).
     InspectRetrieval,
     /// Sort the results table by the next column.
@@ -165,6 +167,7 @@ impl Action {
         Action::CompareEarlier,
         Action::PickRun,
         Action::ResumeRun,
+        Action::ExpandChecks,
         Action::InspectRetrieval,
         Action::SortNext,
         Action::FilterFailed,

@@ -220,6 +220,8 @@ impl State {
                 versions: None,
                 find: None,
                 last_find: None,
+                find_count: None,
+                find_origin: (0, 0),
                 info: HashMap::new(),
                 quit_warned: false,
             },
@@ -242,6 +244,7 @@ impl State {
                 diff: None,
                 scroll: 0,
                 inspect: false,
+                checks_expanded: false,
             },
             results: ResultsState {
                 report: None,

@@ -43,6 +43,7 @@ pub fn describe(action: Action) -> &'static str {
         Action::CycleVariant => "Cycle the variant shown on the right",
         Action::CompareEarlier => "Compare with the same variant in an earlier run you choose",
         Action::PickRun => "Choose which run of this session is shown",
+        Action::ExpandChecks => "Show every check of both outputs, failures first, or fewer",
         Action::ResumeRun => "Resume the shown run where it was interrupted",
         Action::InspectRetrieval => {
             "Show what retrieval gave this case: query, passages, kept, cited"
@@ -111,6 +112,7 @@ pub fn hint(action: Action) -> &'static str {
         Action::CycleVariant => "variant",
         Action::CompareEarlier => "earlier run",
         Action::PickRun => "runs",
+        Action::ExpandChecks => "checks",
         Action::ResumeRun => "resume",
         Action::InspectRetrieval => "retrieval",
         Action::SortNext => "sort",

@@ -11,7 +11,7 @@ use super::screens::rate::RateMsg;
 use super::screens::results::update::{case_flags, results_action};
 use super::screens::run::update::{on_run_event, run_action};
 pub use super::screens::templates::update::PREVIEW_DEBOUNCE_MS;
-use super::screens::templates::update::{edited, find_next, templates_action};
+use super::screens::templates::update::{edited, find_here, templates_action};
 use super::state::{LatencyHistogram, Level, Overlay, Screen, State, VersionsView};
 use super::widgets::short;
 
@@ -42,6 +42,10 @@ fn clamp_scrolls(state: &mut State, keymap: &Keymap) {
     }
     let max = super::screens::compare::view::max_scroll(state, body_area(state));
     state.compare.scroll = state.compare.scroll.min(max);
+    if let Some(o) = &mut state.owner {
+        let max = super::screens::owner::view::owner_max_scroll(o, w, h);
+        o.scroll = o.scroll.min(max);
+    }
 }
 
 fn update_inner(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
@@ -106,6 +110,11 @@ fn update_inner(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             let n = state.run_variants().len();
             state.compare.left = state.compare.left.min(n.saturating_sub(1));
             state.compare.right = state.compare.right.min(n.saturating_sub(1));
+            // Two variants side by side, not one twice (a one-variant run shown before
+            // pulls both sides to the first).
+            if state.compare.right == state.compare.left && n > 1 {
+                state.compare.right = (state.compare.left + 1) % n;
+            }
             refresh_diff(state)
         }
         Msg::EarlierLoaded { run_id, outputs } => {
@@ -296,16 +305,33 @@ fn find_key(state: &mut State, key: Key) -> Vec<Effect> {
         return Vec::new();
     };
     match key.code {
-        KeyCode::Esc => state.templates.find = None,
+        KeyCode::Esc => {
+            // Back where the search started.
+            state.templates.find = None;
+            find_here(state, "");
+        }
         KeyCode::Enter => {
+            // The cursor is already on the match (the search is incremental); the query
+            // stays for find-next.
             let query = std::mem::take(query);
             state.templates.find = None;
-            find_next(state, query);
+            if state.templates.find_count.is_some_and(|(_, n)| n == 0) {
+                state.toast(Level::Info, format!("no match for {query:?}"));
+            }
+            if !query.is_empty() {
+                state.templates.last_find = Some(query);
+            }
         }
         KeyCode::Backspace => {
             query.pop();
+            let query = query.clone();
+            find_here(state, &query);
         }
-        KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => query.push(c),
+        KeyCode::Char(c) if !key.mods.contains(Modifiers::CTRL) => {
+            query.push(c);
+            let query = query.clone();
+            find_here(state, &query);
+        }
         _ => {}
     }
     Vec::new()

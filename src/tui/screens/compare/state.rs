@@ -16,6 +16,8 @@ pub struct CompareState {
     pub scroll: u16,
     /// The retrieval inspector replaces the diff (`g`).
     pub inspect: bool,
+    /// The checks panels take most of the screen (`c`).
+    pub checks_expanded: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

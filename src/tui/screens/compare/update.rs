@@ -51,18 +51,52 @@ pub(crate) fn refresh_diff(state: &mut State) -> Vec<Effect> {
     }]
 }
 
+/// The session's case indices the shown run covers (every case when no run is shown).
+pub fn run_cases(state: &State) -> Vec<usize> {
+    let ids: Option<std::collections::HashSet<&str>> = state
+        .data
+        .run
+        .as_ref()
+        .filter(|r| !r.case_ids.is_empty())
+        .map(|r| r.case_ids.iter().map(String::as_str).collect());
+    state
+        .session
+        .cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| ids.as_ref().is_none_or(|ids| ids.contains(c.id.as_str())))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The case `by` steps from the current one among the run's cases, wrapping.
+fn step(state: &State, by: isize) -> usize {
+    let cases = run_cases(state);
+    if cases.is_empty() {
+        return state.compare.case;
+    }
+    let n = cases.len() as isize;
+    let next = match cases.iter().position(|i| *i == state.compare.case) {
+        Some(at) => (at as isize + by).rem_euclid(n),
+        None if by > 0 => 0,
+        None => n - 1,
+    };
+    cases[next as usize]
+}
+
 pub(crate) fn compare_action(state: &mut State, action: Action) -> Vec<Effect> {
-    let n_cases = state.session.cases.len().max(1);
+    let (next, prev) = (step(state, 1), step(state, -1));
     let n_variants = state.run_variants().len().max(1);
     let c = &mut state.compare;
     match action {
-        Action::NextCase | Action::Right => c.case = (c.case + 1) % n_cases,
-        Action::PrevCase | Action::Left => c.case = (c.case + n_cases - 1) % n_cases,
+        Action::NextCase | Action::Right => c.case = next,
+        Action::PrevCase | Action::Left => c.case = prev,
         Action::Down => c.scroll = c.scroll.saturating_add(1),
         Action::Up => c.scroll = c.scroll.saturating_sub(1),
         Action::PageDown => c.scroll = c.scroll.saturating_add(10),
         Action::PageUp => c.scroll = c.scroll.saturating_sub(10),
         Action::PickRun => return open(state, PickFor::Shown),
+        Action::ExpandChecks => c.checks_expanded = !c.checks_expanded,
         Action::InspectRetrieval => {
             c.inspect = !c.inspect;
             c.scroll = 0;
@@ -85,9 +119,13 @@ pub(crate) fn compare_action(state: &mut State, action: Action) -> Vec<Effect> {
             std::mem::swap(&mut c.left, &mut c.right);
         }
         Action::NextDiffering => {
-            let start = c.case;
-            for step in 1..=n_cases {
-                state.compare.case = (start + step) % n_cases;
+            let cases = run_cases(state);
+            let at = cases
+                .iter()
+                .position(|i| *i == state.compare.case)
+                .unwrap_or(0);
+            for k in 1..=cases.len() {
+                state.compare.case = cases[(at + k) % cases.len()];
                 if compare_texts(state).is_some_and(|(l, r)| l != r) {
                     break;
                 }
@@ -121,5 +159,10 @@ pub(crate) fn compare_action(state: &mut State, action: Action) -> Vec<Effect> {
 /// Shows the Compare screen, its diff brought up to date.
 pub fn enter(state: &mut State) -> Vec<Effect> {
     state.screen = Screen::Compare;
+    // On a case the run covers (a run of one tag has no outputs for the others).
+    let cases = run_cases(state);
+    if !cases.is_empty() && !cases.contains(&state.compare.case) {
+        state.compare.case = cases[0];
+    }
     refresh_diff(state)
 }

@@ -120,7 +120,12 @@ pub(crate) fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: 
         );
         return;
     };
-    let metrics_h = 5;
+    // Expanded (`c`), the checks take all but a few rows of text.
+    let metrics_h = if c.checks_expanded {
+        body.height.saturating_sub(6).max(5)
+    } else {
+        5
+    };
     if c.mode == ViewMode::Unified || body.width < 70 {
         let [text_area, m_area] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(metrics_h)]).areas(body);
@@ -178,23 +183,34 @@ pub(crate) fn draw_metrics(
             ),
             view.theme.muted,
         ));
+        // Failures first, each with why; then the passed ones, by name only.
+        for check in o.checks.iter().filter(|c| !c.pass) {
+            lines.push(Line::from(vec![
+                view.mark(false),
+                Span::raw(format!(" {}: ", check.name)),
+                Span::styled(sanitize(&check.reason).into_owned(), view.theme.fail),
+            ]));
+        }
         let mut spans = Vec::new();
-        for check in &o.checks {
-            spans.push(view.mark(check.pass));
+        for check in o.checks.iter().filter(|c| c.pass) {
+            spans.push(view.mark(true));
             spans.push(Span::raw(format!(" {}  ", check.name)));
         }
-        lines.push(Line::from(spans));
-        if let Some(fail) = o.checks.iter().find(|c| !c.pass) {
-            lines.push(Line::styled(
-                sanitize(&fail.reason).into_owned(),
-                view.theme.fail,
-            ));
+        if !spans.is_empty() {
+            lines.push(Line::from(spans));
         }
     }
+    let title = match out {
+        Some(o) if !o.checks.is_empty() => {
+            let failed = o.checks.iter().filter(|c| !c.pass).count();
+            format!(" {name}: {failed} of {} checks failed ", o.checks.len())
+        }
+        _ => format!(" {name}: checks "),
+    };
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(view.block(format!(" {name}: checks "), false)),
+            .block(view.block(title, false)),
         area,
     );
 }

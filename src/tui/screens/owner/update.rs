@@ -71,7 +71,10 @@ pub fn on_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
                 if name.is_empty() {
                     return Some(Vec::new());
                 }
-                return Some(start(state, &name, None, false));
+                // The run the workbench shows is the one to rate (the newest may lack a
+                // variant of the rating pairs).
+                let run = state.data.run.as_ref().map(|r| r.id.clone());
+                return Some(start(state, &name, run, false));
             }
             KeyCode::Esc => o.rater_prompt = None,
             KeyCode::Backspace => {
@@ -94,6 +97,9 @@ pub fn on_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
         KeyCode::Char('k') | KeyCode::Up => o.scroll = o.scroll.saturating_sub(1),
         KeyCode::PageDown => o.scroll = o.scroll.saturating_add(10),
         KeyCode::PageUp => o.scroll = o.scroll.saturating_sub(10),
+        KeyCode::Home => o.scroll = 0,
+        // Clamped to the end by `update` once the key is handled.
+        KeyCode::End => o.scroll = u16::MAX,
         _ => {
             // Anything else is the workbench's: the view closes and the key goes on.
             state.owner = None;

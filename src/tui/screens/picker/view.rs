@@ -17,19 +17,21 @@ fn status(r: &RunSummary) -> &'static str {
     }
 }
 
-/// One run as a line, its most telling columns first so a narrow terminal keeps them.
-fn row(r: &RunSummary, shown: bool) -> String {
-    format!(
-        "{} {}  {}  {}/{} cells  {} err  {}  {}",
-        if shown { "•" } else { " " },
-        crate::store::format_time(r.created_ms),
-        status(r),
-        r.done,
-        r.cells,
-        r.errors,
-        r.variants.join(", "),
-        r.id,
-    )
+/// One run as two lines: when, how it ended and how far it got; then its id and variants
+/// (an 80-column terminal keeps all of the first and the id).
+fn row(r: &RunSummary, shown: bool) -> [String; 2] {
+    [
+        format!(
+            "{} {}  {}  {}/{} cells  {} err",
+            if shown { "•" } else { " " },
+            crate::store::format_time(r.created_ms),
+            status(r),
+            r.done,
+            r.cells,
+            r.errors,
+        ),
+        format!("  {}  {}", r.id, r.variants.join(", ")),
+    ]
 }
 
 pub fn draw_picker(p: &RunPicker, view: &View, frame: &mut Frame, area: Rect) {
@@ -41,7 +43,7 @@ pub fn draw_picker(p: &RunPicker, view: &View, frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, rect);
     let title = match p.purpose {
         PickFor::Shown => " Runs of this session: enter shows one ",
-        PickFor::Earlier => " Compare with which earlier run? enter chooses ",
+        PickFor::Earlier => " Compare with which other run? enter chooses ",
     };
     let block = view.block(title, true);
     let inner = block.inner(rect);
@@ -60,7 +62,11 @@ pub fn draw_picker(p: &RunPicker, view: &View, frame: &mut Frame, area: Rect) {
             } else {
                 view.theme.text
             };
-            ListItem::new(Line::styled(row(r, p.shown.as_ref() == Some(&r.id)), style))
+            let [first, second] = row(r, p.shown.as_ref() == Some(&r.id));
+            ListItem::new(vec![
+                Line::styled(first, style),
+                Line::styled(second, view.theme.muted),
+            ])
         })
         .collect();
     if items.is_empty() {

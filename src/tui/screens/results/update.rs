@@ -40,7 +40,19 @@ pub(crate) fn case_flags<'a>(
 pub fn grid_rows(state: &State) -> Vec<usize> {
     let r = &state.results;
     let cases = &state.session.cases;
-    let by_tag = |case: &crate::session::Case| r.tag.as_ref().is_none_or(|t| case.tags.contains(t));
+    // Only the cases the run covers (a run of one tag has no row for the others).
+    let in_run: Option<std::collections::HashSet<&str>> = state
+        .data
+        .run
+        .as_ref()
+        .filter(|run| !run.case_ids.is_empty())
+        .map(|run| run.case_ids.iter().map(String::as_str).collect());
+    let by_tag = |case: &crate::session::Case| {
+        r.tag.as_ref().is_none_or(|t| case.tags.contains(t))
+            && in_run
+                .as_ref()
+                .is_none_or(|ids| ids.contains(case.id.as_str()))
+    };
     if !r.failed_only && !r.differing_only {
         return cases
             .iter()

@@ -49,6 +49,11 @@ pub struct TemplatesState {
     pub find: Option<String>,
     /// The last search, for find-next.
     pub last_find: Option<String>,
+    /// Which match the cursor is on and how many there are (1-based; 0 when none).
+    pub find_count: Option<(usize, usize)>,
+    /// Where the cursor was when the search prompt opened: each keystroke searches from
+    /// there, and esc (or no match) returns to it.
+    pub find_origin: (usize, usize),
     /// Which stored version each template's text is, per template name.
     pub info: HashMap<String, TemplateInfo>,
     /// The user was told once that quitting keeps their unsaved edits as a draft.

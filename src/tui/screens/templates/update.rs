@@ -96,16 +96,22 @@ pub(crate) fn editor_action(state: &mut State, action: Action) -> Vec<Effect> {
     };
     let mut copied = None;
     let changed = match action {
-        Action::Undo => editor.undo(),
+        Action::Undo => undo_word(editor),
         Action::Redo => editor.redo(),
         Action::Find => {
+            let c = editor.cursor();
+            state.templates.find_origin = (c.0, c.1);
             state.templates.find = Some(String::new());
+            state.templates.find_count = None;
             false
         }
         Action::FindNext => {
-            match state.templates.last_find.clone() {
-                Some(query) => find_next(state, query),
-                None => state.templates.find = Some(String::new()),
+            if let Some(query) = state.templates.last_find.clone() {
+                find_next(state, query);
+            } else {
+                let c = editor.cursor();
+                state.templates.find_origin = (c.0, c.1);
+                state.templates.find = Some(String::new());
             }
             false
         }
@@ -128,8 +134,94 @@ pub(crate) fn editor_action(state: &mut State, action: Action) -> Vec<Effect> {
     effects
 }
 
+/// The one character typing `before` had that `after` lacks (a joined line is a newline);
+/// `None` when the difference is anything else (a paste, a cut, a replaced selection).
+fn one_char_removed(before: &[String], after: &[String]) -> Option<char> {
+    if before.len() == after.len() + 1 {
+        return Some('\n');
+    }
+    if before.len() != after.len() {
+        return None;
+    }
+    let mut differ = before.iter().zip(after).filter(|(b, a)| b != a);
+    let (b, a) = differ.next()?;
+    if differ.next().is_some() || b.chars().count() != a.chars().count() + 1 {
+        return None;
+    }
+    let at = b.chars().zip(a.chars()).take_while(|(x, y)| x == y).count();
+    b.chars().nth(at)
+}
+
+/// Undoes a word at a time: the characters of the last word typed and the space before it
+/// (12 ctrl-z for " Be concise." were too many); any other edit is one step.
+fn undo_word(editor: &mut TextArea<'static>) -> bool {
+    let mut changed = false;
+    let mut in_word = false;
+    loop {
+        let before = editor.lines().to_vec();
+        if !editor.undo() {
+            break;
+        }
+        changed = true;
+        match one_char_removed(&before, editor.lines()) {
+            Some(c) if !c.is_whitespace() => in_word = true,
+            // The space before the word ends the step (spaces typed after it do not).
+            Some(_) if in_word => break,
+            Some(_) => {}
+            None => break,
+        }
+    }
+    changed
+}
+
+/// Where `query` occurs in `lines` (plain text), as (row, char column), in order.
+fn matches_of(lines: &[String], query: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    if query.is_empty() {
+        return out;
+    }
+    for (row, line) in lines.iter().enumerate() {
+        for (byte, _) in line.match_indices(query) {
+            out.push((row, line[..byte].chars().count()));
+        }
+    }
+    out
+}
+
+/// Counts the matches of `query` and which one the cursor is on, for "3/7".
+fn count_matches(state: &mut State, query: &str) {
+    let Some(editor) = &state.templates.editor else {
+        return;
+    };
+    let all = matches_of(editor.lines(), query);
+    let cursor = editor.cursor();
+    let cursor = (cursor.0, cursor.1);
+    let at = all.iter().take_while(|m| **m <= cursor).count();
+    state.templates.find_count = Some((at.max(usize::from(!all.is_empty())), all.len()));
+}
+
+/// Incremental find: moves the cursor to the first match of `query` at or after it, as the
+/// query is typed.
+pub(crate) fn find_here(state: &mut State, query: &str) {
+    let Some(editor) = &mut state.templates.editor else {
+        return;
+    };
+    let (row, col) = state.templates.find_origin;
+    let jump = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    editor.move_cursor(ratatui_textarea::CursorMove::Jump(jump(row), jump(col)));
+    if query.is_empty() {
+        state.templates.find_count = None;
+        return;
+    }
+    // Searching plain text: escape the query so `{{` and `.` mean themselves.
+    if editor.set_search_pattern(regex::escape(query)).is_ok() {
+        editor.search_forward(true);
+    }
+    count_matches(state, query);
+}
+
 /// Moves the editor's cursor to the next match of `query` (plain text, not a pattern),
-/// wrapping around; says so when there is none.
+/// wrapping around and saying so; says so when there is none.
 pub(crate) fn find_next(state: &mut State, query: String) {
     let Some(editor) = &mut state.templates.editor else {
         return;
@@ -137,12 +229,20 @@ pub(crate) fn find_next(state: &mut State, query: String) {
     if query.is_empty() {
         return;
     }
-    // Searching plain text: escape the query so `{{` and `.` mean themselves.
+    let before = editor.cursor();
     let found =
         editor.set_search_pattern(regex::escape(&query)).is_ok() && editor.search_forward(false);
+    let after = editor.cursor();
+    let (before, after) = ((before.0, before.1), (after.0, after.1));
     if !found {
         state.toast(Level::Info, format!("no match for {query:?}"));
+    } else if after <= before {
+        state.toast(
+            Level::Info,
+            format!("no more matches of {query:?} below: wrapped to the first"),
+        );
     }
+    count_matches(state, &query);
     state.templates.last_find = Some(query);
 }
 

@@ -205,11 +205,23 @@ pub(crate) fn draw_template_part(state: &State, view: &View, frame: &mut Frame, 
     } else {
         " "
     }));
-    if let Some(query) = &t.find {
-        title.push(Span::styled(
-            format!(" find: {}\u{2581} ", sanitize(query)),
+    // The search prompt goes on the bottom border, where it has the pane's whole width.
+    let find_prompt = t.find.as_ref().map(|query| {
+        let count = match t.find_count {
+            Some((_, 0)) if !query.is_empty() => " no match".to_owned(),
+            Some((at, n)) => format!(" {at}/{n}"),
+            None => String::new(),
+        };
+        Line::styled(
+            format!(" find: {}\u{2581}{count} ", sanitize(query)),
             view.theme.tab_active,
-        ));
+        )
+    });
+    if let (None, Some(_), Some((at, n))) = (&t.find, &t.last_find, t.find_count)
+        && t.editor.is_some()
+        && n > 0
+    {
+        title.push(Span::styled(format!(" match {at}/{n} "), view.theme.muted));
     }
     let used: usize = title.iter().map(Span::width).sum();
     let mut block = view.block(Line::from(title), t.editor.is_some());
@@ -221,7 +233,9 @@ pub(crate) fn draw_template_part(state: &State, view: &View, frame: &mut Frame, 
     }
     // The preview's error, when it is about this template and part, shown on the text it
     // is about: its line and what is wrong.
-    if let (Some(name), Some(at)) = (state.selected_template(), &t.preview_error_at)
+    if let Some(prompt) = find_prompt {
+        block = block.title_bottom(prompt);
+    } else if let (Some(name), Some(at)) = (state.selected_template(), &t.preview_error_at)
         && at.template == name
         && in_part(at.part, t.part)
     {
@@ -234,6 +248,19 @@ pub(crate) fn draw_template_part(state: &State, view: &View, frame: &mut Frame, 
         let inner = block.inner(area);
         frame.render_widget(block, area);
         frame.render_widget(editor, inner);
+        // The terminal's own cursor at the edit point (screen readers and input methods
+        // follow it), from where the editor scrolled to while drawing.
+        let at = editor.screen_cursor();
+        let (top, left) = editor.scroll_offset();
+        let row = u16::try_from(at.row)
+            .unwrap_or(u16::MAX)
+            .saturating_sub(top);
+        let col = u16::try_from(at.col)
+            .unwrap_or(u16::MAX)
+            .saturating_sub(left);
+        if t.find.is_none() && row < inner.height && col < inner.width {
+            frame.set_cursor_position((inner.x + col, inner.y + row));
+        }
         return;
     }
     let text = state
