@@ -40,7 +40,10 @@ pub fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect)
                 Line::styled("The rating queue could not be opened:", view.theme.fail),
                 Line::raw(crate::sanitize::sanitize(e).into_owned()),
                 Line::raw(""),
-                Line::styled("q leaves", view.theme.muted),
+                Line::styled(
+                    format!("{} leaves", key_of(view, Action::Quit)),
+                    view.theme.muted,
+                ),
             ]);
             frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), body);
             return;
@@ -53,8 +56,10 @@ pub fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect)
             "Nothing is assigned to you: every comparison already has its raters.".to_owned()
         } else {
             format!(
-                "All {} comparisons are rated. Thank you!\n\nu undoes the last one · q leaves",
-                s.items.len()
+                "All {} comparisons are rated. Thank you!\n\n{} undoes the last one · {} leaves",
+                s.items.len(),
+                key_of(view, Action::UndoRating),
+                key_of(view, Action::Quit)
             )
         };
         frame.render_widget(
@@ -98,13 +103,22 @@ pub fn draw_screen(s: &RatingScreen, view: &View, frame: &mut Frame, area: Rect)
         frame.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: false })
-                .block(view.block(format!(" Case {case} · i hides "), false)),
+                .block(view.block(
+                    format!(
+                        " Case {case} · {} hides ",
+                        key_of(view, Action::ToggleInputs)
+                    ),
+                    false,
+                )),
             inputs,
         );
     } else {
         frame.render_widget(
-            Paragraph::new(format!(" Case {case} · inputs hidden (i shows)"))
-                .style(view.theme.muted),
+            Paragraph::new(format!(
+                " Case {case} · inputs hidden ({} shows)",
+                key_of(view, Action::ToggleInputs)
+            ))
+            .style(view.theme.muted),
             inputs,
         );
     }
