@@ -341,7 +341,7 @@ fn edit_run_compare_and_results_against_the_real_model() {
     let store = dir.path().join("store");
     let tmux = Tmux::start(dir.path(), 100, 30);
     tmux.launch(
-        "env -u NO_COLOR",
+        "env -u NO_COLOR COLORTERM=truecolor",
         &[
             "--store",
             store.to_str().unwrap(),
@@ -570,6 +570,57 @@ fn colours(styled: &str) -> Vec<String> {
         }
     }
     found
+}
+
+#[test]
+fn colours_follow_the_terminals_depth() {
+    let server = mock_script::start_in_thread(wide_script());
+    let dir = TempDir::new().unwrap();
+    let session = demo_session(dir.path(), &server.base_url(), 3, 64);
+    // 24-bit colour only when COLORTERM says so; TERM decides between 256 and 16 colours.
+    for (i, (env, rgb, indexed)) in [
+        (
+            "env -u NO_COLOR COLORTERM=truecolor TERM=xterm",
+            true,
+            false,
+        ),
+        (
+            "env -u NO_COLOR -u COLORTERM TERM=screen-256color",
+            false,
+            true,
+        ),
+        ("env -u NO_COLOR -u COLORTERM TERM=xterm", false, false),
+        ("env -u NO_COLOR -u COLORTERM TERM=linux", false, false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let store = dir.path().join(format!("store{i}"));
+        let tmux = Tmux::start(dir.path(), 100, 30);
+        tmux.launch(
+            env,
+            &[
+                "--store",
+                store.to_str().unwrap(),
+                session.to_str().unwrap(),
+            ],
+        );
+        tmux.wait_for("no run yet");
+        let styled = tmux.capture_styled();
+        let found = colours(&styled);
+        assert!(!found.is_empty(), "{env}: no colour at all\n{styled:?}");
+        let rgb_seen = found
+            .iter()
+            .any(|c| c.starts_with("38;2") || c.starts_with("48;2"));
+        // crossterm writes the 16 ANSI colours as indexes 0-15 too (`38;5;1`).
+        let above_16 = found.iter().any(|c| {
+            (c.starts_with("38;5;") || c.starts_with("48;5;"))
+                && c[5..].parse::<u8>().is_ok_and(|n| n >= 16)
+        });
+        assert_eq!(rgb_seen, rgb, "{env}: {found:?}");
+        assert_eq!(above_16, indexed, "{env}: {found:?}");
+        tmux.keys(&["q"]);
+    }
 }
 
 #[test]

@@ -7,12 +7,13 @@ use super::{Outcome, UiArgs};
 use crate::store::Store;
 use crate::tui::app::AppConfig;
 use crate::tui::keymap::Keymap;
-use crate::tui::theme::Theme;
+use crate::tui::theme::{ColorDepth, Theme};
 
 pub fn open(session: &Path, store: &Path, ui: &UiArgs) -> anyhow::Result<Outcome> {
     let session = Arc::new(crate::session::load(session)?);
     let theme_dirs = vec![session.dir.join("themes"), Path::new("themes").to_owned()];
     let (theme, warnings) = Theme::load(&ui.theme, &theme_dirs);
+    let theme = theme.for_depth(ColorDepth::from_env());
     for w in warnings {
         eprintln!("warning: {w}");
     }

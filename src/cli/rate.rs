@@ -11,7 +11,7 @@ use super::{Outcome, UiArgs};
 use crate::store::Store;
 use crate::tui::app::{AppConfig, RateStart};
 use crate::tui::keymap::Keymap;
-use crate::tui::theme::Theme;
+use crate::tui::theme::{ColorDepth, Theme};
 
 /// Arguments of `loupe rate`.
 #[derive(Debug, clap::Args)]
@@ -49,6 +49,7 @@ pub fn main(store: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
     }
     let theme_dirs = vec![session.dir.join("themes"), Path::new("themes").to_owned()];
     let (theme, warnings) = Theme::load(&ui.theme, &theme_dirs);
+    let theme = theme.for_depth(ColorDepth::from_env());
     for w in warnings {
         eprintln!("warning: {w}");
     }

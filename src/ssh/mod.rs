@@ -34,6 +34,7 @@ use tokio_util::task::TaskTracker;
 use crate::services::Services;
 use crate::session::Session as LoupeSession;
 use crate::tui::app::AppConfig;
+use crate::tui::theme::ColorDepth;
 use users::{Role, User, Users};
 
 /// How `loupe serve` was asked to run.
@@ -239,6 +240,7 @@ impl russh::server::Server for Listener {
             tried: Vec::new(),
             channel: None,
             started: false,
+            colorterm: None,
         }
     }
 }
@@ -253,11 +255,15 @@ pub struct Conn {
     /// The session channel, until its App starts.
     channel: Option<Pending>,
     started: bool,
+    /// The client's `COLORTERM`, when its ssh sends it (`SendEnv COLORTERM`).
+    colorterm: Option<String>,
 }
 
 struct Pending {
     channel: Channel<Msg>,
     size: Option<(u16, u16)>,
+    /// The client's `TERM`, from its pty request: how many colours its terminal shows.
+    term: Option<String>,
 }
 
 impl Conn {
@@ -392,6 +398,7 @@ impl russh::server::Handler for Conn {
         self.channel = Some(Pending {
             channel,
             size: None,
+            term: None,
         });
         Ok(())
     }
@@ -399,7 +406,7 @@ impl russh::server::Handler for Conn {
     async fn pty_request(
         &mut self,
         channel: ChannelId,
-        _term: &str,
+        term: &str,
         cols: u32,
         rows: u32,
         _pix_width: u32,
@@ -410,6 +417,7 @@ impl russh::server::Handler for Conn {
         match &mut self.channel {
             Some(p) if p.channel.id() == channel => {
                 p.size = Some(backend::clamp_size(cols, rows));
+                p.term = Some(term.to_owned());
                 session.channel_success(channel)?;
             }
             _ => session.channel_failure(channel)?,
@@ -458,10 +466,11 @@ impl russh::server::Handler for Conn {
         ));
         let shared = self.shared.clone();
         let peer = self.peer;
+        let depth = ColorDepth::detect(self.colorterm.as_deref(), pending.term.as_deref());
         self.shared.sessions.spawn(async move {
             let name = user.name.clone();
             let role = user.role;
-            session::run(shared.clone(), user, peer, pending.channel, size).await;
+            session::run(shared.clone(), user, peer, pending.channel, size, depth).await;
             if role == Role::Rater {
                 shared.leave(&name);
             }
@@ -520,11 +529,15 @@ impl russh::server::Handler for Conn {
     async fn env_request(
         &mut self,
         channel: ChannelId,
-        _name: &str,
-        _value: &str,
+        name: &str,
+        value: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        // OpenSSH sends LANG and LC_* by default: declined quietly, not a refusal to log.
+        // Only read, never set: COLORTERM says whether the client's terminal shows 24-bit
+        // colour. OpenSSH sends LANG and LC_* by default: declined quietly, not a refusal.
+        if name == "COLORTERM" {
+            self.colorterm = Some(value.chars().take(32).collect());
+        }
         session.channel_failure(channel)?;
         Ok(())
     }

@@ -21,7 +21,8 @@ use super::backend::{ChannelBackend, ClientSize, Outbox, clamp_size};
 use super::input::{ESC_WAIT, KeyParser};
 use super::users::{Role, User};
 use super::{Shared, log};
-use crate::tui::app::{Opening, RateStart, run_app_on};
+use crate::tui::app::{AppConfig, Opening, RateStart, run_app_on};
+use crate::tui::theme::ColorDepth;
 
 /// Alternate screen, bracketed paste on, cursor hidden, screen cleared.
 const SETUP: &[u8] = b"\x1b[?1049h\x1b[?2004h\x1b[?25l\x1b[2J";
@@ -44,7 +45,15 @@ pub async fn run(
     peer: SocketAddr,
     channel: Channel<Msg>,
     (cols, rows): (u16, u16),
+    depth: ColorDepth,
 ) {
+    // The client's terminal decides the colours, not the server's.
+    let config = AppConfig {
+        theme: shared.config.theme.clone().for_depth(depth),
+        keymap: shared.config.keymap.clone(),
+        ascii: shared.config.ascii,
+        clipboard: shared.config.clipboard.clone(),
+    };
     let (read, write) = channel.split();
     let outbox = Outbox::new();
     let size = Arc::new(ClientSize::new(cols, rows));
@@ -81,7 +90,7 @@ pub async fn run(
                 from_crossterm_stream(input),
                 shared.services.clone(),
                 shared.session.clone(),
-                &shared.config,
+                &config,
                 stop.clone(),
                 Opening {
                     user: user.name.clone(),

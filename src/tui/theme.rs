@@ -48,6 +48,20 @@ macro_rules! theme_fields {
             $($(#[doc = $doc])* pub $field: Style,)*
         }
 
+        impl Theme {
+            /// Every style passed through `f`.
+            fn map_styles(mut self, f: impl Fn(Style) -> Style) -> Theme {
+                $(self.$field = f(self.$field);)*
+                self
+            }
+
+            /// Every style, for tests that look at all of them.
+            #[cfg(test)]
+            fn styles(&self) -> Vec<Style> {
+                vec![$(self.$field,)*]
+            }
+        }
+
         #[derive(Debug, Default, Deserialize)]
         #[serde(deny_unknown_fields)]
         struct ThemeFile {
@@ -168,10 +182,134 @@ impl Theme {
         (theme, warnings)
     }
 
+    /// The theme as a terminal of `depth` can show it: 24-bit colours become the nearest
+    /// of the 256-colour palette or of the 16 ANSI colours (named and indexed colours within
+    /// the depth are kept).
+    #[must_use]
+    pub fn for_depth(self, depth: ColorDepth) -> Theme {
+        if depth == ColorDepth::TrueColor {
+            return self;
+        }
+        let map = |c: Option<Color>| c.map(|c| reduce(c, depth));
+        self.map_styles(|st| Style {
+            fg: map(st.fg),
+            bg: map(st.bg),
+            underline_color: map(st.underline_color),
+            ..st
+        })
+    }
+
     /// Every style empty: the last resort if even a built-in failed (tests forbid that).
     fn plain(name: &str) -> Theme {
         ThemeFile::default().resolve(name, &mut Vec::new())
     }
+}
+
+/// How many colours the terminal shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorDepth {
+    TrueColor,
+    Ansi256,
+    Ansi16,
+}
+
+impl ColorDepth {
+    /// From `COLORTERM` and `TERM`: 24-bit only when `COLORTERM` says `truecolor` or
+    /// `24bit` (or `TERM` names a direct-colour terminal); 256 colours when `TERM` says
+    /// `256color`; else the 16 ANSI colours (`xterm`, `linux`, `screen`, `vt100`...), which
+    /// every colour terminal draws correctly.
+    pub fn detect(colorterm: Option<&str>, term: Option<&str>) -> ColorDepth {
+        let colorterm = colorterm.unwrap_or_default().to_ascii_lowercase();
+        let term = term.unwrap_or_default().to_ascii_lowercase();
+        if colorterm == "truecolor" || colorterm == "24bit" || term.contains("direct") {
+            ColorDepth::TrueColor
+        } else if term.contains("256color") {
+            ColorDepth::Ansi256
+        } else {
+            ColorDepth::Ansi16
+        }
+    }
+
+    /// [`ColorDepth::detect`] on this process's environment.
+    pub fn from_env() -> ColorDepth {
+        let var = |k: &str| std::env::var(k).ok();
+        Self::detect(var("COLORTERM").as_deref(), var("TERM").as_deref())
+    }
+}
+
+/// `c` as a terminal of `depth` can show it.
+fn reduce(colour: Color, depth: ColorDepth) -> Color {
+    match (colour, depth) {
+        (Color::Rgb(r, g, b), ColorDepth::Ansi256) => Color::Indexed(nearest_256(r, g, b)),
+        (Color::Rgb(r, g, b), ColorDepth::Ansi16) => nearest_16(r, g, b),
+        (Color::Indexed(index), ColorDepth::Ansi16) if index >= 16 => {
+            let (r, g, b) = rgb_of_256(index);
+            nearest_16(r, g, b)
+        }
+        (kept, _) => kept,
+    }
+}
+
+/// The 16 ANSI colours as xterm draws them, in index order.
+const ANSI16: [(Color, (u8, u8, u8)); 16] = [
+    (Color::Black, (0, 0, 0)),
+    (Color::Red, (205, 0, 0)),
+    (Color::Green, (0, 205, 0)),
+    (Color::Yellow, (205, 205, 0)),
+    (Color::Blue, (0, 0, 238)),
+    (Color::Magenta, (205, 0, 205)),
+    (Color::Cyan, (0, 205, 205)),
+    (Color::Gray, (229, 229, 229)),
+    (Color::DarkGray, (127, 127, 127)),
+    (Color::LightRed, (255, 0, 0)),
+    (Color::LightGreen, (0, 255, 0)),
+    (Color::LightYellow, (255, 255, 0)),
+    (Color::LightBlue, (92, 92, 255)),
+    (Color::LightMagenta, (255, 0, 255)),
+    (Color::LightCyan, (0, 255, 255)),
+    (Color::White, (255, 255, 255)),
+];
+
+fn distance((r1, g1, b1): (u8, u8, u8), (r2, g2, b2): (u8, u8, u8)) -> u32 {
+    let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).unsigned_abs();
+    // Weighted roughly as the eye is: green counts most, blue least.
+    3 * d(r1, r2).pow(2) + 4 * d(g1, g2).pow(2) + 2 * d(b1, b2).pow(2)
+}
+
+fn nearest_16(r: u8, g: u8, b: u8) -> Color {
+    ANSI16
+        .iter()
+        .min_by_key(|(_, rgb)| distance(*rgb, (r, g, b)))
+        .map_or(Color::Reset, |(c, _)| *c)
+}
+
+/// The levels of the xterm 256-colour palette's 6x6x6 cube.
+const CUBE: [u8; 6] = [0, 95, 135, 175, 215, 255];
+
+fn rgb_of_256(i: u8) -> (u8, u8, u8) {
+    match i {
+        0..=15 => ANSI16[usize::from(i)].1,
+        16..=231 => {
+            let n = i - 16;
+            (
+                CUBE[usize::from(n / 36)],
+                CUBE[usize::from(n / 6 % 6)],
+                CUBE[usize::from(n % 6)],
+            )
+        }
+        _ => {
+            let v = 8 + 10 * (i - 232);
+            (v, v, v)
+        }
+    }
+}
+
+/// The nearest colour of the cube or the grey ramp (16-255; terminals draw the first 16
+/// each their own way, so a 24-bit colour never maps there).
+fn nearest_256(r: u8, g: u8, b: u8) -> u8 {
+    (16..=255u8)
+        .min_by_key(|&i| distance(rgb_of_256(i), (r, g, b)))
+        .unwrap_or(16)
 }
 
 /// Box-drawing borders, or `+`, `-` and `|` for `--ascii` (terminals and fonts without
@@ -517,6 +655,69 @@ fn style_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<StyleSpec>, D::
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_depth_comes_from_colorterm_and_term() {
+        use ColorDepth::*;
+        for (colorterm, term, want) in [
+            (Some("truecolor"), Some("xterm-256color"), TrueColor),
+            (Some("24bit"), Some("xterm"), TrueColor),
+            (None, Some("xterm-direct"), TrueColor),
+            (None, Some("xterm-256color"), Ansi256),
+            (None, Some("screen-256color"), Ansi256),
+            (None, Some("xterm"), Ansi16),
+            (None, Some("linux"), Ansi16),
+            (None, None, Ansi16),
+        ] {
+            assert_eq!(
+                ColorDepth::detect(colorterm, term),
+                want,
+                "{colorterm:?} {term:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn colours_map_to_the_nearest_of_the_palette() {
+        // Exact cube and grey entries map to themselves.
+        assert_eq!(nearest_256(255, 0, 0), 196);
+        assert_eq!(nearest_256(0, 135, 175), 31);
+        assert_eq!(nearest_256(128, 128, 128), 244);
+        assert_eq!(rgb_of_256(31), (0, 135, 175));
+        assert_eq!(nearest_16(250, 10, 10), Color::LightRed);
+        assert_eq!(nearest_16(10, 10, 10), Color::Black);
+        assert_eq!(
+            reduce(Color::Indexed(196), ColorDepth::Ansi16),
+            Color::LightRed
+        );
+        assert_eq!(reduce(Color::Green, ColorDepth::Ansi16), Color::Green);
+    }
+
+    #[test]
+    fn every_built_in_theme_at_each_depth_uses_only_that_depths_colours() {
+        for name in Theme::names() {
+            let (theme, _) = Theme::load_with(name, &[], false);
+            let colours = |t: &Theme| -> Vec<Color> {
+                t.styles()
+                    .iter()
+                    .flat_map(|s| [s.fg, s.bg, s.underline_color])
+                    .flatten()
+                    .collect()
+            };
+            let c256 = colours(&theme.clone().for_depth(ColorDepth::Ansi256));
+            assert!(
+                c256.iter().all(|c| !matches!(c, Color::Rgb(..))),
+                "{name}: {c256:?}"
+            );
+            let c16 = colours(&theme.clone().for_depth(ColorDepth::Ansi16));
+            assert!(
+                c16.iter()
+                    .all(|c| !matches!(c, Color::Rgb(..) | Color::Indexed(16..))),
+                "{name}: {c16:?}"
+            );
+            assert_eq!(theme.clone().for_depth(ColorDepth::TrueColor), theme);
+        }
+    }
 
     /// A temporary theme directory (removed when the guard drops) holding `files`.
     fn dir_with(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
