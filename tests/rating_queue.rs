@@ -1,6 +1,6 @@
 //! Properties of the rating queue: every comparison gets k distinct raters, no rater gets
 //! one twice, placement is balanced per comparison and per rater, gold items come at the
-//! set rate, and a stored seed reproduces a queue.
+//! set rate, the calibration sample comes first, and a stored seed reproduces a queue.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
 
-use loupe::rating::queue::{Candidate, QueueConfig, assign, gold_count};
+use loupe::rating::queue::{Candidate, QueueConfig, assign, calibration_sample, gold_count};
 use loupe::store::{ComparisonKey, RaterRecord};
 
 const PAIRS: [(&str, &str); 3] = [("v0", "v1"), ("v1", "v2"), ("v0", "v3")];
@@ -72,9 +72,15 @@ proptest! {
         seeds in prop::collection::vec(any::<u64>(), 1..7),
         gold in prop::collection::vec(prop::bool::weighted(0.2), 14),
         rate in prop::sample::select(vec![None, Some(0.0), Some(0.1), Some(0.25), Some(0.5)]),
+        calibration in prop::sample::select(vec![None, Some(0.2), Some(0.5)]),
     ) {
         let cands = candidates(cases, pairs, repeats, &gold);
-        let config = QueueConfig { raters_per_comparison: k, gold_rate: rate };
+        let config = QueueConfig {
+            raters_per_comparison: k,
+            gold_rate: rate,
+            calibration_share: calibration,
+        };
+        let sample = calibration_sample(&cands, calibration);
         let records = join(&cands, &config, &seeds);
         let known: HashSet<&ComparisonKey> = cands.iter().map(|c| &c.comparison).collect();
         let regular: Vec<&Candidate> = cands.iter().filter(|c| c.gold.is_none()).collect();
@@ -90,6 +96,17 @@ proptest! {
                 prop_assert_eq!(a.gold, c.gold.is_some());
                 prop_assert!(a.left == a.comparison.a || a.left == a.comparison.b);
             }
+        }
+        // The sample: ceil(share x n) of each pair's regular comparisons, no gold item.
+        if let Some(share) = calibration {
+            for (a, b) in PAIRS.iter().take(pairs) {
+                let n = regular.iter().filter(|c| (c.comparison.a.as_str(), c.comparison.b.as_str()) == (*a, *b)).count();
+                let drawn = sample.iter().filter(|c| (c.a.as_str(), c.b.as_str()) == (*a, *b)).count();
+                prop_assert_eq!(drawn, (n as f64 * share).ceil() as usize);
+            }
+            prop_assert!(regular.iter().filter(|c| sample.contains(&c.comparison)).count() == sample.len());
+        } else {
+            prop_assert!(sample.is_empty());
         }
         // k distinct raters per regular comparison (or all raters, when fewer), and the
         // placements of its raters split evenly.
@@ -117,6 +134,9 @@ proptest! {
             let n_regular = r.queue.iter().filter(|a| !a.gold).count();
             let n_gold = r.queue.len() - n_regular;
             prop_assert_eq!(n_gold, gold_count(n_regular, golds, rate));
+            // The calibration sample comes first: nothing outside it before its last item.
+            let inside: Vec<bool> = r.queue.iter().map(|a| sample.contains(&a.comparison)).collect();
+            prop_assert!(inside.windows(2).all(|w| w[0] || !w[1]), "{}: {inside:?}", r.rater);
             // The stored seed reproduces the queue.
             let again = assign(&r.rater, r.seed, &cands, &config, &records[..i]);
             prop_assert_eq!(&again, &r.queue);
@@ -127,7 +147,7 @@ proptest! {
     fn different_seeds_shuffle_differently(cases in 6usize..14, s1 in any::<u64>(), s2 in any::<u64>()) {
         prop_assume!(s1 != s2);
         let cands = candidates(cases, 2, 1, &[false; 14]);
-        let config = QueueConfig { raters_per_comparison: 1, gold_rate: None };
+        let config = QueueConfig { raters_per_comparison: 1, ..QueueConfig::default() };
         let q1 = assign("x", s1, &cands, &config, &[]);
         let q2 = assign("x", s2, &cands, &config, &[]);
         let order = |q: &[loupe::store::Assignment]| q.iter().map(|a| a.comparison.clone()).collect::<Vec<_>>();

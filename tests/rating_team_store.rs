@@ -180,3 +180,119 @@ fn raters_see_no_family_vendor_key_or_provider_names() {
             .any(|(_, v)| v.contains("as [masked] suggested"))
     }));
 }
+
+/// A judgement of `key` as the run's judging stores it: both orders asked, `a` preferred.
+fn judgement(key: &loupe::store::ComparisonKey) -> loupe::store::JudgementRecord {
+    let ask = |shown_a: &str, shown_b: &str| loupe::store::JudgeAsk {
+        shown_a: shown_a.into(),
+        shown_b: shown_b.into(),
+        answer: "A".into(),
+        pick: None,
+        error: None,
+        request_hash: String::new(),
+        cached: false,
+        latency_ms: 1,
+        usage: loupe::providers::Usage::default(),
+        p_first: None,
+    };
+    loupe::store::JudgementRecord {
+        run_id: key.run_id.clone(),
+        judge: "judge@m".into(),
+        template: "judge".into(),
+        template_version: String::new(),
+        model_name: "m".into(),
+        a: key.a.clone(),
+        b: key.b.clone(),
+        case_id: key.case_id.clone(),
+        repeat: key.repeat,
+        ab: ask(&key.a, &key.b),
+        ba: ask(&key.b, &key.a),
+        verdict: loupe::spec::JudgeVerdict::A,
+        agreed: false,
+        p_a: None,
+        reason: String::new(),
+        error: None,
+        finished_ms: 0,
+    }
+}
+
+#[test]
+fn the_calibration_sample_is_rated_first_and_counted_in_the_owners_view() {
+    let dir = tempfile::tempdir().unwrap();
+    // 12 cases x 2 pairs; a quarter of each pair's comparisons (3 + 3) is the sample.
+    let (session_path, store_dir) = common::rating::setup(dir.path(), 12, 2, &[]);
+    let yaml = std::fs::read_to_string(&session_path).unwrap().replace(
+        "raters_per_comparison: 2",
+        "raters_per_comparison: 2\n  calibration_share: 0.25",
+    );
+    std::fs::write(&session_path, yaml).unwrap();
+    let session = load(&session_path);
+    let store = Store::open(&store_dir).unwrap();
+    let run = store
+        .latest_run(Some(&session.file.name), true)
+        .unwrap()
+        .unwrap();
+    let outputs = store
+        .outputs(&run.id)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let offer = loupe::rating::queue::candidates(&session, &run, &outputs).unwrap();
+    let sample = loupe::rating::queue::calibration_sample(&offer.candidates, Some(0.25));
+    assert_eq!(sample.len(), 6);
+    for pair in [("plain", "grounded"), ("grounded", "tuned")] {
+        let n = sample
+            .iter()
+            .filter(|k| (k.a.as_str(), k.b.as_str()) == pair)
+            .count();
+        assert_eq!(n, 3, "{pair:?}");
+    }
+
+    // Every rater, new or returning, meets the sample first.
+    for rater in ["ana", "bo"] {
+        let opened = open_rater(&store, &session, rater, None).unwrap();
+        let first: std::collections::HashSet<_> = opened.items[..6]
+            .iter()
+            .map(|i| i.assignment.comparison.clone())
+            .collect();
+        assert_eq!(first, sample, "{rater}");
+    }
+    let report = loupe::tui::screens::rate::host::owner_report(&store, &session).unwrap();
+    let c = report.calibration.unwrap();
+    assert_eq!(
+        (c.comparisons, c.human_rated, c.judged, c.both),
+        (6, 0, 0, 0)
+    );
+
+    // ana rates her first six: the whole sample has human ratings.
+    rate(&store, &session, "ana", 6, now_ms());
+    let report = loupe::tui::screens::rate::host::owner_report(&store, &session).unwrap();
+    let c = report.calibration.unwrap();
+    assert_eq!(
+        (c.comparisons, c.human_rated, c.judged, c.both),
+        (6, 6, 0, 0)
+    );
+
+    // The run's judging covers every comparison of its pairs: the judge's agreement with
+    // people now rests on the six, and the owner's view says so.
+    for cand in &offer.candidates {
+        store.put_judgement(&judgement(&cand.comparison)).unwrap();
+    }
+    let report = loupe::tui::screens::rate::host::owner_report(&store, &session).unwrap();
+    let c = report.calibration.as_ref().unwrap();
+    assert_eq!(
+        (c.comparisons, c.human_rated, c.judged, c.both),
+        (6, 6, 6, 6)
+    );
+    assert_eq!(report.judges.len(), 1);
+    assert_eq!(report.judges[0].overlap, 6);
+    let lines = loupe::tui::screens::owner::state::owner_lines(&report).join("\n");
+    assert!(
+        lines.contains(
+            "Calibration sample (25% of each pair): 6 comparisons · 6 human-rated · 6 judged · 6 with both"
+        ),
+        "{lines}"
+    );
+
+    // The rest of the queue is unchanged in size: the sample adds no work.
+    assert_eq!(opens(&store, &session, "ana"), (24, 6));
+}

@@ -20,6 +20,11 @@
 //!   comparison stays theirs unless others have since given it its k ratings; comparisons
 //!   still short of raters are added (so raising `raters_per_comparison` extends every
 //!   queue, and a rater who once found nothing gets work when there is some).
+//! - A calibration sample (`rating.calibration_share`) is a fixed share of each pair's
+//!   regular comparisons, the same for every rater ([`calibration_sample`]): they come
+//!   first among a rater's unrated comparisons, so that they get their k human ratings
+//!   early and the session's judge (which judges every comparison of its pairs) can be
+//!   checked against people on them.
 //! - A reservation is an unrated comparison in someone's queue. It holds a place among the
 //!   k only while its rater is active (rated or opened the queue within
 //!   `rating.release_after_minutes`); after that it is released to others ([`held`]).
@@ -47,10 +52,12 @@ pub struct Offer {
 }
 
 /// How the session wants its comparisons shared out.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct QueueConfig {
     pub raters_per_comparison: u32,
     pub gold_rate: Option<f64>,
+    /// Share of each pair's regular comparisons in the calibration sample (0..1).
+    pub calibration_share: Option<f64>,
 }
 
 impl QueueConfig {
@@ -59,6 +66,7 @@ impl QueueConfig {
         Self {
             raters_per_comparison: spec.map_or(1, |r| r.raters_per_comparison.max(1)),
             gold_rate: spec.and_then(|r| r.gold_rate),
+            calibration_share: spec.and_then(|r| r.calibration_share),
         }
     }
 }
@@ -165,6 +173,8 @@ pub fn refresh(
     let seed = mine.seed ^ (kept.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let added = assign(&mine.rater, seed, &rest, config, others);
     kept.extend(added);
+    let sample = calibration_sample(candidates, config.calibration_share);
+    calibration_first(&mut kept, rated, &sample);
     kept
 }
 
@@ -303,7 +313,67 @@ pub fn assign(
     queue.extend(place(&golds, &mut rng, true));
 
     shuffle(&mut queue, &mut rng);
+    let sample = calibration_sample(candidates, config.calibration_share);
+    calibration_first(&mut queue, &HashSet::new(), &sample);
     queue
+}
+
+/// The calibration sample: for each pair, `share` of its regular (not gold) comparisons,
+/// rounded up. Chosen by a hash of each comparison, not by a seed, so that every rater,
+/// the owner's view and a later opening all name the same comparisons, and a comparison
+/// stays in the sample when the run gains cases.
+pub fn calibration_sample(candidates: &[Candidate], share: Option<f64>) -> HashSet<ComparisonKey> {
+    let share = match share {
+        Some(s) if s > 0.0 && s.is_finite() => s.min(1.0),
+        _ => return HashSet::new(),
+    };
+    let mut by_pair: BTreeMap<(&str, &str), Vec<(blake3::Hash, &ComparisonKey)>> = BTreeMap::new();
+    for c in candidates.iter().filter(|c| c.gold.is_none()) {
+        let k = &c.comparison;
+        let mut h = blake3::Hasher::new();
+        for part in [
+            k.run_id.as_str(),
+            k.case_id.as_str(),
+            k.a.as_str(),
+            k.b.as_str(),
+        ] {
+            h.update(part.as_bytes());
+            h.update(&[0]);
+        }
+        h.update(&k.repeat.to_le_bytes());
+        by_pair
+            .entry((k.a.as_str(), k.b.as_str()))
+            .or_default()
+            .push((h.finalize(), k));
+    }
+    let mut out = HashSet::new();
+    for (_, mut keys) in by_pair {
+        keys.sort_by(|x, y| x.0.as_bytes().cmp(y.0.as_bytes()).then(x.1.cmp(y.1)));
+        keys.dedup_by(|x, y| x.1 == y.1);
+        let take = ((keys.len() as f64) * share).ceil() as usize;
+        out.extend(keys.into_iter().take(take).map(|(_, k)| k.clone()));
+    }
+    out
+}
+
+/// Moves the calibration comparisons among the unrated ones to the front of the unrated
+/// slots, keeping every rated comparison where it is and the order otherwise.
+fn calibration_first(
+    queue: &mut [Assignment],
+    rated: &HashSet<ComparisonKey>,
+    sample: &HashSet<ComparisonKey>,
+) {
+    if sample.is_empty() {
+        return;
+    }
+    let slots: Vec<usize> = (0..queue.len())
+        .filter(|&i| !rated.contains(&queue[i].comparison))
+        .collect();
+    let mut unrated: Vec<Assignment> = slots.iter().map(|&i| queue[i].clone()).collect();
+    unrated.sort_by_key(|a| a.gold || !sample.contains(&a.comparison));
+    for (slot, a) in slots.into_iter().zip(unrated) {
+        queue[slot] = a;
+    }
 }
 
 /// Gold items to mix into a queue of `regular` comparisons so that they make `rate` of it.
@@ -410,7 +480,7 @@ mod tests {
         let cands: Vec<_> = (0..6).map(|i| cand(&format!("c{i}"), None)).collect();
         let config = QueueConfig {
             raters_per_comparison: 2,
-            gold_rate: None,
+            ..QueueConfig::default()
         };
         let q1 = assign("ana", 1, &cands, &config, &[]);
         let rec = |rater: &str, queue| RaterRecord {

@@ -539,6 +539,11 @@ pub struct RatingSpec {
     /// (`hallucination`, `formatting_error`, `tone_violation`, `unsafe`, `off_task`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// Share of each pair's comparisons drawn as a calibration sample: rated first by the
+    /// raters (and judged, like every comparison, by the session's judge), so that
+    /// judge-vs-human agreement exists without extra work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_share: Option<f64>,
 }
 
 fn default_raters() -> u32 {
