@@ -296,3 +296,82 @@ fn the_calibration_sample_is_rated_first_and_counted_in_the_owners_view() {
     // The rest of the queue is unchanged in size: the sample adds no work.
     assert_eq!(opens(&store, &session, "ana"), (24, 6));
 }
+
+#[test]
+fn the_adaptive_schedule_offers_the_pair_nearest_a_decision_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (session_path, store_dir) = common::rating::setup(dir.path(), 12, 2, &[]);
+    let yaml = std::fs::read_to_string(&session_path).unwrap().replace(
+        "raters_per_comparison: 2",
+        "raters_per_comparison: 2\n  schedule: adaptive",
+    );
+    std::fs::write(&session_path, yaml).unwrap();
+    let session = load(&session_path);
+    let store = Store::open(&store_dir).unwrap();
+    // ana prefers `plain` on ten plain/grounded comparisons, and rates nothing else yet.
+    let opened = open_rater(&store, &session, "ana", None).unwrap();
+    let plain: Vec<_> = opened
+        .items
+        .iter()
+        .filter(|i| i.assignment.comparison.a == "plain")
+        .take(10)
+        .collect();
+    for (seq, item) in plain.iter().enumerate() {
+        let a = &item.assignment;
+        store
+            .put_rating(&RatingRecord {
+                session: session.file.name.clone(),
+                rater: "ana".into(),
+                comparison: a.comparison.clone(),
+                left: a.left.clone(),
+                winner: Winner::A,
+                scores: BTreeMap::new(),
+                note: None,
+                labels: BTreeMap::new(),
+                gold: false,
+                elapsed_ms: 1000,
+                at_ms: now_ms(),
+                seq: u32::try_from(seq).unwrap(),
+            })
+            .unwrap();
+    }
+    let ratings = store
+        .ratings(&session.file.name)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let tallies = loupe::rating::queue::pair_tallies(&ratings);
+    let pairs = [("plain", "grounded"), ("grounded", "tuned")];
+    let counts: Vec<(u64, u64)> = pairs
+        .iter()
+        .map(|(a, b)| {
+            tallies
+                .get(&((*a).to_owned(), (*b).to_owned()))
+                .copied()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(counts[0], (10, 0));
+    let pri = loupe::rating::queue::pair_priorities(&counts, 0.05);
+    assert!(pri[0] > pri[1], "{pri:?}");
+    // bo joins: plain/grounded, ten judgements from a decision, comes before the pair
+    // nobody has rated; bo still gets all 24 comparisons (k = 2), balanced as ever.
+    let bo = open_rater(&store, &session, "bo", None).unwrap();
+    assert_eq!(bo.items.len(), 24);
+    let order: Vec<&str> = bo
+        .items
+        .iter()
+        .map(|i| i.assignment.comparison.a.as_str())
+        .collect();
+    assert!(order[..12].iter().all(|a| *a == "plain"), "{order:?}");
+    // ana, returning, finds her two unrated plain/grounded comparisons first.
+    let ana = open_rater(&store, &session, "ana", None).unwrap();
+    let rated: Vec<_> = ana.ratings.iter().map(|r| r.comparison.clone()).collect();
+    let next: Vec<&str> = ana
+        .items
+        .iter()
+        .filter(|i| !rated.contains(&i.assignment.comparison))
+        .map(|i| i.assignment.comparison.a.as_str())
+        .collect();
+    assert_eq!(next.len(), 14);
+    assert!(next[..2].iter().all(|a| *a == "plain"), "{next:?}");
+}

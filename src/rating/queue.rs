@@ -25,6 +25,9 @@
 //!   first among a rater's unrated comparisons, so that they get their k human ratings
 //!   early and the session's judge (which judges every comparison of its pairs) can be
 //!   checked against people on them.
+//! - With `rating.schedule: adaptive` the regular unrated comparisons of a queue are put in
+//!   the order that settles the session's decision soonest ([`order_adaptively`]) each
+//!   time the queue is opened; membership, placement and gold items stay as above.
 //! - A reservation is an unrated comparison in someone's queue. It holds a place among the
 //!   k only while its rater is active (rated or opened the queue within
 //!   `rating.release_after_minutes`); after that it is released to others ([`held`]).
@@ -58,6 +61,8 @@ pub struct QueueConfig {
     pub gold_rate: Option<f64>,
     /// Share of each pair's regular comparisons in the calibration sample (0..1).
     pub calibration_share: Option<f64>,
+    /// `rating.schedule: adaptive`: see [`order_adaptively`].
+    pub adaptive: bool,
 }
 
 impl QueueConfig {
@@ -67,6 +72,7 @@ impl QueueConfig {
             raters_per_comparison: spec.map_or(1, |r| r.raters_per_comparison.max(1)),
             gold_rate: spec.and_then(|r| r.gold_rate),
             calibration_share: spec.and_then(|r| r.calibration_share),
+            adaptive: spec.is_some_and(|r| r.schedule == crate::session::Schedule::Adaptive),
         }
     }
 }
@@ -356,8 +362,25 @@ pub fn calibration_sample(candidates: &[Candidate], share: Option<f64>) -> HashS
     out
 }
 
-/// Moves the calibration comparisons among the unrated ones to the front of the unrated
-/// slots, keeping every rated comparison where it is and the order otherwise.
+/// Sorts the regular unrated comparisons of a queue among their own slots (stably, by
+/// `order`), so that what was rated and every gold item stay where they are: the queue's
+/// membership, placements and the spread of its gold items do not change.
+fn reorder_unrated(
+    queue: &mut [Assignment],
+    rated: &HashSet<ComparisonKey>,
+    order: impl Fn(&Assignment, &Assignment) -> std::cmp::Ordering,
+) {
+    let slots: Vec<usize> = (0..queue.len())
+        .filter(|&i| !queue[i].gold && !rated.contains(&queue[i].comparison))
+        .collect();
+    let mut unrated: Vec<Assignment> = slots.iter().map(|&i| queue[i].clone()).collect();
+    unrated.sort_by(order);
+    for (slot, a) in slots.into_iter().zip(unrated) {
+        queue[slot] = a;
+    }
+}
+
+/// Moves the calibration comparisons to the front of the regular unrated ones.
 fn calibration_first(
     queue: &mut [Assignment],
     rated: &HashSet<ComparisonKey>,
@@ -366,14 +389,96 @@ fn calibration_first(
     if sample.is_empty() {
         return;
     }
-    let slots: Vec<usize> = (0..queue.len())
-        .filter(|&i| !rated.contains(&queue[i].comparison))
-        .collect();
-    let mut unrated: Vec<Assignment> = slots.iter().map(|&i| queue[i].clone()).collect();
-    unrated.sort_by_key(|a| a.gold || !sample.contains(&a.comparison));
-    for (slot, a) in slots.into_iter().zip(unrated) {
-        queue[slot] = a;
+    reorder_unrated(queue, rated, |x, y| {
+        (!sample.contains(&x.comparison)).cmp(&!sample.contains(&y.comparison))
+    });
+}
+
+/// How much the next judgement of each pair brings the session to its decision, from the
+/// pairs' decisive judgements so far (`(wins of the first variant, losses)`, in the pairs'
+/// order); 0 for a pair whose sequential test (Holm across the pairs, as the owner's view
+/// shows it) already allows stopping.
+///
+/// For an open pair it is the inverse of the judgements it still needs: the evidence it
+/// lacks, `ln(m/alpha) - ln(e-value)` with `m` the pairs still open (Holm's threshold
+/// for the next of them to stop), divided by what one judgement adds on average, about
+/// `2 d^2` for a win rate `1/2 + d`. The effect `d` is taken one standard error larger
+/// than observed, so that a pair rated little is explored before it is judged hopeless,
+/// and a pair whose variants are close (no decision in sight) falls behind the ones about
+/// to be settled instead of taking the raters' time.
+pub fn pair_priorities(tallies: &[(u64, u64)], alpha: f64) -> Vec<f64> {
+    let tests = crate::eval::stats::sequential_tests(tallies, alpha);
+    let open = tests.iter().filter(|t| !t.may_stop).count().max(1);
+    let threshold = (open as f64 / alpha).ln();
+    tallies
+        .iter()
+        .zip(&tests)
+        .map(|(&(wins, losses), test)| {
+            if test.may_stop {
+                return 0.0;
+            }
+            let n = (wins + losses) as f64;
+            let rate = (wins as f64 + 0.5) / (n + 1.0);
+            let d = ((rate - 0.5).abs() + 0.5 / (n + 1.0).sqrt()).min(0.5);
+            let gap = (threshold - test.e_value.max(f64::MIN_POSITIVE).ln()).max(1e-3);
+            2.0 * d * d / gap
+        })
+        .collect()
+}
+
+/// Decisive judgements per pair `(a, b)` of a session: (wins of `a`, wins of `b`); gold
+/// items, ties and "both bad" aside.
+pub fn pair_tallies(ratings: &[RatingRecord]) -> BTreeMap<(String, String), (u64, u64)> {
+    let mut out: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for r in ratings.iter().filter(|r| !r.gold) {
+        let c = &r.comparison;
+        let Some(p) = r.preferred() else {
+            continue;
+        };
+        let e = out.entry((c.a.clone(), c.b.clone())).or_default();
+        if p == c.a {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
     }
+    out
+}
+
+/// The adaptive schedule (`rating.schedule: adaptive`): the regular unrated comparisons of
+/// a queue ordered by their pair's [`pair_priorities`] given every rating of the session so
+/// far, highest first (the calibration sample still first; within a pair, the shuffled
+/// order). Only the order changes: who rates what, on which side, and the gold items are
+/// the fixed queue's.
+pub fn order_adaptively(
+    queue: &mut [Assignment],
+    rated: &HashSet<ComparisonKey>,
+    sample: &HashSet<ComparisonKey>,
+    ratings: &[RatingRecord],
+    alpha: f64,
+) {
+    let mut tallies = pair_tallies(ratings);
+    for a in queue.iter() {
+        tallies
+            .entry((a.comparison.a.clone(), a.comparison.b.clone()))
+            .or_default();
+    }
+    let counts: Vec<(u64, u64)> = tallies.values().copied().collect();
+    let ranked: BTreeMap<&(String, String), f64> = tallies
+        .keys()
+        .zip(pair_priorities(&counts, alpha))
+        .collect();
+    let of = |a: &Assignment| {
+        ranked
+            .get(&(a.comparison.a.clone(), a.comparison.b.clone()))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    reorder_unrated(queue, rated, |x, y| {
+        (!sample.contains(&x.comparison))
+            .cmp(&!sample.contains(&y.comparison))
+            .then(of(y).total_cmp(&of(x)))
+    });
 }
 
 /// Gold items to mix into a queue of `regular` comparisons so that they make `rate` of it.
