@@ -407,13 +407,13 @@ fn edit_run_compare_and_results_against_the_real_model() {
     tmux.keys(&["3"]);
     let compare = tmux.wait("the diff", |s| {
         s.contains("Case 1/2 log-level · word diff")
-            && s.contains("zero-shot: checks")
+            && s.contains("checks failed")
             && !s.contains("computing diff")
     });
     let styled = tmux.capture_styled();
     // E: zero-shot against itself in an earlier run, chosen from a list that names it.
     tmux.keys(&["E"]);
-    tmux.wait_for("Compare with which earlier run?");
+    tmux.wait_for("Compare with which other run?");
     tmux.keys(&["Enter"]);
     let regression = tmux.wait_for(&format!("zero-shot @ {first}"));
     let regression = if regression.contains("computing diff") {

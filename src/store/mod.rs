@@ -180,7 +180,7 @@ impl Store {
         if let Some(bytes) = cache_bytes {
             config = config.cache_capacity(bytes);
         }
-        let db = config.open().map_err(|source| {
+        let db = open_waiting_for_our_own_close(&config, path).map_err(|source| {
             if is_lock_error(&source) {
                 match read_holder(path) {
                     Some(Holder {
@@ -459,6 +459,29 @@ fn is_lock_error(err: &sled::Error) -> bool {
                 || io.to_string().contains("lock")
         }
         _ => false,
+    }
+}
+
+/// Opens sled, waiting up to a second while the lock is held but nobody says they hold it
+/// (no holder file, or one naming this process): a handle dropped a moment ago in this
+/// process (a finished run, a closed App) releases its lock only once sled's own I/O
+/// threads let go. A store another process says it holds is refused at once.
+fn open_waiting_for_our_own_close(
+    config: &sled::Config,
+    path: &Path,
+) -> std::result::Result<sled::Db, sled::Error> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        match config.open() {
+            Err(e)
+                if is_lock_error(&e)
+                    && std::time::Instant::now() < deadline
+                    && read_holder(path).is_none_or(|h| h.pid == std::process::id()) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 
