@@ -375,3 +375,24 @@ fn the_adaptive_schedule_offers_the_pair_nearest_a_decision_first() {
     assert_eq!(next.len(), 14);
     assert!(next[..2].iter().all(|a| *a == "plain"), "{next:?}");
 }
+
+#[test]
+fn a_bad_calibration_share_or_schedule_is_named_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::rating::write_session(dir.path(), 2, 1, &[]);
+    let good = std::fs::read_to_string(&path).unwrap();
+    for (extra, says) in [
+        ("calibration_share: 1.5", "calibration_share"),
+        ("schedule: sometimes", "sometimes"),
+    ] {
+        let yaml = good.replace(
+            "raters_per_comparison: 1",
+            &format!("raters_per_comparison: 1\n  {extra}"),
+        );
+        std::fs::write(&path, &yaml).unwrap();
+        let err = loupe::session::load(&path).unwrap_err().to_string();
+        let line = yaml.lines().position(|l| l.contains(extra)).unwrap() + 1;
+        assert!(err.contains(says), "{err}");
+        assert!(err.contains(&format!("rate.yaml:{line}:")), "{err}");
+    }
+}
