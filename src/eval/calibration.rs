@@ -96,6 +96,46 @@ pub fn human_consensus(ratings: &[RatingRecord]) -> BTreeMap<Unit, usize> {
         .collect()
 }
 
+/// How far a rating session's calibration sample (`rating.calibration_share`) is covered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalibrationSample {
+    pub share: f64,
+    /// Comparisons in the sample.
+    pub comparisons: u64,
+    /// Of those, rated by at least one person.
+    pub human_rated: u64,
+    /// Of those, with a verdict of a judge (no failed request).
+    pub judged: u64,
+    /// Of those, with both: what the judge's calibration can use.
+    pub both: u64,
+}
+
+/// Counts which comparisons of `sample` have human ratings, a judge verdict, or both.
+pub fn sample_coverage(
+    share: f64,
+    sample: &std::collections::HashSet<crate::store::ComparisonKey>,
+    judgements: &[JudgementRecord],
+    ratings: &[RatingRecord],
+) -> CalibrationSample {
+    let key = |c: &crate::store::ComparisonKey| unit(&c.run_id, &c.case_id, c.repeat, &c.a, &c.b);
+    let rated: std::collections::BTreeSet<Unit> =
+        ratings.iter().map(|r| key(&r.comparison)).collect();
+    let judged: std::collections::BTreeSet<Unit> = judgements
+        .iter()
+        .filter(|j| j.error.is_none())
+        .map(|j| unit(&j.run_id, &j.case_id, j.repeat, &j.a, &j.b))
+        .collect();
+    let units: Vec<Unit> = sample.iter().map(key).collect();
+    let count = |f: &dyn Fn(&Unit) -> bool| units.iter().filter(|u| f(u)).count() as u64;
+    CalibrationSample {
+        share,
+        comparisons: units.len() as u64,
+        human_rated: count(&|u| rated.contains(u)),
+        judged: count(&|u| judged.contains(u)),
+        both: count(&|u| rated.contains(u) && judged.contains(u)),
+    }
+}
+
 /// Each judge's calibration against the ratings, judge ids in order.
 pub fn calibrate(
     judgements: &[JudgementRecord],

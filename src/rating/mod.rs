@@ -46,6 +46,32 @@ pub struct Opened {
     pub new: bool,
 }
 
+/// Under `rating.schedule: adaptive`, orders what the rater has left by what the session's
+/// ratings so far say is still undecided (see [`queue::order_adaptively`]).
+fn schedule(
+    q: &mut [Assignment],
+    rated: &std::collections::HashSet<crate::store::ComparisonKey>,
+    candidates: &[queue::Candidate],
+    config: &queue::QueueConfig,
+    ratings: &[RatingRecord],
+) {
+    if !config.adaptive {
+        return;
+    }
+    let sample = queue::calibration_sample(candidates, config.calibration_share);
+    let alpha = crate::eval::verdicts::AnalyseOptions::default().alpha;
+    // The decision is about this run: another run's ratings of the same pair say nothing
+    // about which of these comparisons is still needed.
+    let runs: std::collections::HashSet<&str> =
+        q.iter().map(|a| a.comparison.run_id.as_str()).collect();
+    let ratings: Vec<RatingRecord> = ratings
+        .iter()
+        .filter(|r| runs.contains(r.comparison.run_id.as_str()))
+        .cloned()
+        .collect();
+    queue::order_adaptively(q, rated, &sample, &ratings, alpha);
+}
+
 /// Opens `rater`'s queue in `session`: the stored one, or a new one on `run` (default:
 /// the latest complete run of the session). Errors are sentences for the rater.
 pub fn open_rater(
@@ -109,12 +135,19 @@ pub fn open_rater(
             .map(|r| r.comparison.clone())
             .collect();
         rec.queue = queue::refresh(&rec, &rated, &offer.candidates, &config, &others);
+        schedule(
+            &mut rec.queue,
+            &rated,
+            &offer.candidates,
+            &config,
+            &all_ratings,
+        );
         rec.active_ms = now;
         store.put_rater(&rec)?;
         (rec, false)
     } else {
         let seed = rand::random::<u64>();
-        let rec = RaterRecord {
+        let mut rec = RaterRecord {
             session: name.clone(),
             rater: rater.to_owned(),
             run_id: run_id.clone(),
@@ -123,6 +156,14 @@ pub fn open_rater(
             created_ms: now,
             active_ms: now,
         };
+        let none = std::collections::HashSet::new();
+        schedule(
+            &mut rec.queue,
+            &none,
+            &offer.candidates,
+            &config,
+            &all_ratings,
+        );
         store.put_rater(&rec)?;
         (rec, true)
     };

@@ -55,6 +55,10 @@ pub struct OwnerReport {
     /// consensus and the judge's both-orders consistency (filled in by the host, which
     /// reads the judgements; empty when no rated run was judged).
     pub judges: Vec<crate::eval::calibration::JudgeCalibration>,
+    /// The calibration sample's coverage, when the session draws one (filled in by the
+    /// host, which reads the runs and the judgements).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::eval::calibration::CalibrationSample>,
     pub stats: StatsReport,
 }
 
@@ -174,6 +178,7 @@ pub fn report(
         rubric_kappa: rubric_kappa(session, &verdicts),
         labels: crate::rating::labels::counts(session, ratings, confidence),
         judges: Vec::new(),
+        calibration: None,
         stats,
     }
 }

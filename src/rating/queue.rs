@@ -20,6 +20,14 @@
 //!   comparison stays theirs unless others have since given it its k ratings; comparisons
 //!   still short of raters are added (so raising `raters_per_comparison` extends every
 //!   queue, and a rater who once found nothing gets work when there is some).
+//! - A calibration sample (`rating.calibration_share`) is a fixed share of each pair's
+//!   regular comparisons, the same for every rater ([`calibration_sample`]): they come
+//!   first among a rater's unrated comparisons, so that they get their k human ratings
+//!   early and the session's judge (which judges every comparison of its pairs) can be
+//!   checked against people on them.
+//! - With `rating.schedule: adaptive` the regular unrated comparisons of a queue are put in
+//!   the order that settles the session's decision soonest ([`order_adaptively`]) each
+//!   time the queue is opened; membership, placement and gold items stay as above.
 //! - A reservation is an unrated comparison in someone's queue. It holds a place among the
 //!   k only while its rater is active (rated or opened the queue within
 //!   `rating.release_after_minutes`); after that it is released to others ([`held`]).
@@ -47,10 +55,14 @@ pub struct Offer {
 }
 
 /// How the session wants its comparisons shared out.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct QueueConfig {
     pub raters_per_comparison: u32,
     pub gold_rate: Option<f64>,
+    /// Share of each pair's regular comparisons in the calibration sample (0..1).
+    pub calibration_share: Option<f64>,
+    /// `rating.schedule: adaptive`: see [`order_adaptively`].
+    pub adaptive: bool,
 }
 
 impl QueueConfig {
@@ -59,6 +71,8 @@ impl QueueConfig {
         Self {
             raters_per_comparison: spec.map_or(1, |r| r.raters_per_comparison.max(1)),
             gold_rate: spec.and_then(|r| r.gold_rate),
+            calibration_share: spec.and_then(|r| r.calibration_share),
+            adaptive: spec.is_some_and(|r| r.schedule == crate::session::Schedule::Adaptive),
         }
     }
 }
@@ -165,6 +179,8 @@ pub fn refresh(
     let seed = mine.seed ^ (kept.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let added = assign(&mine.rater, seed, &rest, config, others);
     kept.extend(added);
+    let sample = calibration_sample(candidates, config.calibration_share);
+    calibration_first(&mut kept, rated, &sample);
     kept
 }
 
@@ -303,7 +319,166 @@ pub fn assign(
     queue.extend(place(&golds, &mut rng, true));
 
     shuffle(&mut queue, &mut rng);
+    let sample = calibration_sample(candidates, config.calibration_share);
+    calibration_first(&mut queue, &HashSet::new(), &sample);
     queue
+}
+
+/// The calibration sample: for each pair, `share` of its regular (not gold) comparisons,
+/// rounded up. Chosen by a hash of each comparison, not by a seed, so that every rater,
+/// the owner's view and a later opening all name the same comparisons, and a comparison
+/// stays in the sample when the run gains cases.
+pub fn calibration_sample(candidates: &[Candidate], share: Option<f64>) -> HashSet<ComparisonKey> {
+    let share = match share {
+        Some(s) if s > 0.0 && s.is_finite() => s.min(1.0),
+        _ => return HashSet::new(),
+    };
+    let mut by_pair: BTreeMap<(&str, &str), Vec<(blake3::Hash, &ComparisonKey)>> = BTreeMap::new();
+    for c in candidates.iter().filter(|c| c.gold.is_none()) {
+        let k = &c.comparison;
+        let mut h = blake3::Hasher::new();
+        for part in [
+            k.run_id.as_str(),
+            k.case_id.as_str(),
+            k.a.as_str(),
+            k.b.as_str(),
+        ] {
+            h.update(part.as_bytes());
+            h.update(&[0]);
+        }
+        h.update(&k.repeat.to_le_bytes());
+        by_pair
+            .entry((k.a.as_str(), k.b.as_str()))
+            .or_default()
+            .push((h.finalize(), k));
+    }
+    let mut out = HashSet::new();
+    for (_, mut keys) in by_pair {
+        keys.sort_by(|x, y| x.0.as_bytes().cmp(y.0.as_bytes()).then(x.1.cmp(y.1)));
+        keys.dedup_by(|x, y| x.1 == y.1);
+        let take = ((keys.len() as f64) * share).ceil() as usize;
+        out.extend(keys.into_iter().take(take).map(|(_, k)| k.clone()));
+    }
+    out
+}
+
+/// Sorts the regular unrated comparisons of a queue among their own slots (stably, by
+/// `order`), so that what was rated and every gold item stay where they are: the queue's
+/// membership, placements and the spread of its gold items do not change.
+fn reorder_unrated(
+    queue: &mut [Assignment],
+    rated: &HashSet<ComparisonKey>,
+    order: impl Fn(&Assignment, &Assignment) -> std::cmp::Ordering,
+) {
+    let slots: Vec<usize> = (0..queue.len())
+        .filter(|&i| !queue[i].gold && !rated.contains(&queue[i].comparison))
+        .collect();
+    let mut unrated: Vec<Assignment> = slots.iter().map(|&i| queue[i].clone()).collect();
+    unrated.sort_by(order);
+    for (slot, a) in slots.into_iter().zip(unrated) {
+        queue[slot] = a;
+    }
+}
+
+/// Moves the calibration comparisons to the front of the regular unrated ones.
+fn calibration_first(
+    queue: &mut [Assignment],
+    rated: &HashSet<ComparisonKey>,
+    sample: &HashSet<ComparisonKey>,
+) {
+    if sample.is_empty() {
+        return;
+    }
+    reorder_unrated(queue, rated, |x, y| {
+        (!sample.contains(&x.comparison)).cmp(&!sample.contains(&y.comparison))
+    });
+}
+
+/// How much the next judgement of each pair brings the session to its decision, from the
+/// pairs' decisive judgements so far (`(wins of the first variant, losses)`, in the pairs'
+/// order); 0 for a pair whose sequential test (Holm across the pairs, as the owner's view
+/// shows it) already allows stopping.
+///
+/// For an open pair it is the inverse of the judgements it still needs: the evidence it
+/// lacks, `ln(m/alpha) - ln(e-value)` with `m` the pairs still open (Holm's threshold
+/// for the next of them to stop), divided by what one judgement adds on average, about
+/// `2 d^2` for a win rate `1/2 + d`. The effect `d` is taken one standard error larger
+/// than observed, so that a pair rated little is explored before it is judged hopeless,
+/// and a pair whose variants are close (no decision in sight) falls behind the ones about
+/// to be settled instead of taking the raters' time.
+pub fn pair_priorities(tallies: &[(u64, u64)], alpha: f64) -> Vec<f64> {
+    let tests = crate::eval::stats::sequential_tests(tallies, alpha);
+    let open = tests.iter().filter(|t| !t.may_stop).count().max(1);
+    let threshold = (open as f64 / alpha).ln();
+    tallies
+        .iter()
+        .zip(&tests)
+        .map(|(&(wins, losses), test)| {
+            if test.may_stop {
+                return 0.0;
+            }
+            let n = (wins + losses) as f64;
+            let rate = (wins as f64 + 0.5) / (n + 1.0);
+            let d = ((rate - 0.5).abs() + 0.5 / (n + 1.0).sqrt()).min(0.5);
+            let gap = (threshold - test.e_value.max(f64::MIN_POSITIVE).ln()).max(1e-3);
+            2.0 * d * d / gap
+        })
+        .collect()
+}
+
+/// Decisive judgements per pair `(a, b)` of a session: (wins of `a`, wins of `b`); gold
+/// items, ties and "both bad" aside.
+pub fn pair_tallies(ratings: &[RatingRecord]) -> BTreeMap<(String, String), (u64, u64)> {
+    let mut out: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for r in ratings.iter().filter(|r| !r.gold) {
+        let c = &r.comparison;
+        let Some(p) = r.preferred() else {
+            continue;
+        };
+        let e = out.entry((c.a.clone(), c.b.clone())).or_default();
+        if p == c.a {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+    out
+}
+
+/// The adaptive schedule (`rating.schedule: adaptive`): the regular unrated comparisons of
+/// a queue ordered by their pair's [`pair_priorities`] given every rating of the session so
+/// far, highest first (the calibration sample still first; within a pair, the shuffled
+/// order). Only the order changes: who rates what, on which side, and the gold items are
+/// the fixed queue's.
+pub fn order_adaptively(
+    queue: &mut [Assignment],
+    rated: &HashSet<ComparisonKey>,
+    sample: &HashSet<ComparisonKey>,
+    ratings: &[RatingRecord],
+    alpha: f64,
+) {
+    let mut tallies = pair_tallies(ratings);
+    for a in queue.iter() {
+        tallies
+            .entry((a.comparison.a.clone(), a.comparison.b.clone()))
+            .or_default();
+    }
+    let counts: Vec<(u64, u64)> = tallies.values().copied().collect();
+    let ranked: BTreeMap<&(String, String), f64> = tallies
+        .keys()
+        .zip(pair_priorities(&counts, alpha))
+        .collect();
+    let of = |a: &Assignment| {
+        ranked
+            .get(&(a.comparison.a.clone(), a.comparison.b.clone()))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    reorder_unrated(queue, rated, |x, y| {
+        (!sample.contains(&x.comparison))
+            .cmp(&!sample.contains(&y.comparison))
+            .then(of(y).total_cmp(&of(x)))
+    });
 }
 
 /// Gold items to mix into a queue of `regular` comparisons so that they make `rate` of it.
@@ -410,7 +585,7 @@ mod tests {
         let cands: Vec<_> = (0..6).map(|i| cand(&format!("c{i}"), None)).collect();
         let config = QueueConfig {
             raters_per_comparison: 2,
-            gold_rate: None,
+            ..QueueConfig::default()
         };
         let q1 = assign("ana", 1, &cands, &config, &[]);
         let rec = |rater: &str, queue| RaterRecord {

@@ -84,7 +84,8 @@ const SHAPES: &[(&str, &str)] = &[
     (
         "RatingSpec",
         "a map with `pairs` and optionally `raters_per_comparison`, `gold_rate`, `mask`, \
-         `unmask`, `release_after_minutes`, e.g. `rating: { pairs: [[prompt, rag]], \
+         `unmask`, `release_after_minutes`, `labels`, `calibration_share`, `schedule` (`fixed` or \
+         `adaptive`), e.g. `rating: { pairs: [[prompt, rag]], \
          raters_per_comparison: 2 }`",
     ),
     (

@@ -586,6 +586,12 @@ impl<'a> Checker<'a> {
             |g| (0.0..=1.0).contains(&g),
             "a share from 0 to 1",
         );
+        self.number(
+            &ypath!["rating", "calibration_share"],
+            r.calibration_share,
+            |g| (0.0..=1.0).contains(&g),
+            "a share from 0 to 1",
+        );
         for (i, label) in r.labels.iter().enumerate() {
             if let Err(why) = crate::rating::labels::check_name(label) {
                 self.report(&ypath!["rating", "labels", i], ProblemKind::Invalid(why));

@@ -539,6 +539,31 @@ pub struct RatingSpec {
     /// (`hallucination`, `formatting_error`, `tone_violation`, `unsafe`, `off_task`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// Share of each pair's comparisons drawn as a calibration sample: rated first by the
+    /// raters (and judged, like every comparison, by the session's judge), so that
+    /// judge-vs-human agreement exists without extra work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_share: Option<f64>,
+    /// In which order a rater's unrated comparisons are offered.
+    #[serde(default, skip_serializing_if = "Schedule::is_fixed")]
+    pub schedule: Schedule,
+}
+
+/// How a rating queue orders what a rater has left to rate.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// Shuffled once, in the stored order.
+    #[default]
+    Fixed,
+    /// Pairs whose decision is furthest from settled first (see `rating::queue`).
+    Adaptive,
+}
+
+impl Schedule {
+    pub fn is_fixed(&self) -> bool {
+        *self == Schedule::Fixed
+    }
 }
 
 fn default_raters() -> u32 {

@@ -159,6 +159,17 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
             ));
         }
     }
+    if let Some(c) = &r.calibration {
+        out.push(String::new());
+        out.push(format!(
+            "Calibration sample ({} of each pair): {} comparisons · {} human-rated · {} judged · {} with both",
+            pct(c.share),
+            c.comparisons,
+            c.human_rated,
+            c.judged,
+            c.both
+        ));
+    }
     out.push(String::new());
     out.push("Failure labels (share of each variant's rated outputs)".into());
     let mut any = false;

@@ -56,15 +56,43 @@ pub fn owner_report(
     // `loupe ratings --format stats` give one result.
     let options = AnalyseOptions::default();
     let mut report = crate::rating::owner::report(session, &raters, &ratings, &options);
+    // The runs being rated: those of the raters' queues and of the ratings.
     let runs: std::collections::BTreeSet<&str> = ratings
         .iter()
         .map(|r| r.comparison.run_id.as_str())
+        .chain(raters.iter().map(|r| r.run_id.as_str()))
         .collect();
     let mut judgements = Vec::new();
-    for run in runs {
+    for run in &runs {
         for j in store.judgements(run) {
             judgements.push(j?);
         }
+    }
+    if let Some(share) = session
+        .file
+        .rating
+        .as_ref()
+        .and_then(|r| r.calibration_share)
+        .filter(|s| *s > 0.0)
+    {
+        let mut sample = std::collections::HashSet::new();
+        for run in &runs {
+            let record = store.run(run)?;
+            let outputs = store.outputs(run).collect::<Result<Vec<_>, _>>()?;
+            // A run whose variants no longer match the pairs has nothing to sample.
+            if let Ok(offer) = crate::rating::queue::candidates(session, &record, &outputs) {
+                sample.extend(crate::rating::queue::calibration_sample(
+                    &offer.candidates,
+                    Some(share),
+                ));
+            }
+        }
+        report.calibration = Some(crate::eval::calibration::sample_coverage(
+            share,
+            &sample,
+            &judgements,
+            &ratings,
+        ));
     }
     report.judges = crate::eval::calibration::calibrate(
         &judgements,
