@@ -9,27 +9,13 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::tmux::{Tmux, wait_limit};
-use loupe::store::{Store, StoreError};
+use common::tmux::{Tmux, open_after_kill};
+use loupe::store::Store;
 
 const LOUPE: &str = env!("CARGO_BIN_EXE_loupe");
 
 /// Opens a store a killed process held, retrying while the kernel lets go of its lock.
-fn open_after_kill(dir: &Path) -> Store {
-    let start = Instant::now();
-    loop {
-        match Store::open(dir) {
-            Ok(s) => return s,
-            Err(StoreError::Locked { .. }) if start.elapsed() < wait_limit() => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-}
-
 fn loupe(store: &Path, args: &[&str]) -> std::process::Output {
     Command::new(LOUPE)
         .arg("--store")

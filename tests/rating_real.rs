@@ -10,143 +10,29 @@
 
 mod common;
 
+use common::tmux::{Tmux, open_after_kill, shell_line};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 
 use loupe::eval::stats;
 use loupe::rating::rows::RatingRow;
-use loupe::store::{Store, StoreError};
+use loupe::store::Store;
 
 const LOUPE: &str = env!("CARGO_BIN_EXE_loupe");
-
-fn wait_limit() -> Duration {
-    let ms = std::env::var("LOUPE_TEST_WAIT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(15_000);
-    Duration::from_millis(ms)
-}
-
-/// A private tmux server whose socket lives in a temporary folder of its own (`-S`, not
-/// `-L`, which would leave it in the system's tmux folder): killed and removed when dropped.
-struct Tmux {
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        Self {
-            socket: dir.path().join("tmux.sock"),
-            _dir: dir,
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(["-f", "/dev/null"])
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// Starts `argv` in a new 80x24 session (exec'd, so the pane's pid is the program's).
-    fn start(&self, name: &str, argv: &[String]) -> u32 {
-        let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
-        let line = format!("exec {}", quoted.join(" "));
-        let out = self.cmd(&[
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            "80",
-            "-y",
-            "24",
-            &line,
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = self.cmd(&["display-message", "-p", "-t", name, "#{pane_pid}"]);
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    }
-
-    fn capture(&self, name: &str) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", name]).stdout).into_owned()
-    }
-
-    fn send(&self, name: &str, keys: &str) {
-        let out = self.cmd(&["send-keys", "-t", name, "-l", keys]);
-        assert!(out.status.success());
-    }
-
-    /// Waits until the screen satisfies `pred` and is the same on two captures in a row
-    /// (a frame can be caught half written).
-    fn wait_for(&self, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        let mut last = String::new();
-        loop {
-            let screen = self.capture(name);
-            if pred(&screen) && screen == last {
-                return screen;
-            }
-            last.clone_from(&screen);
-            assert!(
-                start.elapsed() < wait_limit(),
-                "timed out waiting for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_gone(&self, name: &str) {
-        let start = Instant::now();
-        while self.cmd(&["has-session", "-t", name]).status.success() {
-            assert!(start.elapsed() < wait_limit(), "{name} did not end");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-        let _ = std::fs::remove_file(&self.socket);
-    }
-}
 
 #[test]
 fn the_tmux_harness_leaves_no_server_or_socket_behind() {
     let tmux = Tmux::new();
-    tmux.start("idle", &["sleep".to_owned(), "30".to_owned()]);
+    tmux.start("idle", 80, 24, "sleep 30");
     let socket = tmux.socket.clone();
     assert!(socket.exists());
     drop(tmux);
     assert!(!socket.exists(), "socket left at {}", socket.display());
-}
-
-/// Opens a store a killed process held, retrying while the kernel lets go of its lock.
-fn open_after_kill(dir: &Path) -> Store {
-    let start = Instant::now();
-    loop {
-        match Store::open(dir) {
-            Ok(s) => return s,
-            Err(StoreError::Locked { .. }) if start.elapsed() < wait_limit() => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
 }
 
 fn rate_argv(session: &Path, store: &Path, rater: &str) -> Vec<String> {
@@ -180,7 +66,12 @@ fn acknowledged_ratings_survive_sigkill() {
     for rep in 0..REPETITIONS {
         let rater = format!("r{rep}");
         let name = format!("k{rep}");
-        let pid = tmux.start(&name, &rate_argv(&session, &store_dir, &rater));
+        let pid = tmux.start(
+            &name,
+            80,
+            24,
+            &shell_line(&rate_argv(&session, &store_dir, &rater)),
+        );
         tmux.wait_for(&name, "the queue", |s| {
             s.contains(&format!("0/{total} rated"))
         });
@@ -210,7 +101,7 @@ fn acknowledged_ratings_survive_sigkill() {
             .status()
             .unwrap();
         assert!(killed.success());
-        tmux.wait_gone(&name);
+        tmux.wait_dead(&name);
         let store = open_after_kill(&store_dir);
         let ratings: Vec<_> = store
             .ratings_by("rate-test", &rater)
@@ -301,7 +192,12 @@ fn two_raters_take_turns_and_ratings_lists_both() {
 
     // ana always prefers the later variant of the demo's order (few-shot over zero-shot,
     // strict and prompt+rag over few-shot).
-    tmux.start("ana", &rate_argv(&demo, &store_dir, "ana"));
+    tmux.start(
+        "ana",
+        80,
+        24,
+        &shell_line(&rate_argv(&demo, &store_dir, "ana")),
+    );
     tmux.wait_for("ana", "ana's queue", |s| {
         s.contains(&format!("0/{total} rated"))
     });
@@ -325,10 +221,15 @@ fn two_raters_take_turns_and_ratings_lists_both() {
     let ana = |_: usize, l: &str, r: &str| if rank(l) > rank(r) { 'h' } else { 'l' };
     rate_all(&tmux, "ana", total, &ana);
     tmux.send("ana", "q");
-    tmux.wait_gone("ana");
+    tmux.wait_dead("ana");
 
     // bo agrees except on every fifth comparison, which bo calls a tie.
-    tmux.start("bo", &rate_argv(&demo, &store_dir, "bo"));
+    tmux.start(
+        "bo",
+        80,
+        24,
+        &shell_line(&rate_argv(&demo, &store_dir, "bo")),
+    );
     let bo = |i: usize, l: &str, r: &str| {
         if i % 5 == 4 {
             't'
@@ -340,7 +241,7 @@ fn two_raters_take_turns_and_ratings_lists_both() {
     };
     rate_all(&tmux, "bo", total, &bo);
     tmux.send("bo", "q");
-    tmux.wait_gone("bo");
+    tmux.wait_dead("bo");
 
     let run = |format: &str| {
         let out = Command::new(LOUPE)

@@ -5,7 +5,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -128,5 +128,27 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd(&["kill-server"]);
         let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// `argv` as one shell line, each argument single-quoted (for [`Tmux::start`]).
+pub fn shell_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Opens a store a killed process held, retrying while the kernel lets go of its lock.
+pub fn open_after_kill(dir: &Path) -> loupe::store::Store {
+    let start = Instant::now();
+    loop {
+        match loupe::store::Store::open(dir) {
+            Ok(s) => return s,
+            Err(loupe::store::StoreError::Locked { .. }) if start.elapsed() < wait_limit() => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
 }
