@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -11,15 +13,11 @@ use loupe::providers::Usage;
 use loupe::store::{
     OutputRecord, PassageRecord, RetrievalRecord, RunRecord, RunStatus, RunVariant, ScoredPassage,
 };
-use loupe::tui::draw::{View, draw};
 use loupe::tui::input::Key;
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::Msg;
 use loupe::tui::state::State;
-use loupe::tui::theme::Theme;
 use loupe::tui::update::update;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 const VARIANTS: [&str; 2] = ["few-shot", "prompt+rag"];
 
@@ -65,24 +63,7 @@ fn output(variant: &str, case: &str, text: &str) -> OutputRecord {
 }
 
 fn screen(state: &State) -> String {
-    let (theme, _) = Theme::load("dark", &[]);
-    let keymap = Keymap::default();
-    let view = View {
-        theme: &theme,
-        keymap: &keymap,
-        ascii: false,
-    };
-    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    terminal.draw(|f| draw(state, &view, f)).unwrap();
-    let buf = terminal.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
+    common::tui_harness::draw_state(state, 120, 40)
 }
 
 fn key(state: &mut State, c: char) {

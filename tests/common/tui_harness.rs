@@ -456,3 +456,20 @@ impl Drop for App {
         self.shutdown.cancel();
     }
 }
+
+/// `state` drawn once, as the workbench draws it, on a `width` x `height` `TestBackend` in
+/// the default dark theme: the screen's text.
+pub fn draw_state(state: &loupe::tui::state::State, width: u16, height: u16) -> String {
+    let (theme, _) = loupe::tui::theme::Theme::load("dark", &[]);
+    let keymap = loupe::tui::keymap::Keymap::default();
+    let view = loupe::tui::draw::View {
+        theme: &theme,
+        keymap: &keymap,
+        ascii: false,
+    };
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|f| loupe::tui::draw::draw(state, &view, f))
+        .unwrap();
+    buffer_text(terminal.backend().buffer())
+}
