@@ -127,8 +127,26 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
         .map(|(v, _)| v.name.as_str())
         .collect();
     let errors_h = if r.cell_errors.is_empty() { 0 } else { 4 };
-    let [panes_area, err_area] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(errors_h)]).areas(right);
+    // A model that does not answer (its cells wait), or the last run's summary.
+    let notices: Vec<&String> = if r.active.is_some() {
+        r.unreachable.values().collect()
+    } else {
+        r.summary.iter().collect()
+    };
+    let notices_h = u16::try_from(notices.len().min(3)).unwrap_or(3);
+    let [notices_area, panes_area, err_area] = Layout::vertical([
+        Constraint::Length(notices_h),
+        Constraint::Min(3),
+        Constraint::Length(errors_h),
+    ])
+    .areas(right);
+    if notices_h > 0 {
+        let lines: Vec<Line> = notices
+            .iter()
+            .map(|l| Line::styled(format!(" {l}"), view.theme.fail))
+            .collect();
+        frame.render_widget(Paragraph::new(lines), notices_area);
+    }
     if names.is_empty() {
         frame.render_widget(
             Paragraph::new("choose variants with space").block(view.block(" Outputs ", false)),
