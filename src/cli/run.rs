@@ -199,15 +199,21 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) -> Option<runn
                 error,
                 ..
             } => {
-                let line = runner::unreachable_line(&model, retry_in_ms, &error);
-                let before = unreachable.insert(model, retry_in_ms);
+                let line = runner::unreachable_line(&model, retry_in_ms);
+                let before = unreachable.insert(model.clone(), retry_in_ms);
                 if let Some(b) = bar
                     .as_ref()
                     .or(judging.as_ref().and_then(|j| j.bar.as_ref()))
                 {
+                    // Why, once above the bar; the bar counts down to the next probe.
+                    if before.is_none() {
+                        b.println(format!(
+                            "model {model} unreachable ({error}); its cells wait"
+                        ));
+                    }
                     b.set_message(line);
                 } else if before.is_none_or(|b| retry_in_ms > b) {
-                    say(&line);
+                    say(&format!("{line} ({error}); its cells wait"));
                 }
             }
             RunEvent::Reachable { model, down_ms } => {

@@ -181,10 +181,11 @@ impl RunSummary {
     }
 }
 
-/// What the CLI and the workbench say while a model does not answer.
-pub fn unreachable_line(model: &str, retry_in_ms: u64, error: &str) -> String {
+/// What the CLI and the workbench say while a model does not answer (the last connection
+/// failure goes beside it, where there is room).
+pub fn unreachable_line(model: &str, retry_in_ms: u64) -> String {
     format!(
-        "model {model} unreachable, retrying in {} s ({error}); its cells wait",
+        "model {model} unreachable, retrying in {} s",
         retry_in_ms.div_ceil(1000)
     )
 }

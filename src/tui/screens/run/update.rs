@@ -221,12 +221,11 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             error,
             ..
         } => {
-            let line = sanitize(&crate::runner::unreachable_line(
-                &model,
-                retry_in_ms,
-                &error,
-            ))
-            .into_owned();
+            let line = format!(
+                "{}: {error}; its cells wait",
+                crate::runner::unreachable_line(&model, retry_in_ms)
+            );
+            let line = sanitize(&line).into_owned();
             state.run.unreachable.insert(model, line);
             Vec::new()
         }

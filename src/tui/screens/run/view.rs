@@ -133,7 +133,16 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
     } else {
         r.summary.iter().collect()
     };
-    let notices_h = u16::try_from(notices.len().min(3)).unwrap_or(3);
+    // Wrapped, not cut, at most four rows.
+    let notices_h = if notices.is_empty() { 0 } else { 4 };
+    let notices = Paragraph::new(
+        notices
+            .iter()
+            .map(|l| Line::styled(format!(" {l}"), view.theme.fail))
+            .collect::<Vec<_>>(),
+    )
+    .wrap(Wrap { trim: false });
+    let notices_h = notices_h.min(u16::try_from(notices.line_count(right.width)).unwrap_or(4));
     let [notices_area, panes_area, err_area] = Layout::vertical([
         Constraint::Length(notices_h),
         Constraint::Min(3),
@@ -141,11 +150,7 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
     ])
     .areas(right);
     if notices_h > 0 {
-        let lines: Vec<Line> = notices
-            .iter()
-            .map(|l| Line::styled(format!(" {l}"), view.theme.fail))
-            .collect();
-        frame.render_widget(Paragraph::new(lines), notices_area);
+        frame.render_widget(notices, notices_area);
     }
     if names.is_empty() {
         frame.render_widget(
