@@ -123,9 +123,10 @@ fn flaky_done(ev: &RunEvent) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_goes_away_mid_run_pauses_its_cells_and_they_all_complete() {
-    // About 0.3 s an answer, token by token.
+    // About 0.3 s an answer, token by token; the steady model's ten answers, one at a
+    // time, take about 2 s, so they span the outage.
     let flaky = std::sync::Arc::new(OutageServer::start(10, Duration::from_millis(30)));
-    let steady = OutageServer::start(2, Duration::from_millis(5));
+    let steady = OutageServer::start(10, Duration::from_millis(20));
     let dir = tempfile::tempdir().unwrap();
     let session = write_session(dir.path(), &flaky.base_url(), &steady.base_url());
     let store = Store::open(&dir.path().join("store")).unwrap();
@@ -211,12 +212,19 @@ async fn a_server_that_goes_away_mid_run_pauses_its_cells_and_they_all_complete(
         .expect("the model is said to answer again");
     // Flaky cells finished after it came back: the paused ones resumed.
     assert!(seen.events[back..].iter().any(flaky_done));
+    // The steady model's cells went on during the outage.
+    let down = seen
+        .events
+        .iter()
+        .position(|e| matches!(e, RunEvent::Unreachable { .. }))
+        .unwrap();
     assert!(
-        !seen.events[back..]
+        seen.events[down..back]
             .iter()
             .any(|e| matches!(e, RunEvent::CellDone { key, .. } if key.variant == "s")),
-        "the steady model's cells went on during the outage"
+        "no steady cell finished while flaky was down"
     );
+    assert!(!seen.events[down..back].iter().any(flaky_done));
 
     // The summary: nothing failed; flaky was unreachable about as long as it was down.
     let s = &seen.summary;
@@ -351,6 +359,69 @@ async fn a_server_never_reached_fails_its_cells_at_once_as_before() {
         )) && line.ends_with(" from flaky"),
         "{line}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_paused_run_ends_it_interrupted_with_no_error_recorded() {
+    let flaky = std::sync::Arc::new(OutageServer::start(10, Duration::from_millis(30)));
+    let steady = OutageServer::start(2, Duration::from_millis(5));
+    let dir = tempfile::tempdir().unwrap();
+    let session = write_session(dir.path(), &flaky.base_url(), &steady.base_url());
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let pool = ModelPool::with_reach_policy(policy(Duration::from_mins(1)));
+    let plan = runner::plan_new_run(&session, &store, &Selection::default(), true).unwrap();
+    let endpoints = runner::endpoints(&pool, &plan).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    // The user stops the run (Ctrl-C, `x`) once it says the model is unreachable.
+    let stopper = {
+        let (cancel, flaky) = (cancel.clone(), flaky.clone());
+        tokio::spawn(async move {
+            let mut flaky_seen = 0;
+            let mut events = Vec::new();
+            while let Some(ev) = rx.recv().await {
+                if flaky_done(&ev) {
+                    flaky_seen += 1;
+                    if flaky_seen == 2 {
+                        let f = flaky.clone();
+                        tokio::task::spawn_blocking(move || f.stop()).await.unwrap();
+                    }
+                }
+                if matches!(ev, RunEvent::Unreachable { .. }) {
+                    cancel.cancel();
+                }
+                events.push(ev);
+            }
+            events
+        })
+    };
+    let opts = RunOptions {
+        no_cache: true,
+        deltas: false,
+    };
+    let run = tokio::time::timeout(
+        Duration::from_mins(1),
+        runner::execute(&store, plan, &endpoints, opts, &cancel, &tx),
+    )
+    .await
+    .expect("the run ends (no hang)")
+    .unwrap();
+    drop(tx);
+    let events = stopper.await.unwrap();
+    assert_eq!(run.status, RunStatus::Interrupted);
+    let outputs: Vec<_> = store.outputs(&run.id).map(Result::unwrap).collect();
+    assert!(outputs.len() < 2 * FLAKY_CASES);
+    assert!(outputs.iter().all(|o| o.error.is_none()), "{outputs:?}");
+    let summary = events
+        .iter()
+        .find_map(|e| match e {
+            RunEvent::Summary(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    assert_eq!(summary.outages.len(), 1, "{summary:?}");
+    assert!(!summary.outages[0].gave_up, "{summary:?}");
 }
 
 /// Waits until `server` has answered `n` requests in full.

@@ -168,6 +168,8 @@ impl RunSummary {
                      once the model answers)",
                     o.not_run
                 )
+            } else if o.not_run > 0 {
+                format!("{} of its cells not run when the run stopped", o.not_run)
             } else {
                 "its cells waited and ran once it answered".to_owned()
             };
@@ -1003,4 +1005,51 @@ where
         results.push(r);
     }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_what_failed_from_which_model_and_each_outage() {
+        let group = |model: &str, cause: &str, count| FailedGroup {
+            model: model.into(),
+            cause: cause.into(),
+            count,
+        };
+        let outage = |model: &str, pauses, gave_up, not_run| OutageSummary {
+            model: model.into(),
+            pauses,
+            down_ms: 42_300,
+            gave_up,
+            not_run,
+        };
+        let s = RunSummary {
+            failed: vec![
+                group("model-a", "HTTP 500 Internal Server Error", 2),
+                group("model-b", "malformed response: expected value", 1),
+            ],
+            outages: vec![
+                outage("model-b", 2, false, 0),
+                outage("model-c", 1, true, 12),
+                outage("model-d", 3, false, 4),
+            ],
+        };
+        assert_eq!(
+            s.lines(),
+            [
+                "3 cells failed: 2 x HTTP 500 Internal Server Error from model-a, \
+                 1 x malformed response: expected value from model-b",
+                "model model-b was unreachable for 42 s, paused twice; its cells waited and \
+                 ran once it answered",
+                "model model-c was unreachable for 42 s, paused once; gave up waiting: 12 of \
+                 its cells not run (the run is interrupted; resume it once the model answers)",
+                "model model-d was unreachable for 42 s, paused 3 times; 4 of its cells not \
+                 run when the run stopped",
+            ]
+        );
+        assert!(RunSummary::default().lines().is_empty());
+        assert_eq!(secs(3_250), "3.2 s");
+    }
 }
