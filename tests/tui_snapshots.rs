@@ -405,6 +405,7 @@ fn the_run_screen_selects_errored_cases_apart_from_those_that_failed_a_check() {
                 s.data
                     .outputs
                     .values()
+                    .flatten()
                     .any(|o| o.case_id == c.id && pred(o))
             })
             .map(|c| c.id.clone())

@@ -934,7 +934,7 @@ fn the_status_bar_drops_whole_hints_never_letters() {
         press(&mut s, [key(KeyCode::Char(screen))]);
         let text = draw_text(&s, 80, 24);
         let status = text.lines().last().unwrap().trim_end().to_owned();
-        let hints = loupe::tui::strings::hints(&km, s.context());
+        let hints = loupe::tui::strings::status_hints(&km, &s);
         // The bar is a run of whole " key word " entries from the start of the hints.
         let mut rebuilt = String::new();
         for (k, w) in &hints {

@@ -73,6 +73,10 @@ pub enum Action {
     CompareEarlier,
     /// Choose the run shown in Results and Compare.
     PickRun,
+    /// Show the next repeat of the outputs (a run with `--repeats` above 1).
+    NextRepeat,
+    /// Show the previous repeat of the outputs.
+    PrevRepeat,
     /// Resume the shown run where it was interrupted.
     ResumeRun,
     /// Give the checks panels most of the Compare screen, or give it back.
@@ -166,6 +170,8 @@ impl Action {
         Action::CycleVariant,
         Action::CompareEarlier,
         Action::PickRun,
+        Action::NextRepeat,
+        Action::PrevRepeat,
         Action::ResumeRun,
         Action::ExpandChecks,
         Action::InspectRetrieval,
