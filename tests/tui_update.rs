@@ -949,6 +949,122 @@ fn the_status_bar_drops_whole_hints_never_letters() {
     }
 }
 
+/// The rows of the body panel whose top border starts with `title`, from its top border to
+/// its bottom border, as text: only the panel's own columns.
+fn panel(text: &str, title: &str) -> Vec<String> {
+    let rows: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+    let (y, x) = rows
+        .iter()
+        .enumerate()
+        .find_map(|(y, r)| {
+            let line: String = r.iter().collect();
+            line.find(&format!("┌{title}"))
+                .map(|b| (y, line[..b].chars().count()))
+        })
+        .unwrap_or_else(|| panic!("no panel {title:?} in\n{text}"));
+    let width = rows[y][x..].iter().position(|c| *c == '┐').unwrap() + 1;
+    let mut out = Vec::new();
+    for r in &rows[y..] {
+        let line: String = r[x..x + width].iter().collect();
+        let done = line.starts_with('└');
+        out.push(line);
+        if done {
+            break;
+        }
+    }
+    out
+}
+
+#[test]
+fn templates_show_whole_variant_names_and_the_whole_case_id_at_80x24() {
+    let mut s = demo();
+    let text = draw_text(&s, 80, 24);
+    let list = panel(&text, " Templates ").join("\n");
+    // zero-shot is used by zero-shot and fine-tuned: whole names, then a count.
+    assert!(list.contains("  zero-shot, +1 more"), "{list}");
+    assert!(list.contains("  few-shot, strict"), "{list}");
+    assert!(!list.contains("fine-tu"), "{list}");
+    // Every case id whole, in the panel's title or its first line.
+    for (i, case) in s.session.cases.clone().iter().enumerate() {
+        let text = draw_text(&s, 80, 24);
+        let p = panel(&text, " Case ");
+        let count = format!(" Case {}/{} ", i + 1, s.session.cases.len());
+        assert!(p[0].contains(&count), "{}", p.join("\n"));
+        assert!(
+            p[0].contains(&format!("{} ", case.id)) || p[1].contains(&format!("│{} ", case.id)),
+            "case {} cut:\n{}",
+            case.id,
+            p.join("\n")
+        );
+        press(&mut s, [key(KeyCode::Char('n'))]);
+    }
+}
+
+#[test]
+fn compare_wraps_the_case_inputs_at_word_boundaries_at_80x24() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('3'))]);
+    for case in s.session.cases.clone() {
+        let text = draw_text(&s, 80, 24);
+        let head = panel(&text, " Case ");
+        let shown: String = head[1..head.len() - 1]
+            .iter()
+            .map(|l| l.trim_matches('│').trim_end().to_owned() + " ")
+            .collect();
+        let input = loupe::sanitize::sanitize(case.vars["text"].as_str().unwrap()).into_owned();
+        let input = input.as_str();
+        // Every word of the input whole (or the head says how many lines it left out).
+        if !head.last().unwrap().contains("more lines") {
+            assert!(
+                shown.contains(input),
+                "case {}: {input:?} not whole in\n{}",
+                case.id,
+                head.join("\n")
+            );
+        }
+        for w in shown.split_whitespace() {
+            assert!(
+                format!("text: {input}").split_whitespace().any(|x| x == w) || w == "·",
+                "case {}: {w:?} is a cut word\n{}",
+                case.id,
+                head.join("\n")
+            );
+        }
+        press(&mut s, [key(KeyCode::Char('n'))]);
+    }
+}
+
+#[test]
+fn the_run_screen_says_which_variants_are_out_of_view_and_scrolls_to_them() {
+    let mut s = demo();
+    // As the workbench opens it on a store: each variant's template version is known, so
+    // each variant takes three lines.
+    for v in s.session.file.variants.clone() {
+        let t = s.session.template_for(&v.name).unwrap();
+        s.templates
+            .info
+            .entry(v.template.clone())
+            .or_default()
+            .version = Some(loupe::template::version_hash(t));
+    }
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    assert_eq!(s.session.file.variants.len(), 5);
+    let text = draw_text(&s, 80, 24);
+    let list = panel(&text, " Variants").join("\n");
+    assert!(!list.contains("fine-tuned"), "{list}");
+    assert!(list.contains("+1 more below"), "{list}");
+    press(&mut s, (0..4).map(|_| key(KeyCode::Down)));
+    let text = draw_text(&s, 80, 24);
+    let list = panel(&text, " Variants").join("\n");
+    assert!(list.contains("[x] fine-tuned"), "{list}");
+    assert!(list.contains("+1 more above"), "{list}");
+    assert!(!list.contains("more below"), "{list}");
+    // Every variant is reached by the cursor, and space toggles the one shown.
+    press(&mut s, [key(KeyCode::Char(' '))]);
+    let text = draw_text(&s, 80, 24);
+    assert!(text.contains("[ ] fine-tuned"), "{text}");
+}
+
 #[test]
 fn a_toast_sits_inside_the_frame_not_on_its_border() {
     let mut s = demo();

@@ -12,6 +12,34 @@ use crate::store::OutputRecord;
 use crate::tui::state::{State, ViewMode};
 use crate::tui::widgets::{View, spans_to_lines};
 
+/// The case's inputs on one line, sanitized: `name: value · name: value`.
+fn case_inputs(case: &crate::session::Case) -> String {
+    let inputs: Vec<String> = case
+        .vars
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}: {}",
+                v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+            )
+        })
+        .collect();
+    sanitize(&inputs.join(" · ")).into_owned()
+}
+
+/// Rows the case head takes at the top of the Compare body `area` (its inputs wrapped, at
+/// most a third of the body, and the borders), and how many lines the wrapped inputs have.
+pub fn head_height(state: &State, area: Rect) -> (u16, u16) {
+    let Some(case) = state.session.cases.get(state.compare.case) else {
+        return (3, 1);
+    };
+    let lines = Paragraph::new(case_inputs(case))
+        .wrap(Wrap { trim: false })
+        .line_count(area.width.saturating_sub(2));
+    let lines = u16::try_from(lines).unwrap_or(u16::MAX);
+    (lines.clamp(1, (area.height / 3).max(1)) + 2, lines)
+}
+
 pub(crate) fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let c = &state.compare;
     let variants = state.run_variants();
@@ -24,32 +52,35 @@ pub(crate) fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: 
     };
     let left_name = variants.get(c.left).cloned().unwrap_or_default();
     let right_name = variants.get(c.right).cloned().unwrap_or_default();
-    let [head, body] = Layout::vertical([Constraint::Length(3), Constraint::Min(3)]).areas(area);
-    let inputs: Vec<String> = case
-        .vars
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}: {}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-            )
-        })
-        .collect();
+    let (head_h, input_lines) = head_height(state, area);
+    let [head, body] =
+        Layout::vertical([Constraint::Length(head_h), Constraint::Min(3)]).areas(area);
     let mode = match c.mode {
         ViewMode::Word => "word diff",
         ViewMode::Line => "line diff",
         ViewMode::Unified => "unified",
     };
+    // Long inputs wrap at word boundaries; what the head has no room for is counted.
+    let mut block = view.block(
+        format!(
+            " Case {}/{} {} · {mode} ",
+            c.case + 1,
+            state.session.cases.len(),
+            case.id
+        ),
+        false,
+    );
+    let hidden = input_lines.saturating_sub(head_h.saturating_sub(2));
+    if hidden > 0 {
+        block = block.title_bottom(Line::styled(
+            format!(" +{hidden} more lines "),
+            view.theme.muted,
+        ));
+    }
     frame.render_widget(
-        Paragraph::new(sanitize(&inputs.join(" · ")).into_owned()).block(view.block(
-            format!(
-                " Case {}/{} {} · {mode} ",
-                c.case + 1,
-                state.session.cases.len(),
-                case.id
-            ),
-            false,
-        )),
+        Paragraph::new(case_inputs(case))
+            .wrap(Wrap { trim: false })
+            .block(block),
         head,
     );
     if state.data.run.is_none() {
@@ -402,7 +433,7 @@ pub fn max_scroll(state: &State, area: Rect) -> u16 {
     if c.inspect {
         return u16::MAX;
     }
-    let body_h = area.height.saturating_sub(3);
+    let body_h = area.height.saturating_sub(head_height(state, area).0);
     let text_h = body_h.saturating_sub(5 + 2);
     let plain = |lines: &[Vec<crate::diff::Span>]| -> Vec<Line<'static>> {
         lines
