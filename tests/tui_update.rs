@@ -28,6 +28,11 @@ fn ctrl(c: char) -> Msg {
     Msg::Key(Key::new(KeyCode::Char(c), Modifiers::CTRL))
 }
 
+/// In the editor (which opens on System): to the User section, one step back.
+fn to_user() -> Msg {
+    Msg::Key(Key::new(KeyCode::Left, Modifiers::ALT))
+}
+
 fn shift(code: KeyCode) -> Msg {
     Msg::Key(Key::new(code, Modifiers::SHIFT))
 }
@@ -51,10 +56,25 @@ fn user_text(state: &State) -> String {
 #[test]
 fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
     let mut s = demo();
-    assert_eq!(s.templates.part, Section::User);
+    // The editor opens on the first section, as its tabs read: System.
+    assert_eq!(s.templates.part, Section::System);
     let before = user_text(&s);
     press(&mut s, [key(KeyCode::Char('e'))]);
     assert!(s.templates.editor.is_some(), "e opens the editor");
+    let screen = draw_text(&s, 80, 24);
+    assert!(
+        screen.contains("You are a precise change-management"),
+        "{screen}"
+    );
+    // alt-left steps back from System to the last section, User, keeping the editor open.
+    press(&mut s, [to_user()]);
+    assert_eq!(s.templates.part, Section::User);
+    assert!(s.templates.editor.is_some());
+    assert!(
+        s.templates.editor.as_ref().unwrap().lines()[0].starts_with("Evaluate the following"),
+        "{:?}",
+        s.templates.editor.as_ref().unwrap().lines()
+    );
     // Printable keys are text in the editor, even ones bound elsewhere (q quits outside).
     press(&mut s, [key(KeyCode::End)]);
     press(&mut s, typed(" q?"));
@@ -121,7 +141,10 @@ fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
 fn undo_redo_find_copy_and_paste_in_the_editor() {
     let mut s = demo();
     let before = user_text(&s);
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed("XY"));
     assert!(user_text(&s).contains("XY"));
     // One undo step per inserted character, as in the textarea widget.
@@ -178,7 +201,10 @@ fn undo_redo_find_copy_and_paste_in_the_editor() {
 #[test]
 fn bracketed_paste_inserts_text_in_one_piece() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, [Msg::Paste(" pasted\nsecond line".into())]);
     let text = user_text(&s);
     assert!(text.contains(" pasted\nsecond line"), "{text}");
@@ -191,7 +217,10 @@ fn bracketed_paste_inserts_text_in_one_piece() {
 #[test]
 fn saving_asks_for_a_new_version_and_writing_needs_a_save_first() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed(" v2"));
     let effects = press(&mut s, [ctrl('s')]);
     let [Effect::SaveTemplate { template, specs }] = &effects[..] else {
@@ -369,7 +398,10 @@ fn an_idle_app_has_nothing_due_and_a_toast_or_an_edit_wakes_it_once() {
     assert!(s.toasts.is_empty());
     assert_eq!(s.next_due_ms(), None);
     // An edit schedules the preview after the typing pause.
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed("x"));
     assert_eq!(
         s.next_due_ms(),
@@ -777,7 +809,7 @@ fn a_run_of_a_tag_focuses_and_steps_only_through_its_cases() {
 #[test]
 fn a_paste_breaks_lines_at_cr_lf_and_crlf() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e'))]);
+    press(&mut s, [key(KeyCode::Char('e')), to_user()]);
     // Empty the part first (select all is not needed: a fresh template part).
     let before = user_text(&s).lines().count();
     press(&mut s, [Msg::Paste("one\rtwo\r\nthree\nfour".into())]);
@@ -1131,7 +1163,10 @@ fn help_and_palette_say_one_thing_once_in_the_words_the_screens_use() {
 #[test]
 fn the_marks_beside_templates_are_explained_and_a_save_clears_them() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed("!"));
     let text = draw_text(&s, 120, 40);
     assert!(text.contains("zero-shot *"), "{text}");
@@ -1543,7 +1578,10 @@ fn the_owners_view_wraps_long_figures_and_scrolls_to_its_end_at_80x24() {
 fn undo_takes_back_a_word_at_a_time() {
     let mut s = demo();
     let before = user_text(&s);
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed(" Be concise."));
     press(&mut s, [ctrl('z')]);
     let first = before.lines().next().unwrap();
@@ -1559,7 +1597,10 @@ fn undo_takes_back_a_word_at_a_time() {
 #[test]
 fn find_is_incremental_counts_matches_and_says_when_it_wraps() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::Home)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::Home)],
+    );
     press(&mut s, [key(KeyCode::PageUp)]);
     let text = user_text(&s);
     let total = text.matches('e').count();
@@ -1596,7 +1637,10 @@ fn find_is_incremental_counts_matches_and_says_when_it_wraps() {
 #[test]
 fn the_terminal_cursor_sits_at_the_edit_point() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed("@"));
     let theme = loupe::tui::theme::Theme::default();
     let km = Keymap::default();

@@ -91,6 +91,10 @@ pub enum Action {
     FilterDiffering,
     /// Cycle the tag filter.
     FilterTag,
+    /// Edit the template's next section (System, Examples, User).
+    NextSection,
+    /// Edit the template's previous section.
+    PrevSection,
     /// Undo the last edit.
     Undo,
     /// Redo the last undone edit.
@@ -179,6 +183,8 @@ impl Action {
         Action::FilterFailed,
         Action::FilterDiffering,
         Action::FilterTag,
+        Action::NextSection,
+        Action::PrevSection,
         Action::Undo,
         Action::Redo,
         Action::Find,

@@ -207,7 +207,8 @@ impl State {
             templates: TemplatesState {
                 names,
                 selected: 0,
-                part: Section::User,
+                // The first section, as the tabs above the editor read.
+                part: Section::System,
                 specs,
                 unsaved: Vec::new(),
                 unwritten: Vec::new(),

@@ -54,6 +54,8 @@ pub fn describe(action: Action) -> &'static str {
         Action::FilterFailed => "Show only failed cells, or all",
         Action::FilterDiffering => "Show only cases whose outputs differ, or all",
         Action::FilterTag => "Cycle the tag filter",
+        Action::NextSection => "Edit the next section: System, Examples, User",
+        Action::PrevSection => "Edit the previous section",
         Action::Undo => "Undo the last edit",
         Action::Redo => "Redo the last undone edit",
         Action::Find => "Search the text being edited",
@@ -123,6 +125,8 @@ pub fn hint(action: Action) -> &'static str {
         Action::FilterFailed => "failed",
         Action::FilterDiffering => "differing",
         Action::FilterTag => "tag",
+        Action::NextSection => "section",
+        Action::PrevSection => "prev section",
         Action::Undo => "undo",
         Action::Redo => "redo",
         Action::Find => "find",
@@ -185,6 +189,7 @@ fn hinted(context: Context) -> &'static [(Action, Option<&'static str>)] {
         Context::Editor => &[
             (Action::Back, Some("done")),
             (Action::Save, None),
+            (Action::NextSection, None),
             (Action::Undo, None),
             (Action::Redo, None),
             (Action::Find, None),
@@ -311,6 +316,7 @@ mod tests {
             vec![
                 ("esc".to_owned(), "done"),
                 ("ctrl-s".to_owned(), "save"),
+                ("alt-right".to_owned(), "section"),
                 ("ctrl-z".to_owned(), "undo"),
                 ("ctrl-y".to_owned(), "redo"),
                 ("ctrl-f".to_owned(), "find"),
