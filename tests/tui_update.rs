@@ -451,6 +451,69 @@ fn showing(id: &str) -> State {
 }
 
 #[test]
+fn enter_in_the_run_picker_before_its_list_is_read_chooses_once_it_arrives() {
+    // To show another run (Results, R): enter is pressed before the store answers.
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('4'))]);
+    assert_eq!(
+        press(&mut s, [shift(KeyCode::Char('R'))]),
+        vec![Effect::ListRuns]
+    );
+    assert!(press(&mut s, [key(KeyCode::Enter)]).is_empty());
+    assert!(
+        s.picker.is_some(),
+        "the key press is kept, the picker stays"
+    );
+    let screen = draw_text(&s, 80, 24);
+    assert!(
+        screen.contains("reading the runs... (enter chooses as soon as they are read)"),
+        "{screen}"
+    );
+    let effects = press(
+        &mut s,
+        [Msg::RunsListed(vec![
+            summary("r3", 3_000, 10, RunStatus::Interrupted),
+            summary("r1", 1_000, 48, RunStatus::Complete),
+        ])],
+    );
+    // What enter chooses once the list is read: the run the picker starts on (the shown one).
+    assert_eq!(effects, vec![Effect::LoadRun("r3".into())]);
+    assert!(s.picker.is_none());
+
+    // To compare with an earlier run (Compare, E): the newest older run with outputs.
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('3'))]);
+    press(&mut s, [shift(KeyCode::Char('E')), key(KeyCode::Enter)]);
+    let effects = press(
+        &mut s,
+        [Msg::RunsListed(vec![
+            summary("r3", 3_000, 10, RunStatus::Interrupted),
+            summary("r2", 2_000, 0, RunStatus::Interrupted),
+            summary("r1", 1_000, 48, RunStatus::Complete),
+        ])],
+    );
+    assert_eq!(effects, vec![Effect::LoadEarlier("r1".into())]);
+    assert!(s.picker.is_none());
+
+    // With nothing to choose, the picker stays open and says so.
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('3'))]);
+    press(&mut s, [shift(KeyCode::Char('E')), key(KeyCode::Enter)]);
+    let effects = press(
+        &mut s,
+        [Msg::RunsListed(vec![summary(
+            "r3",
+            3_000,
+            10,
+            RunStatus::Interrupted,
+        )])],
+    );
+    assert!(effects.is_empty());
+    let screen = draw_text(&s, 80, 24);
+    assert!(screen.contains("no other run with outputs yet"), "{screen}");
+}
+
+#[test]
 fn e_lets_the_user_choose_the_earlier_run_skipping_empty_ones() {
     let mut s = showing("r3");
     press(&mut s, [key(KeyCode::Char('3'))]);
