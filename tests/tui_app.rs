@@ -282,6 +282,7 @@ async fn two_apps_share_one_store_and_work_independently() {
         let s = &editor.screen;
         editor.char('e');
         s.wait_for("editing").await;
+        editor.edit_user_section();
         editor.key(KeyCode::End);
         editor.type_text(" Be brief.");
         s.wait_for("{{ text }} Be brief.").await;

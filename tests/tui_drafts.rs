@@ -26,6 +26,7 @@ async fn fixture() -> Fixture {
 async fn type_at_end(app: &App, text: &str) {
     app.char('e');
     app.screen.wait_for("editing").await;
+    app.edit_user_section();
     app.key(KeyCode::End);
     app.type_text(text);
     app.screen.wait_for(text).await;
@@ -51,6 +52,8 @@ async fn unsaved_edits_survive_a_dropped_connection_as_that_users_draft() {
 
     // Another person sees the template as saved, not olu's draft.
     let mut ana = fx.open("ana").await;
+    // The User section (the Templates screen opens on System, the first).
+    ana.key(KeyCode::Left);
     let screen = ana.screen.wait_for("T: {{ text }}").await;
     assert!(!screen.contains("OLU-WAS-HERE"), "{screen}");
     ana.char('q');
@@ -58,7 +61,8 @@ async fn unsaved_edits_survive_a_dropped_connection_as_that_users_draft() {
 
     // olu logs in again: the draft is back, marked as one, and said so.
     let mut olu = fx.open("olu").await;
-    let screen = olu.screen.wait_for("OLU-WAS-HERE").await;
+    olu.key(KeyCode::Left);
+    let screen = olu.screen.wait_for("T: {{ text }} OLU-WAS-HERE").await;
     assert!(screen.contains("draft"), "{screen}");
     assert!(screen.contains("terse *"), "{screen}");
     // Saving it makes it a version and the draft is gone.

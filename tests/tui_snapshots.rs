@@ -231,13 +231,24 @@ fn screens() -> Vec<(&'static str, State)> {
     let mut s = loaded_state();
     keys(
         &mut s,
-        &[KeyCode::Char('e'), KeyCode::End, KeyCode::Char('!')],
+        // Left: from the first section (System) back to User, then edit it.
+        &[
+            KeyCode::Left,
+            KeyCode::Char('e'),
+            KeyCode::End,
+            KeyCode::Char('!'),
+        ],
     );
     out.push(("templates-editing", s));
 
     // A missing variable is shown on the part it is in, with its line.
     let mut s = loaded_state();
-    let mut typing = vec![KeyCode::Char('e'), KeyCode::Down, KeyCode::End];
+    let mut typing = vec![
+        KeyCode::Left,
+        KeyCode::Char('e'),
+        KeyCode::Down,
+        KeyCode::End,
+    ];
     typing.extend(" {{ nope }}".chars().map(KeyCode::Char));
     keys(&mut s, &typing);
     out.push(("templates-error", s));
@@ -339,7 +350,12 @@ fn compare_highlights_the_words_that_differ() {
 #[test]
 fn a_template_error_is_shown_where_it_is() {
     let mut s = loaded_state();
-    let mut typing = vec![KeyCode::Char('e'), KeyCode::Down, KeyCode::End];
+    let mut typing = vec![
+        KeyCode::Left,
+        KeyCode::Char('e'),
+        KeyCode::Down,
+        KeyCode::End,
+    ];
     typing.extend(" {{ nope }}".chars().map(KeyCode::Char));
     keys(&mut s, &typing);
     let text = text_of(&render(&s, "dark", 80, 24));
@@ -405,6 +421,7 @@ fn the_run_screen_selects_errored_cases_apart_from_those_that_failed_a_check() {
                 s.data
                     .outputs
                     .values()
+                    .flatten()
                     .any(|o| o.case_id == c.id && pred(o))
             })
             .map(|c| c.id.clone())

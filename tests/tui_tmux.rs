@@ -380,6 +380,8 @@ fn edit_run_compare_and_results_against_the_real_model() {
     tmux.wait_for("Templates");
     tmux.keys(&["e"]);
     tmux.wait_for("editing");
+    // The editor opens on System; alt-left steps back to the User section.
+    tmux.keys(&["M-Left"]);
     tmux.keys(&["End"]);
     tmux.type_text(ADDED);
     tmux.wait_for(&format!("request:{ADDED}"));

@@ -28,6 +28,11 @@ fn ctrl(c: char) -> Msg {
     Msg::Key(Key::new(KeyCode::Char(c), Modifiers::CTRL))
 }
 
+/// In the editor (which opens on System): to the User section, one step back.
+fn to_user() -> Msg {
+    Msg::Key(Key::new(KeyCode::Left, Modifiers::ALT))
+}
+
 fn shift(code: KeyCode) -> Msg {
     Msg::Key(Key::new(code, Modifiers::SHIFT))
 }
@@ -51,10 +56,25 @@ fn user_text(state: &State) -> String {
 #[test]
 fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
     let mut s = demo();
-    assert_eq!(s.templates.part, Section::User);
+    // The editor opens on the first section, as its tabs read: System.
+    assert_eq!(s.templates.part, Section::System);
     let before = user_text(&s);
     press(&mut s, [key(KeyCode::Char('e'))]);
     assert!(s.templates.editor.is_some(), "e opens the editor");
+    let screen = draw_text(&s, 80, 24);
+    assert!(
+        screen.contains("You are a precise change-management"),
+        "{screen}"
+    );
+    // alt-left steps back from System to the last section, User, keeping the editor open.
+    press(&mut s, [to_user()]);
+    assert_eq!(s.templates.part, Section::User);
+    assert!(s.templates.editor.is_some());
+    assert!(
+        s.templates.editor.as_ref().unwrap().lines()[0].starts_with("Evaluate the following"),
+        "{:?}",
+        s.templates.editor.as_ref().unwrap().lines()
+    );
     // Printable keys are text in the editor, even ones bound elsewhere (q quits outside).
     press(&mut s, [key(KeyCode::End)]);
     press(&mut s, typed(" q?"));
@@ -121,7 +141,10 @@ fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
 fn undo_redo_find_copy_and_paste_in_the_editor() {
     let mut s = demo();
     let before = user_text(&s);
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed("XY"));
     assert!(user_text(&s).contains("XY"));
     // One undo step per inserted character, as in the textarea widget.
@@ -178,7 +201,10 @@ fn undo_redo_find_copy_and_paste_in_the_editor() {
 #[test]
 fn bracketed_paste_inserts_text_in_one_piece() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, [Msg::Paste(" pasted\nsecond line".into())]);
     let text = user_text(&s);
     assert!(text.contains(" pasted\nsecond line"), "{text}");
@@ -191,7 +217,10 @@ fn bracketed_paste_inserts_text_in_one_piece() {
 #[test]
 fn saving_asks_for_a_new_version_and_writing_needs_a_save_first() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed(" v2"));
     let effects = press(&mut s, [ctrl('s')]);
     let [Effect::SaveTemplate { template, specs }] = &effects[..] else {
@@ -369,7 +398,10 @@ fn an_idle_app_has_nothing_due_and_a_toast_or_an_edit_wakes_it_once() {
     assert!(s.toasts.is_empty());
     assert_eq!(s.next_due_ms(), None);
     // An edit schedules the preview after the typing pause.
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed("x"));
     assert_eq!(
         s.next_due_ms(),
@@ -416,6 +448,69 @@ fn showing(id: &str) -> State {
         }],
     );
     s
+}
+
+#[test]
+fn enter_in_the_run_picker_before_its_list_is_read_chooses_once_it_arrives() {
+    // To show another run (Results, R): enter is pressed before the store answers.
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('4'))]);
+    assert_eq!(
+        press(&mut s, [shift(KeyCode::Char('R'))]),
+        vec![Effect::ListRuns]
+    );
+    assert!(press(&mut s, [key(KeyCode::Enter)]).is_empty());
+    assert!(
+        s.picker.is_some(),
+        "the key press is kept, the picker stays"
+    );
+    let screen = draw_text(&s, 80, 24);
+    assert!(
+        screen.contains("reading the runs... (enter chooses as soon as they are read)"),
+        "{screen}"
+    );
+    let effects = press(
+        &mut s,
+        [Msg::RunsListed(vec![
+            summary("r3", 3_000, 10, RunStatus::Interrupted),
+            summary("r1", 1_000, 48, RunStatus::Complete),
+        ])],
+    );
+    // What enter chooses once the list is read: the run the picker starts on (the shown one).
+    assert_eq!(effects, vec![Effect::LoadRun("r3".into())]);
+    assert!(s.picker.is_none());
+
+    // To compare with an earlier run (Compare, E): the newest older run with outputs.
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('3'))]);
+    press(&mut s, [shift(KeyCode::Char('E')), key(KeyCode::Enter)]);
+    let effects = press(
+        &mut s,
+        [Msg::RunsListed(vec![
+            summary("r3", 3_000, 10, RunStatus::Interrupted),
+            summary("r2", 2_000, 0, RunStatus::Interrupted),
+            summary("r1", 1_000, 48, RunStatus::Complete),
+        ])],
+    );
+    assert_eq!(effects, vec![Effect::LoadEarlier("r1".into())]);
+    assert!(s.picker.is_none());
+
+    // With nothing to choose, the picker stays open and says so.
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('3'))]);
+    press(&mut s, [shift(KeyCode::Char('E')), key(KeyCode::Enter)]);
+    let effects = press(
+        &mut s,
+        [Msg::RunsListed(vec![summary(
+            "r3",
+            3_000,
+            10,
+            RunStatus::Interrupted,
+        )])],
+    );
+    assert!(effects.is_empty());
+    let screen = draw_text(&s, 80, 24);
+    assert!(screen.contains("no other run with outputs yet"), "{screen}");
 }
 
 #[test]
@@ -777,7 +872,7 @@ fn a_run_of_a_tag_focuses_and_steps_only_through_its_cases() {
 #[test]
 fn a_paste_breaks_lines_at_cr_lf_and_crlf() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e'))]);
+    press(&mut s, [key(KeyCode::Char('e')), to_user()]);
     // Empty the part first (select all is not needed: a fresh template part).
     let before = user_text(&s).lines().count();
     press(&mut s, [Msg::Paste("one\rtwo\r\nthree\nfour".into())]);
@@ -934,7 +1029,7 @@ fn the_status_bar_drops_whole_hints_never_letters() {
         press(&mut s, [key(KeyCode::Char(screen))]);
         let text = draw_text(&s, 80, 24);
         let status = text.lines().last().unwrap().trim_end().to_owned();
-        let hints = loupe::tui::strings::hints(&km, s.context());
+        let hints = loupe::tui::strings::status_hints(&km, &s);
         // The bar is a run of whole " key word " entries from the start of the hints.
         let mut rebuilt = String::new();
         for (k, w) in &hints {
@@ -947,6 +1042,122 @@ fn the_status_bar_drops_whole_hints_never_letters() {
         assert_eq!(status, rebuilt.trim_end(), "screen {screen}");
         assert!(status.contains("? help") || status.len() > 60, "{status}");
     }
+}
+
+/// The rows of the body panel whose top border starts with `title`, from its top border to
+/// its bottom border, as text: only the panel's own columns.
+fn panel(text: &str, title: &str) -> Vec<String> {
+    let rows: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+    let (y, x) = rows
+        .iter()
+        .enumerate()
+        .find_map(|(y, r)| {
+            let line: String = r.iter().collect();
+            line.find(&format!("┌{title}"))
+                .map(|b| (y, line[..b].chars().count()))
+        })
+        .unwrap_or_else(|| panic!("no panel {title:?} in\n{text}"));
+    let width = rows[y][x..].iter().position(|c| *c == '┐').unwrap() + 1;
+    let mut out = Vec::new();
+    for r in &rows[y..] {
+        let line: String = r[x..x + width].iter().collect();
+        let done = line.starts_with('└');
+        out.push(line);
+        if done {
+            break;
+        }
+    }
+    out
+}
+
+#[test]
+fn templates_show_whole_variant_names_and_the_whole_case_id_at_80x24() {
+    let mut s = demo();
+    let text = draw_text(&s, 80, 24);
+    let list = panel(&text, " Templates ").join("\n");
+    // zero-shot is used by zero-shot and fine-tuned: whole names, then a count.
+    assert!(list.contains("  zero-shot, +1 more"), "{list}");
+    assert!(list.contains("  few-shot, strict"), "{list}");
+    assert!(!list.contains("fine-tu"), "{list}");
+    // Every case id whole, in the panel's title or its first line.
+    for (i, case) in s.session.cases.clone().iter().enumerate() {
+        let text = draw_text(&s, 80, 24);
+        let p = panel(&text, " Case ");
+        let count = format!(" Case {}/{} ", i + 1, s.session.cases.len());
+        assert!(p[0].contains(&count), "{}", p.join("\n"));
+        assert!(
+            p[0].contains(&format!("{} ", case.id)) || p[1].contains(&format!("│{} ", case.id)),
+            "case {} cut:\n{}",
+            case.id,
+            p.join("\n")
+        );
+        press(&mut s, [key(KeyCode::Char('n'))]);
+    }
+}
+
+#[test]
+fn compare_wraps_the_case_inputs_at_word_boundaries_at_80x24() {
+    let mut s = demo();
+    press(&mut s, [key(KeyCode::Char('3'))]);
+    for case in s.session.cases.clone() {
+        let text = draw_text(&s, 80, 24);
+        let head = panel(&text, " Case ");
+        let shown: String = head[1..head.len() - 1]
+            .iter()
+            .map(|l| l.trim_matches('│').trim_end().to_owned() + " ")
+            .collect();
+        let input = loupe::sanitize::sanitize(case.vars["text"].as_str().unwrap()).into_owned();
+        let input = input.as_str();
+        // Every word of the input whole (or the head says how many lines it left out).
+        if !head.last().unwrap().contains("more lines") {
+            assert!(
+                shown.contains(input),
+                "case {}: {input:?} not whole in\n{}",
+                case.id,
+                head.join("\n")
+            );
+        }
+        for w in shown.split_whitespace() {
+            assert!(
+                format!("text: {input}").split_whitespace().any(|x| x == w) || w == "·",
+                "case {}: {w:?} is a cut word\n{}",
+                case.id,
+                head.join("\n")
+            );
+        }
+        press(&mut s, [key(KeyCode::Char('n'))]);
+    }
+}
+
+#[test]
+fn the_run_screen_says_which_variants_are_out_of_view_and_scrolls_to_them() {
+    let mut s = demo();
+    // As the workbench opens it on a store: each variant's template version is known, so
+    // each variant takes three lines.
+    for v in s.session.file.variants.clone() {
+        let t = s.session.template_for(&v.name).unwrap();
+        s.templates
+            .info
+            .entry(v.template.clone())
+            .or_default()
+            .version = Some(loupe::template::version_hash(t));
+    }
+    press(&mut s, [key(KeyCode::Char('2'))]);
+    assert_eq!(s.session.file.variants.len(), 5);
+    let text = draw_text(&s, 80, 24);
+    let list = panel(&text, " Variants").join("\n");
+    assert!(!list.contains("fine-tuned"), "{list}");
+    assert!(list.contains("+1 more below"), "{list}");
+    press(&mut s, (0..4).map(|_| key(KeyCode::Down)));
+    let text = draw_text(&s, 80, 24);
+    let list = panel(&text, " Variants").join("\n");
+    assert!(list.contains("[x] fine-tuned"), "{list}");
+    assert!(list.contains("+1 more above"), "{list}");
+    assert!(!list.contains("more below"), "{list}");
+    // Every variant is reached by the cursor, and space toggles the one shown.
+    press(&mut s, [key(KeyCode::Char(' '))]);
+    let text = draw_text(&s, 80, 24);
+    assert!(text.contains("[ ] fine-tuned"), "{text}");
 }
 
 #[test]
@@ -1015,7 +1226,10 @@ fn help_and_palette_say_one_thing_once_in_the_words_the_screens_use() {
 #[test]
 fn the_marks_beside_templates_are_explained_and_a_save_clears_them() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed("!"));
     let text = draw_text(&s, 120, 40);
     assert!(text.contains("zero-shot *"), "{text}");
@@ -1427,7 +1641,10 @@ fn the_owners_view_wraps_long_figures_and_scrolls_to_its_end_at_80x24() {
 fn undo_takes_back_a_word_at_a_time() {
     let mut s = demo();
     let before = user_text(&s);
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed(" Be concise."));
     press(&mut s, [ctrl('z')]);
     let first = before.lines().next().unwrap();
@@ -1443,7 +1660,10 @@ fn undo_takes_back_a_word_at_a_time() {
 #[test]
 fn find_is_incremental_counts_matches_and_says_when_it_wraps() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::Home)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::Home)],
+    );
     press(&mut s, [key(KeyCode::PageUp)]);
     let text = user_text(&s);
     let total = text.matches('e').count();
@@ -1480,7 +1700,10 @@ fn find_is_incremental_counts_matches_and_says_when_it_wraps() {
 #[test]
 fn the_terminal_cursor_sits_at_the_edit_point() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('e')), key(KeyCode::End)]);
+    press(
+        &mut s,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
     press(&mut s, typed("@"));
     let theme = loupe::tui::theme::Theme::default();
     let km = Keymap::default();

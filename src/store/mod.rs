@@ -49,6 +49,7 @@ const RELEASES: &str = "releases";
 const JUDGEMENTS: &str = "judgements";
 const DRAFTS: &str = "drafts";
 const TUNES: &str = "tunes";
+const RUN_ORDER: &str = "run_order";
 const HOLDER_FILE: &str = "loupe-holder.json";
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +121,8 @@ struct Inner {
     drafts: sled::Tree,
     /// Training runs (`loupe tune`), by name.
     tunes: sled::Tree,
+    /// Run id -> the order it was first stored in (u64, big-endian; see `put_run`).
+    run_order: sled::Tree,
     /// Held while a rater's queue is worked out and stored: a queue depends on what the
     /// other raters hold, so two openings at once (two people on one `loupe serve`) must
     /// take turns, or both would take the same comparisons past the k-raters rule.
@@ -221,6 +224,7 @@ impl Store {
             judgements: tree(JUDGEMENTS)?,
             drafts: tree(DRAFTS)?,
             tunes: tree(TUNES)?,
+            run_order: tree(RUN_ORDER)?,
             queues: std::sync::Mutex::new(()),
             ratings_changed: tokio::sync::watch::Sender::new(0),
             db,
@@ -351,21 +355,51 @@ impl Store {
     // ---- runs and outputs ----
 
     pub fn put_run(&self, run: &RunRecord) -> Result<()> {
-        put(&self.inner.runs, run.id.as_bytes(), run)
+        // The first time a run is stored it takes the next number of the store's monotonic
+        // sequence: ids and start times name the second (or millisecond) a run began, too
+        // coarse to order two runs started together, and a wall clock can step back.
+        let key = run.id.as_bytes();
+        if !self.inner.run_order.contains_key(key)? {
+            let seq = self.inner.db.generate_id()? + 1;
+            // A second writer of the same new run keeps the number the first one gave it.
+            let _ = self.inner.run_order.compare_and_swap(
+                key,
+                None::<&[u8]>,
+                Some(&seq.to_be_bytes()[..]),
+            )?;
+        }
+        put(&self.inner.runs, key, run)
     }
 
     pub fn run(&self, id: &str) -> Result<RunRecord> {
         get(&self.inner.runs, RUNS, id.as_bytes())?.ok_or_else(|| StoreError::NoRun(id.into()))
     }
 
-    /// All runs, oldest first (run ids sort by time).
+    /// All runs, oldest first: in the order they were first stored; runs stored before that
+    /// order was kept come first, by start time, then id.
     pub fn runs(&self) -> Result<Vec<RunRecord>> {
-        self.inner
+        let mut runs = self
+            .inner
             .runs
             .iter()
             .values()
-            .map(|v| decode(RUNS, &v?))
-            .collect()
+            .map(|v| {
+                let run: RunRecord = decode(RUNS, &v?)?;
+                let seq = self
+                    .inner
+                    .run_order
+                    .get(run.id.as_bytes())?
+                    .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+                    .map_or(0, u64::from_be_bytes);
+                Ok((seq, run))
+            })
+            .collect::<Result<Vec<(u64, RunRecord)>>>()?;
+        runs.sort_by(|(sa, a), (sb, b)| {
+            sa.cmp(sb)
+                .then(a.created_ms.cmp(&b.created_ms))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(runs.into_iter().map(|(_, run)| run).collect())
     }
 
     /// The newest run, optionally only a complete one of the named session.
@@ -374,17 +408,10 @@ impl Store {
         session: Option<&str>,
         complete_only: bool,
     ) -> Result<Option<RunRecord>> {
-        for v in self.inner.runs.iter().values().rev() {
-            let run: RunRecord = decode(RUNS, &v?)?;
-            if session.is_some_and(|s| s != run.session_name) {
-                continue;
-            }
-            if complete_only && run.status != RunStatus::Complete {
-                continue;
-            }
-            return Ok(Some(run));
-        }
-        Ok(None)
+        Ok(self.runs()?.into_iter().rev().find(|run| {
+            session.is_none_or(|s| s == run.session_name)
+                && (!complete_only || run.status == RunStatus::Complete)
+        }))
     }
 
     pub fn put_output(&self, out: &OutputRecord) -> Result<()> {
@@ -560,4 +587,78 @@ fn get<T: DeserializeOwned>(
 
 fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|source| StoreError::Decode { tree, source })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod run_order_tests {
+    use super::*;
+
+    fn run(id: &str, created_ms: u64) -> RunRecord {
+        RunRecord {
+            id: id.into(),
+            session_name: "s".into(),
+            session_path: "s.yaml".into(),
+            session_hash: "h".into(),
+            created_ms,
+            finished_ms: None,
+            status: RunStatus::Complete,
+            variants: Vec::new(),
+            case_ids: Vec::new(),
+            repeats: 1,
+            no_cache: false,
+        }
+    }
+
+    #[test]
+    fn the_latest_run_is_the_last_started_even_within_one_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // Both started in one second (and millisecond): their ids differ only by the random
+        // suffix, and the second run's sorts first.
+        store
+            .put_run(&run("20261205-040000-ffff", 1_796_000_000_000))
+            .unwrap();
+        store
+            .put_run(&run("20261205-040000-0001", 1_796_000_000_000))
+            .unwrap();
+        // Storing the first again (a status update) does not move it.
+        store
+            .put_run(&run("20261205-040000-ffff", 1_796_000_000_000))
+            .unwrap();
+        let latest = store.latest_run(Some("s"), false).unwrap().unwrap();
+        assert_eq!(latest.id, "20261205-040000-0001");
+        let ids: Vec<String> = store.runs().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["20261205-040000-ffff", "20261205-040000-0001"]);
+        // The order survives reopening the store.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let latest = store.latest_run(None, true).unwrap().unwrap();
+        assert_eq!(latest.id, "20261205-040000-0001");
+    }
+
+    #[test]
+    fn runs_stored_before_the_order_was_kept_stay_readable_and_come_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // Written as an older Loupe wrote them: in the runs tree only.
+        for (id, ms) in [
+            ("20261101-100000-bbbb", 2_000),
+            ("20261101-100000-aaaa", 1_000),
+        ] {
+            put(&store.inner.runs, id.as_bytes(), &run(id, ms)).unwrap();
+        }
+        store.put_run(&run("20261101-090000-0000", 500)).unwrap();
+        let ids: Vec<String> = store.runs().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "20261101-100000-aaaa",
+                "20261101-100000-bbbb",
+                "20261101-090000-0000"
+            ],
+            "old runs by start time, then the runs stored since"
+        );
+        assert_eq!(store.run("20261101-100000-bbbb").unwrap().created_ms, 2_000);
+    }
 }

@@ -73,6 +73,10 @@ pub enum Action {
     CompareEarlier,
     /// Choose the run shown in Results and Compare.
     PickRun,
+    /// Show the next repeat of the outputs (a run with `--repeats` above 1).
+    NextRepeat,
+    /// Show the previous repeat of the outputs.
+    PrevRepeat,
     /// Resume the shown run where it was interrupted.
     ResumeRun,
     /// Give the checks panels most of the Compare screen, or give it back.
@@ -87,6 +91,10 @@ pub enum Action {
     FilterDiffering,
     /// Cycle the tag filter.
     FilterTag,
+    /// Edit the template's next section (System, Examples, User).
+    NextSection,
+    /// Edit the template's previous section.
+    PrevSection,
     /// Undo the last edit.
     Undo,
     /// Redo the last undone edit.
@@ -166,6 +174,8 @@ impl Action {
         Action::CycleVariant,
         Action::CompareEarlier,
         Action::PickRun,
+        Action::NextRepeat,
+        Action::PrevRepeat,
         Action::ResumeRun,
         Action::ExpandChecks,
         Action::InspectRetrieval,
@@ -173,6 +183,8 @@ impl Action {
         Action::FilterFailed,
         Action::FilterDiffering,
         Action::FilterTag,
+        Action::NextSection,
+        Action::PrevSection,
         Action::Undo,
         Action::Redo,
         Action::Find,

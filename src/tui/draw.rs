@@ -180,7 +180,7 @@ fn draw_status(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let mut room =
         usize::from(area.width).saturating_sub(running.as_ref().map_or(0, |r| r.chars().count()));
     let mut spans = Vec::new();
-    for (key, what) in strings::hints(view.keymap, state.context()) {
+    for (key, what) in strings::status_hints(view.keymap, state) {
         let key = format!(" {key} ");
         let what = format!("{what} ");
         let width = key.chars().count() + what.chars().count();

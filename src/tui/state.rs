@@ -55,14 +55,15 @@ pub enum Overlay {
     Palette { query: String, selected: usize },
 }
 
-/// Outputs of one run, by (variant, case id), first repeat.
+/// Outputs of one run, by (variant, case id): every repeat, in repeat order.
 #[derive(Default)]
 pub struct RunData {
     pub run: Option<RunRecord>,
-    pub outputs: HashMap<(String, String), OutputRecord>,
+    pub outputs: HashMap<(String, String), Vec<OutputRecord>>,
     /// Earlier runs of this session, newest first (ids), for the regression view.
     pub earlier: Vec<String>,
-    pub earlier_outputs: HashMap<(String, String), OutputRecord>,
+    /// The earlier run's outputs for the regression view, as `outputs`.
+    pub earlier_outputs: HashMap<(String, String), Vec<OutputRecord>>,
     /// Per case id of the loaded run: (some output failed, the outputs differ). Computed
     /// once when a run loads, so the Results filters cost nothing per frame.
     pub case_flags: HashMap<String, CaseFlags>,
@@ -79,11 +80,11 @@ pub struct RunData {
 /// What the filters need to know of one case's outputs in the loaded run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CaseFlags {
-    /// Some output is an error (no answer).
+    /// Some output (any variant, any repeat) is an error (no answer).
     pub errored: bool,
-    /// Some answer failed a check.
+    /// Some answer (any variant, any repeat) failed a check.
     pub failed_check: bool,
-    /// The outputs differ from each other.
+    /// The outputs differ from each other (across variants and repeats).
     pub differ: bool,
 }
 
@@ -206,7 +207,8 @@ impl State {
             templates: TemplatesState {
                 names,
                 selected: 0,
-                part: Section::User,
+                // The first section, as the tabs above the editor read.
+                part: Section::System,
                 specs,
                 unsaved: Vec::new(),
                 unwritten: Vec::new(),
@@ -241,6 +243,7 @@ impl State {
                 case: 0,
                 left: 0,
                 right: usize::from(variants > 1),
+                repeat: 0,
                 mode: ViewMode::Word,
                 right_run: None,
                 diff: None,
@@ -311,11 +314,44 @@ impl State {
         }
     }
 
+    /// The first repeat's output of a cell of the loaded run.
     pub fn output(&self, variant: &str, case_id: &str) -> Option<&OutputRecord> {
+        self.outputs(variant, case_id).first()
+    }
+
+    /// Every repeat's output of a cell of the loaded run, in repeat order.
+    pub fn outputs(&self, variant: &str, case_id: &str) -> &[OutputRecord] {
         self.data
             .outputs
             .get(&(variant.to_owned(), case_id.to_owned()))
+            .map_or(&[], Vec::as_slice)
     }
+
+    /// Repeats per cell in the loaded run (1 when no run is loaded).
+    pub fn repeats(&self) -> u32 {
+        self.data.run.as_ref().map_or(1, |r| r.repeats.max(1))
+    }
+}
+
+/// The output of `repeat` among one cell's outputs (in repeat order), else the last
+/// repeat before it (a run with fewer repeats, or one interrupted before this one).
+pub fn repeat_of(outputs: &[OutputRecord], repeat: u32) -> Option<&OutputRecord> {
+    outputs.iter().rev().find(|o| o.repeat <= repeat)
+}
+
+/// A run's outputs grouped by cell, each cell's repeats in repeat order.
+pub fn by_cell(outputs: Vec<OutputRecord>) -> HashMap<(String, String), Vec<OutputRecord>> {
+    let mut cells: HashMap<(String, String), Vec<OutputRecord>> = HashMap::new();
+    for o in outputs {
+        cells
+            .entry((o.variant.clone(), o.case_id.clone()))
+            .or_default()
+            .push(o);
+    }
+    for list in cells.values_mut() {
+        list.sort_by_key(|o| o.repeat);
+    }
+    cells
 }
 
 #[cfg(test)]

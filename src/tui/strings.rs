@@ -3,7 +3,7 @@
 
 use super::action::Action;
 use super::keymap::{Context, Keymap};
-use super::state::Screen;
+use super::state::{Screen, State};
 
 /// One line for the help overlay and the command palette; the same sense as the `///`
 /// line of the action in `action.rs`.
@@ -43,6 +43,8 @@ pub fn describe(action: Action) -> &'static str {
         Action::CycleVariant => "Cycle the variant shown on the right",
         Action::CompareEarlier => "Compare with the same variant in an earlier run you choose",
         Action::PickRun => "Choose which run of this session is shown",
+        Action::NextRepeat => "Show the next repeat of both outputs",
+        Action::PrevRepeat => "Show the previous repeat of both outputs",
         Action::ExpandChecks => "Show every check of both outputs, failures first, or fewer",
         Action::ResumeRun => "Resume the shown run where it was interrupted",
         Action::InspectRetrieval => {
@@ -52,6 +54,8 @@ pub fn describe(action: Action) -> &'static str {
         Action::FilterFailed => "Show only failed cells, or all",
         Action::FilterDiffering => "Show only cases whose outputs differ, or all",
         Action::FilterTag => "Cycle the tag filter",
+        Action::NextSection => "Edit the next section: System, Examples, User",
+        Action::PrevSection => "Edit the previous section",
         Action::Undo => "Undo the last edit",
         Action::Redo => "Redo the last undone edit",
         Action::Find => "Search the text being edited",
@@ -112,6 +116,8 @@ pub fn hint(action: Action) -> &'static str {
         Action::CycleVariant => "variant",
         Action::CompareEarlier => "earlier run",
         Action::PickRun => "runs",
+        Action::NextRepeat => "repeat",
+        Action::PrevRepeat => "prev repeat",
         Action::ExpandChecks => "checks",
         Action::ResumeRun => "resume",
         Action::InspectRetrieval => "retrieval",
@@ -119,6 +125,8 @@ pub fn hint(action: Action) -> &'static str {
         Action::FilterFailed => "failed",
         Action::FilterDiffering => "differing",
         Action::FilterTag => "tag",
+        Action::NextSection => "section",
+        Action::PrevSection => "prev section",
         Action::Undo => "undo",
         Action::Redo => "redo",
         Action::Find => "find",
@@ -181,6 +189,7 @@ fn hinted(context: Context) -> &'static [(Action, Option<&'static str>)] {
         Context::Editor => &[
             (Action::Back, Some("done")),
             (Action::Save, None),
+            (Action::NextSection, None),
             (Action::Undo, None),
             (Action::Redo, None),
             (Action::Find, None),
@@ -196,6 +205,7 @@ fn hinted(context: Context) -> &'static [(Action, Option<&'static str>)] {
         ],
         Context::Compare => &[
             (Action::NextCase, None),
+            (Action::NextRepeat, None),
             (Action::NextDiffering, None),
             (Action::CycleDiffMode, None),
             (Action::CycleVariant, None),
@@ -228,6 +238,24 @@ const GLOBAL_HINTS: &[(Action, Option<&'static str>)] = &[
 /// Status-bar hints for `context`: `(key, word)` pairs for a few important actions, with
 /// the keys the live keymap gives them there; an action with no key is left out.
 pub fn hints(keymap: &Keymap, context: Context) -> Vec<(String, &'static str)> {
+    hints_where(keymap, context, |_| true)
+}
+
+/// The status bar's hints for what the App shows now: [`hints`] for its context, less what
+/// it cannot do now (stepping repeats of a run that has one).
+pub fn status_hints(keymap: &Keymap, state: &State) -> Vec<(String, &'static str)> {
+    let repeats = state.repeats() > 1;
+    hints_where(keymap, state.context(), |a| {
+        repeats || !matches!(a, Action::NextRepeat | Action::PrevRepeat)
+    })
+}
+
+/// [`hints`] for the actions `useful` keeps.
+fn hints_where(
+    keymap: &Keymap,
+    context: Context,
+    useful: impl Fn(Action) -> bool,
+) -> Vec<(String, &'static str)> {
     let global: &[(Action, Option<&'static str>)] = match context {
         Context::Help | Context::Palette | Context::Editor => &[],
         _ => GLOBAL_HINTS,
@@ -235,6 +263,7 @@ pub fn hints(keymap: &Keymap, context: Context) -> Vec<(String, &'static str)> {
     hinted(context)
         .iter()
         .chain(global)
+        .filter(|(action, _)| useful(*action))
         .filter_map(|(action, word)| {
             let key = keymap.keys_for(context, *action).into_iter().next()?;
             Some((key, word.unwrap_or_else(|| hint(*action))))
@@ -287,6 +316,7 @@ mod tests {
             vec![
                 ("esc".to_owned(), "done"),
                 ("ctrl-s".to_owned(), "save"),
+                ("alt-right".to_owned(), "section"),
                 ("ctrl-z".to_owned(), "undo"),
                 ("ctrl-y".to_owned(), "redo"),
                 ("ctrl-f".to_owned(), "find"),

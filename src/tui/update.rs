@@ -12,7 +12,7 @@ use super::screens::results::update::{case_flags, results_action};
 use super::screens::run::update::{on_run_event, run_action};
 pub use super::screens::templates::update::PREVIEW_DEBOUNCE_MS;
 use super::screens::templates::update::{edited, find_here, templates_action};
-use super::state::{LatencyHistogram, Level, Overlay, Screen, State, VersionsView};
+use super::state::{LatencyHistogram, Level, Overlay, Screen, State, VersionsView, by_cell};
 use super::widgets::short;
 
 pub fn update(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
@@ -94,15 +94,14 @@ fn update_inner(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             outputs,
             earlier,
         } => {
-            state.data.outputs = outputs
-                .into_iter()
-                .filter(|o| o.repeat == 0)
-                .map(|o| ((o.variant.clone(), o.case_id.clone()), o))
-                .collect();
+            // Every repeat: the grid, the filters, the histogram and Compare count them all,
+            // as the variant table does.
+            state.data.case_flags = case_flags(&outputs);
+            state.data.latency = LatencyHistogram::of(&outputs);
+            state.data.outputs = by_cell(outputs);
             state.data.loading = false;
-            state.data.case_flags = case_flags(state.data.outputs.values());
-            state.data.latency = LatencyHistogram::of(state.data.outputs.values());
             state.data.earlier = earlier;
+            state.compare.repeat = state.compare.repeat.min(run.repeats.saturating_sub(1));
             state.data.run = Some(run);
             // Another run's retrievals never show beside this one's outputs.
             state.data.retrievals.clear();
@@ -119,11 +118,7 @@ fn update_inner(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         }
         Msg::EarlierLoaded { run_id, outputs } => {
             state.compare.right_run = Some(run_id);
-            state.data.earlier_outputs = outputs
-                .into_iter()
-                .filter(|o| o.repeat == 0)
-                .map(|o| ((o.variant.clone(), o.case_id.clone()), o))
-                .collect();
+            state.data.earlier_outputs = by_cell(outputs);
             refresh_diff(state)
         }
         Msg::ReportReady(report) => {

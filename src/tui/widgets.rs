@@ -82,6 +82,44 @@ pub fn short_ms(ms: u64) -> String {
     }
 }
 
+/// `items` joined by `sep` in at most `width` columns: as many whole items as fit, then
+/// `+N more` for the rest. An item is dropped whole, never cut.
+pub fn fit_list(items: &[&str], sep: &str, width: usize) -> String {
+    let cols = |s: &str| Line::raw(s).width();
+    let n = items.len();
+    let mut shortest = String::new();
+    for k in (0..=n).rev() {
+        let mut out = items[..k].join(sep);
+        if k < n {
+            if k > 0 {
+                out.push_str(sep);
+            }
+            out.push_str(&format!("+{} more", n - k));
+        }
+        if cols(&out) <= width {
+            return out;
+        }
+        shortest = out;
+    }
+    shortest
+}
+
+/// `parts` joined by spaces as a block title in `width` columns (the block's own width):
+/// the first part always, the others while they fit whole.
+pub fn fit_title(parts: &[&str], width: u16) -> String {
+    let room = usize::from(width).saturating_sub(2);
+    let mut title = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        let next = format!("{title} {part}");
+        if i > 0 && Line::raw(next.as_str()).width() + 1 > room {
+            break;
+        }
+        title = next;
+    }
+    title.push(' ');
+    title
+}
+
 /// What the tab bar says while no run is shown.
 pub fn no_run(state: &State) -> &'static str {
     if state.data.loading {
@@ -108,7 +146,24 @@ pub fn short(hash: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::short_ms;
+    use super::{fit_list, fit_title, short_ms};
+
+    #[test]
+    fn lists_and_titles_drop_whole_entries() {
+        let used = ["zero-shot", "fine-tuned"];
+        assert_eq!(fit_list(&used, ", ", 30), "zero-shot, fine-tuned");
+        assert_eq!(fit_list(&used, ", ", 18), "zero-shot, +1 more");
+        assert_eq!(fit_list(&used, ", ", 10), "+2 more");
+        assert_eq!(fit_list(&[], ", ", 10), "");
+        assert_eq!(
+            fit_title(&["Case 7/24", "kernel-upgrade"], 40),
+            " Case 7/24 kernel-upgrade "
+        );
+        assert_eq!(
+            fit_title(&["Case 7/24", "kernel-upgrade"], 22),
+            " Case 7/24 "
+        );
+    }
 
     #[test]
     fn durations_fit_a_four_cell_bar_label() {

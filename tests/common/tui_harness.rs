@@ -430,6 +430,16 @@ impl App {
         self.send(KeyCode::Char(c), Modifiers::CTRL);
     }
 
+    pub fn alt(&self, code: KeyCode) {
+        self.send(code, Modifiers::ALT);
+    }
+
+    /// In the template editor (which opens on System, the first section): to the User
+    /// section, one step back from System.
+    pub fn edit_user_section(&self) {
+        self.alt(KeyCode::Left);
+    }
+
     /// Types `text` one key at a time.
     pub fn type_text(&self, text: &str) {
         for c in text.chars() {

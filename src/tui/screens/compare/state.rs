@@ -9,6 +9,8 @@ pub struct CompareState {
     /// Variant indices into the run's variants.
     pub left: usize,
     pub right: usize,
+    /// Which repeat of each cell is shown (0-based), when the run has several.
+    pub repeat: u32,
     pub mode: ViewMode,
     /// The earlier run the right side comes from, for a regression view.
     pub right_run: Option<String>,

@@ -1,28 +1,44 @@
 //! The Compare screen's `update`: its actions and the messages it reacts to.
 
 use crate::sanitize::output_shown;
+use crate::store::OutputRecord;
 use crate::tui::action::Action;
 use crate::tui::msg::Effect;
 use crate::tui::screens::picker::state::PickFor;
 use crate::tui::screens::picker::update::open;
-use crate::tui::state::{DiffKey, Level, Screen, State, ViewMode};
+use crate::tui::state::{DiffKey, Level, Screen, State, ViewMode, repeat_of};
 
-/// The two texts the compare screen shows for its case: (left, right).
-pub fn compare_texts(state: &State) -> Option<(String, String)> {
-    let case = state.session.cases.get(state.compare.case)?;
-    let variants = state.run_variants();
-    let left = variants.get(state.compare.left)?;
-    let right = variants.get(state.compare.right)?;
-    let l = state.output(left, &case.id)?;
-    let r = if state.compare.right_run.is_some() {
-        state
-            .data
-            .earlier_outputs
-            .get(&(right.clone(), case.id.clone()))?
-    } else {
-        state.output(right, &case.id)?
+/// The outputs the compare screen shows for its case and repeat: (left, right). The right
+/// side comes from the earlier run in a regression view.
+pub fn compare_outputs(state: &State) -> [Option<&OutputRecord>; 2] {
+    let Some(case) = state.session.cases.get(state.compare.case) else {
+        return [None, None];
     };
-    Some((output_shown(l), output_shown(r)))
+    let variants = state.run_variants();
+    let repeat = state.compare.repeat;
+    let left = variants
+        .get(state.compare.left)
+        .and_then(|v| repeat_of(state.outputs(v, &case.id), repeat));
+    let right = variants.get(state.compare.right).and_then(|v| {
+        if state.compare.right_run.is_some() {
+            state
+                .data
+                .earlier_outputs
+                .get(&(v.clone(), case.id.clone()))
+                .and_then(|list| repeat_of(list, repeat))
+        } else {
+            repeat_of(state.outputs(v, &case.id), repeat)
+        }
+    });
+    [left, right]
+}
+
+/// The two texts the compare screen shows for its case and repeat: (left, right).
+pub fn compare_texts(state: &State) -> Option<(String, String)> {
+    match compare_outputs(state) {
+        [Some(l), Some(r)] => Some((output_shown(l), output_shown(r))),
+        _ => None,
+    }
 }
 
 pub(crate) fn current_diff_key(state: &State) -> Option<DiffKey> {
@@ -87,6 +103,11 @@ fn step(state: &State, by: isize) -> usize {
 pub(crate) fn compare_action(state: &mut State, action: Action) -> Vec<Effect> {
     let (next, prev) = (step(state, 1), step(state, -1));
     let n_variants = state.run_variants().len().max(1);
+    let repeats = state.repeats();
+    if matches!(action, Action::NextRepeat | Action::PrevRepeat) && repeats < 2 {
+        state.toast(Level::Info, "this run has one repeat per case");
+        return Vec::new();
+    }
     let c = &mut state.compare;
     match action {
         Action::NextCase | Action::Right => c.case = next,
@@ -96,6 +117,8 @@ pub(crate) fn compare_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::PageDown => c.scroll = c.scroll.saturating_add(10),
         Action::PageUp => c.scroll = c.scroll.saturating_sub(10),
         Action::PickRun => return open(state, PickFor::Shown),
+        Action::NextRepeat => c.repeat = (c.repeat + 1) % repeats,
+        Action::PrevRepeat => c.repeat = (c.repeat + repeats - 1) % repeats,
         Action::ExpandChecks => c.checks_expanded = !c.checks_expanded,
         Action::InspectRetrieval => {
             c.inspect = !c.inspect;

@@ -6,11 +6,39 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::update::compare_texts;
+use super::update::{compare_outputs, compare_texts};
 use crate::sanitize::sanitize;
 use crate::store::OutputRecord;
 use crate::tui::state::{State, ViewMode};
 use crate::tui::widgets::{View, spans_to_lines};
+
+/// The case's inputs on one line, sanitized: `name: value · name: value`.
+fn case_inputs(case: &crate::session::Case) -> String {
+    let inputs: Vec<String> = case
+        .vars
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}: {}",
+                v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+            )
+        })
+        .collect();
+    sanitize(&inputs.join(" · ")).into_owned()
+}
+
+/// Rows the case head takes at the top of the Compare body `area` (its inputs wrapped, at
+/// most a third of the body, and the borders), and how many lines the wrapped inputs have.
+pub fn head_height(state: &State, area: Rect) -> (u16, u16) {
+    let Some(case) = state.session.cases.get(state.compare.case) else {
+        return (3, 1);
+    };
+    let lines = Paragraph::new(case_inputs(case))
+        .wrap(Wrap { trim: false })
+        .line_count(area.width.saturating_sub(2));
+    let lines = u16::try_from(lines).unwrap_or(u16::MAX);
+    (lines.clamp(1, (area.height / 3).max(1)) + 2, lines)
+}
 
 pub(crate) fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let c = &state.compare;
@@ -24,32 +52,35 @@ pub(crate) fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: 
     };
     let left_name = variants.get(c.left).cloned().unwrap_or_default();
     let right_name = variants.get(c.right).cloned().unwrap_or_default();
-    let [head, body] = Layout::vertical([Constraint::Length(3), Constraint::Min(3)]).areas(area);
-    let inputs: Vec<String> = case
-        .vars
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}: {}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-            )
-        })
-        .collect();
+    let (head_h, input_lines) = head_height(state, area);
+    let [head, body] =
+        Layout::vertical([Constraint::Length(head_h), Constraint::Min(3)]).areas(area);
     let mode = match c.mode {
         ViewMode::Word => "word diff",
         ViewMode::Line => "line diff",
         ViewMode::Unified => "unified",
     };
+    // Long inputs wrap at word boundaries; what the head has no room for is counted.
+    let mut block = view.block(
+        format!(
+            " Case {}/{} {} · {mode} ",
+            c.case + 1,
+            state.session.cases.len(),
+            case.id
+        ),
+        false,
+    );
+    let hidden = input_lines.saturating_sub(head_h.saturating_sub(2));
+    if hidden > 0 {
+        block = block.title_bottom(Line::styled(
+            format!(" +{hidden} more lines "),
+            view.theme.muted,
+        ));
+    }
     frame.render_widget(
-        Paragraph::new(sanitize(&inputs.join(" · ")).into_owned()).block(view.block(
-            format!(
-                " Case {}/{} {} · {mode} ",
-                c.case + 1,
-                state.session.cases.len(),
-                case.id
-            ),
-            false,
-        )),
+        Paragraph::new(case_inputs(case))
+            .wrap(Wrap { trim: false })
+            .block(block),
         head,
     );
     if state.data.run.is_none() {
@@ -96,18 +127,17 @@ pub(crate) fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: 
         }
         _ => body,
     };
-    let right_label = match &c.right_run {
+    let [left_out, right_out] = compare_outputs(state);
+    let right_name = match &c.right_run {
         Some(run) => format!("{right_name} @ {run}"),
-        None => right_name.clone(),
+        None => right_name,
     };
-    let left_out = state.output(&left_name, &case.id);
-    let right_out = match &c.right_run {
-        Some(_) => state
-            .data
-            .earlier_outputs
-            .get(&(right_name.clone(), case.id.clone())),
-        None => state.output(&right_name, &case.id),
-    };
+    // The text panes say which repeat each side shows, when its run has more than one.
+    let left_label = format!("{left_name}{}", repeat_label(state, left_out, false));
+    let right_label = format!(
+        "{right_name}{}",
+        repeat_label(state, right_out, c.right_run.is_some())
+    );
     let Some(diff) = c.diff.as_ref().map(|(_, d)| d) else {
         let msg = if compare_texts(state).is_some() {
             "computing diff..."
@@ -133,20 +163,20 @@ pub(crate) fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: 
             Paragraph::new(spans_to_lines(&diff.unified, view))
                 .wrap(Wrap { trim: false })
                 .scroll((c.scroll, 0))
-                .block(view.block(format!(" {left_name} → {right_label} "), true)),
+                .block(view.block(format!(" {left_label} → {right_label} "), true)),
             text_area,
         );
         let [ml, mr] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
             .areas(m_area);
         draw_metrics(view, frame, ml, &left_name, left_out);
-        draw_metrics(view, frame, mr, &right_label, right_out);
+        draw_metrics(view, frame, mr, &right_name, right_out);
         return;
     }
     let [l, r] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
-    for (area, name, lines, out) in [
-        (l, &left_name, &diff.left, left_out),
-        (r, &right_label, &diff.right, right_out),
+    for (area, (name, label), lines, out) in [
+        (l, (&left_name, &left_label), &diff.left, left_out),
+        (r, (&right_name, &right_label), &diff.right, right_out),
     ] {
         let [text_area, m_area] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(metrics_h)]).areas(area);
@@ -154,10 +184,33 @@ pub(crate) fn draw_compare(state: &State, view: &View, frame: &mut Frame, area: 
             Paragraph::new(spans_to_lines(lines, view))
                 .wrap(Wrap { trim: false })
                 .scroll((c.scroll, 0))
-                .block(view.block(format!(" {name} "), true)),
+                .block(view.block(format!(" {label} "), true)),
             text_area,
         );
         draw_metrics(view, frame, m_area, name, out);
+    }
+}
+
+/// ` · repeat 2/3` for a side's output when its run has several repeats, else nothing. The
+/// earlier run of a regression view counts its own repeats.
+fn repeat_label(state: &State, out: Option<&OutputRecord>, earlier: bool) -> String {
+    let Some(o) = out else {
+        return String::new();
+    };
+    let of = if earlier {
+        state
+            .data
+            .earlier_outputs
+            .get(&(o.variant.clone(), o.case_id.clone()))
+            .and_then(|list| list.last())
+            .map_or(1, |last| last.repeat + 1)
+    } else {
+        state.repeats()
+    };
+    if of > 1 {
+        format!(" · repeat {}/{of}", o.repeat + 1)
+    } else {
+        String::new()
     }
 }
 
@@ -303,8 +356,9 @@ fn draw_inspector(
         if let Some(q) = &r.rewritten {
             lines.push(Line::raw(format!("  rewritten: {q}")));
         }
-        let cited: Vec<String> = state
-            .output(name, case_id)
+        let shown =
+            crate::tui::state::repeat_of(state.outputs(name, case_id), state.compare.repeat);
+        let cited: Vec<String> = shown
             .map(|o| {
                 let pattern = r
                     .citation_pattern
@@ -379,7 +433,7 @@ pub fn max_scroll(state: &State, area: Rect) -> u16 {
     if c.inspect {
         return u16::MAX;
     }
-    let body_h = area.height.saturating_sub(3);
+    let body_h = area.height.saturating_sub(head_height(state, area).0);
     let text_h = body_h.saturating_sub(5 + 2);
     let plain = |lines: &[Vec<crate::diff::Span>]| -> Vec<Line<'static>> {
         lines

@@ -43,6 +43,9 @@ pub struct RunPicker {
     pub show_empty: bool,
     /// The run shown when the picker opened (never its own earlier run).
     pub shown: Option<String>,
+    /// Enter was pressed before the list arrived: the run it would choose is taken as soon
+    /// as the list is read, so the key press is not lost.
+    pub enter_pending: bool,
 }
 
 impl RunPicker {

@@ -13,6 +13,7 @@ pub fn open(state: &mut State, purpose: PickFor) -> Vec<Effect> {
         selected: 0,
         show_empty: false,
         shown: state.data.run.as_ref().map(|r| r.id.clone()),
+        enter_pending: false,
     });
     vec![Effect::ListRuns]
 }
@@ -38,6 +39,12 @@ pub fn on_listed(state: &mut State, runs: Vec<RunSummary>) -> Vec<Effect> {
         (PickFor::Earlier, Some(ms)) => visible.iter().position(|r| r.created_ms < ms).unwrap_or(0),
         (PickFor::Earlier, None) => 0,
     };
+    if p.enter_pending {
+        p.enter_pending = false;
+        if !p.visible().is_empty() {
+            return choose(state);
+        }
+    }
     Vec::new()
 }
 
@@ -61,6 +68,7 @@ pub fn on_key(state: &mut State, key: Key) -> Option<Vec<Effect>> {
                 .and_then(|id| visible.iter().position(|r| r.id == id))
                 .unwrap_or(0);
         }
+        KeyCode::Enter if p.runs.is_none() => p.enter_pending = true,
         KeyCode::Enter => return Some(choose(state)),
         _ => {}
     }

@@ -50,7 +50,12 @@ pub fn draw_picker(p: &RunPicker, view: &View, frame: &mut Frame, area: Rect) {
     frame.render_widget(block, rect);
     let [list, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     let Some(_) = &p.runs else {
-        frame.render_widget(Paragraph::new("reading the runs..."), list);
+        let text = if p.enter_pending {
+            "reading the runs... (enter chooses as soon as they are read)"
+        } else {
+            "reading the runs..."
+        };
+        frame.render_widget(Paragraph::new(text), list);
         return;
     };
     let visible = p.visible();

@@ -253,8 +253,9 @@ pub(crate) fn draw_grid(state: &State, view: &View, frame: &mut Frame, area: Rec
     if let Some(t) = &state.results.tag {
         filters.push(format!("tag {t}"));
     }
-    let title = format!(
-        " Cases × variants ({} shown{}) · enter compares ",
+    let repeats = state.repeats();
+    let mut title = format!(
+        " Cases × variants ({} shown{})",
         rows_idx.len(),
         if filters.is_empty() {
             String::new()
@@ -262,6 +263,18 @@ pub(crate) fn draw_grid(state: &State, view: &View, frame: &mut Frame, area: Rec
             format!(", {}", filters.join(", "))
         }
     );
+    // What a cell counts: its checks, or with repeats the repeats that passed them all.
+    // Whole phrases, dropped when the frame has no room for them.
+    let extras = [
+        (repeats > 1).then(|| format!(" · repeats passed/{repeats}")),
+        Some(" · enter compares".to_owned()),
+    ];
+    for extra in extras.into_iter().flatten() {
+        if title.chars().count() + extra.chars().count() + 3 <= usize::from(area.width) {
+            title.push_str(&extra);
+        }
+    }
+    title.push(' ');
     let header = Row::new(std::iter::once("case".to_string()).chain(variants.iter().cloned()))
         .style(view.theme.header);
     // Only the visible window is built: a run may have thousands of cases.
@@ -275,19 +288,7 @@ pub(crate) fn draw_grid(state: &State, view: &View, frame: &mut Frame, area: Rec
             let case = &state.session.cases[i];
             let mut cells = vec![Cell::from(case.id.clone())];
             for v in &variants {
-                cells.push(match state.output(v, &case.id) {
-                    Some(o) if o.error.is_some() => {
-                        Cell::from(Span::styled("err", view.theme.fail))
-                    }
-                    Some(o) => {
-                        let passed = o.checks.iter().filter(|c| c.pass).count();
-                        Cell::from(Line::from(vec![
-                            view.mark(o.passed()),
-                            Span::raw(format!(" {passed}/{}", o.checks.len())),
-                        ]))
-                    }
-                    None => Cell::from(Span::styled("·", view.theme.muted)),
-                });
+                cells.push(grid_cell(view, state.outputs(v, &case.id), repeats));
             }
             Row::new(cells)
         })
@@ -304,6 +305,38 @@ pub(crate) fn draw_grid(state: &State, view: &View, frame: &mut Frame, area: Rec
         area,
         &mut ts,
     );
+}
+
+/// One cell of the grid. One repeat: a mark and the checks it passed (`✓ 3/3`, `err`).
+/// Several: a mark that is a pass only if every repeat passed, and how many did (`✗ 2/3`),
+/// with `err` when some repeat got no answer.
+fn grid_cell<'a>(view: &View, outputs: &[crate::store::OutputRecord], repeats: u32) -> Cell<'a> {
+    match outputs {
+        [] => Cell::from(Span::styled("·", view.theme.muted)),
+        [o] if repeats < 2 && o.error.is_some() => Cell::from(Span::styled("err", view.theme.fail)),
+        [o] if repeats < 2 => {
+            let passed = o.checks.iter().filter(|c| c.pass).count();
+            Cell::from(Line::from(vec![
+                view.mark(o.passed()),
+                Span::raw(format!(" {passed}/{}", o.checks.len())),
+            ]))
+        }
+        many => {
+            let errors = many.iter().filter(|o| o.error.is_some()).count();
+            if errors == many.len() {
+                return Cell::from(Span::styled("err", view.theme.fail));
+            }
+            let passed = many.iter().filter(|o| o.passed()).count();
+            let mut spans = vec![
+                view.mark(passed == many.len()),
+                Span::raw(format!(" {passed}/{}", many.len())),
+            ];
+            if errors > 0 {
+                spans.push(Span::styled(" err", view.theme.fail));
+            }
+            Cell::from(Line::from(spans))
+        }
+    }
 }
 
 /// Where each fine-tuned variant's model came from: one line per variant, shortest facts

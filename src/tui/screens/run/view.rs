@@ -57,14 +57,39 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
             ListItem::new(lines)
         })
         .collect();
+    // The list scrolls with the cursor; the border says how many variants are out of view
+    // above and below, so none is hidden without a word.
+    let heights: Vec<usize> = items.iter().map(ListItem::height).collect();
     let mut ls = ListState::default().with_selected(Some(r.cursor));
+    let mut block = view.block(" Variants ", true);
+    let inner = block.inner(vars_area);
     frame.render_stateful_widget(
-        List::new(items)
-            .block(view.block(" Variants ", true))
-            .highlight_style(view.theme.selection),
-        vars_area,
+        List::new(items).highlight_style(view.theme.selection),
+        inner,
         &mut ls,
     );
+    let above = ls.offset().min(heights.len());
+    let mut room = usize::from(inner.height);
+    let shown = heights[above..]
+        .iter()
+        .take_while(|h| {
+            let fits = **h <= room;
+            room = room.saturating_sub(**h);
+            fits
+        })
+        .count();
+    let below = heights.len() - above - shown;
+    if above > 0 {
+        block = block.title(
+            Line::styled(format!(" +{above} more above "), view.theme.muted).right_aligned(),
+        );
+    }
+    if below > 0 {
+        block = block.title_bottom(
+            Line::styled(format!(" +{below} more below "), view.theme.muted).right_aligned(),
+        );
+    }
+    frame.render_widget(block, vars_area);
     let filter = match &r.filter {
         CaseFilter::All => "all cases".to_string(),
         CaseFilter::Tag(t) => format!("tag {t}"),

@@ -304,6 +304,15 @@ pub(crate) fn templates_action(state: &mut State, action: Action) -> Vec<Effect>
                 apply_editor(state);
                 save_effect(state)
             }
+            // The edits so far stay in the template; the editor moves to the other section.
+            Action::NextSection | Action::PrevSection => {
+                apply_editor(state);
+                let t = &mut state.templates;
+                let step = if action == Action::NextSection { 1 } else { 2 };
+                t.part = Section::ALL[(part_index(t.part) + step) % 3];
+                open_editor(state);
+                Vec::new()
+            }
             _ => editor_action(state, action),
         };
     }
@@ -317,8 +326,12 @@ pub(crate) fn templates_action(state: &mut State, action: Action) -> Vec<Effect>
             t.selected = (t.selected + 1).min(t.names.len().saturating_sub(1));
             t.preview_due_ms = Some(state.now_ms);
         }
-        Action::Left => t.part = Section::ALL[(part_index(t.part) + 2) % 3],
-        Action::Right => t.part = Section::ALL[(part_index(t.part) + 1) % 3],
+        Action::Left | Action::PrevSection => {
+            t.part = Section::ALL[(part_index(t.part) + 2) % 3];
+        }
+        Action::Right | Action::NextSection => {
+            t.part = Section::ALL[(part_index(t.part) + 1) % 3];
+        }
         Action::NextCase => {
             t.case = (t.case + 1) % n_cases.max(1);
             t.preview_due_ms = Some(state.now_ms);
@@ -327,16 +340,7 @@ pub(crate) fn templates_action(state: &mut State, action: Action) -> Vec<Effect>
             t.case = (t.case + n_cases.max(1) - 1) % n_cases.max(1);
             t.preview_due_ms = Some(state.now_ms);
         }
-        Action::Edit | Action::Select => {
-            let Some(name) = state.selected_template() else {
-                return Vec::new();
-            };
-            let spec = state.templates.specs.get(name).cloned().unwrap_or_default();
-            let text = part_text(&spec, state.templates.part);
-            let mut editor = TextArea::new(text.lines().map(str::to_owned).collect());
-            editor.set_max_histories(200);
-            state.templates.editor = Some(editor);
-        }
+        Action::Edit | Action::Select => open_editor(state),
         Action::Save => return save_effect(state),
         Action::Versions => {
             if let Some(name) = state.selected_template() {
@@ -359,6 +363,18 @@ pub(crate) fn templates_action(state: &mut State, action: Action) -> Vec<Effect>
         _ => {}
     }
     Vec::new()
+}
+
+/// Opens the editor on the selected template's current section.
+fn open_editor(state: &mut State) {
+    let Some(name) = state.selected_template() else {
+        return;
+    };
+    let spec = state.templates.specs.get(name).cloned().unwrap_or_default();
+    let text = part_text(&spec, state.templates.part);
+    let mut editor = TextArea::new(text.lines().map(str::to_owned).collect());
+    editor.set_max_histories(200);
+    state.templates.editor = Some(editor);
 }
 
 pub(crate) fn part_index(p: Section) -> usize {

@@ -8,7 +8,7 @@ use ratatui::widgets::{Clear, List, ListItem, ListState, Paragraph, Wrap};
 use crate::providers::Role;
 use crate::sanitize::sanitize;
 use crate::tui::state::{Section, State};
-use crate::tui::widgets::{View, centered, short};
+use crate::tui::widgets::{View, centered, fit_list, fit_title, short};
 
 pub(crate) fn draw_templates(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let t = &state.templates;
@@ -40,9 +40,14 @@ pub(crate) fn draw_templates(state: &State, view: &View, frame: &mut Frame, area
                 .filter(|v| &v.template == n)
                 .map(|v| v.name.as_str())
                 .collect();
+            // Whole variant names, then "+N more": the list is narrow.
+            let room = usize::from(list_area.width.saturating_sub(4));
             ListItem::new(vec![
                 Line::raw(format!("{n}{flag}")),
-                Line::styled(format!("  {}", used_by.join(", ")), view.theme.muted),
+                Line::styled(
+                    format!("  {}", fit_list(&used_by, ", ", room)),
+                    view.theme.muted,
+                ),
             ])
         })
         .collect();
@@ -88,12 +93,13 @@ pub(crate) fn draw_templates(state: &State, view: &View, frame: &mut Frame, area
             ));
         }
     }
-    let title = format!(
-        " Case {}/{} {} ",
-        t.case + 1,
-        state.session.cases.len(),
-        case.map_or("", |c| c.id.as_str())
-    );
+    // The case id goes in the title when it fits whole, else on the panel's first line.
+    let count = format!("Case {}/{}", t.case + 1, state.session.cases.len());
+    let id = case.map_or("", |c| c.id.as_str());
+    let title = fit_title(&[&count, id], vars_area.width);
+    if !id.is_empty() && title.trim() == count {
+        vars.insert(0, Line::styled(sanitize(id).into_owned(), view.theme.title));
+    }
     frame.render_widget(
         Paragraph::new(vars)
             .wrap(Wrap { trim: false })
