@@ -151,7 +151,7 @@ impl Harness {
 
 fn save_of(effects: &[Effect]) -> RatingRecord {
     match effects {
-        [Effect::Rate(RateEffect::Save(r))] => r.clone(),
+        [Effect::Rate(RateEffect::Save(r, _))] => r.clone(),
         other => panic!("expected one save, got {other:?}"),
     }
 }
@@ -183,8 +183,8 @@ fn a_verdict_is_one_key_and_saved_shows_only_after_the_write() {
     assert!(h.text(80, 24).contains("saving"));
     assert_eq!(h.store.ratings("rate-test").count(), 0);
 
-    let msg = perform(RateEffect::Save(record), &h.store, &h.session);
-    assert!(matches!(msg, RateMsg::Saved(_)));
+    let msg = perform(RateEffect::Save(record, None), &h.store, &h.session);
+    assert!(matches!(msg, RateMsg::Saved(..)));
     assert!(h.deliver(msg).is_empty());
     assert!(h.screen().saved_mark);
     assert_eq!(h.screen().done_count(), 1);
@@ -252,7 +252,7 @@ fn keys_typed_during_a_write_wait_and_are_replayed_in_order() {
     let first = save_of(&h.chars("h"));
     // Typed while the first write is in flight: they are for the next comparisons.
     assert!(h.chars("12x").is_empty());
-    let next = h.deliver(perform(RateEffect::Save(first), &h.store, &h.session));
+    let next = h.deliver(perform(RateEffect::Save(first, None), &h.store, &h.session));
     let second = save_of(&next);
     assert_eq!(second.winner, Winner::BothBad);
     assert_eq!(second.scores.values().next().unwrap()["clarity"], 1);
@@ -266,7 +266,7 @@ fn keys_typed_during_a_write_wait_and_are_replayed_in_order() {
             .unwrap()
             .comparison
     );
-    let rest = h.run_all(vec![Effect::Rate(RateEffect::Save(second))]);
+    let rest = h.run_all(vec![Effect::Rate(RateEffect::Save(second, None))]);
     assert!(rest.is_empty());
     assert_eq!(h.screen().done_count(), 2);
 }
@@ -326,7 +326,7 @@ fn leaving_waits_for_the_write_in_flight() {
     let record = save_of(&h.chars("h"));
     h.chars("q");
     assert!(!h.state.quit);
-    let msg = perform(RateEffect::Save(record), &h.store, &h.session);
+    let msg = perform(RateEffect::Save(record, None), &h.store, &h.session);
     h.deliver(msg);
     assert!(h.state.quit);
     assert_eq!(h.store.ratings("rate-test").count(), 1);
