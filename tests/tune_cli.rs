@@ -389,7 +389,7 @@ fn a_tune_killed_mid_run_is_shown_interrupted_and_a_rerun_trains_again() {
         r#"out=""
 while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
 echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=nan"
-echo "model" > "$out""#,
+cp base.gguf "$out""#,
     );
     let o = run_tune(&d, &good);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -397,9 +397,60 @@ echo "model" > "$out""#,
     assert_eq!(runs[0]["status"]["state"], "finished", "{runs}");
     assert_eq!(runs[0]["epochs"][0]["train_loss"], 1.5);
     assert_eq!(runs[0]["epochs"][0]["val_loss"], serde_json::Value::Null);
+    // What it prints is the file to serve: the Q8_0 copy beside the F32 model, both recorded.
+    let out = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    assert!(out.ends_with(".loupe/tuned/risk.q8_0.gguf"), "{out}");
+    let info = loupe::tune::gguf::read(&d.join(&out)).unwrap();
+    assert_eq!(info.file_type_name(), "Q8_0");
+    let model = d.join(".loupe/tuned/risk.gguf");
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        std::fs::read(d.join("base.gguf")).unwrap()
+    );
+    assert!(
+        runs[0]["output"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("risk.gguf")
+    );
+    assert!(runs[0]["served"]["path"].as_str().unwrap().ends_with(&out));
+    assert!(!d.join(".loupe/tuned/risk.q8_0.gguf.partial").exists());
+}
+
+#[test]
+fn a_trained_file_that_cannot_be_quantized_fails_the_run_unless_no_copy_is_asked() {
+    let (_tmp, d) = setup(4);
+    assert!(export(&d, "train.jsonl", "exp").status.success());
+    fake_f32_gguf(&d.join("base.gguf"));
+    let trainer = d.join("trainer.sh");
+    script(
+        &trainer,
+        r#"out=""
+while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
+echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=1.75"
+echo "model" > "$out""#,
+    );
+    let o = run_tune(&d, &trainer);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("quantizing the trained model") && stderr(&o).contains("not a GGUF"),
+        "{}",
+        stderr(&o)
+    );
+    let runs = tunes(&d);
+    assert_eq!(runs[0]["status"]["state"], "failed", "{runs}");
+    assert!(!d.join(".loupe/tuned/risk.q8_0.gguf").exists());
+    assert!(!d.join(".loupe/tuned/risk.q8_0.gguf.partial").exists());
+
+    // Without a copy the F32 file is what is served.
+    let mut args = tune_args(&trainer);
+    args.extend(["--quantize".into(), "none".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = loupe(&d, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout).trim().to_owned();
     assert!(out.ends_with(".loupe/tuned/risk.gguf"), "{out}");
-    assert_eq!(std::fs::read_to_string(d.join(&out)).unwrap(), "model\n");
+    assert_eq!(tunes(&d)[0]["served"], serde_json::Value::Null);
 }
 
 #[test]
@@ -417,7 +468,7 @@ while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
 touch {}
 sleep 1
 echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=1.75"
-echo "model" > "$out""#,
+cp base.gguf "$out""#,
             marker.display()
         ),
     );

@@ -188,8 +188,10 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
     for shown in ["epoch 1/1 step 1/", "loss", "tokens/s", "ETA", "val loss"] {
         assert!(err.contains(shown), "progress lacks {shown:?}: {err}");
     }
+    // What it prints is the file to serve: the Q8_0 copy of the F32 model the trainer wrote.
     let model = d.join(String::from_utf8_lossy(&o.stdout).trim());
-    assert!(model.ends_with(".loupe/tuned/tiny.gguf"), "{model:?}");
+    assert!(model.ends_with(".loupe/tuned/tiny.q8_0.gguf"), "{model:?}");
+    let f32_model = d.join(".loupe/tuned/tiny.gguf");
 
     // The training run in the store names its data, base, hyperparameters and output.
     let o = loupe(d, &["--store", ".loupe/store", "tunes", "--format", "json"]);
@@ -207,7 +209,12 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
     assert_eq!(run["data"]["source"], "references");
     assert!(run["data"]["tokens"].as_u64().unwrap() > 512, "{run}");
     assert_eq!(run["base"]["sha256"], sha256(&base));
-    assert_eq!(run["output"]["sha256"], sha256(&model));
+    assert_eq!(run["output"]["sha256"], sha256(&f32_model));
+    assert_eq!(run["served"]["sha256"], sha256(&model));
+    assert!(
+        std::fs::metadata(&model).unwrap().len() * 3 < std::fs::metadata(&f32_model).unwrap().len(),
+        "the Q8_0 copy is under a third of the F32 model"
+    );
     assert_eq!(run["hyper"]["epochs"], 1);
     assert_eq!(run["hyper"]["context"], 256);
     assert_eq!(run["epochs"].as_array().unwrap().len(), 1);
@@ -219,7 +226,11 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
     let o = loupe(d, &tune_args);
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("already trained"));
-    assert_eq!(sha256(&model), run["output"]["sha256"].as_str().unwrap());
+    assert_eq!(
+        sha256(&f32_model),
+        run["output"]["sha256"].as_str().unwrap()
+    );
+    assert_eq!(sha256(&model), run["served"]["sha256"].as_str().unwrap());
 
     // Served on its own port and run as a variant beside the base model.
     let o = Command::new("bash")
@@ -293,11 +304,16 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
         lineage["record"]["output"]["sha256"],
         run["output"]["sha256"]
     );
+    assert_eq!(
+        lineage["record"]["served"]["sha256"],
+        run["served"]["sha256"]
+    );
     let o = loupe(d, &["--store", ".loupe/store", "report", &run_id]);
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(
         table.contains("fine-tuned models (lineage)")
             && table.contains("training run tune-")
+            && table.contains("served as Q8_0")
             && table.contains("prompt tokens per request: few-shot "),
         "{table}"
     );

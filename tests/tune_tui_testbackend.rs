@@ -66,6 +66,7 @@ fn training_run() -> TrainingRunRecord {
         started_ms: 1,
         finished_ms: Some(2),
         output: Some(file("change-risk.gguf", 'e')),
+        served: None,
     }
 }
 

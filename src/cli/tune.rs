@@ -49,6 +49,19 @@ pub struct Args {
     /// Train again even when a finished run of this name has the same inputs.
     #[arg(long)]
     pub force: bool,
+    /// The copy to serve: `q8_0` writes `NAME.q8_0.gguf` beside the model (a third of the
+    /// size, faster to serve, same weights to within half a step of 1/127 of each block's
+    /// largest); `none` serves the F32 model itself.
+    #[arg(long, value_enum, default_value_t = Quantize::Q8_0)]
+    pub quantize: Quantize,
+}
+
+/// What `loupe tune` writes to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Quantize {
+    #[value(name = "q8_0")]
+    Q8_0,
+    None,
 }
 
 pub fn main(store_flag: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
@@ -79,6 +92,7 @@ pub fn main(store_flag: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
         context: args.ctx,
         threads,
         force: args.force,
+        quantize: args.quantize == Quantize::Q8_0,
     };
     let mut shown = Progress::new(opts.epochs);
     let done = tune::tune(&opts, &store, &mut |ev| shown.event(ev))?;
@@ -103,7 +117,12 @@ pub fn main(store_flag: Option<&Path>, args: Args) -> anyhow::Result<Outcome> {
             rec
         }
     };
-    let path = rec.output.as_ref().map_or("", |o| o.path.as_str());
+    // The file to serve: the quantized copy when there is one.
+    let path = rec
+        .served
+        .as_ref()
+        .or(rec.output.as_ref())
+        .map_or("", |o| o.path.as_str());
     println!("{path}");
     Ok(Outcome::Ok)
 }
@@ -132,6 +151,13 @@ fn summary(rec: &TrainingRunRecord) -> String {
     }
     if let Some(o) = &rec.output {
         s.push_str(&format!("; model {} (sha256 {})", o.path, &o.sha256[..12]));
+    }
+    if let Some(o) = &rec.served {
+        s.push_str(&format!(
+            "; served as Q8_0 {} (sha256 {})",
+            o.path,
+            &o.sha256[..12]
+        ));
     }
     s
 }

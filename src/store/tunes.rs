@@ -103,6 +103,10 @@ pub struct TrainingRunRecord {
     /// The model written; set only when the run finished.
     #[serde(default)]
     pub output: Option<ModelFile>,
+    /// The copy served in its place: the same weights as `Q8_0` (`loupe tune --quantize`),
+    /// smaller and faster to serve. `None` when no copy was made.
+    #[serde(default)]
+    pub served: Option<ModelFile>,
 }
 
 impl TrainingRunRecord {
@@ -183,6 +187,7 @@ mod tests {
             started_ms: 1000,
             finished_ms: Some(4000),
             output: Some(file("out.gguf")),
+            served: None,
         }
     }
 

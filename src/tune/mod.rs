@@ -9,6 +9,7 @@
 
 pub mod data;
 pub mod gguf;
+pub mod quantize;
 pub mod trainer;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,8 @@ pub struct Options {
     pub threads: u32,
     /// Train again even when a finished run of this name has the same inputs.
     pub force: bool,
+    /// Also write a `Q8_0` copy beside the model, to serve in its place.
+    pub quantize: bool,
 }
 
 /// How a `loupe tune` ended.
@@ -243,11 +246,19 @@ pub fn tune(
                     opts.name
                 )));
             }
-            let unchanged = old.output.as_ref().is_some_and(|o| {
-                Path::new(&o.path) == opts.out
-                    && sha256_file(Path::new(&o.path)).is_ok_and(|s| s == o.sha256)
-            });
+            let unchanged = old
+                .output
+                .as_ref()
+                .is_some_and(|o| Path::new(&o.path) == opts.out)
+                && file_unchanged(old.output.as_ref());
             if unchanged {
+                let mut old = old;
+                if opts.quantize && !file_unchanged(old.served.as_ref()) {
+                    old.served = Some(quantized_copy(&opts.out)?);
+                    store.put_tune(&old)?;
+                } else if !opts.quantize && old.served.take().is_some() {
+                    store.put_tune(&old)?;
+                }
                 return Ok(Done::Cached(old));
             }
         }
@@ -292,6 +303,7 @@ pub fn tune(
         started_ms,
         finished_ms: None,
         output: None,
+        served: None,
     };
     store.put_tune(&rec)?;
     // Closed while training: `loupe run` and the workbench need the store meanwhile.
@@ -350,14 +362,21 @@ pub fn tune(
                 opts.out.display()
             ))
         })?;
-        model_file(&opts.out)
+        let output = model_file(&opts.out)?;
+        let served = if opts.quantize {
+            Some(quantized_copy(&opts.out)?)
+        } else {
+            None
+        };
+        Ok((output, served))
     });
     // The store may have been opened by the workbench meanwhile: the result is worth
     // waiting for, so the record is not left `running` for a model that is in place.
     let store = open_when_free(store_path)?;
     match finished {
-        Ok(output) => {
+        Ok((output, served)) => {
             rec.output = Some(output);
+            rec.served = served;
             rec.status = TuneStatus::Finished;
             store.put_tune(&rec)?;
             Ok(Done::Trained(rec))
@@ -371,6 +390,42 @@ pub fn tune(
             Err(e)
         }
     }
+}
+
+/// Whether a recorded file is still there with the same content.
+fn file_unchanged(file: Option<&ModelFile>) -> bool {
+    file.is_some_and(|f| sha256_file(Path::new(&f.path)).is_ok_and(|s| s == f.sha256))
+}
+
+/// Where the `Q8_0` copy of the model at `out` goes: `NAME.gguf` -> `NAME.q8_0.gguf`.
+pub fn quantized_path(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    out.with_file_name(format!("{stem}.q8_0.gguf"))
+}
+
+/// Writes the `Q8_0` copy of the finished model at `out` (through a partial file, so a copy
+/// cut short is never taken for a whole one) and names it with its hash.
+fn quantized_copy(out: &Path) -> Result<ModelFile, TuneError> {
+    let dst = quantized_path(out);
+    let partial = dst.with_extension("gguf.partial");
+    let result = quantize::q8_0(out, &partial)
+        .map_err(|e| TuneError::Io(format!("quantizing the trained model: {e}")))
+        .and_then(|_| {
+            std::fs::rename(&partial, &dst).map_err(|e| {
+                TuneError::Io(format!(
+                    "cannot move {} to {}: {e}",
+                    partial.display(),
+                    dst.display()
+                ))
+            })
+        });
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    model_file(&dst)
 }
 
 /// Where a fine-tuned variant's model came from, as a report, a release and an export
@@ -406,7 +461,7 @@ impl Lineage {
         });
         format!(
             "{} ({}): training run {} {}, {} epoch(s){loss}; data {}/sft.manifest.json sha256 {} \
-             ({} rows from {}: {} train, {} valid; export {}); base sha256 {}; model {}",
+             ({} rows from {}: {} train, {} valid; export {}); base sha256 {}; model {}{}",
             self.variant,
             self.model,
             r.id,
@@ -424,6 +479,11 @@ impl Lineage {
                 || "not written".into(),
                 |o| format!("{} sha256 {}", o.path, short(&o.sha256))
             ),
+            r.served.as_ref().map_or_else(String::new, |o| format!(
+                ", served as Q8_0 {} sha256 {}",
+                o.path,
+                short(&o.sha256)
+            )),
         )
     }
 }
@@ -492,6 +552,7 @@ mod tests {
             started_ms: 1,
             finished_ms: Some(2),
             output: Some(file("risk.gguf", 'c')),
+            served: None,
         };
         let mut l = Lineage {
             variant: "fine-tuned".into(),
