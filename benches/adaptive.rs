@@ -13,13 +13,21 @@
 //!   stop. The fixed queue rates everything in one shuffled order; its decision is the
 //!   set of pairs it settled (with their winners) by the end, and its cost the judgement
 //!   at which the last of them settled.
-//! - The adaptive queue orders the remaining judgements with `rating::queue::pair_priorities`
-//!   (the product's function), recomputed after every judgement, or only every 25 (as when
-//!   raters reopen their queue now and then). Its cost is the judgement at which it has
-//!   settled the same pairs with the same winners; an experiment where it never does
-//!   counts as the whole budget and is reported.
+//! - Each comparison has `K` raters, who take turns; each rater's queue holds every
+//!   comparison in its own shuffled order, as the product shares them out (the first k
+//!   raters share all of them). The fixed queue: each works through their queue in order.
+//! - The adaptive queue is the same queue with the pairs ordered by
+//!   `rating::queue::pair_priorities` (the product's function; within a pair, the queue's
+//!   order). As it ships, the order is worked out again from every rating so far right
+//!   after each of the rater's saves, and the comparison shown next is its first; the one
+//!   on screen stays while the other raters' ratings arrive. For comparison, the order
+//!   renewed only every 25 of a rater's ratings (as when it was renewed only when a rater
+//!   opened the queue). The cost is the judgement (all raters together) at which the
+//!   adaptive queue has settled the same pairs with the same winners as the fixed one; an
+//!   experiment where it never does counts as the whole budget and is reported.
 //!
-//! Run with `cargo bench --bench adaptive` (a few seconds).
+//! Run with `cargo bench --bench adaptive` (a few seconds), or in the test profile with
+//! fewer experiments: `LOUPE_SIM_EXPERIMENTS=100 cargo test --bench adaptive`.
 
 use loupe::eval::stats::{self, Rng};
 use loupe::rating::queue::pair_priorities;
@@ -29,6 +37,9 @@ const CASES: usize = 100;
 const K: usize = 2;
 const ALPHA: f64 = 0.05;
 const SEED: u64 = 20_261_205;
+
+/// Per pair, per case, each rater's verdict.
+type Draws = Vec<Vec<[Option<bool>; K]>>;
 
 struct Scenario {
     name: &'static str,
@@ -128,78 +139,150 @@ impl Watch {
     }
 }
 
-/// Judgements the adaptive queue needs to reach `decision`, recomputing its order every
-/// `every` judgements; `None` when it never does.
-fn adaptive(draws: &[Vec<Option<bool>>], decision: &[Option<bool>], every: usize) -> Option<usize> {
+/// Each rater's queue as the product makes it for `k` raters: every comparison (pair,
+/// case) in one shuffled order per rater (`fixed`); `pos[r][p]` lists rater `r`'s cases of
+/// pair `p` in that order, which is also the order the adaptive schedule keeps within a
+/// pair (it only sorts the pairs, stably).
+struct Queues {
+    fixed: Vec<Vec<(usize, usize)>>,
+    within: Vec<Vec<Vec<(usize, usize)>>>,
+}
+
+impl Queues {
+    fn new(pairs: usize, cases: usize, rng: &mut Rng) -> Self {
+        let mut fixed = Vec::new();
+        let mut within = Vec::new();
+        for _ in 0..K {
+            let mut q: Vec<(usize, usize)> = (0..pairs)
+                .flat_map(|p| (0..cases).map(move |c| (p, c)))
+                .collect();
+            shuffle(&mut q, rng);
+            // (queue position, case) per pair, in queue order.
+            let mut mine = vec![Vec::new(); pairs];
+            for (at, &(p, c)) in q.iter().enumerate() {
+                mine[p].push((at, c));
+            }
+            fixed.push(q);
+            within.push(mine);
+        }
+        Self { fixed, within }
+    }
+}
+
+/// When the adaptive order is worked out again.
+#[derive(Clone, Copy)]
+enum Renew {
+    /// After each of the rater's saved ratings, from every rating so far (what ships: the
+    /// rating screen's save returns the new order, and the comparison then shown is its
+    /// first). The comparison on screen stays while others rate.
+    EverySave,
+    /// Only every `n` of the rater's ratings (as when the order was renewed only when a
+    /// rater opened the queue).
+    Every(usize),
+}
+
+/// Judgements the adaptive queue needs to reach `decision`, raters taking turns; `None`
+/// when it never does.
+fn adaptive(
+    draws: &Draws,
+    queues: &Queues,
+    decision: &[Option<bool>],
+    renew: Renew,
+) -> Option<usize> {
     let pairs = draws.len();
     let mut watch = Watch::new(pairs);
-    let mut next = vec![0usize; pairs];
-    let mut order: Vec<usize> = Vec::new();
-    let total: usize = draws.iter().map(Vec::len).sum();
+    // Per rater: how far into each pair's cases, the pair order last worked out, and the
+    // ratings since.
+    let mut next = vec![vec![0usize; pairs]; K];
+    let mut ranking: Vec<Vec<usize>> = vec![Vec::new(); K];
+    let mut since = [0usize; K];
+    let rank = |r: usize, next: &[Vec<usize>], watch: &Watch| -> Vec<usize> {
+        let pri = pair_priorities(&watch.tallies, ALPHA);
+        let mut open: Vec<usize> = (0..pairs)
+            .filter(|&p| next[r][p] < queues.within[r][p].len())
+            .collect();
+        // Highest priority first; equal ones in queue order, as the stable sort leaves them.
+        open.sort_by(|&x, &y| {
+            pri[y].total_cmp(&pri[x]).then(
+                queues.within[r][x][next[r][x]]
+                    .0
+                    .cmp(&queues.within[r][y][next[r][y]].0),
+            )
+        });
+        open
+    };
+    // Each rater's comparison on screen: chosen when they opened the queue, then right
+    // after each of their saves (while the others' ratings arrive, it stays).
+    let mut current: Vec<Option<usize>> = (0..K)
+        .map(|r| {
+            ranking[r] = rank(r, &next, &watch);
+            ranking[r].first().copied()
+        })
+        .collect();
+    let total: usize = draws.iter().map(|d| d.len() * K).sum();
+    let mut turn = 0;
     for n in 0..total {
-        if n % every == 0 || order.is_empty() {
-            order = (0..pairs).filter(|&p| next[p] < draws[p].len()).collect();
-            let pri = pair_priorities(&watch.tallies, ALPHA);
-            order.sort_by(|&x, &y| pri[y].total_cmp(&pri[x]));
-        }
-        let pair = order[0];
-        watch.add(pair, draws[pair][next[pair]]);
-        next[pair] += 1;
-        if next[pair] == draws[pair].len() {
-            order.retain(|&p| p != pair);
-        }
+        // Raters take turns; one whose queue is done leaves the rest to the others.
+        let r = (0..K)
+            .map(|i| (turn + i) % K)
+            .find(|&r| current[r].is_some())?;
+        turn = r + 1;
+        let pair = current[r]?;
+        let (_, case) = queues.within[r][pair][next[r][pair]];
+        watch.add(pair, draws[pair][case][r]);
+        next[r][pair] += 1;
+        since[r] += 1;
         if watch.reached(decision) {
             return Some(n + 1);
         }
+        let renew_now = match renew {
+            Renew::EverySave => true,
+            Renew::Every(every) => since[r].is_multiple_of(every),
+        };
+        if renew_now {
+            ranking[r] = rank(r, &next, &watch);
+        } else {
+            let left = &next[r];
+            ranking[r].retain(|&p| left[p] < queues.within[r][p].len());
+        }
+        current[r] = ranking[r].first().copied();
     }
     None
 }
 
-fn scenario(s: &Scenario, seed: u64) {
+fn scenario(s: &Scenario, seed: u64, experiments: usize) -> (usize, usize, usize) {
     let mut rng = Rng::new(seed);
-    let (mut fixed_total, mut every_total, mut batch_total) = (0usize, 0usize, 0usize);
-    let (mut decided, mut misses_every, mut misses_batch, mut settled_pairs) =
+    let (mut fixed_total, mut save_total, mut batch_total) = (0usize, 0usize, 0usize);
+    let (mut decided, mut misses_save, mut misses_batch, mut settled_pairs) =
         (0usize, 0usize, 0usize, 0usize);
-    for _ in 0..EXPERIMENTS {
-        // Every (comparison, rater) verdict of each pair, in the pair's shuffled order.
-        let draws: Vec<Vec<Option<bool>>> = s
+    for _ in 0..experiments {
+        // Every (comparison, rater) verdict: both schedules use the same ones.
+        let draws: Draws = s
             .rates
             .iter()
             .map(|&rate| {
-                let mut v = Vec::with_capacity(CASES * K);
-                for _ in 0..CASES {
-                    let case_rate = (rate + (uniform(&mut rng) - 0.5) * 0.2).clamp(0.0, 1.0);
-                    for _ in 0..K {
-                        v.push(verdict(&mut rng, case_rate, s));
-                    }
-                }
-                shuffle(&mut v, &mut rng);
-                v
+                (0..CASES)
+                    .map(|_| {
+                        let case_rate = (rate + (uniform(&mut rng) - 0.5) * 0.2).clamp(0.0, 1.0);
+                        std::array::from_fn(|_| verdict(&mut rng, case_rate, s))
+                    })
+                    .collect()
             })
             .collect();
-        // The fixed queue: all judgements in one shuffled order. Each pair's verdicts come
-        // in the same order under both schedules; only the interleaving differs.
-        let mut labels: Vec<usize> = draws
-            .iter()
-            .enumerate()
-            .flat_map(|(p, v)| std::iter::repeat_n(p, v.len()))
-            .collect();
-        shuffle(&mut labels, &mut rng);
-        let mut seen = vec![0usize; draws.len()];
-        let all: Vec<(usize, usize)> = labels
-            .into_iter()
-            .map(|p| {
-                seen[p] += 1;
-                (p, seen[p] - 1)
-            })
-            .collect();
+        let queues = Queues::new(draws.len(), CASES, &mut rng);
+        // The fixed queue: each rater works through their shuffled queue, taking turns.
         let mut watch = Watch::new(draws.len());
         let mut last = 0;
-        for (n, &(p, i)) in all.iter().enumerate() {
-            let before = watch.settled.iter().filter(|s| s.is_some()).count();
-            watch.add(p, draws[p][i]);
-            if watch.settled.iter().filter(|s| s.is_some()).count() > before {
-                last = n + 1;
+        let mut n = 0;
+        for i in 0..queues.fixed[0].len() {
+            for (r, queue) in queues.fixed.iter().enumerate() {
+                let (p, c) = queue[i];
+                n += 1;
+                let before = watch.settled.iter().filter(|s| s.is_some()).count();
+                watch.add(p, draws[p][c][r]);
+                if watch.settled.iter().filter(|s| s.is_some()).count() > before {
+                    last = n;
+                }
             }
         }
         let decision = watch.settled.clone();
@@ -209,19 +292,19 @@ fn scenario(s: &Scenario, seed: u64) {
         decided += 1;
         settled_pairs += decision.iter().filter(|d| d.is_some()).count();
         fixed_total += last;
-        let budget = all.len();
-        let n = adaptive(&draws, &decision, 1);
-        every_total += n.unwrap_or(budget);
-        misses_every += usize::from(n.is_none());
-        let n = adaptive(&draws, &decision, 25);
-        batch_total += n.unwrap_or(budget);
-        misses_batch += usize::from(n.is_none());
+        let budget = n;
+        let got = adaptive(&draws, &queues, &decision, Renew::EverySave);
+        save_total += got.unwrap_or(budget);
+        misses_save += usize::from(got.is_none());
+        let got = adaptive(&draws, &queues, &decision, Renew::Every(25));
+        batch_total += got.unwrap_or(budget);
+        misses_batch += usize::from(got.is_none());
     }
     let mean = |t: usize| t as f64 / decided.max(1) as f64;
     let saving = |t: usize| 100.0 * (1.0 - t as f64 / fixed_total.max(1) as f64);
     println!("{}", s.name);
     println!(
-        "  {decided}/{EXPERIMENTS} experiments with a decision ({:.2} pairs settled on average), budget {} judgements",
+        "  {decided}/{experiments} experiments with a decision ({:.2} pairs settled on average), budget {} judgements",
         settled_pairs as f64 / decided.max(1) as f64,
         s.rates.len() * CASES * K
     );
@@ -230,15 +313,16 @@ fn scenario(s: &Scenario, seed: u64) {
         mean(fixed_total)
     );
     println!(
-        "  adaptive, every judgement:   {:7.1} judgements ({:.1}% fewer; never reached in {misses_every})",
-        mean(every_total),
-        saving(every_total)
+        "  adaptive, after every save:  {:7.1} judgements ({:.1}% fewer; never reached in {misses_save})",
+        mean(save_total),
+        saving(save_total)
     );
     println!(
-        "  adaptive, every 25:          {:7.1} judgements ({:.1}% fewer; never reached in {misses_batch})\n",
+        "  adaptive, every 25 ratings:  {:7.1} judgements ({:.1}% fewer; never reached in {misses_batch})\n",
         mean(batch_total),
         saving(batch_total)
     );
+    (fixed_total, save_total, batch_total)
 }
 
 /// Fisher–Yates with the seeded generator.
@@ -250,16 +334,31 @@ fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, briefly.
-    let quick = !std::env::args().any(|a| a == "--bench");
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, briefly, unless
+    // LOUPE_SIM_EXPERIMENTS asks for a (smaller) run in the test profile.
+    let asked = std::env::var("LOUPE_SIM_EXPERIMENTS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
+    let experiments = asked.unwrap_or(EXPERIMENTS);
+    let quick = asked.is_none() && !std::env::args().any(|a| a == "--bench");
     println!(
-        "Seed {SEED}; {EXPERIMENTS} experiments per scenario; {CASES} cases per pair, {K} raters each; alpha {ALPHA}, Holm across pairs\n"
+        "Seed {SEED}; {experiments} experiments per scenario; {CASES} cases per pair, {K} raters each taking turns; alpha {ALPHA}, Holm across pairs\n"
     );
     if quick {
         println!("(not run under `cargo test`; use `cargo bench --bench adaptive`)");
         return;
     }
+    let (mut fixed, mut save, mut batch) = (0, 0, 0);
     for (i, s) in SCENARIOS.iter().enumerate() {
-        scenario(s, SEED + i as u64);
+        let (f, a, b) = scenario(s, SEED + i as u64, experiments);
+        fixed += f;
+        save += a;
+        batch += b;
     }
+    let saving = |t: usize| 100.0 * (1.0 - t as f64 / fixed.max(1) as f64);
+    println!(
+        "All five together: adaptive after every save {:.1}% fewer; every 25 ratings {:.1}% fewer",
+        saving(save),
+        saving(batch)
+    );
 }

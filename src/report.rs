@@ -25,6 +25,11 @@ pub struct RunReport {
     /// data manifest, base and model file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub training: Vec<crate::tune::Lineage>,
+    /// Failure-mode labels raters gave this run's outputs, per variant: each label's count
+    /// and rate among the variant's rated outputs (as the owner's view counts them); empty
+    /// when nobody rated the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<crate::rating::labels::LabelCount>,
 }
 
 /// A judge's verdicts on one pair of variants of a run.
@@ -457,6 +462,7 @@ pub fn build<'a>(
         judges: Vec::new(),
         retrieval: Vec::new(),
         training: Vec::new(),
+        labels: Vec::new(),
     }
 }
 
@@ -556,6 +562,19 @@ pub fn render_table(r: &RunReport) -> String {
                 "  prompt tokens per request: {}",
                 per_request.join(" · ")
             );
+        }
+    }
+    if !r.labels.is_empty() {
+        out.push_str(
+            "\nfailure labels from raters (share of each variant's rated outputs, Wilson 95%)\n",
+        );
+        match crate::rating::labels::lines(&r.labels) {
+            Some(lines) => {
+                for l in lines {
+                    let _ = writeln!(out, "{l}");
+                }
+            }
+            None => out.push_str("  none given\n"),
         }
     }
     if !r.errors.is_empty() {

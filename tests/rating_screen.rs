@@ -151,7 +151,7 @@ impl Harness {
 
 fn save_of(effects: &[Effect]) -> RatingRecord {
     match effects {
-        [Effect::Rate(RateEffect::Save(r))] => r.clone(),
+        [Effect::Rate(RateEffect::Save(r, _))] => r.clone(),
         other => panic!("expected one save, got {other:?}"),
     }
 }
@@ -183,8 +183,8 @@ fn a_verdict_is_one_key_and_saved_shows_only_after_the_write() {
     assert!(h.text(80, 24).contains("saving"));
     assert_eq!(h.store.ratings("rate-test").count(), 0);
 
-    let msg = perform(RateEffect::Save(record), &h.store, &h.session);
-    assert!(matches!(msg, RateMsg::Saved(_)));
+    let msg = perform(RateEffect::Save(record, None), &h.store, &h.session);
+    assert!(matches!(msg, RateMsg::Saved(..)));
     assert!(h.deliver(msg).is_empty());
     assert!(h.screen().saved_mark);
     assert_eq!(h.screen().done_count(), 1);
@@ -252,7 +252,7 @@ fn keys_typed_during_a_write_wait_and_are_replayed_in_order() {
     let first = save_of(&h.chars("h"));
     // Typed while the first write is in flight: they are for the next comparisons.
     assert!(h.chars("12x").is_empty());
-    let next = h.deliver(perform(RateEffect::Save(first), &h.store, &h.session));
+    let next = h.deliver(perform(RateEffect::Save(first, None), &h.store, &h.session));
     let second = save_of(&next);
     assert_eq!(second.winner, Winner::BothBad);
     assert_eq!(second.scores.values().next().unwrap()["clarity"], 1);
@@ -266,7 +266,7 @@ fn keys_typed_during_a_write_wait_and_are_replayed_in_order() {
             .unwrap()
             .comparison
     );
-    let rest = h.run_all(vec![Effect::Rate(RateEffect::Save(second))]);
+    let rest = h.run_all(vec![Effect::Rate(RateEffect::Save(second, None))]);
     assert!(rest.is_empty());
     assert_eq!(h.screen().done_count(), 2);
 }
@@ -326,7 +326,7 @@ fn leaving_waits_for_the_write_in_flight() {
     let record = save_of(&h.chars("h"));
     h.chars("q");
     assert!(!h.state.quit);
-    let msg = perform(RateEffect::Save(record), &h.store, &h.session);
+    let msg = perform(RateEffect::Save(record, None), &h.store, &h.session);
     h.deliver(msg);
     assert!(h.state.quit);
     assert_eq!(h.store.ratings("rate-test").count(), 1);
@@ -548,4 +548,96 @@ fn the_rating_keys_come_from_the_keymap() {
     let left = record.left.clone();
     assert_eq!(record.preferred(), Some(left.as_str()));
     assert_eq!(record.labels[&left], ["unsafe"]);
+}
+
+/// Under `rating.schedule: adaptive`, other raters' ratings arriving (the store's watch, as
+/// when several rate at once over `loupe serve`) put the rest of the queue in order again:
+/// the comparison on screen stays, what comes after it follows them.
+#[test]
+fn others_ratings_arriving_reorder_an_adaptive_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let (session_path, store_dir) = common::rating::setup(dir.path(), 16, 2, &[]);
+    let yaml = std::fs::read_to_string(&session_path).unwrap().replace(
+        "raters_per_comparison: 2",
+        "raters_per_comparison: 2\n  schedule: adaptive",
+    );
+    std::fs::write(&session_path, yaml).unwrap();
+    let session = Arc::new(loupe::session::load(&session_path).unwrap());
+    let store = Store::open(&store_dir).unwrap();
+    let bo = loupe::rating::open_rater(&store, &session, "bo", None).unwrap();
+    let bo_plain: Vec<_> = bo
+        .items
+        .iter()
+        .filter(|i| i.assignment.comparison.a == "plain")
+        .map(|i| i.assignment.clone())
+        .collect();
+    let bo_rates = |n: usize| {
+        let a: &loupe::store::Assignment = &bo_plain[n];
+        store
+            .put_rating(&RatingRecord {
+                session: session.file.name.clone(),
+                rater: "bo".into(),
+                comparison: a.comparison.clone(),
+                left: a.left.clone(),
+                winner: Winner::A,
+                scores: std::collections::BTreeMap::new(),
+                note: None,
+                labels: std::collections::BTreeMap::new(),
+                gold: false,
+                elapsed_ms: 1000,
+                at_ms: loupe::store::now_ms(),
+                seq: u32::try_from(n).unwrap(),
+            })
+            .unwrap();
+    };
+    // bo prefers plain to grounded ten times out of ten: that pair is the nearest to a
+    // decision, so ana's queue opens with it.
+    (0..10).for_each(bo_rates);
+    let mut h = Harness {
+        _dir: dir,
+        store: store.clone(),
+        session: session.clone(),
+        state: State::new(session.clone()),
+        keymap: Keymap::default(),
+    };
+    let effects = loupe::tui::screens::rate::update::start(&mut h.state, "ana", None, true);
+    h.run_all(effects);
+    let pair_of = |h: &Harness, i: usize| h.screen().items[i].assignment.comparison.a.clone();
+    let first = h.screen().current.unwrap();
+    assert_eq!(pair_of(&h, first), "plain");
+    // Four more from bo and plain/grounded may stop (14 to 0): the watch tells the screen,
+    // which asks for the order again.
+    (10..14).for_each(bo_rates);
+    let effects = h.deliver(RateMsg::RatingsChanged);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Rate(RateEffect::Reorder(_))]),
+        "{effects:?}"
+    );
+    assert!(h.run_all(effects).is_empty());
+    assert_eq!(
+        h.screen().current,
+        Some(first),
+        "the comparison on screen stays"
+    );
+    // What comes next is the pair still open: grounded/tuned.
+    h.chars("s");
+    let next = h.screen().current.unwrap();
+    assert_eq!(
+        pair_of(&h, next),
+        "grounded",
+        "the order follows bo's ratings"
+    );
+    // A later answer wins over an older one that arrives late.
+    let stale = loupe::tui::screens::rate::Order {
+        ticket: 0,
+        comparisons: h
+            .screen()
+            .items
+            .iter()
+            .map(|i| i.assignment.comparison.clone())
+            .collect(),
+    };
+    let before = h.screen().order.clone();
+    h.deliver(RateMsg::Reordered(stale));
+    assert_eq!(h.screen().order, before);
 }

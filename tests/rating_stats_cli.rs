@@ -158,3 +158,102 @@ fn same(x: &serde_json::Value, y: &serde_json::Value) -> bool {
         _ => x == y,
     }
 }
+
+/// `loupe report` counts the raters' failure labels per variant, with rates and Wilson
+/// intervals, exactly as the owner's view counts them (gold items aside).
+#[test]
+fn report_counts_failure_labels_per_variant_like_the_owners_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let (session_path, store_dir) = common::rating::setup(dir.path(), 6, 1, &[(0, "plain")]);
+    let session = loupe::session::load(&session_path).unwrap();
+    let run_id;
+    {
+        let store = Store::open(&store_dir).unwrap();
+        let opened = open_rater(&store, &session, "ana", None).unwrap();
+        run_id = opened.record.run_id.clone();
+        let mut hallucinated = 0;
+        for (i, item) in opened.items.iter().enumerate() {
+            let a = &item.assignment;
+            let mut labels = BTreeMap::new();
+            // Every regular comparison with `grounded` in it labels grounded as
+            // hallucinating; the gold item labels too, and must not count.
+            let grounded = a.comparison.a == "grounded" || a.comparison.b == "grounded";
+            if grounded {
+                labels.insert("grounded".to_owned(), vec!["hallucination".to_owned()]);
+                hallucinated += usize::from(!a.gold);
+            }
+            if i == 0 {
+                labels
+                    .entry("grounded".to_owned())
+                    .or_insert_with(Vec::new)
+                    .push("wrong_units".to_owned());
+            }
+            store
+                .put_rating(&RatingRecord {
+                    session: session.file.name.clone(),
+                    rater: "ana".into(),
+                    comparison: a.comparison.clone(),
+                    left: a.left.clone(),
+                    winner: Winner::A,
+                    scores: BTreeMap::new(),
+                    note: None,
+                    labels,
+                    gold: a.gold,
+                    elapsed_ms: 900,
+                    at_ms: 1_000 + i as u64,
+                    seq: 0,
+                })
+                .unwrap();
+        }
+        assert!(hallucinated > 0);
+    }
+    let report = |format: &str| {
+        let out = Command::new(LOUPE)
+            .args(["--store", store_dir.to_str().unwrap(), "report", &run_id])
+            .args(["--format", format])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&report("json")).unwrap();
+    let table = report("table");
+    let store = Store::open(&store_dir).unwrap();
+    let owner = loupe::tui::screens::rate::host::owner_report(&store, &session).unwrap();
+    let owner_labels = serde_json::to_value(&owner.labels).unwrap();
+    assert!(
+        same(&json["labels"], &owner_labels),
+        "{json}\n{owner_labels}"
+    );
+    let grounded = json["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["variant"] == "grounded" && l["label"] == "hallucination")
+        .unwrap();
+    let rated = grounded["rated"].as_u64().unwrap();
+    assert_eq!(
+        grounded["count"], rated,
+        "every grounded rating: {grounded}"
+    );
+    assert!(grounded["rate"]["low"].as_f64().unwrap() > 0.0);
+    // The built-in labels are listed for every rated variant, zeros included.
+    assert!(
+        json["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| { l["variant"] == "plain" && l["label"] == "off_task" && l["count"] == 0 })
+    );
+
+    let expected = loupe::rating::labels::lines(&owner.labels).unwrap();
+    assert!(table.contains("failure labels"), "{table}");
+    for line in &expected {
+        assert!(table.contains(line.as_str()), "{line}\n{table}");
+    }
+    assert!(table.contains("wrong_units 1/"), "{table}");
+    assert!(
+        table.contains(&format!("hallucination {rated}/{rated} 100%")),
+        "{table}"
+    );
+}

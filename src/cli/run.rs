@@ -45,7 +45,7 @@ pub fn run(args: &RunArgs<'_>) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let run = rt.block_on(async {
+    let (run, summary) = rt.block_on(async {
         let cancel = CancellationToken::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let progress = tokio::spawn(show_progress(rx));
@@ -53,9 +53,13 @@ pub fn run(args: &RunArgs<'_>) -> anyhow::Result<Outcome> {
         let result = runner::execute(store, plan, &endpoints, opts, &cancel, &tx).await;
         drop(tx);
         stop.abort();
-        let _ = progress.await;
-        result
+        let summary = progress.await.ok().flatten();
+        result.map(|run| (run, summary))
     })?;
+    // What failed by model, and which models were unreachable for how long.
+    for line in summary.iter().flat_map(runner::RunSummary::lines) {
+        say(&line);
+    }
 
     // stdout and stderr may be gone (a dropped SSH connection): what is said here must not
     // panic, the run's status is already in the store.
@@ -137,7 +141,9 @@ async fn interrupted(cancel: CancellationToken) {
 }
 
 /// Progress on stderr: a bar on a terminal, a plain line every few seconds otherwise.
-async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
+/// A model that stops answering is said on the bar, counting down to the next probe, or
+/// as one line per probe without a terminal. Returns the run's summary.
+async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) -> Option<runner::RunSummary> {
     let tty = std::io::stderr().is_terminal();
     let mut bar: Option<ProgressBar> = None;
     let (mut total, mut done, mut errors, mut cached) = (0usize, 0usize, 0usize, 0usize);
@@ -145,6 +151,9 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
     let mut last_line = Instant::now();
     let mut fresh = 0usize;
     let mut judging: Option<JudgeProgress> = None;
+    let mut summary = None;
+    // Unreachable models, with the wait last announced (a longer one is a new probe).
+    let mut unreachable = std::collections::BTreeMap::<String, u64>::new();
     while let Some(ev) = rx.recv().await {
         match ev {
             RunEvent::Started {
@@ -184,6 +193,41 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
                     say(&plain_line(done, total, errors, cached, fresh, started));
                 }
             }
+            RunEvent::Unreachable {
+                model,
+                retry_in_ms,
+                error,
+                ..
+            } => {
+                let line = runner::unreachable_line(&model, retry_in_ms);
+                let before = unreachable.insert(model.clone(), retry_in_ms);
+                if let Some(b) = bar
+                    .as_ref()
+                    .or(judging.as_ref().and_then(|j| j.bar.as_ref()))
+                {
+                    // Why, once above the bar; the bar counts down to the next probe.
+                    if before.is_none() {
+                        b.println(format!(
+                            "model {model} unreachable ({error}); its cells wait"
+                        ));
+                    }
+                    b.set_message(line);
+                } else if before.is_none_or(|b| retry_in_ms > b) {
+                    say(&format!("{line} ({error}); its cells wait"));
+                }
+            }
+            RunEvent::Reachable { model, down_ms } => {
+                unreachable.remove(&model);
+                let line = format!(
+                    "model {model} answers again after {}; its cells go on",
+                    runner::secs(down_ms)
+                );
+                match &bar {
+                    Some(b) => b.println(line),
+                    None => say(&line),
+                }
+            }
+            RunEvent::Summary(s) => summary = Some(s),
             RunEvent::Finished { .. } => {
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
@@ -213,6 +257,7 @@ async fn show_progress(mut rx: mpsc::UnboundedReceiver<RunEvent>) {
     if let Some(j) = judging {
         j.finish();
     }
+    summary
 }
 
 /// The judge's progress: a bar on a terminal, a line every few seconds otherwise, and a

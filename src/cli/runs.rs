@@ -58,6 +58,24 @@ pub fn report(store: &Path, run: Option<&str>, format: Format) -> anyhow::Result
         let retrievals = store.rag_index()?.retrievals(&run.id)?;
         report.retrieval = crate::report::retrieval_report(&run, &outputs, &retrievals);
     }
+    let ratings: Vec<crate::store::RatingRecord> = store
+        .ratings(&run.session_name)
+        .filter(|r| r.as_ref().map_or(true, |r| r.comparison.run_id == run.id))
+        .collect::<Result<_, _>>()?;
+    if !ratings.is_empty() {
+        // The session's own labels, when its file is still where the run was made from;
+        // else the built-in ones (labels the ratings carry are listed either way).
+        let names = crate::session::load(std::path::Path::new(&run.session_path)).map_or_else(
+            |_| {
+                crate::rating::labels::BUILT_IN
+                    .iter()
+                    .map(|l| (*l).to_owned())
+                    .collect()
+            },
+            |s| crate::rating::labels::of_session(&s),
+        );
+        report.labels = crate::rating::labels::counts_of(names, &ratings, 0.95);
+    }
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => {

@@ -17,6 +17,7 @@ use super::limits::{Limits, Slot};
 use super::ollama::Ollama;
 use super::openai::OpenAi;
 use super::protocol::{Provider, error_body_excerpt, trim_base};
+use super::reachability::Reachability;
 use super::types::{ChatRequest, Completion, StreamEvent, Usage};
 use crate::spec::{ModelSpec, ProviderKind};
 
@@ -131,7 +132,13 @@ pub struct Client {
     endpoint: Arc<Endpoint>,
     settings: Settings,
     limits: Limits,
+    /// Whether the endpoint answers, shared with every client of the same endpoint that
+    /// the [`ModelPool`](super::ModelPool) made.
+    reach: Reachability,
 }
+
+/// How long a probe of a down endpoint waits for an answer once connected.
+const PROBE_ANSWER: Duration = Duration::from_secs(10);
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -199,7 +206,21 @@ impl Client {
             }),
             limits,
             settings,
+            reach: Reachability::default(),
         })
+    }
+
+    /// Shares `reach` (one endpoint's reachability) instead of a state of its own. Call
+    /// before cloning.
+    #[must_use]
+    pub fn with_reachability(mut self, reach: Reachability) -> Self {
+        self.reach = reach;
+        self
+    }
+
+    /// Whether this client's endpoint answers (see [`Reachability`]).
+    pub fn reachability(&self) -> &Reachability {
+        &self.reach
     }
 
     /// Replaces the retry backoff (tests use milliseconds). Call before cloning.
@@ -249,6 +270,10 @@ impl Client {
     /// concurrency the caller already holds (a runner admits work only once it has one, so
     /// the limit is kept in one place). A retry waits for a place again, as it does in
     /// `complete`: the place is given up while backing off.
+    ///
+    /// While the endpoint is down (see [`Reachability`]) the request waits instead of
+    /// trying; a connection failure to an endpoint that answered before is tried again
+    /// without counting against `retries`, so an outage burns no request's retries.
     pub async fn complete_in(
         &self,
         mut slot: Option<Slot>,
@@ -256,8 +281,17 @@ impl Client {
         cancel: &CancellationToken,
         on_event: &mut (dyn FnMut(&StreamEvent) + Send),
     ) -> Result<Completion, Failure> {
+        // HTTP attempts made, and those that count against `retries`.
         let mut attempts = 0u32;
+        let mut counted = 0u32;
         loop {
+            if let Err(error) = self
+                .reach
+                .ready(&self.endpoint.url, || self.probe(), cancel)
+                .await
+            {
+                return Err(Failure { error, attempts });
+            }
             let outcome = tokio::select! {
                 biased;
                 () = cancel.cancelled() => Err(ProviderError::Cancelled),
@@ -265,12 +299,34 @@ impl Client {
             };
             let error = match outcome {
                 Ok(mut c) => {
+                    self.reach.answered();
                     c.attempts = attempts;
                     return Ok(c);
                 }
                 Err(e) => self.redact(e),
             };
-            let retries_left = attempts <= self.settings.retries;
+            if error.server_answered() {
+                self.reach.answered();
+            } else if error.is_connection_failure()
+                && !cancel.is_cancelled()
+                && self.reach.connection_failed(&error)
+            {
+                // The endpoint answered before: wait for it (in `ready` once it is down),
+                // without counting the attempt.
+                if !self.reach.is_down() {
+                    let delay = self.settings.backoff.delay(attempts);
+                    tokio::select! {
+                        biased;
+                        () = cancel.cancelled() => {
+                            return Err(Failure { error: ProviderError::Cancelled, attempts });
+                        }
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+                continue;
+            }
+            counted += 1;
+            let retries_left = counted <= self.settings.retries;
             if !error.is_retryable() || !retries_left || cancel.is_cancelled() {
                 let error = if cancel.is_cancelled() {
                     ProviderError::Cancelled
@@ -282,7 +338,7 @@ impl Client {
             let delay = match error.retry_after() {
                 Some(d) if d > MAX_RETRY_AFTER => return Err(Failure { error, attempts }),
                 Some(d) => d,
-                None => self.settings.backoff.delay(attempts),
+                None => self.settings.backoff.delay(counted),
             };
             on_event(&StreamEvent::Restart {
                 attempt: attempts + 1,
@@ -412,6 +468,18 @@ impl Client {
         decoder.finish(&mut events)?;
         acc.take(&mut events, on_event)?;
         Ok(acc.complete(req))
+    }
+
+    /// Whether a down endpoint answers again: any HTTP response to a GET of the request
+    /// URL will do (a 404 or 405 included); no model is asked anything.
+    async fn probe(&self) -> Result<(), String> {
+        let ep = &*self.endpoint;
+        let send = self.http.get(&ep.url).headers(ep.headers.clone()).send();
+        match timeout(self.settings.connect + PROBE_ANSWER, send).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(self.redact(self.send_error(e)).to_string()),
+            Err(_) => Err("the probe got no answer".to_owned()),
+        }
     }
 
     fn send_error(&self, e: reqwest::Error) -> ProviderError {

@@ -61,6 +61,9 @@ pub enum ProviderError {
     TooLarge { limit: usize },
     #[error("cancelled")]
     Cancelled,
+    /// The endpoint stopped answering mid-run and did not come back within the wait.
+    #[error("{url} was unreachable; gave up after waiting {}", fmt_ms(*waited_ms))]
+    Unreachable { url: String, waited_ms: u64 },
 }
 
 fn fmt_ms(ms: u64) -> String {
@@ -112,8 +115,45 @@ impl ProviderError {
             | Self::Config(_)
             | Self::Decode { .. }
             | Self::TooLarge { .. }
-            | Self::Cancelled => false,
+            | Self::Cancelled
+            | Self::Unreachable { .. } => false,
         }
+    }
+
+    /// The endpoint could not be reached at all: refused, reset before any byte, a name
+    /// that does not resolve, a connect timeout. These count toward the endpoint's
+    /// unreachable streak (see `Reachability`).
+    pub fn is_connection_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect { .. }
+                | Self::Transport { .. }
+                | Self::Timeout {
+                    phase: TimeoutPhase::Connect,
+                    ..
+                }
+        )
+    }
+
+    /// The server was reached and said something (an HTTP status, a body, or a stall
+    /// after connecting): the endpoint answers.
+    pub fn server_answered(&self) -> bool {
+        match self {
+            Self::Http { .. }
+            | Self::Api { .. }
+            | Self::Decode { .. }
+            | Self::TooLarge { .. }
+            | Self::StreamCut { .. } => true,
+            Self::Timeout { phase, .. } => *phase != TimeoutPhase::Connect,
+            _ => false,
+        }
+    }
+
+    /// The request did not end: the run stopped (`Cancelled`) or gave up waiting for its
+    /// endpoint (`Unreachable`). A runner records neither as the cell's outcome, so a
+    /// resumed run asks again.
+    pub fn is_unfinished(&self) -> bool {
+        matches!(self, Self::Cancelled | Self::Unreachable { .. })
     }
 
     /// The wait the server asked for with Retry-After, if any.
@@ -172,6 +212,10 @@ impl ProviderError {
                 message: r(message),
             },
             Self::Config(s) => Self::Config(r(s)),
+            Self::Unreachable { url, waited_ms } => Self::Unreachable {
+                url: r(url),
+                waited_ms,
+            },
             other => other,
         }
     }

@@ -21,6 +21,7 @@ mod ollama;
 mod openai;
 mod pool;
 mod protocol;
+mod reachability;
 pub mod types;
 mod wire;
 
@@ -39,6 +40,10 @@ pub use error::{EXCERPT_CHARS, Failure, ProviderError, TimeoutPhase, excerpt};
 pub use limits::{Limits, Slot};
 pub use pool::ModelPool;
 pub use protocol::{Decoder, Provider};
+pub use reachability::{
+    DEFAULT_GIVE_UP, DEFAULT_PROBE_CAP, DEFAULT_PROBE_FIRST, DEFAULT_UNREACHABLE_AFTER, Down,
+    ReachPolicy, ReachStatus, Reachability,
+};
 pub use types::*;
 
 /// The endpoint a provider uses when a model names no `base_url`.

@@ -26,6 +26,10 @@
 //! to one spec, chat or embeddings, counts against one concurrency and one
 //! requests-per-minute window. A client built straight with `Client::new` has
 //! limits of its own and is for tests and one-off tools.
+//!
+//! Chat clients of one endpoint (provider and base URL) also share its [`Reachability`]:
+//! when the server goes away, every model it serves pauses together and one probe finds
+//! it back.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -35,6 +39,7 @@ use super::client::{Client, Settings};
 use super::error::ProviderError;
 use super::limits::Limits;
 use super::protocol::trim_base;
+use super::reachability::{ReachPolicy, Reachability};
 use crate::spec::{ModelSpec, ProviderKind};
 
 /// Which limits a spec is bounded by: the endpoint and the numbers.
@@ -76,11 +81,36 @@ fn limit_key(spec: &ModelSpec, settings: &Settings) -> LimitKey {
 pub struct ModelPool {
     limits: Mutex<HashMap<LimitKey, Limits>>,
     clients: Mutex<HashMap<ClientKey, Box<dyn Any + Send + Sync>>>,
+    /// By provider and base URL.
+    reach: Mutex<HashMap<(ProviderKind, String), Reachability>>,
+    policy: ReachPolicy,
 }
 
 impl ModelPool {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A pool whose endpoints count as down, are probed and are given up on by `policy`
+    /// instead of the defaults (tests use short waits).
+    pub fn with_reach_policy(policy: ReachPolicy) -> Self {
+        Self {
+            policy,
+            ..Self::default()
+        }
+    }
+
+    /// The reachability every chat client of `spec`'s endpoint shares (made on first use).
+    pub fn reachability(&self, spec: &ModelSpec) -> Reachability {
+        let base = spec
+            .base_url
+            .as_deref()
+            .unwrap_or_else(|| super::default_base_url(spec.provider));
+        let key = (spec.provider, trim_base(base.trim()).to_owned());
+        let mut map = self.reach.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry(key)
+            .or_insert_with(|| Reachability::new(self.policy))
+            .clone()
     }
 
     /// The limits every client for `spec` shares (made on first use).
@@ -96,7 +126,9 @@ impl ModelPool {
     /// The chat client for `spec`, built on first use (an error, such as a missing API
     /// key, is returned each time and nothing is kept).
     pub fn client(&self, spec: &ModelSpec) -> Result<Client, ProviderError> {
-        self.shared(spec, Client::with_limits)
+        self.shared(spec, |spec, limits| {
+            Ok(Client::with_limits(spec, limits)?.with_reachability(self.reachability(spec)))
+        })
     }
 
     /// The client of type `C` for `spec`: the one built before, or `build(spec, limits)`
@@ -155,6 +187,17 @@ mod tests {
         );
         let c3 = pool.client(&other_limit).expect("client");
         assert!(!ca.limits().same_as(c3.limits()));
+        // One server: one reachability, whatever the model or limits.
+        assert!(ca.reachability().same_as(c3.reachability()));
+        assert!(
+            ca.reachability()
+                .same_as(pool.client(&other_model).expect("c").reachability())
+        );
+        let elsewhere = spec("{provider: openai, base_url: 'http://h:2/v1', model: m}");
+        assert!(
+            !ca.reachability()
+                .same_as(pool.client(&elsewhere).expect("c").reachability())
+        );
         assert_eq!(c3.limits().concurrency(), 3);
         // A client made outside the pool has limits of its own.
         assert!(!ca.limits().same_as(Client::new(&a).expect("c").limits()));

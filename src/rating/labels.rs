@@ -93,9 +93,18 @@ pub struct LabelCount {
 /// session offers is listed for every rated variant, zeros included, then labels the
 /// ratings carry that the session no longer lists.
 pub fn counts(session: &Session, ratings: &[RatingRecord], confidence: f64) -> Vec<LabelCount> {
+    counts_of(of_session(session), ratings, confidence)
+}
+
+/// As [`counts`], with the labels offered given (`names`), for when only the ratings are at
+/// hand (`loupe report` reads a run, whose session file may have moved on).
+pub fn counts_of(
+    mut names: Vec<String>,
+    ratings: &[RatingRecord],
+    confidence: f64,
+) -> Vec<LabelCount> {
     let mut rated: BTreeMap<&str, u64> = BTreeMap::new();
     let mut counted: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    let mut names = of_session(session);
     for r in ratings.iter().filter(|r| !r.gold) {
         for v in [r.comparison.a.as_str(), r.comparison.b.as_str()] {
             *rated.entry(v).or_default() += 1;
@@ -126,6 +135,40 @@ pub fn counts(session: &Session, ratings: &[RatingRecord], confidence: f64) -> V
         }
     }
     out
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.0}%", v * 100.0)
+}
+
+/// The labels given, one line per variant that has any:
+/// `  plain: hallucination 2/6 33% [10%, 70%] · off_task 1/6 ...`. `None` when no rating
+/// carries a label. The owner's view and `loupe report` both print these.
+pub fn lines(counts: &[LabelCount]) -> Option<Vec<String>> {
+    let mut variants: Vec<&str> = counts.iter().map(|l| l.variant.as_str()).collect();
+    variants.dedup();
+    let mut out = Vec::new();
+    for variant in variants {
+        let given: Vec<String> = counts
+            .iter()
+            .filter(|l| l.variant == variant && l.count > 0)
+            .map(|l| {
+                format!(
+                    "{} {}/{} {} [{}, {}]",
+                    l.label,
+                    l.count,
+                    l.rated,
+                    l.rate.estimate.map_or_else(|| "n/a".into(), pct),
+                    pct(l.rate.low),
+                    pct(l.rate.high)
+                )
+            })
+            .collect();
+        if !given.is_empty() {
+            out.push(format!("  {variant}: {}", given.join(" · ")));
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 #[cfg(test)]

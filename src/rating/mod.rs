@@ -25,6 +25,9 @@ pub struct Item {
     pub right_text: String,
     /// The case's variables as `(name, value)` text.
     pub inputs: Vec<(String, String)>,
+    /// In the session's calibration sample (rated first; kept first when the adaptive
+    /// schedule orders the queue again).
+    pub calibration: bool,
 }
 
 impl Item {
@@ -44,6 +47,9 @@ pub struct Opened {
     pub left_out: usize,
     /// Whether the rater's queue was made just now.
     pub new: bool,
+    /// `rating.schedule: adaptive`: the rest of the queue is put in order again after each
+    /// rating (see [`reorder`]).
+    pub adaptive: bool,
 }
 
 /// Under `rating.schedule: adaptive`, orders what the rater has left by what the session's
@@ -59,9 +65,18 @@ fn schedule(
         return;
     }
     let sample = queue::calibration_sample(candidates, config.calibration_share);
+    order_by_ratings(q, rated, &sample, ratings);
+}
+
+/// [`queue::order_adaptively`] on the ratings of the queue's run: another run's ratings of
+/// the same pair say nothing about which of these comparisons is still needed.
+fn order_by_ratings(
+    q: &mut [Assignment],
+    rated: &std::collections::HashSet<crate::store::ComparisonKey>,
+    sample: &std::collections::HashSet<crate::store::ComparisonKey>,
+    ratings: &[RatingRecord],
+) {
     let alpha = crate::eval::verdicts::AnalyseOptions::default().alpha;
-    // The decision is about this run: another run's ratings of the same pair say nothing
-    // about which of these comparisons is still needed.
     let runs: std::collections::HashSet<&str> =
         q.iter().map(|a| a.comparison.run_id.as_str()).collect();
     let ratings: Vec<RatingRecord> = ratings
@@ -69,7 +84,32 @@ fn schedule(
         .filter(|r| runs.contains(r.comparison.run_id.as_str()))
         .cloned()
         .collect();
-    queue::order_adaptively(q, rated, &sample, &ratings, alpha);
+    queue::order_adaptively(q, rated, sample, &ratings, alpha);
+}
+
+/// The adaptive order of `rater`'s queue now (`queue`: its comparisons in the order they
+/// were shown, `sample`: those of the calibration sample), from every rating of the session
+/// in the store, the other raters' included: the rating screen asks for it after each of
+/// the rater's ratings and whenever others' arrive. Only the order of the regular unrated
+/// comparisons changes (as at [`open_rater`]): membership, placement and gold items stay.
+pub fn reorder(
+    store: &Store,
+    session: &Session,
+    rater: &str,
+    queue: &[Assignment],
+    sample: &std::collections::HashSet<crate::store::ComparisonKey>,
+) -> Result<Vec<crate::store::ComparisonKey>, crate::store::StoreError> {
+    let ratings = store
+        .ratings(&session.file.name)
+        .collect::<Result<Vec<_>, _>>()?;
+    let rated: std::collections::HashSet<_> = ratings
+        .iter()
+        .filter(|r| r.rater == rater)
+        .map(|r| r.comparison.clone())
+        .collect();
+    let mut q = queue.to_vec();
+    order_by_ratings(&mut q, &rated, sample, &ratings);
+    Ok(q.into_iter().map(|a| a.comparison).collect())
 }
 
 /// Opens `rater`'s queue in `session`: the stored one, or a new one on `run` (default:
@@ -168,6 +208,7 @@ pub fn open_rater(
         (rec, true)
     };
     drop(turn);
+    let sample = queue::calibration_sample(&offer.candidates, config.calibration_share);
     let masker = mask::Masker::for_run(session, &run)?;
     let texts: HashMap<(&str, &str, u32), &str> = outputs
         .iter()
@@ -211,6 +252,7 @@ pub fn open_rater(
                 left_text: shown(&a.left, a),
                 right_text: shown(queue::right_of(a), a),
                 inputs,
+                calibration: sample.contains(&a.comparison),
                 assignment: a.clone(),
             }
         })
@@ -224,5 +266,6 @@ pub fn open_rater(
         ratings,
         left_out: offer.left_out,
         new,
+        adaptive: config.adaptive,
     })
 }

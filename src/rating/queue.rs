@@ -26,8 +26,10 @@
 //!   early and the session's judge (which judges every comparison of its pairs) can be
 //!   checked against people on them.
 //! - With `rating.schedule: adaptive` the regular unrated comparisons of a queue are put in
-//!   the order that settles the session's decision soonest ([`order_adaptively`]) each
-//!   time the queue is opened; membership, placement and gold items stay as above.
+//!   the order that settles the session's decision soonest ([`order_adaptively`]) when
+//!   the queue is opened, after each of the rater's ratings, and when others' ratings
+//!   arrive (the rating screen asks `rating::reorder`); membership, placement and gold
+//!   items stay as above.
 //! - A reservation is an unrated comparison in someone's queue. It holds a place among the
 //!   k only while its rater is active (rated or opened the queue within
 //!   `rating.release_after_minutes`); after that it is released to others ([`held`]).

@@ -8,7 +8,8 @@
 //! skipped when already stored, so a resumed run asks only what is missing. A comparison
 //! whose outputs are missing or errored is not judged.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use tokio_util::sync::CancellationToken;
 
@@ -38,9 +39,11 @@ struct Task {
     ba: Ask,
 }
 
-/// Asks every judge about every comparison not judged yet. Stops early when `cancel` fires.
-/// The plan is handed back: reading the store for each judge's comparisons happens on a
-/// blocking thread, which needs the plan while it does.
+/// Asks every judge about every comparison not judged yet. Stops early when `cancel` fires,
+/// or when a judge's model stayed unreachable past the give-up time (its name goes in
+/// `gave_up`). The plan is handed back: reading the store for each judge's comparisons
+/// happens on a blocking thread, which needs the plan while it does.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn judge_all(
     store: &Store,
     mut plan: Plan,
@@ -49,6 +52,7 @@ pub(super) async fn judge_all(
     cancel: &CancellationToken,
     events: &tokio::sync::mpsc::UnboundedSender<super::RunEvent>,
     writer: &Writer,
+    gave_up: &Mutex<BTreeSet<String>>,
 ) -> Result<Plan, RunError> {
     for index in 0..plan.judges.len() {
         let model = &plan.judges[index].model_name;
@@ -71,11 +75,16 @@ pub(super) async fn judge_all(
                 comparisons: tasks.len(),
             });
         }
-        admit(endpoint.client.limits(), tasks, cancel, |task, slot| {
-            judge_one(writer, endpoint, cancel, judge, task, slot, events)
+        let stop = cancel.child_token();
+        admit(endpoint.client.limits(), tasks, &stop, |task, slot| {
+            judge_one(writer, endpoint, &stop, judge, task, slot, events)
         })
         .await;
         if cancel.is_cancelled() {
+            break;
+        }
+        if stop.is_cancelled() {
+            super::lock(gave_up).insert(judge.model_name.clone());
             break;
         }
     }
@@ -318,7 +327,13 @@ async fn ask(
             asked.latency_ms = completion.latency_ms;
             asked.usage = completion.usage;
         }
-        Err(failure) if matches!(failure.error, ProviderError::Cancelled) => return None,
+        Err(failure) if failure.error.is_unfinished() => {
+            if matches!(failure.error, ProviderError::Unreachable { .. }) {
+                // The judge's model stayed down: its other comparisons stop too.
+                cancel.cancel();
+            }
+            return None;
+        }
         Err(failure) => asked.error = Some(failure.error.to_string()),
     }
     Some((asked, to_cache.pop()))

@@ -8,14 +8,22 @@
 //! skipped, which is all that resuming an interrupted run needs. Store work never runs on
 //! the async threads (see [`execute`]). A session's `judge` checks run last, on the
 //! finished outputs (`judging.rs`), resumable the same way.
+//!
+//! When a model's server goes away mid-run, its cells pause rather than fail (see
+//! [`crate::providers::Reachability`]): the run reports the model as unreachable with the
+//! wait before the next probe ([`RunEvent::Unreachable`]), other models' cells go on, and
+//! the paused cells continue once it answers. A cell that waited longer than the give-up
+//! time (15 minutes) stops unrecorded, with the rest of its model's cells: the run ends
+//! interrupted and resumable. The run ends with a [`RunSummary`] of what failed and why.
 
 mod judging;
 mod plan;
 pub mod retrieval;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -27,8 +35,8 @@ pub use plan::{Cell, JudgePlan, Plan, PlanError, Selection, plan_new_run, plan_r
 
 use crate::eval::checks::{CheckInput, CompiledCheck, run_checks, validate_json};
 use crate::providers::{
-    ChatRequest, Client, Completion, Failure, Limits, Message, ModelPool, ProviderError, Role,
-    Slot, StreamEvent, Usage,
+    ChatRequest, Client, Completion, Failure, Limits, Message, ModelPool, ProviderError,
+    ReachStatus, Reachability, Role, Slot, StreamEvent, Usage,
 };
 use crate::spec::ModelSpec;
 use crate::store::{
@@ -74,10 +82,123 @@ pub enum RunEvent {
         /// A request failed, so the comparison is not judged.
         failed: bool,
     },
+    /// A model's endpoint stopped answering: its cells wait (none fails or spends a
+    /// retry) and a probe asks again in `retry_in_ms`. Sent when it goes down, and again
+    /// about every second while it stays down (for a countdown).
+    Unreachable {
+        model: String,
+        retry_in_ms: u64,
+        /// How long it has been down.
+        down_ms: u64,
+        /// The last connection failure.
+        error: String,
+    },
+    /// The model answers again after `down_ms`; its cells go on.
+    Reachable {
+        model: String,
+        down_ms: u64,
+    },
+    /// What failed and why; sent just before `Finished`.
+    Summary(RunSummary),
     Finished {
         run_id: String,
         status: RunStatus,
     },
+}
+
+/// How a run went wrong, for its end: failed cells by model and cause, and the models that
+/// were unreachable during it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSummary {
+    /// Most frequent first.
+    pub failed: Vec<FailedGroup>,
+    pub outages: Vec<OutageSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedGroup {
+    pub model: String,
+    pub cause: String,
+    pub count: usize,
+}
+
+/// A model that was unreachable during the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutageSummary {
+    pub model: String,
+    /// Times its cells paused.
+    pub pauses: u32,
+    pub down_ms: u64,
+    /// Its cells stopped waiting (the give-up time passed); `not_run` of them have no
+    /// output, and the run ended interrupted.
+    pub gave_up: bool,
+    pub not_run: usize,
+}
+
+impl RunSummary {
+    pub fn is_empty(&self) -> bool {
+        self.failed.is_empty() && self.outages.is_empty()
+    }
+
+    /// One line for the failed cells (when any), one per unreachable model.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let failed: usize = self.failed.iter().map(|g| g.count).sum();
+        if failed > 0 {
+            let groups: Vec<String> = self
+                .failed
+                .iter()
+                .map(|g| format!("{} x {} from {}", g.count, g.cause, g.model))
+                .collect();
+            out.push(format!(
+                "{failed} cell{} failed: {}",
+                if failed == 1 { "" } else { "s" },
+                groups.join(", ")
+            ));
+        }
+        for o in &self.outages {
+            let times = match o.pauses {
+                0 | 1 => "once".to_owned(),
+                2 => "twice".to_owned(),
+                n => format!("{n} times"),
+            };
+            let end = if o.gave_up {
+                format!(
+                    "gave up waiting: {} of its cells not run (the run is interrupted; resume it \
+                     once the model answers)",
+                    o.not_run
+                )
+            } else if o.not_run > 0 {
+                format!("{} of its cells not run when the run stopped", o.not_run)
+            } else {
+                "its cells waited and ran once it answered".to_owned()
+            };
+            out.push(format!(
+                "model {} was unreachable for {}, paused {times}; {end}",
+                o.model,
+                secs(o.down_ms)
+            ));
+        }
+        out
+    }
+}
+
+/// What the CLI and the workbench say while a model does not answer (the last connection
+/// failure goes beside it, where there is room).
+pub fn unreachable_line(model: &str, retry_in_ms: u64) -> String {
+    format!(
+        "model {model} unreachable, retrying in {} s",
+        retry_in_ms.div_ceil(1000)
+    )
+}
+
+/// Whole seconds ("42 s"), or tenths below ten seconds.
+pub fn secs(ms: u64) -> String {
+    if ms < 10_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{} s", ms / 1000)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -208,36 +329,57 @@ pub async fn execute(
         .await?
     };
 
+    let before: HashMap<&String, (ReachStatus, Duration)> = endpoints
+        .iter()
+        .map(|(m, e)| (m, snapshot(e.client.reachability())))
+        .collect();
+    // Models whose cells gave up waiting for their endpoint.
+    let gave_up = Mutex::new(BTreeSet::new());
     let mut groups = Vec::new();
     for (model, cells) in todo {
         let endpoint = endpoints.get(&model).ok_or_else(|| RunError::NoEndpoint {
             model: model.clone(),
         })?;
-        let ctx = Ctx {
-            store,
-            writer: &writer,
-            endpoint,
-            opts,
-            cancel: &work,
-            events,
-        };
-        groups.push(admit(
-            endpoint.client.limits(),
-            cells,
-            &work,
-            move |todo, slot| ctx.run_cell(todo, slot),
-        ));
+        groups.push((endpoint, cells, work.child_token()));
     }
-    futures::future::join_all(groups).await;
-    // The judges compare outputs, so they go once every cell's output is written.
-    writer.sync().await?;
-    let mut plan = if work.is_cancelled() {
-        plan
-    } else {
-        judging::judge_all(store, plan, endpoints, opts, &work, events, &writer).await?
+    let cells = async {
+        let groups = groups.iter_mut().map(|(endpoint, cells, stop)| {
+            let ctx = Ctx {
+                store,
+                writer: &writer,
+                endpoint,
+                opts,
+                cancel: stop,
+                events,
+                gave_up: &gave_up,
+            };
+            admit(
+                endpoint.client.limits(),
+                std::mem::take(cells),
+                stop,
+                move |todo, slot| ctx.run_cell(todo, slot),
+            )
+        });
+        futures::future::join_all(groups).await;
+        // The judges compare outputs, so they go once every cell's output is written.
+        writer.sync().await?;
+        if work.is_cancelled() || !lock(&gave_up).is_empty() {
+            Ok(plan)
+        } else {
+            judging::judge_all(
+                store, plan, endpoints, opts, &work, events, &writer, &gave_up,
+            )
+            .await
+        }
     };
+    let mut plan = tokio::select! {
+        biased;
+        plan = cells => plan?,
+        never = announce_all(endpoints, events) => match never {},
+    };
+    let gave_up = gave_up.into_inner().unwrap_or_else(PoisonError::into_inner);
 
-    plan.run.status = if work.is_cancelled() {
+    plan.run.status = if work.is_cancelled() || !gave_up.is_empty() {
         RunStatus::Interrupted
     } else {
         RunStatus::Complete
@@ -247,11 +389,166 @@ pub async fn execute(
     writer.send(move |store| store.put_run(&run));
     // Written and flushed before the run is said to be finished.
     writer.finish().await?;
+    let outages: Vec<(String, u32, u64)> = before
+        .into_iter()
+        .filter_map(|(model, start)| {
+            let end = snapshot(endpoints.get(model)?.client.reachability());
+            let (pauses, down_ms) = outage_between(&start, &end);
+            (pauses > 0 || gave_up.contains(model)).then(|| (model.clone(), pauses, down_ms))
+        })
+        .collect();
+    let (summary, plan) = {
+        let store = store.clone();
+        blocking(move || Ok((summarize(&store, &plan, &outages, &gave_up)?, plan))).await?
+    };
+    let _ = events.send(RunEvent::Summary(summary));
     let _ = events.send(RunEvent::Finished {
         run_id: plan.run.id.clone(),
         status: plan.run.status,
     });
     Ok(plan.run)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A set of names is valid whatever a panicking holder was doing.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An endpoint's status with the time it has been down so far (its current outage
+/// included), taken together.
+fn snapshot(reach: &Reachability) -> (ReachStatus, Duration) {
+    let status = reach.status();
+    let down = Duration::from_millis(status.total_down_ms());
+    (status, down)
+}
+
+/// Pauses that began (or were going on) between two snapshots, and the time down between
+/// them.
+fn outage_between(start: &(ReachStatus, Duration), end: &(ReachStatus, Duration)) -> (u32, u64) {
+    let pauses = end.0.outages.saturating_sub(start.0.outages) + u32::from(start.0.down.is_some());
+    let down = end.1.saturating_sub(start.1);
+    (pauses, u64::try_from(down.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Tells the run's listeners when a model's endpoint goes down (and, every second while it
+/// stays down, how long until the next probe) and when it answers again. Never ends: it
+/// runs beside the run's work and stops with it.
+async fn announce_all(
+    endpoints: &HashMap<String, Endpoint>,
+    events: &mpsc::UnboundedSender<RunEvent>,
+) -> std::convert::Infallible {
+    let each = endpoints
+        .iter()
+        .map(|(model, e)| announce(model, e.client.reachability(), events));
+    futures::future::join_all(each).await;
+    std::future::pending().await
+}
+
+async fn announce(model: &str, reach: &Reachability, events: &mpsc::UnboundedSender<RunEvent>) {
+    let mut changes = reach.subscribe();
+    let mut recoveries = changes.borrow().recoveries;
+    // Down when last seen, and the time down in ended outages before this one.
+    let mut down_before: Option<u64> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let status = changes.borrow_and_update().clone();
+        if status.recoveries > recoveries {
+            recoveries = status.recoveries;
+            // It answered (it may be down again already). An outage that was forgotten
+            // because nothing waits for it any more is not an answer.
+            if let Some(before) = down_before.take() {
+                let _ = events.send(RunEvent::Reachable {
+                    model: model.to_owned(),
+                    down_ms: status.down_ms.saturating_sub(before),
+                });
+            }
+        }
+        match &status.down {
+            Some(down) => {
+                let before = *down_before.get_or_insert(status.down_ms);
+                let retry_in = down
+                    .retry_at
+                    .saturating_duration_since(tokio::time::Instant::now());
+                let _ = events.send(RunEvent::Unreachable {
+                    model: model.to_owned(),
+                    retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+                    down_ms: status.total_down_ms().saturating_sub(before),
+                    error: down.error.clone(),
+                });
+            }
+            None => down_before = None,
+        }
+        if down_before.is_some() {
+            tick.reset();
+            tokio::select! {
+                r = changes.changed() => if r.is_err() { return },
+                _ = tick.tick() => {}
+            }
+        } else if changes.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The run's failed cells by model and cause, and its unreachable models, from the store
+/// as written. Blocking.
+fn summarize(
+    store: &Store,
+    plan: &Plan,
+    outages: &[(String, u32, u64)],
+    gave_up: &BTreeSet<String>,
+) -> Result<RunSummary, RunError> {
+    let model_of: HashMap<&str, &str> = plan
+        .run
+        .variants
+        .iter()
+        .map(|v| (v.name.as_str(), v.model_name.as_str()))
+        .collect();
+    let mut outputs = Vec::new();
+    let mut done = HashSet::new();
+    for o in store.outputs(&plan.run.id) {
+        let o = o?;
+        done.insert(o.key());
+        outputs.push(o);
+    }
+    let mut failed = Vec::new();
+    for model in plan.run.variants.iter().map(|v| &v.model_name) {
+        if failed.iter().any(|g: &FailedGroup| &g.model == model) {
+            continue;
+        }
+        let mine = outputs.iter().filter(|o| {
+            model_of
+                .get(o.variant.as_str())
+                .is_some_and(|m| *m == model.as_str())
+        });
+        failed.extend(
+            crate::report::error_groups(mine)
+                .into_iter()
+                .map(|g| FailedGroup {
+                    model: model.clone(),
+                    cause: g.cause,
+                    count: g.count,
+                }),
+        );
+    }
+    failed.sort_by(|x, y| y.count.cmp(&x.count).then_with(|| x.model.cmp(&y.model)));
+    let mut outages: Vec<OutageSummary> = outages
+        .iter()
+        .map(|(model, pauses, down_ms)| OutageSummary {
+            model: model.clone(),
+            pauses: *pauses,
+            down_ms: *down_ms,
+            gave_up: gave_up.contains(model),
+            not_run: plan
+                .cells
+                .iter()
+                .filter(|c| &c.model == model && !done.contains(&c.key))
+                .count(),
+        })
+        .collect();
+    outages.sort_by(|x, y| x.model.cmp(&y.model));
+    Ok(RunSummary { failed, outages })
 }
 
 /// On a blocking thread, before any request: stores the run as started, skips the cells
@@ -434,8 +731,11 @@ struct Ctx<'a> {
     writer: &'a Writer,
     endpoint: &'a Endpoint,
     opts: RunOptions,
+    /// The model's cells' own token (a child of the run's): giving up on the model stops
+    /// them and no other model's.
     cancel: &'a CancellationToken,
     events: &'a mpsc::UnboundedSender<RunEvent>,
+    gave_up: &'a Mutex<BTreeSet<String>>,
 }
 
 impl Ctx<'_> {
@@ -608,8 +908,14 @@ impl Ctx<'_> {
         };
 
         if let Err(failure) = &outcome
-            && matches!(failure.error, ProviderError::Cancelled)
+            && failure.error.is_unfinished()
         {
+            if matches!(failure.error, ProviderError::Unreachable { .. }) {
+                // The endpoint stayed down past the give-up time: the model's other cells
+                // stop too, and the run ends interrupted.
+                lock(self.gave_up).insert(cell.model.clone());
+                cancel.cancel();
+            }
             // Not finished: a resumed run asks again (what was answered stays cached).
             writer.send(move |store| put_cached(store, &to_cache));
             return;
@@ -699,4 +1005,51 @@ where
         results.push(r);
     }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_what_failed_from_which_model_and_each_outage() {
+        let group = |model: &str, cause: &str, count| FailedGroup {
+            model: model.into(),
+            cause: cause.into(),
+            count,
+        };
+        let outage = |model: &str, pauses, gave_up, not_run| OutageSummary {
+            model: model.into(),
+            pauses,
+            down_ms: 42_300,
+            gave_up,
+            not_run,
+        };
+        let s = RunSummary {
+            failed: vec![
+                group("model-a", "HTTP 500 Internal Server Error", 2),
+                group("model-b", "malformed response: expected value", 1),
+            ],
+            outages: vec![
+                outage("model-b", 2, false, 0),
+                outage("model-c", 1, true, 12),
+                outage("model-d", 3, false, 4),
+            ],
+        };
+        assert_eq!(
+            s.lines(),
+            [
+                "3 cells failed: 2 x HTTP 500 Internal Server Error from model-a, \
+                 1 x malformed response: expected value from model-b",
+                "model model-b was unreachable for 42 s, paused twice; its cells waited and \
+                 ran once it answered",
+                "model model-c was unreachable for 42 s, paused once; gave up waiting: 12 of \
+                 its cells not run (the run is interrupted; resume it once the model answers)",
+                "model model-d was unreachable for 42 s, paused 3 times; 4 of its cells not \
+                 run when the run stopped",
+            ]
+        );
+        assert!(RunSummary::default().lines().is_empty());
+        assert_eq!(secs(3_250), "3.2 s");
+    }
 }

@@ -535,7 +535,11 @@ impl Host {
                 }
             }
             Effect::Rate(e) => {
-                if e == RateEffect::LoadOwner && self.ratings_watch.is_none() {
+                // The owner's view and an adaptive rating queue follow the ratings as
+                // they land (a rating screen watches from its opening: it cannot know it is
+                // adaptive before; the watch costs nothing while nobody rates).
+                let follows = matches!(e, RateEffect::LoadOwner | RateEffect::Open { .. });
+                if follows && self.ratings_watch.is_none() {
                     self.ratings_watch = Some(watch_ratings(&store, tx.clone()));
                 }
                 super::screens::rate::host::run(e, store, session, tx);

@@ -236,6 +236,8 @@ impl State {
                 live: HashMap::new(),
                 scroll_back: 0,
                 cell_errors: Vec::new(),
+                unreachable: std::collections::BTreeMap::new(),
+                summary: Vec::new(),
             },
             compare: CompareState {
                 case: 0,

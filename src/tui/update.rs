@@ -204,7 +204,11 @@ fn update_inner(state: &mut State, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             screens::owner::update::on_report(state, Ok(&report))
         }
         Msg::Rate(RateMsg::OwnerFailed(e)) => screens::owner::update::on_report(state, Err(e)),
-        Msg::Rate(RateMsg::RatingsChanged) => screens::owner::update::on_ratings_changed(state),
+        Msg::Rate(RateMsg::RatingsChanged) => {
+            let mut effects = screens::owner::update::on_ratings_changed(state);
+            effects.extend(screens::rate::update::on_ratings_changed(state));
+            effects
+        }
         Msg::Rate(msg) => screens::rate::update::on_msg(state, keymap, msg),
     }
 }

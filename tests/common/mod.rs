@@ -11,6 +11,7 @@ pub mod mock_judge;
 pub mod mock_openai;
 pub mod mock_script;
 pub mod model_server;
+pub mod outage_server;
 pub mod planned;
 pub mod rating;
 pub mod tmux;

@@ -172,33 +172,9 @@ pub fn owner_lines(r: &OwnerReport) -> Vec<String> {
     }
     out.push(String::new());
     out.push("Failure labels (share of each variant's rated outputs)".into());
-    let mut any = false;
-    let mut variants: Vec<&str> = r.labels.iter().map(|l| l.variant.as_str()).collect();
-    variants.dedup();
-    for variant in variants {
-        let given: Vec<String> = r
-            .labels
-            .iter()
-            .filter(|l| l.variant == variant && l.count > 0)
-            .map(|l| {
-                format!(
-                    "{} {}/{} {} [{}, {}]",
-                    l.label,
-                    l.count,
-                    l.rated,
-                    l.rate.estimate.map_or_else(|| "n/a".into(), pct),
-                    pct(l.rate.low),
-                    pct(l.rate.high)
-                )
-            })
-            .collect();
-        if !given.is_empty() {
-            any = true;
-            out.push(format!("  {variant}: {}", given.join(" · ")));
-        }
-    }
-    if !any {
-        out.push("  none given yet ([ or ] on the rating screen labels a side)".into());
+    match crate::rating::labels::lines(&r.labels) {
+        Some(lines) => out.extend(lines),
+        None => out.push("  none given yet ([ or ] on the rating screen labels a side)".into()),
     }
     let pb = &st.position_bias;
     out.push(String::new());

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{RateEffect, RateMsg};
+use super::{Order, RateEffect, RateMsg, Reorder};
 use crate::eval::verdicts::AnalyseOptions;
 use crate::session::Session;
 use crate::store::{Store, now_ms};
@@ -26,13 +26,25 @@ pub fn perform(effect: RateEffect, store: &Store, session: &Session) -> RateMsg 
                 Err(e) => RateMsg::OpenFailed(format!("{e:#}")),
             }
         }
-        RateEffect::Save(mut record) => {
+        RateEffect::Save(mut record, reorder) => {
             record.at_ms = now_ms();
             match store.put_rating(&record) {
-                Ok(()) => RateMsg::Saved(record),
+                // The rating is flushed whatever becomes of the order: a failed read only
+                // leaves the old order standing.
+                Ok(()) => {
+                    RateMsg::Saved(record, reorder.and_then(|r| order(&r, store, session).ok()))
+                }
                 Err(e) => RateMsg::SaveFailed(e.to_string()),
             }
         }
+        RateEffect::Reorder(r) => match order(&r, store, session) {
+            Ok(order) => RateMsg::Reordered(order),
+            // Nothing the rater must act on: the order they have stands.
+            Err(_) => RateMsg::Reordered(Order {
+                ticket: r.ticket,
+                comparisons: Vec::new(),
+            }),
+        },
         RateEffect::Undo(record) => match store.delete_rating(&record) {
             Ok(()) => RateMsg::Undone(record),
             Err(e) => RateMsg::UndoFailed(e.to_string()),
@@ -42,6 +54,14 @@ pub fn perform(effect: RateEffect, store: &Store, session: &Session) -> RateMsg 
             Err(e) => RateMsg::OwnerFailed(format!("{e:#}")),
         },
     }
+}
+
+/// An adaptive queue's order from the session's ratings now in the store.
+fn order(r: &Reorder, store: &Store, session: &Session) -> anyhow::Result<Order> {
+    Ok(Order {
+        ticket: r.ticket,
+        comparisons: crate::rating::reorder(store, session, &r.rater, &r.queue, &r.sample)?,
+    })
 }
 
 /// The owner's view from the store.

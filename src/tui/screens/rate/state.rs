@@ -1,12 +1,12 @@
 //! The rating screen's state: plain data.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use crate::diff::DiffLines;
 use crate::rating::Item;
 use crate::session::RubricDim;
-use crate::store::RatingRecord;
+use crate::store::{Assignment, ComparisonKey, RatingRecord};
 use crate::tui::input::Key;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +61,17 @@ impl Side {
     }
 }
 
+/// An adaptive queue's fixed parts, and which of the orders asked for is the latest.
+#[derive(Debug, Clone)]
+pub struct Adaptive {
+    pub queue: Arc<[Assignment]>,
+    pub sample: Arc<HashSet<ComparisonKey>>,
+    /// Tickets of the last order asked for and the last one applied: an answer older than
+    /// the one applied is dropped.
+    pub asked: u64,
+    pub applied: u64,
+}
+
 pub struct RatingScreen {
     pub session: String,
     pub rater: String,
@@ -69,8 +80,15 @@ pub struct RatingScreen {
     pub run: Option<String>,
     pub phase: Phase,
     pub rubric: Vec<RubricDim>,
-    /// The rater's queue, in the order shown.
+    /// The rater's queue, as opened (indices into it stay put: `done`, `history`,
+    /// `skipped`, `current`).
     pub items: Vec<Item>,
+    /// The order the items are offered in: all of `items`' indices. The adaptive schedule
+    /// changes it after each rating; otherwise it is the queue's.
+    pub order: Vec<usize>,
+    /// Under `rating.schedule: adaptive`: the queue and its calibration sample, as the host
+    /// needs them to work the order out again.
+    pub adaptive: Option<Adaptive>,
     /// Per item: rated (on disk).
     pub done: Vec<bool>,
     /// Ratings on disk from this rater, oldest first, with their item: what undo removes.
@@ -116,6 +134,8 @@ impl RatingScreen {
             phase: Phase::Loading,
             rubric,
             items: Vec::new(),
+            order: Vec::new(),
+            adaptive: None,
             done: Vec::new(),
             history: Vec::new(),
             skipped: Vec::new(),

@@ -28,8 +28,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::state::{Arrange, Draft, Pending, Phase, RatingScreen, Side};
-use super::{RateEffect, RateMsg};
+use super::state::{Adaptive, Arrange, Draft, Pending, Phase, RatingScreen, Side};
+use super::{Order, RateEffect, RateMsg, Reorder};
 use crate::diff::DiffMode;
 use crate::store::{RatingRecord, Winner};
 use crate::tui::action::Action;
@@ -309,7 +309,68 @@ fn verdict(state: &mut State, choice: Verdict) -> Vec<Effect> {
     s.pending = Some(Pending::Save(i));
     s.saved_mark = false;
     s.message = None;
-    fx(RateEffect::Save(record))
+    let reorder = reorder_request(s);
+    fx(RateEffect::Save(record, reorder))
+}
+
+/// Under the adaptive schedule, what the host needs to work out the queue's order again,
+/// with a new ticket.
+fn reorder_request(s: &mut RatingScreen) -> Option<Reorder> {
+    let a = s.adaptive.as_mut()?;
+    a.asked += 1;
+    Some(Reorder {
+        rater: s.rater.clone(),
+        queue: a.queue.clone(),
+        sample: a.sample.clone(),
+        ticket: a.asked,
+    })
+}
+
+/// Takes an adaptive order from the host, unless a later one was applied already. The
+/// comparison on screen stays; the order says what comes after it. Items the order does
+/// not name keep their place after those it does.
+fn apply_order(s: &mut RatingScreen, order: &Order) {
+    let Some(a) = &mut s.adaptive else {
+        return;
+    };
+    if order.ticket < a.applied {
+        return;
+    }
+    a.applied = order.ticket;
+    if order.comparisons.is_empty() {
+        return;
+    }
+    let at: std::collections::HashMap<&crate::store::ComparisonKey, usize> = s
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (&it.assignment.comparison, i))
+        .collect();
+    let mut placed = vec![false; s.items.len()];
+    let mut new = Vec::with_capacity(s.items.len());
+    for c in &order.comparisons {
+        if let Some(&i) = at.get(c)
+            && !placed[i]
+        {
+            placed[i] = true;
+            new.push(i);
+        }
+    }
+    new.extend(s.order.iter().copied().filter(|&i| !placed[i]));
+    s.order = new;
+}
+
+/// Ratings changed in the process (this rater's or, over `loupe serve`, others'): an
+/// adaptive queue asks for its order again, so the next comparison is chosen from every
+/// rating so far. A save in flight brings a newer order itself.
+pub fn on_ratings_changed(state: &mut State) -> Vec<Effect> {
+    let Some(s) = &mut state.rating else {
+        return Vec::new();
+    };
+    if s.phase != Phase::Ready || s.pending.is_some() {
+        return Vec::new();
+    }
+    reorder_request(s).map_or_else(Vec::new, |r| fx(RateEffect::Reorder(r)))
 }
 
 fn undo(s: &mut RatingScreen) -> Vec<Effect> {
@@ -335,10 +396,12 @@ fn skip(s: &mut RatingScreen, now: u64) {
     }
 }
 
-/// The next item: the first unrated one in queue order not skipped, else the skipped
+/// The next item: the first unrated one in `order` not skipped, else the skipped
 /// ones in the order they were skipped.
 pub fn next(s: &RatingScreen) -> Option<usize> {
-    (0..s.items.len())
+    s.order
+        .iter()
+        .copied()
         .find(|&i| !s.done[i] && !s.skipped.contains(&i))
         .or_else(|| s.skipped.iter().copied().find(|&i| !s.done[i]))
 }
@@ -403,7 +466,20 @@ pub fn on_msg(state: &mut State, keymap: &Keymap, msg: RateMsg) -> Vec<Effect> {
             s.run = Some(opened.record.run_id.clone());
             s.left_out = opened.left_out;
             s.done = vec![false; opened.items.len()];
+            s.order = (0..opened.items.len()).collect();
             s.items = opened.items;
+            s.adaptive = opened.adaptive.then(|| Adaptive {
+                queue: s.items.iter().map(|it| it.assignment.clone()).collect(),
+                sample: Arc::new(
+                    s.items
+                        .iter()
+                        .filter(|it| it.calibration)
+                        .map(|it| it.assignment.comparison.clone())
+                        .collect(),
+                ),
+                asked: 0,
+                applied: 0,
+            });
             for r in opened.ratings {
                 if let Some(i) = s
                     .items
@@ -428,11 +504,14 @@ pub fn on_msg(state: &mut State, keymap: &Keymap, msg: RateMsg) -> Vec<Effect> {
             s.phase = Phase::Failed(e);
             Vec::new()
         }
-        RateMsg::Saved(record) => {
+        RateMsg::Saved(record, order) => {
             let Some(Pending::Save(i)) = s.pending else {
                 return Vec::new();
             };
             s.pending = None;
+            if let Some(order) = order {
+                apply_order(s, &order);
+            }
             s.done[i] = true;
             s.history.push((i, record));
             s.saved_mark = true;
@@ -472,6 +551,10 @@ pub fn on_msg(state: &mut State, keymap: &Keymap, msg: RateMsg) -> Vec<Effect> {
             s.leaving = false;
             s.deferred.clear();
             s.message = Some((format!("undo failed, the rating stays: {e}"), true));
+            Vec::new()
+        }
+        RateMsg::Reordered(order) => {
+            apply_order(s, &order);
             Vec::new()
         }
         RateMsg::OwnerLoaded(_) | RateMsg::OwnerFailed(_) | RateMsg::RatingsChanged => Vec::new(),

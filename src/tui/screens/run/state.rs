@@ -47,4 +47,9 @@ pub struct RunState {
     /// Lines the panes are scrolled up from the tail; 0 follows new text.
     pub scroll_back: u16,
     pub cell_errors: Vec<String>,
+    /// Models of the run in progress that do not answer, with the line saying so (their
+    /// cells wait; the line counts down to the next probe).
+    pub unreachable: std::collections::BTreeMap<String, String>,
+    /// The last run's summary of what failed and why (sanitized lines).
+    pub summary: Vec<String>,
 }

@@ -72,6 +72,7 @@ pub(crate) fn run_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.screen = Screen::Run;
             state.run.live.clear();
             state.run.cell_errors.clear();
+            state.run.summary.clear();
             // The panes show a case of the run, not one it leaves out.
             let focused = state.session.cases.get(state.run.case).map(|c| &c.id);
             if !focused.is_some_and(|id| case_ids.contains(id))
@@ -214,14 +215,51 @@ pub(crate) fn on_run_event(state: &mut State, ev: RunEvent) -> Vec<Effect> {
             }
             Vec::new()
         }
+        RunEvent::Unreachable {
+            model,
+            retry_in_ms,
+            error,
+            ..
+        } => {
+            let line = format!(
+                "{}: {error}; its cells wait",
+                crate::runner::unreachable_line(&model, retry_in_ms)
+            );
+            let line = sanitize(&line).into_owned();
+            state.run.unreachable.insert(model, line);
+            Vec::new()
+        }
+        RunEvent::Reachable { model, .. } => {
+            state.run.unreachable.remove(&model);
+            Vec::new()
+        }
+        RunEvent::Summary(summary) => {
+            state.run.summary = summary
+                .lines()
+                .iter()
+                .map(|l| sanitize(l).into_owned())
+                .collect();
+            Vec::new()
+        }
         RunEvent::Finished { run_id, status } => {
             state.run.active = None;
             state.run.scroll_back = 0;
-            let text = match status {
+            state.run.unreachable.clear();
+            let mut text = match status {
                 RunStatus::Complete => format!("run {run_id} complete"),
                 _ => format!("run {run_id} interrupted; u on the Run screen resumes it"),
             };
-            state.toast(Level::Info, text);
+            // What failed and why stays on the Run screen; the toast says it first.
+            for line in &state.run.summary {
+                text.push_str(" · ");
+                text.push_str(line);
+            }
+            let level = if state.run.summary.is_empty() {
+                Level::Info
+            } else {
+                Level::Error
+            };
+            state.toast(level, text);
             vec![Effect::LoadRun(run_id)]
         }
     }
@@ -249,6 +287,7 @@ fn resume(state: &mut State) -> Vec<Effect> {
     state.screen = Screen::Run;
     state.run.live.clear();
     state.run.cell_errors.clear();
+    state.run.summary.clear();
     vec![Effect::ResumeRun {
         run_id,
         specs: state.templates.specs.clone(),

@@ -152,8 +152,31 @@ pub(crate) fn draw_run(state: &State, view: &View, frame: &mut Frame, area: Rect
         .map(|(v, _)| v.name.as_str())
         .collect();
     let errors_h = if r.cell_errors.is_empty() { 0 } else { 4 };
-    let [panes_area, err_area] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(errors_h)]).areas(right);
+    // A model that does not answer (its cells wait), or the last run's summary.
+    let notices: Vec<&String> = if r.active.is_some() {
+        r.unreachable.values().collect()
+    } else {
+        r.summary.iter().collect()
+    };
+    // Wrapped, not cut, at most four rows.
+    let notices_h = if notices.is_empty() { 0 } else { 4 };
+    let notices = Paragraph::new(
+        notices
+            .iter()
+            .map(|l| Line::styled(format!(" {l}"), view.theme.fail))
+            .collect::<Vec<_>>(),
+    )
+    .wrap(Wrap { trim: false });
+    let notices_h = notices_h.min(u16::try_from(notices.line_count(right.width)).unwrap_or(4));
+    let [notices_area, panes_area, err_area] = Layout::vertical([
+        Constraint::Length(notices_h),
+        Constraint::Min(3),
+        Constraint::Length(errors_h),
+    ])
+    .areas(right);
+    if notices_h > 0 {
+        frame.render_widget(notices, notices_area);
+    }
     if names.is_empty() {
         frame.render_widget(
             Paragraph::new("choose variants with space").block(view.block(" Outputs ", false)),
