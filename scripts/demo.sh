@@ -28,8 +28,12 @@ base_f32="$(scripts/tune.sh base)"
 train_file=sessions/training/change-risk-train.jsonl
 export_dir=sessions/.loupe/train-export
 force=()
-# Exported again (and so trained again) only when the training file or the session changed:
-# the manifest names both by sha256.
+tune_args=(--name change-risk --epochs 6 --lr 3e-5)
+# Exported again (and so trained again) only when the training file or the session changed
+# (the manifest names both by sha256), and trained again when these settings changed.
+if [ "$(cat "$export_dir/demo-tune-args" 2>/dev/null)" != "${tune_args[*]}" ]; then
+  force=(--force)
+fi
 if ! grep -q "$(sha256sum "$train_file" | cut -d' ' -f1)" "$export_dir/sft.manifest.json" 2>/dev/null \
   || ! grep -q "$(sha256sum sessions/demo.yaml | cut -d' ' -f1)" "$export_dir/sft.manifest.json"; then
   "$loupe" export sessions/demo.yaml --format sft --from references --cases "$train_file" \
@@ -37,7 +41,8 @@ if ! grep -q "$(sha256sum "$train_file" | cut -d' ' -f1)" "$export_dir/sft.manif
   force=(--force)
 fi
 tuned="$("$loupe" tune sessions/demo.yaml --data "$export_dir" --base "$base_f32" \
-  --name change-risk --epochs 3 --lr 3e-5 "${force[@]}")"
+  "${tune_args[@]}" "${force[@]}")"
+echo "${tune_args[*]}" > "$export_dir/demo-tune-args"
 LOUPE_MODEL_THREADS="${LOUPE_MODEL_THREADS:-2}" scripts/model.sh start 8081 "$tuned" tuned:change-risk >/dev/null
 trap 'scripts/model.sh stop 8080 >/dev/null 2>&1 || true; scripts/model.sh stop 8081 >/dev/null 2>&1 || true; scripts/embed.sh stop 8090 >/dev/null 2>&1 || true' EXIT
 "$loupe" tunes --store sessions/.loupe/store

@@ -74,6 +74,11 @@ fn a_run_whose_cells_failed_says_why_and_exits_1() {
         "{err}"
     );
     assert!(err.contains("(e.g. variant again, case c0)"), "{err}");
+    // Each cause names the model it came from.
+    assert!(
+        err.contains(" from main (e.g. variant again, case c0)"),
+        "{err}"
+    );
     assert!(err.contains("finished with 4 failed cells of 4"), "{err}");
     assert!(!err.contains(" complete;"), "{err}");
 

@@ -11,6 +11,7 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::outage_server::OutageServer;
@@ -121,47 +122,94 @@ fn flaky_done(ev: &RunEvent) -> bool {
     matches!(ev, RunEvent::CellDone { key, .. } if key.variant == "f")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_goes_away_mid_run_pauses_its_cells_and_they_all_complete() {
-    // About 0.3 s an answer, token by token; the steady model's ten answers, one at a
-    // time, take about 2 s, so they span the outage.
-    let flaky = std::sync::Arc::new(OutageServer::start(10, Duration::from_millis(30)));
-    let steady = OutageServer::start(10, Duration::from_millis(20));
+/// What the tests start from: `flaky` answering in about 0.3 s token by token, `steady`
+/// with `steady_tokens` tokens `steady_gap` apart, and the session over both in `dir`.
+struct Setup {
+    flaky: Arc<OutageServer>,
+    _steady: OutageServer,
+    dir: tempfile::TempDir,
+    session: loupe::session::Session,
+}
+
+fn setup(steady_tokens: usize, steady_gap: Duration) -> Setup {
+    let flaky = Arc::new(OutageServer::start(10, Duration::from_millis(30)));
+    let steady = OutageServer::start(steady_tokens, steady_gap);
     let dir = tempfile::tempdir().unwrap();
     let session = write_session(dir.path(), &flaky.base_url(), &steady.base_url());
-    let store = Store::open(&dir.path().join("store")).unwrap();
-    let pool = ModelPool::with_reach_policy(policy(Duration::from_mins(1)));
+    Setup {
+        flaky,
+        _steady: steady,
+        dir,
+        session,
+    }
+}
 
-    // After the second flaky cell, the server goes away (two more are streaming then) and
-    // comes back once the run has said so and a few probes have failed.
-    let (down_tx, mut down_rx) = mpsc::unbounded_channel::<()>();
-    let (unreachable_tx, mut unreachable_rx) = mpsc::unbounded_channel::<()>();
+impl Setup {
+    fn store(&self) -> Store {
+        Store::open(&self.dir.path().join("store")).unwrap()
+    }
+}
+
+/// What a run listener signals: the second flaky cell is done (time for the outage), and
+/// each time the run says flaky is unreachable.
+struct Signals {
+    second_cell: mpsc::UnboundedReceiver<()>,
+    unreachable: mpsc::UnboundedReceiver<()>,
+}
+
+fn signals() -> (impl FnMut(&RunEvent) + Send + 'static, Signals) {
+    let (cell_tx, second_cell) = mpsc::unbounded_channel();
+    let (unreachable_tx, unreachable) = mpsc::unbounded_channel();
     let mut flaky_seen = 0;
     let on_event = move |ev: &RunEvent| {
         if flaky_done(ev) {
             flaky_seen += 1;
             if flaky_seen == 2 {
-                let _ = down_tx.send(());
+                let _ = cell_tx.send(());
             }
         }
         if matches!(ev, RunEvent::Unreachable { model, .. } if model == "flaky") {
             let _ = unreachable_tx.send(());
         }
     };
+    (
+        on_event,
+        Signals {
+            second_cell,
+            unreachable,
+        },
+    )
+}
+
+/// Stops `flaky` (off the async threads: it waits for the port to refuse).
+async fn stop(flaky: &Arc<OutageServer>) {
+    let f = flaky.clone();
+    tokio::task::spawn_blocking(move || f.stop()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_goes_away_mid_run_pauses_its_cells_and_they_all_complete() {
+    // The steady model's ten answers, one at a time, take about 2 s: they span the outage.
+    let setup = setup(10, Duration::from_millis(20));
+    let (flaky, session, store) = (&setup.flaky, &setup.session, setup.store());
+    let pool = ModelPool::with_reach_policy(policy(Duration::from_mins(1)));
+
+    // After the second flaky cell, the server goes away (two more are streaming then) and
+    // comes back once the run has said so and a few probes have failed.
+    let (on_event, mut signals) = signals();
     let outage = {
         let flaky = flaky.clone();
         tokio::spawn(async move {
-            down_rx.recv().await.unwrap();
-            let f = flaky.clone();
-            tokio::task::spawn_blocking(move || f.stop()).await.unwrap();
+            signals.second_cell.recv().await.unwrap();
+            stop(&flaky).await;
             let stopped = Instant::now();
-            unreachable_rx.recv().await.unwrap();
+            signals.unreachable.recv().await.unwrap();
             tokio::time::sleep(Duration::from_millis(1200)).await;
             flaky.start_again();
             stopped.elapsed()
         })
     };
-    let (run, seen) = run_session(&store, &pool, &session, None, on_event).await;
+    let (run, seen) = run_session(&store, &pool, session, None, on_event).await;
     let down_for = outage.await.unwrap();
 
     assert_eq!(run.status, RunStatus::Complete);
@@ -248,35 +296,21 @@ async fn a_server_that_goes_away_mid_run_pauses_its_cells_and_they_all_complete(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_stays_down_ends_the_run_interrupted_and_resumable() {
-    let flaky = std::sync::Arc::new(OutageServer::start(10, Duration::from_millis(30)));
-    let steady = OutageServer::start(4, Duration::from_millis(10));
-    let dir = tempfile::tempdir().unwrap();
-    let session = write_session(dir.path(), &flaky.base_url(), &steady.base_url());
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let setup = setup(4, Duration::from_millis(10));
+    let (flaky, session, store) = (&setup.flaky, &setup.session, setup.store());
     // A give-up of 1.5 s stands for the user's 15 minutes.
     let pool = ModelPool::with_reach_policy(policy(Duration::from_millis(1500)));
 
-    let (down_tx, mut down_rx) = mpsc::unbounded_channel::<()>();
-    let mut flaky_seen = 0;
-    let on_event = move |ev: &RunEvent| {
-        if flaky_done(ev) {
-            flaky_seen += 1;
-            if flaky_seen == 2 {
-                let _ = down_tx.send(());
-            }
-        }
-    };
+    let (on_event, mut signals) = signals();
     {
         let flaky = flaky.clone();
         tokio::spawn(async move {
-            down_rx.recv().await.unwrap();
-            tokio::task::spawn_blocking(move || flaky.stop())
-                .await
-                .unwrap();
+            signals.second_cell.recv().await.unwrap();
+            stop(&flaky).await;
         });
     }
     let t0 = Instant::now();
-    let (run, seen) = run_session(&store, &pool, &session, None, on_event).await;
+    let (run, seen) = run_session(&store, &pool, session, None, on_event).await;
     assert!(t0.elapsed() < Duration::from_mins(1), "{:?}", t0.elapsed());
 
     assert_eq!(run.status, RunStatus::Interrupted);
@@ -314,7 +348,7 @@ async fn a_server_that_stays_down_ends_the_run_interrupted_and_resumable() {
 
     // Back up: resuming the run asks only for the missing cells, and it completes.
     flaky.start_again();
-    let (resumed, seen) = run_session(&store, &pool, &session, Some(&run.id), |_| {}).await;
+    let (resumed, seen) = run_session(&store, &pool, session, Some(&run.id), |_| {}).await;
     assert_eq!(resumed.status, RunStatus::Complete);
     let outputs: Vec<_> = store.outputs(&run.id).map(Result::unwrap).collect();
     assert_eq!(outputs.len(), 2 * FLAKY_CASES);
@@ -363,13 +397,10 @@ async fn a_server_never_reached_fails_its_cells_at_once_as_before() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_a_paused_run_ends_it_interrupted_with_no_error_recorded() {
-    let flaky = std::sync::Arc::new(OutageServer::start(10, Duration::from_millis(30)));
-    let steady = OutageServer::start(2, Duration::from_millis(5));
-    let dir = tempfile::tempdir().unwrap();
-    let session = write_session(dir.path(), &flaky.base_url(), &steady.base_url());
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let setup = setup(2, Duration::from_millis(5));
+    let (flaky, store) = (&setup.flaky, setup.store());
     let pool = ModelPool::with_reach_policy(policy(Duration::from_mins(1)));
-    let plan = runner::plan_new_run(&session, &store, &Selection::default(), true).unwrap();
+    let plan = runner::plan_new_run(&setup.session, &store, &Selection::default(), true).unwrap();
     let endpoints = runner::endpoints(&pool, &plan).unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
@@ -383,8 +414,7 @@ async fn stopping_a_paused_run_ends_it_interrupted_with_no_error_recorded() {
                 if flaky_done(&ev) {
                     flaky_seen += 1;
                     if flaky_seen == 2 {
-                        let f = flaky.clone();
-                        tokio::task::spawn_blocking(move || f.stop()).await.unwrap();
+                        stop(&flaky).await;
                     }
                 }
                 if matches!(ev, RunEvent::Unreachable { .. }) {
@@ -510,17 +540,11 @@ async fn the_run_screen_shows_the_paused_model_and_the_summary() {
     use loupe::tui::app::AppConfig;
     use loupe::tui::keymap::Keymap;
     use loupe::tui::theme::Theme;
-    use std::sync::Arc;
 
-    let flaky = Arc::new(OutageServer::start(10, Duration::from_millis(30)));
-    let steady = OutageServer::start(2, Duration::from_millis(5));
-    let dir = tempfile::tempdir().unwrap();
-    let session = Arc::new(write_session(
-        dir.path(),
-        &flaky.base_url(),
-        &steady.base_url(),
-    ));
-    let services = Services::new(Store::open(&dir.path().join("store")).unwrap());
+    let setup = setup(2, Duration::from_millis(5));
+    let flaky = &setup.flaky;
+    let session = Arc::new(setup.session.clone());
+    let services = Services::new(setup.store());
     let config = AppConfig {
         theme: Theme::default(),
         keymap: Keymap::default(),

@@ -363,6 +363,9 @@ fn a_template_error_is_shown_where_it_is() {
         text.contains("✗ line 2: undefined variable `nope`"),
         "on the editor's border:\n{text}"
     );
+    // Cut after a whole word, never mid-word into the corner.
+    let border = text.lines().find(|l| l.contains("✗ line 2")).unwrap();
+    assert!(border.contains("case… ─"), "{border}");
     assert!(
         text.contains("template `zero-shot` (user), line 2"),
         "{text}"

@@ -235,12 +235,17 @@ fn demo_session(dir: &Path, base_url: &str, cases: usize, max_tokens: u32) -> Pa
     let few: Vec<&str> = all.lines().take(cases).collect();
     std::fs::write(dir.join("cases/e2e.jsonl"), few.join("\n") + "\n").unwrap();
     // Without the prompt+rag variant (its variant line and rating pair) and the fine-tuned
-    // one: these tests drive the workbench against the base chat server only; rag_cli_real
-    // covers retrieval and tune_real the tuned model.
+    // one (its variant line and its judge and rating pairs): these tests drive the workbench
+    // against the base chat server only; rag_cli_real covers retrieval and tune_real the
+    // tuned model.
     let yaml: String = std::fs::read_to_string(src.join("demo.yaml"))
         .unwrap()
         .lines()
-        .filter(|l| !l.contains("prompt+rag") && !l.contains("name: fine-tuned"))
+        .filter(|l| {
+            !l.contains("prompt+rag")
+                && !l.contains("name: fine-tuned")
+                && !l.contains("fine-tuned]")
+        })
         .flat_map(|l| [l, "\n"])
         .collect();
     let mut edited = yaml.clone();

@@ -415,6 +415,19 @@ cp base.gguf "$out""#,
     );
     assert!(runs[0]["served"]["path"].as_str().unwrap().ends_with(&out));
     assert!(!d.join(".loupe/tuned/risk.q8_0.gguf.partial").exists());
+
+    // Asked again on another number of threads: the same training, nothing to do.
+    let mut args = tune_args(&good);
+    args.extend(["--threads".into(), "3".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let again = loupe(&d, &args);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already trained"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), out);
 }
 
 #[test]

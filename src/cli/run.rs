@@ -56,15 +56,16 @@ pub fn run(args: &RunArgs<'_>) -> anyhow::Result<Outcome> {
         let summary = progress.await.ok().flatten();
         result.map(|run| (run, summary))
     })?;
-    // What failed by model, and which models were unreachable for how long.
-    for line in summary.iter().flat_map(runner::RunSummary::lines) {
+    // Which models were unreachable for how long (what failed is said below, by cause
+    // and model, with an example cell each).
+    for line in summary.iter().flat_map(runner::RunSummary::outage_lines) {
         say(&line);
     }
 
     // stdout and stderr may be gone (a dropped SSH connection): what is said here must not
     // panic, the run's status is already in the store.
     let groups = match store.outputs(&run_id).collect::<Result<Vec<_>, _>>() {
-        Ok(outputs) => crate::report::error_groups(&outputs),
+        Ok(outputs) => errors_by_model(&run, &outputs),
         Err(e) => {
             say(&format!("cannot read the run's outputs back: {e}"));
             Vec::new()
@@ -97,6 +98,31 @@ pub fn run(args: &RunArgs<'_>) -> anyhow::Result<Outcome> {
     }
     say(&format!("run {run_id} complete; see {report}"));
     Ok(Outcome::Ok)
+}
+
+/// The run's failed cells grouped by cause and model, most frequent first: each cause
+/// says which model it came from ("HTTP 500 ... from main").
+fn errors_by_model(
+    run: &crate::store::RunRecord,
+    outputs: &[crate::store::OutputRecord],
+) -> Vec<crate::report::ErrorGroup> {
+    let mut models: Vec<&str> = run.variants.iter().map(|v| v.model_name.as_str()).collect();
+    models.sort_unstable();
+    models.dedup();
+    let mut groups = Vec::new();
+    for model in models {
+        let mine = outputs.iter().filter(|o| {
+            run.variants
+                .iter()
+                .any(|v| v.name == o.variant && v.model_name == model)
+        });
+        groups.extend(crate::report::error_groups(mine).into_iter().map(|mut g| {
+            g.cause = format!("{} from {model}", g.cause);
+            g
+        }));
+    }
+    groups.sort_by(|x, y| y.count.cmp(&x.count).then_with(|| x.cause.cmp(&y.cause)));
+    groups
 }
 
 /// A line on stderr that is dropped, not a panic, when stderr is gone.

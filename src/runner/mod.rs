@@ -156,6 +156,13 @@ impl RunSummary {
                 groups.join(", ")
             ));
         }
+        out.extend(self.outage_lines());
+        out
+    }
+
+    /// One line per model that was unreachable during the run.
+    pub fn outage_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
         for o in &self.outages {
             let times = match o.pauses {
                 0 | 1 => "once".to_owned(),

@@ -104,6 +104,27 @@ pub fn fit_list(items: &[&str], sep: &str, width: usize) -> String {
     shortest
 }
 
+/// `text` in at most `width` columns, cut after a whole word with `…` when it is longer.
+pub fn fit_words(text: &str, width: usize) -> String {
+    if Line::raw(text).width() <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    for word in text.split(' ') {
+        let next = if out.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{out} {word}")
+        };
+        if Line::raw(next.as_str()).width() + 1 > width {
+            break;
+        }
+        out = next;
+    }
+    out.push('…');
+    out
+}
+
 /// `parts` joined by spaces as a block title in `width` columns (the block's own width):
 /// the first part always, the others while they fit whole.
 pub fn fit_title(parts: &[&str], width: u16) -> String {
@@ -146,7 +167,7 @@ pub fn short(hash: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::{fit_list, fit_title, short_ms};
+    use super::{fit_list, fit_title, fit_words, short_ms};
 
     #[test]
     fn lists_and_titles_drop_whole_entries() {
@@ -163,6 +184,9 @@ mod tests {
             fit_title(&["Case 7/24", "kernel-upgrade"], 22),
             " Case 7/24 "
         );
+        let error = "undefined variable `nope`";
+        assert_eq!(fit_words(error, 40), error);
+        assert_eq!(fit_words(error, 20), "undefined variable…");
     }
 
     #[test]

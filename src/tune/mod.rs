@@ -237,7 +237,12 @@ pub fn tune(
             let same = old.data.manifest_sha256 == tune_data.manifest_sha256
                 && old.data.text_sha256 == tune_data.text_sha256
                 && old.base.sha256 == base.sha256
-                && old.hyper == hyper;
+                // Threads change how fast, not what is learned: a run trained on one
+                // thread is the same run as on two.
+                && TuneHyper {
+                    threads: hyper.threads,
+                    ..old.hyper.clone()
+                } == hyper;
             if !same {
                 return Err(TuneError::Usage(format!(
                     "a training run {:?} already exists with other data, base or \

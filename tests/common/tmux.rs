@@ -65,7 +65,18 @@ impl Tmux {
     pub fn start(&self, name: &str, width: u16, height: u16, line: &str) -> u32 {
         let line = format!("exec {line}");
         let (w, h) = (width.to_string(), height.to_string());
-        let out = self.cmd(&["new-session", "-d", "-s", name, "-x", &w, "-y", &h, &line]);
+        let mut out = self.cmd(&["new-session", "-d", "-s", name, "-x", &w, "-y", &h, &line]);
+        // Killing a server's last session makes it exit; a session started just then meets
+        // the exiting server ("server exited unexpectedly"). Once it is gone, start again.
+        for _ in 0..20 {
+            if out.status.success()
+                || !String::from_utf8_lossy(&out.stderr).contains("server exited unexpectedly")
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            out = self.cmd(&["new-session", "-d", "-s", name, "-x", &w, "-y", &h, &line]);
+        }
         assert!(
             out.status.success(),
             "{}",

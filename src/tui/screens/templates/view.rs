@@ -8,7 +8,7 @@ use ratatui::widgets::{Clear, List, ListItem, ListState, Paragraph, Wrap};
 use crate::providers::Role;
 use crate::sanitize::sanitize;
 use crate::tui::state::{Section, State};
-use crate::tui::widgets::{View, centered, fit_list, fit_title, short};
+use crate::tui::widgets::{View, centered, fit_list, fit_title, fit_words, short};
 
 pub(crate) fn draw_templates(state: &State, view: &View, frame: &mut Frame, area: Rect) {
     let t = &state.templates;
@@ -245,8 +245,11 @@ pub(crate) fn draw_template_part(state: &State, view: &View, frame: &mut Frame, 
         && at.template == name
         && in_part(at.part, t.part)
     {
+        // Whole words on the border; the preview below has the whole message.
+        let text = format!("✗ line {}: {}", at.line, sanitize(&at.detail));
+        let text = fit_words(&text, usize::from(area.width).saturating_sub(4));
         block = block.title_bottom(Line::from(Span::styled(
-            format!(" ✗ line {}: {} ", at.line, sanitize(&at.detail)),
+            format!(" {text} "),
             view.theme.fail,
         )));
     }
