@@ -17,8 +17,8 @@ use loupe::tui::msg::Msg;
 use loupe::tui::state::State;
 use loupe::tui::update::update;
 
-fn screen(state: &State) -> String {
-    common::tui_harness::draw_state(state, 120, 40)
+fn screen(state: &State, (w, h): (u16, u16)) -> String {
+    common::tui_harness::draw_state(state, w, h)
 }
 
 fn file(path: &str, c: char) -> ModelFile {
@@ -70,7 +70,7 @@ fn training_run() -> TrainingRunRecord {
     }
 }
 
-fn results(store: &Store, session: &Arc<loupe::session::Session>) -> String {
+fn results(store: &Store, session: &Arc<loupe::session::Session>, size: (u16, u16)) -> String {
     let run = store.latest_run(None, true).unwrap().unwrap();
     let outputs = store
         .outputs(&run.id)
@@ -91,7 +91,7 @@ fn results(store: &Store, session: &Arc<loupe::session::Session>) -> String {
     );
     update(&mut state, &km, Msg::ReportReady(report));
     update(&mut state, &km, Msg::Key(Key::char('4')));
-    screen(&state)
+    screen(&state, size)
 }
 
 #[test]
@@ -106,14 +106,14 @@ fn results_name_the_training_run_data_base_and_model_of_a_fine_tuned_variant() {
     });
 
     // Before the model is trained in this store, the screen says so.
-    let text = results(&store, &session);
+    let text = results(&store, &session, (120, 40));
     assert!(
         text.contains("fine-tuned: no training run \"change-risk\" in this store"),
         "{text}"
     );
 
     store.put_tune(&training_run()).unwrap();
-    let text = results(&store, &session);
+    let text = results(&store, &session, (120, 40));
     assert!(
         text.contains("Fine-tuned (training run · data manifest sha256)"),
         "{text}"
@@ -125,4 +125,34 @@ fn results_name_the_training_run_data_base_and_model_of_a_fine_tuned_variant() {
         ),
         "{text}"
     );
+}
+
+#[test]
+fn at_80x24_the_grid_keeps_its_cases_and_says_what_a_taller_terminal_shows() {
+    let session =
+        Arc::new(loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let plan = common::planned::plan(&session, &store);
+    common::planned::complete(&store, &plan, |cell| {
+        common::planned::answer(cell, r#"{"risk":"low"}"#.into(), Vec::new())
+    });
+    let mut run = training_run();
+    run.served = Some(file("change-risk.q8_0.gguf", 'f'));
+    store.put_tune(&run).unwrap();
+
+    // With the retrieval and fine-tuned boxes the demo's grid had no case row left at 80x24
+    // (this fixture has no retrieval records): the box goes, five cases show, the title
+    // says what a taller terminal adds.
+    let small = results(&store, &session, (80, 24));
+    for case in session.cases.iter().take(5) {
+        assert!(small.contains(case.id.as_str()), "{small}");
+    }
+    assert!(small.contains("taller shows fine-tuned lineage"), "{small}");
+    assert!(!small.contains("Fine-tuned (training run"), "{small}");
+
+    // With room, the lineage wraps rather than losing the served copy at the edge.
+    let tall = results(&store, &session, (100, 50));
+    assert!(tall.contains("served Q8_0 ffffffff"), "{tall}");
+    assert!(!tall.contains("taller shows"), "{tall}");
 }

@@ -68,8 +68,37 @@ pub(crate) fn draw_results(state: &State, view: &View, frame: &mut Frame, area: 
     let tune_h = if training.is_empty() {
         0
     } else {
-        training.len() as u16 + 2
+        // Each run's line wraps inside the box rather than losing its hashes at the edge.
+        let inner = usize::from(area.width.saturating_sub(2)).max(1);
+        lineage_lines(training)
+            .iter()
+            .map(|l| l.chars().count().div_ceil(inner).max(1) as u16)
+            .sum::<u16>()
+            + 2
     };
+    // The grid is what the screen is for: it keeps room for a few cases. What does not fit
+    // besides it goes, the fine-tuned box first, then retrieval, then the charts; the grid's
+    // title says what a taller terminal would show (and `loupe report` has it all).
+    let mut free = area.height.saturating_sub(table_h + MIN_GRID_H);
+    let mut keep = |h: u16| {
+        if h <= free {
+            free -= h;
+            h
+        } else {
+            0
+        }
+    };
+    let charts_h = keep(charts_h);
+    let rag_shown = keep(rag_h);
+    let tune_shown = keep(tune_h);
+    let hidden: Vec<&str> = [
+        (rag_h > 0 && rag_shown == 0).then_some("retrieval"),
+        (tune_h > 0 && tune_shown == 0).then_some("fine-tuned lineage"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let (rag_h, tune_h) = (rag_shown, tune_shown);
     let [table_area, rag_area, tune_area, charts_area, grid_area] = Layout::vertical([
         Constraint::Length(table_h),
         Constraint::Length(rag_h),
@@ -154,7 +183,7 @@ pub(crate) fn draw_results(state: &State, view: &View, frame: &mut Frame, area: 
     if charts_h > 0 {
         draw_charts(state, view, frame, charts_area, &variants);
     }
-    draw_grid(state, view, frame, grid_area);
+    draw_grid(state, view, frame, grid_area, &hidden);
 }
 
 pub(crate) fn draw_charts(
@@ -240,7 +269,14 @@ pub(crate) fn draw_charts(
     );
 }
 
-pub(crate) fn draw_grid(state: &State, view: &View, frame: &mut Frame, area: Rect) {
+/// `hidden`: the boxes left out for want of rows, named in the title.
+pub(crate) fn draw_grid(
+    state: &State,
+    view: &View,
+    frame: &mut Frame,
+    area: Rect,
+    hidden: &[&str],
+) {
     let variants = state.run_variants();
     let rows_idx = grid_rows(state);
     let mut filters = Vec::new();
@@ -267,6 +303,7 @@ pub(crate) fn draw_grid(state: &State, view: &View, frame: &mut Frame, area: Rec
     // Whole phrases, dropped when the frame has no room for them.
     let extras = [
         (repeats > 1).then(|| format!(" · repeats passed/{repeats}")),
+        (!hidden.is_empty()).then(|| format!(" · taller shows {}", hidden.join(", "))),
         Some(" · enter compares".to_owned()),
     ];
     for extra in extras.into_iter().flatten() {
@@ -341,41 +378,53 @@ fn grid_cell<'a>(view: &View, outputs: &[crate::store::OutputRecord], repeats: u
 
 /// Where each fine-tuned variant's model came from: one line per variant, shortest facts
 /// first (training run, data manifest, rows, base, model), so a narrow terminal keeps them.
+/// Rows a Results grid keeps at least (borders and header included) before the boxes above it.
+const MIN_GRID_H: u16 = 7;
+
 fn draw_lineage(view: &View, frame: &mut Frame, area: Rect, rows: &[crate::tune::Lineage]) {
+    let lines: Vec<Line> = lineage_lines(rows).into_iter().map(Line::from).collect();
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(view.block(" Fine-tuned (training run · data manifest sha256) ", false)),
+        area,
+    );
+}
+
+/// One line per fine-tuned variant: its run, data, base, model and served copy, last loss.
+fn lineage_lines(rows: &[crate::tune::Lineage]) -> Vec<String> {
     let short = |s: &str| s.chars().take(8).collect::<String>();
-    let lines: Vec<Line> = rows
-        .iter()
+    rows.iter()
         .map(|l| {
             let text = match &l.record {
                 None => format!(
                     "{}: no training run {:?} in this store",
                     l.variant, l.training_run
                 ),
-                Some(r) => format!(
-                    "{}: {} {} · data {} ({} rows, {}) · base {} · model {} · loss {}",
-                    l.variant,
-                    r.name,
-                    crate::tune::shown_status(r),
-                    short(&r.data.manifest_sha256),
-                    r.data.rows_out,
-                    r.data.source,
-                    short(&r.base.sha256),
-                    r.output
-                        .as_ref()
-                        .map_or_else(|| "-".into(), |o| short(&o.sha256)),
-                    r.epochs
-                        .last()
-                        .map_or_else(|| "-".into(), |e| format!("{:.3}", e.train_loss)),
-                ),
+                Some(r) => {
+                    format!(
+                        "{}: {} {} · data {} ({} rows, {}) · base {} · model {} · loss {}",
+                        l.variant,
+                        r.name,
+                        crate::tune::shown_status(r),
+                        short(&r.data.manifest_sha256),
+                        r.data.rows_out,
+                        r.data.source,
+                        short(&r.base.sha256),
+                        r.output
+                            .as_ref()
+                            .map_or_else(|| "-".into(), |o| short(&o.sha256)),
+                        r.epochs
+                            .last()
+                            .map_or_else(|| "-".into(), |e| format!("{:.3}", e.train_loss)),
+                    ) + &r.served.as_ref().map_or_else(String::new, |o| {
+                        format!(" · served Q8_0 {}", short(&o.sha256))
+                    })
+                }
             };
-            Line::from(crate::sanitize::sanitize(&text).into_owned())
+            crate::sanitize::sanitize(&text).into_owned()
         })
-        .collect();
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(view.block(" Fine-tuned (training run · data manifest sha256) ", false)),
-        area,
-    );
+        .collect()
 }
 
 /// How each RAG variant retrieved and cited (means over cases with `relevant:` documents).
