@@ -113,6 +113,16 @@ fn fake_f32_gguf(path: &Path) {
     std::fs::write(path, b).unwrap();
 }
 
+/// A fake `llama-finetune`: reads `-o OUT` from its arguments into `$out`, then runs `body`.
+fn fake_trainer(path: &Path, body: &str) {
+    script(
+        path,
+        &format!(
+            "out=\"\"\nwhile [ $# -gt 0 ]; do [ \"$1\" = \"-o\" ] && out=\"$2\"; shift; done\n{body}"
+        ),
+    );
+}
+
 fn script(path: &Path, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -334,11 +344,9 @@ fn a_trainer_killed_mid_run_leaves_a_failed_run_and_no_model() {
     fake_f32_gguf(&d.join("base.gguf"));
     // Reports a step, starts writing the model, then dies as a killed trainer does.
     let trainer = d.join("trainer.sh");
-    script(
+    fake_trainer(
         &trainer,
-        r#"out=""
-while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
-echo "loupe-tokens 900"
+        r#"echo "loupe-tokens 900"
 echo "loupe-step train epoch=0 batch=1/4 tokens=256 loss=2.5 elapsed_ms=100"
 echo "half a model" > "$out"
 kill -9 $$"#,
@@ -384,11 +392,9 @@ fn a_tune_killed_mid_run_is_shown_interrupted_and_a_rerun_trains_again() {
 
     // Restarted with a trainer that finishes: the run is replaced and finished.
     let good = d.join("good.sh");
-    script(
+    fake_trainer(
         &good,
-        r#"out=""
-while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
-echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=nan"
+        r#"echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=nan"
 cp base.gguf "$out""#,
     );
     let o = run_tune(&d, &good);
@@ -436,11 +442,9 @@ fn a_trained_file_that_cannot_be_quantized_fails_the_run_unless_no_copy_is_asked
     assert!(export(&d, "train.jsonl", "exp").status.success());
     fake_f32_gguf(&d.join("base.gguf"));
     let trainer = d.join("trainer.sh");
-    script(
+    fake_trainer(
         &trainer,
-        r#"out=""
-while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
-echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=1.75"
+        r#"echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=1.75"
 echo "model" > "$out""#,
     );
     let o = run_tune(&d, &trainer);
@@ -473,12 +477,10 @@ fn a_store_opened_meanwhile_is_waited_for_so_the_finished_run_is_recorded() {
     fake_f32_gguf(&d.join("base.gguf"));
     let marker = d.join("started");
     let trainer = d.join("trainer.sh");
-    script(
+    fake_trainer(
         &trainer,
         &format!(
-            r#"out=""
-while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
-touch {}
+            r#"touch {}
 sleep 1
 echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=1.75"
 cp base.gguf "$out""#,

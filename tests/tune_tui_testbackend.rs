@@ -94,8 +94,8 @@ fn results(store: &Store, session: &Arc<loupe::session::Session>, size: (u16, u1
     screen(&state, size)
 }
 
-#[test]
-fn results_name_the_training_run_data_base_and_model_of_a_fine_tuned_variant() {
+/// The demo session with a complete run in a fresh store (every answer `{"risk":"low"}`).
+fn demo_run() -> (tempfile::TempDir, Arc<loupe::session::Session>, Store) {
     let session =
         Arc::new(loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap());
     let dir = tempfile::tempdir().unwrap();
@@ -104,6 +104,12 @@ fn results_name_the_training_run_data_base_and_model_of_a_fine_tuned_variant() {
     common::planned::complete(&store, &plan, |cell| {
         common::planned::answer(cell, r#"{"risk":"low"}"#.into(), Vec::new())
     });
+    (dir, session, store)
+}
+
+#[test]
+fn results_name_the_training_run_data_base_and_model_of_a_fine_tuned_variant() {
+    let (_dir, session, store) = demo_run();
 
     // Before the model is trained in this store, the screen says so.
     let text = results(&store, &session, (120, 40));
@@ -129,14 +135,7 @@ fn results_name_the_training_run_data_base_and_model_of_a_fine_tuned_variant() {
 
 #[test]
 fn at_80x24_the_grid_keeps_its_cases_and_says_what_a_taller_terminal_shows() {
-    let session =
-        Arc::new(loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("store")).unwrap();
-    let plan = common::planned::plan(&session, &store);
-    common::planned::complete(&store, &plan, |cell| {
-        common::planned::answer(cell, r#"{"risk":"low"}"#.into(), Vec::new())
-    });
+    let (_dir, session, store) = demo_run();
     let mut run = training_run();
     run.served = Some(file("change-risk.q8_0.gguf", 'f'));
     store.put_tune(&run).unwrap();

@@ -52,8 +52,8 @@ pub enum GgufError {
 }
 
 /// GGUF's value types, numbered as in the format.
-const STRING: u32 = 8;
-const ARRAY: u32 = 9;
+pub(super) const STRING: u32 = 8;
+pub(super) const ARRAY: u32 = 9;
 
 /// Strings longer than this in a header are not a model's (a corrupt length field).
 const MAX_STRING: u64 = 64 * 1024 * 1024;
@@ -185,7 +185,7 @@ impl<R: Read + Seek> Header<'_, R> {
 }
 
 /// Bytes of a fixed-size value type.
-fn fixed_size(ty: u32) -> Option<u64> {
+pub(super) fn fixed_size(ty: u32) -> Option<u64> {
     match ty {
         0 | 1 | 7 => Some(1),
         2 | 3 => Some(2),

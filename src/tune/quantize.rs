@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use super::gguf::GgufError;
+use super::gguf::{ARRAY, GgufError, STRING, fixed_size};
 
 /// GGUF tensor types this reads or writes.
 const TYPE_F32: u32 = 0;
@@ -25,8 +25,6 @@ const BLOCK: usize = 32;
 const BLOCK_BYTES: usize = 2 + BLOCK;
 /// GGUF's default alignment of tensor data.
 const DEFAULT_ALIGNMENT: u64 = 32;
-const STRING: u32 = 8;
-const ARRAY: u32 = 9;
 const UINT32: u32 = 4;
 /// Header strings and arrays longer than this are a corrupt length field, not a model.
 const MAX_LEN: u64 = 1 << 30;
@@ -361,17 +359,6 @@ fn copy_value(r: &mut impl Read, ty: u32, out: &mut Vec<u8>) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Bytes of a fixed-size value type.
-fn fixed_size(ty: u32) -> Option<u64> {
-    match ty {
-        0 | 1 | 7 => Some(1),
-        2 | 3 => Some(2),
-        4..=6 => Some(4),
-        10..=12 => Some(8),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
