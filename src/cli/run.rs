@@ -64,7 +64,15 @@ pub fn run(args: &RunArgs<'_>) -> anyhow::Result<Outcome> {
 
     // stdout and stderr may be gone (a dropped SSH connection): what is said here must not
     // panic, the run's status is already in the store.
-    let groups = match store.outputs(&run_id).collect::<Result<Vec<_>, _>>() {
+    // Only the failed outputs are kept: a run of thousands need not be held whole for them.
+    let failed_outputs = store
+        .outputs(&run_id)
+        .filter(|o| {
+            o.as_ref()
+                .map_or(true, crate::store::OutputRecord::is_error)
+        })
+        .collect::<Result<Vec<_>, _>>();
+    let groups = match failed_outputs {
         Ok(outputs) => errors_by_model(&run, &outputs),
         Err(e) => {
             say(&format!("cannot read the run's outputs back: {e}"));

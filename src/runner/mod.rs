@@ -512,12 +512,18 @@ fn summarize(
         .iter()
         .map(|v| (v.name.as_str(), v.model_name.as_str()))
         .collect();
+    // Only failed outputs are kept (a run of thousands would otherwise be held whole), and
+    // which cells have an output only when a model was unreachable (its cells not run).
     let mut outputs = Vec::new();
     let mut done = HashSet::new();
     for o in store.outputs(&plan.run.id) {
         let o = o?;
-        done.insert(o.key());
-        outputs.push(o);
+        if !outages.is_empty() {
+            done.insert(o.key());
+        }
+        if o.is_error() {
+            outputs.push(o);
+        }
     }
     let mut failed = Vec::new();
     for model in plan.run.variants.iter().map(|v| &v.model_name) {
