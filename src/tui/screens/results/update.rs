@@ -39,38 +39,16 @@ pub(crate) fn case_flags<'a>(
 /// key there, with runs of 10k cases and more, so it reads only the per-case flags.
 pub fn grid_rows(state: &State) -> Vec<usize> {
     let r = &state.results;
-    let cases = &state.session.cases;
     // Only the cases the run covers (a run of one tag has no row for the others).
-    let in_run: Option<std::collections::HashSet<&str>> = state
-        .data
-        .run
-        .as_ref()
-        .filter(|run| !run.case_ids.is_empty())
-        .map(|run| run.case_ids.iter().map(String::as_str).collect());
-    let by_tag = |case: &crate::session::Case| {
-        r.tag.as_ref().is_none_or(|t| case.tags.contains(t))
-            && in_run
-                .as_ref()
-                .is_none_or(|ids| ids.contains(case.id.as_str()))
-    };
-    if !r.failed_only && !r.differing_only {
-        return cases
-            .iter()
-            .enumerate()
-            .filter(|(_, case)| by_tag(case))
-            .map(|(i, _)| i)
-            .collect();
-    }
-    cases
-        .iter()
-        .enumerate()
-        .filter(|(_, case)| {
-            let flags = state.data.case_flags.get(case.id.as_str());
-            by_tag(case)
-                && (!r.failed_only || flags.is_some_and(|f| f.failed()))
-                && (!r.differing_only || flags.is_some_and(|f| f.differ))
+    crate::tui::screens::compare::update::run_cases(state)
+        .into_iter()
+        .filter(|&i| {
+            let case = &state.session.cases[i];
+            let flags = || state.data.case_flags.get(case.id.as_str());
+            r.tag.as_ref().is_none_or(|t| case.tags.contains(t))
+                && (!r.failed_only || flags().is_some_and(|f| f.failed()))
+                && (!r.differing_only || flags().is_some_and(|f| f.differ))
         })
-        .map(|(i, _)| i)
         .collect()
 }
 
