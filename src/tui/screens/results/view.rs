@@ -65,17 +65,20 @@ pub(crate) fn draw_results(state: &State, view: &View, frame: &mut Frame, area: 
         .report
         .as_ref()
         .map_or(&[][..], |r| r.training.as_slice());
-    let tune_h = if training.is_empty() {
-        0
-    } else {
-        // Each run's line wraps inside the box rather than losing its hashes at the edge.
-        let inner = usize::from(area.width.saturating_sub(2)).max(1);
-        lineage_lines(training)
-            .iter()
-            .map(|l| l.chars().count().div_ceil(inner).max(1) as u16)
-            .sum::<u16>()
-            + 2
-    };
+    // Each run's line wraps inside the box rather than losing its hashes at the edge; the
+    // box is as tall as the wrapped lines.
+    let lineage = (!training.is_empty()).then(|| {
+        let lines: Vec<Line> = lineage_lines(training)
+            .into_iter()
+            .map(Line::from)
+            .collect();
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: true })
+    });
+    let tune_h = lineage.as_ref().map_or(0, |p| {
+        u16::try_from(p.line_count(area.width.saturating_sub(2)))
+            .unwrap_or(u16::MAX)
+            .saturating_add(2)
+    });
     // The grid is what the screen is for: it keeps room for a few cases. What does not fit
     // besides it goes, the fine-tuned box first, then retrieval, then the charts; the grid's
     // title says what a taller terminal would show (and `loupe report` has it all).
@@ -110,8 +113,13 @@ pub(crate) fn draw_results(state: &State, view: &View, frame: &mut Frame, area: 
     if rag_h > 0 {
         draw_retrieval(view, frame, rag_area, retrieval);
     }
-    if tune_h > 0 {
-        draw_lineage(view, frame, tune_area, training);
+    if tune_h > 0
+        && let Some(p) = lineage
+    {
+        frame.render_widget(
+            p.block(view.block(" Fine-tuned (training run · data manifest sha256) ", false)),
+            tune_area,
+        );
     }
     let sort_name = match state.results.sort {
         SortBy::Variant => "variant",
@@ -380,16 +388,6 @@ fn grid_cell<'a>(view: &View, outputs: &[crate::store::OutputRecord], repeats: u
 /// first (training run, data manifest, rows, base, model), so a narrow terminal keeps them.
 /// Rows a Results grid keeps at least (borders and header included) before the boxes above it.
 const MIN_GRID_H: u16 = 7;
-
-fn draw_lineage(view: &View, frame: &mut Frame, area: Rect, rows: &[crate::tune::Lineage]) {
-    let lines: Vec<Line> = lineage_lines(rows).into_iter().map(Line::from).collect();
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(ratatui::widgets::Wrap { trim: true })
-            .block(view.block(" Fine-tuned (training run · data manifest sha256) ", false)),
-        area,
-    );
-}
 
 /// One line per fine-tuned variant: its run, data, base, model and served copy, last loss.
 fn lineage_lines(rows: &[crate::tune::Lineage]) -> Vec<String> {
