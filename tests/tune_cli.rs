@@ -448,7 +448,7 @@ fn a_trained_file_that_cannot_be_quantized_fails_the_run_unless_no_copy_is_asked
 echo "model" > "$out""#,
     );
     let o = run_tune(&d, &trainer);
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("quantizing the trained model") && stderr(&o).contains("not a GGUF"),
         "{}",

@@ -367,32 +367,39 @@ pub fn tune(
                 opts.out.display()
             ))
         })?;
-        let output = model_file(&opts.out)?;
-        let served = if opts.quantize {
-            Some(quantized_copy(&opts.out)?)
-        } else {
-            None
-        };
-        Ok((output, served))
+        model_file(&opts.out)
     });
     // The store may have been opened by the workbench meanwhile: the result is worth
     // waiting for, so the record is not left `running` for a model that is in place.
     let store = open_when_free(store_path)?;
+    let fail = |rec: &mut TrainingRunRecord, e: TuneError| {
+        rec.status = TuneStatus::Failed {
+            reason: e.to_string(),
+        };
+        store.put_tune(rec)?;
+        Err(e)
+    };
     match finished {
-        Ok((output, served)) => {
+        Ok(output) => {
+            // The training is recorded before the copy is made: a `loupe tune` stopped while
+            // quantizing keeps its finished model, and the next run only makes the copy.
             rec.output = Some(output);
-            rec.served = served;
             rec.status = TuneStatus::Finished;
             store.put_tune(&rec)?;
+            if opts.quantize {
+                match quantized_copy(&opts.out) {
+                    Ok(served) => {
+                        rec.served = Some(served);
+                        store.put_tune(&rec)?;
+                    }
+                    Err(e) => return fail(&mut rec, e),
+                }
+            }
             Ok(Done::Trained(rec))
         }
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
-            rec.status = TuneStatus::Failed {
-                reason: e.to_string(),
-            };
-            store.put_tune(&rec)?;
-            Err(e)
+            fail(&mut rec, e)
         }
     }
 }
