@@ -20,14 +20,18 @@
 //!   `rating::queue::pair_priorities` (the product's function; within a pair, the queue's
 //!   order). As it ships, the order is worked out again from every rating so far right
 //!   after each of the rater's saves, and the comparison shown next is its first; the one
-//!   on screen stays while the other raters' ratings arrive. For comparison, the order
-//!   renewed only every 25 of a rater's ratings (as when it was renewed only when a rater
-//!   opened the queue). The cost is the judgement (all raters together) at which the
+//!   on screen stays while the other raters' ratings arrive, unless they settle its pair
+//!   while a pair is still open: then it gives way to the first comparison of the order
+//!   (the rating screen does so only for a comparison the rater has not begun scoring; here
+//!   a judgement takes no time). For comparison, the same without giving way, and the
+//!   order renewed only every 25 of a rater's ratings (as when it was renewed only when a
+//!   rater opened the queue). The cost is the judgement (all raters together) at which the
 //!   adaptive queue has settled the same pairs with the same winners as the fixed one; an
 //!   experiment where it never does counts as the whole budget and is reported.
 //!
 //! Run with `cargo bench --bench adaptive` (a few seconds), or in the test profile with
 //! fewer experiments: `LOUPE_SIM_EXPERIMENTS=100 cargo test --bench adaptive`.
+//! `LOUPE_SIM_SEED` replaces the reported seed (to check a change on other draws).
 
 use loupe::eval::stats::{self, Rng};
 use loupe::rating::queue::pair_priorities;
@@ -170,11 +174,14 @@ impl Queues {
 }
 
 /// When the adaptive order is worked out again.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Renew {
-    /// After each of the rater's saved ratings, from every rating so far (what ships: the
+    /// What ships: after each of the rater's saved ratings, from every rating so far (the
     /// rating screen's save returns the new order, and the comparison then shown is its
-    /// first). The comparison on screen stays while others rate.
+    /// first); while others rate, the comparison on screen stays unless their ratings
+    /// settle its pair and a pair is still open, when it gives way to the order's first.
+    Shipped,
+    /// As shipped, but the comparison on screen always stays while others rate.
     EverySave,
     /// Only every `n` of the rater's ratings (as when the order was renewed only when a
     /// rater opened the queue).
@@ -227,6 +234,17 @@ fn adaptive(
             .map(|i| (turn + i) % K)
             .find(|&r| current[r].is_some())?;
         turn = r + 1;
+        if renew == Renew::Shipped
+            && let Some(shown) = current[r]
+            && watch.settled[shown].is_some()
+        {
+            ranking[r] = rank(r, &next, &watch);
+            if let Some(&first) = ranking[r].first()
+                && watch.settled[first].is_none()
+            {
+                current[r] = Some(first);
+            }
+        }
         let pair = current[r]?;
         let (_, case) = queues.within[r][pair][next[r][pair]];
         watch.add(pair, draws[pair][case][r]);
@@ -236,7 +254,7 @@ fn adaptive(
             return Some(n + 1);
         }
         let renew_now = match renew {
-            Renew::EverySave => true,
+            Renew::Shipped | Renew::EverySave => true,
             Renew::Every(every) => since[r].is_multiple_of(every),
         };
         if renew_now {
@@ -250,11 +268,19 @@ fn adaptive(
     None
 }
 
-fn scenario(s: &Scenario, seed: u64, experiments: usize) -> (usize, usize, usize) {
+/// The adaptive variants reported, as shipped first.
+const VARIANTS: [(Renew, &str); 3] = [
+    (Renew::Shipped, "adaptive, as shipped:"),
+    (Renew::EverySave, "adaptive, never giving way:"),
+    (Renew::Every(25), "adaptive, every 25 ratings:"),
+];
+
+/// Judgements per scenario: the fixed queue's, then each of [`VARIANTS`]'.
+fn scenario(s: &Scenario, seed: u64, experiments: usize) -> [usize; 4] {
     let mut rng = Rng::new(seed);
-    let (mut fixed_total, mut save_total, mut batch_total) = (0usize, 0usize, 0usize);
-    let (mut decided, mut misses_save, mut misses_batch, mut settled_pairs) =
-        (0usize, 0usize, 0usize, 0usize);
+    let mut totals = [0usize; 4];
+    let mut misses = [0usize; 3];
+    let (mut decided, mut settled_pairs) = (0usize, 0usize);
     for _ in 0..experiments {
         // Every (comparison, rater) verdict: both schedules use the same ones.
         let draws: Draws = s
@@ -291,17 +317,16 @@ fn scenario(s: &Scenario, seed: u64, experiments: usize) -> (usize, usize, usize
         }
         decided += 1;
         settled_pairs += decision.iter().filter(|d| d.is_some()).count();
-        fixed_total += last;
+        totals[0] += last;
         let budget = n;
-        let got = adaptive(&draws, &queues, &decision, Renew::EverySave);
-        save_total += got.unwrap_or(budget);
-        misses_save += usize::from(got.is_none());
-        let got = adaptive(&draws, &queues, &decision, Renew::Every(25));
-        batch_total += got.unwrap_or(budget);
-        misses_batch += usize::from(got.is_none());
+        for (v, (renew, _)) in VARIANTS.iter().enumerate() {
+            let got = adaptive(&draws, &queues, &decision, *renew);
+            totals[v + 1] += got.unwrap_or(budget);
+            misses[v] += usize::from(got.is_none());
+        }
     }
     let mean = |t: usize| t as f64 / decided.max(1) as f64;
-    let saving = |t: usize| 100.0 * (1.0 - t as f64 / fixed_total.max(1) as f64);
+    let saving = |t: usize| 100.0 * (1.0 - t as f64 / totals[0].max(1) as f64);
     println!("{}", s.name);
     println!(
         "  {decided}/{experiments} experiments with a decision ({:.2} pairs settled on average), budget {} judgements",
@@ -310,19 +335,18 @@ fn scenario(s: &Scenario, seed: u64, experiments: usize) -> (usize, usize, usize
     );
     println!(
         "  fixed queue:                 {:7.1} judgements",
-        mean(fixed_total)
+        mean(totals[0])
     );
-    println!(
-        "  adaptive, after every save:  {:7.1} judgements ({:.1}% fewer; never reached in {misses_save})",
-        mean(save_total),
-        saving(save_total)
-    );
-    println!(
-        "  adaptive, every 25 ratings:  {:7.1} judgements ({:.1}% fewer; never reached in {misses_batch})\n",
-        mean(batch_total),
-        saving(batch_total)
-    );
-    (fixed_total, save_total, batch_total)
+    for (v, (_, name)) in VARIANTS.iter().enumerate() {
+        println!(
+            "  {name:<28} {:7.1} judgements ({:.1}% fewer; never reached in {})",
+            mean(totals[v + 1]),
+            saving(totals[v + 1]),
+            misses[v]
+        );
+    }
+    println!();
+    totals
 }
 
 /// Fisher–Yates with the seeded generator.
@@ -341,24 +365,27 @@ fn main() {
         .and_then(|v| v.parse::<usize>().ok());
     let experiments = asked.unwrap_or(EXPERIMENTS);
     let quick = asked.is_none() && !std::env::args().any(|a| a == "--bench");
+    let seed = std::env::var("LOUPE_SIM_SEED")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(SEED);
     println!(
-        "Seed {SEED}; {experiments} experiments per scenario; {CASES} cases per pair, {K} raters each taking turns; alpha {ALPHA}, Holm across pairs\n"
+        "Seed {seed}; {experiments} experiments per scenario; {CASES} cases per pair, {K} raters each taking turns; alpha {ALPHA}, Holm across pairs\n"
     );
     if quick {
         println!("(not run under `cargo test`; use `cargo bench --bench adaptive`)");
         return;
     }
-    let (mut fixed, mut save, mut batch) = (0, 0, 0);
+    let mut all = [0usize; 4];
     for (i, s) in SCENARIOS.iter().enumerate() {
-        let (f, a, b) = scenario(s, SEED + i as u64, experiments);
-        fixed += f;
-        save += a;
-        batch += b;
+        let totals = scenario(s, seed + i as u64, experiments);
+        for (sum, t) in all.iter_mut().zip(totals) {
+            *sum += t;
+        }
     }
-    let saving = |t: usize| 100.0 * (1.0 - t as f64 / fixed.max(1) as f64);
-    println!(
-        "All five together: adaptive after every save {:.1}% fewer; every 25 ratings {:.1}% fewer",
-        saving(save),
-        saving(batch)
-    );
+    let saving = |t: usize| 100.0 * (1.0 - t as f64 / all[0].max(1) as f64);
+    println!("All five together:");
+    for (v, (_, name)) in VARIANTS.iter().enumerate() {
+        println!("  {name:<28} {:.1}% fewer", saving(all[v + 1]));
+    }
 }

@@ -552,62 +552,18 @@ fn the_rating_keys_come_from_the_keymap() {
 
 /// Under `rating.schedule: adaptive`, other raters' ratings arriving (the store's watch, as
 /// when several rate at once over `loupe serve`) put the rest of the queue in order again:
-/// the comparison on screen stays, what comes after it follows them.
+/// the comparison on screen stays while its pair is open, what comes after it follows
+/// them; once they settle its pair, an untouched comparison gives way to a pair still open
+/// (one the rater has begun scoring stays).
 #[test]
 fn others_ratings_arriving_reorder_an_adaptive_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let (session_path, store_dir) = common::rating::setup(dir.path(), 16, 2, &[]);
-    let yaml = std::fs::read_to_string(&session_path).unwrap().replace(
-        "raters_per_comparison: 2",
-        "raters_per_comparison: 2\n  schedule: adaptive",
-    );
-    std::fs::write(&session_path, yaml).unwrap();
-    let session = Arc::new(loupe::session::load(&session_path).unwrap());
-    let store = Store::open(&store_dir).unwrap();
-    let bo = loupe::rating::open_rater(&store, &session, "bo", None).unwrap();
-    let bo_plain: Vec<_> = bo
-        .items
-        .iter()
-        .filter(|i| i.assignment.comparison.a == "plain")
-        .map(|i| i.assignment.clone())
-        .collect();
-    let bo_rates = |n: usize| {
-        let a: &loupe::store::Assignment = &bo_plain[n];
-        store
-            .put_rating(&RatingRecord {
-                session: session.file.name.clone(),
-                rater: "bo".into(),
-                comparison: a.comparison.clone(),
-                left: a.left.clone(),
-                winner: Winner::A,
-                scores: std::collections::BTreeMap::new(),
-                note: None,
-                labels: std::collections::BTreeMap::new(),
-                gold: false,
-                elapsed_ms: 1000,
-                at_ms: loupe::store::now_ms(),
-                seq: u32::try_from(n).unwrap(),
-            })
-            .unwrap();
-    };
-    // bo prefers plain to grounded ten times out of ten: that pair is the nearest to a
-    // decision, so ana's queue opens with it.
-    (0..10).for_each(bo_rates);
-    let mut h = Harness {
-        _dir: dir,
-        store: store.clone(),
-        session: session.clone(),
-        state: State::new(session.clone()),
-        keymap: Keymap::default(),
-    };
-    let effects = loupe::tui::screens::rate::update::start(&mut h.state, "ana", None, true);
-    h.run_all(effects);
+    let (mut h, bo_rates) = adaptive_with_bo(10);
     let pair_of = |h: &Harness, i: usize| h.screen().items[i].assignment.comparison.a.clone();
     let first = h.screen().current.unwrap();
     assert_eq!(pair_of(&h, first), "plain");
-    // Four more from bo and plain/grounded may stop (14 to 0): the watch tells the screen,
-    // which asks for the order again.
-    (10..14).for_each(bo_rates);
+    // Two more from bo (12 to 0): plain/grounded is not settled yet; the watch tells the
+    // screen, which asks for the order again, and the comparison on screen stays.
+    (10..12).for_each(&bo_rates);
     let effects = h.deliver(RateMsg::RatingsChanged);
     assert!(
         matches!(effects.as_slice(), [Effect::Rate(RateEffect::Reorder(_))]),
@@ -618,6 +574,35 @@ fn others_ratings_arriving_reorder_an_adaptive_queue() {
         h.screen().current,
         Some(first),
         "the comparison on screen stays"
+    );
+    assert!(!h.text(100, 30).contains("moved on"));
+    // Two more (14 to 0) and plain/grounded may stop: judging it no longer moves the
+    // decision, so the untouched comparison on screen gives way to the pair still open.
+    (12..14).for_each(&bo_rates);
+    let effects = h.deliver(RateMsg::RatingsChanged);
+    assert!(h.run_all(effects).is_empty());
+    let moved = h.screen().current.unwrap();
+    assert_ne!(moved, first);
+    assert_eq!(pair_of(&h, moved), "grounded", "the pair still open");
+    let text = h.text(100, 30);
+    assert!(
+        h.text(80, 24)
+            .contains("moved on: the last one is settled by others' ratings; it comes back later"),
+        "whole at 80 columns: {text}"
+    );
+    assert!(
+        !text.contains("plain") && !text.contains("grounded"),
+        "the notice names no variant: {text}"
+    );
+    // The one it left comes back after the open pair's comparisons.
+    let order = &h.screen().order;
+    let back = order.iter().position(|&i| i == first).unwrap();
+    assert!(
+        order[..back]
+            .iter()
+            .filter(|&&i| !h.screen().done[i])
+            .all(|&i| h.screen().items[i].assignment.comparison.a == "grounded"),
+        "the settled pair after the open one"
     );
     // What comes next is the pair still open: grounded/tuned.
     h.chars("s");
@@ -636,8 +621,92 @@ fn others_ratings_arriving_reorder_an_adaptive_queue() {
             .iter()
             .map(|i| i.assignment.comparison.clone())
             .collect(),
+        settled: std::collections::HashSet::new(),
     };
     let before = h.screen().order.clone();
     h.deliver(RateMsg::Reordered(stale));
     assert_eq!(h.screen().order, before);
+}
+
+/// A comparison the rater has begun on (a rubric score given) stays on screen when others'
+/// ratings settle its pair: nothing typed is thrown away.
+#[test]
+fn a_begun_comparison_stays_when_others_settle_its_pair() {
+    let (mut h, bo_rates) = adaptive_with_bo(10);
+    let first = h.screen().current.unwrap();
+    assert!(h.chars("4").is_empty(), "a score is a draft, not a save");
+    (10..14).for_each(&bo_rates);
+    let effects = h.deliver(RateMsg::RatingsChanged);
+    assert!(h.run_all(effects).is_empty());
+    assert_eq!(h.screen().current, Some(first));
+    assert_eq!(h.screen().draft.scores, [4]);
+    assert!(!h.text(100, 30).contains("moved on"));
+    // Its verdict (for plain, as bo's) is then saved as usual, and the next comparison is
+    // of the open pair.
+    let plain_key = if h.screen().items[first].assignment.left == "plain" {
+        "h"
+    } else {
+        "l"
+    };
+    let e = h.chars(&format!("53{plain_key}"));
+    h.run_all(e);
+    let next = h.screen().current.unwrap();
+    assert_eq!(h.screen().items[next].assignment.comparison.a, "grounded");
+}
+
+/// A session of 16 cases, pairs plain/grounded and grounded/tuned, two raters per
+/// comparison, `schedule: adaptive`; bo prefers plain to grounded on his first `n`
+/// comparisons of that pair (stored as the store stores ratings), then ana opens her queue
+/// in the screen. Returns the harness and a function that stores bo's rating number `i` of
+/// that pair.
+fn adaptive_with_bo(n: usize) -> (Harness, impl Fn(usize)) {
+    let dir = tempfile::tempdir().unwrap();
+    let (session_path, store_dir) = common::rating::setup(dir.path(), 16, 2, &[]);
+    let yaml = std::fs::read_to_string(&session_path).unwrap().replace(
+        "raters_per_comparison: 2",
+        "raters_per_comparison: 2\n  schedule: adaptive",
+    );
+    std::fs::write(&session_path, yaml).unwrap();
+    let session = Arc::new(loupe::session::load(&session_path).unwrap());
+    let store = Store::open(&store_dir).unwrap();
+    let bo = loupe::rating::open_rater(&store, &session, "bo", None).unwrap();
+    let bo_plain: Vec<_> = bo
+        .items
+        .iter()
+        .filter(|i| i.assignment.comparison.a == "plain")
+        .map(|i| i.assignment.clone())
+        .collect();
+    let (bo_store, bo_session) = (store.clone(), session.file.name.clone());
+    let bo_rates = move |n: usize| {
+        let a: &loupe::store::Assignment = &bo_plain[n];
+        bo_store
+            .put_rating(&RatingRecord {
+                session: bo_session.clone(),
+                rater: "bo".into(),
+                comparison: a.comparison.clone(),
+                left: a.left.clone(),
+                winner: Winner::A,
+                scores: std::collections::BTreeMap::new(),
+                note: None,
+                labels: std::collections::BTreeMap::new(),
+                gold: false,
+                elapsed_ms: 1000,
+                at_ms: loupe::store::now_ms(),
+                seq: u32::try_from(n).unwrap(),
+            })
+            .unwrap();
+    };
+    // bo prefers plain to grounded every time: that pair is the nearest to a decision, so
+    // ana's queue opens with it.
+    (0..n).for_each(&bo_rates);
+    let mut h = Harness {
+        _dir: dir,
+        store,
+        session: session.clone(),
+        state: State::new(session),
+        keymap: Keymap::default(),
+    };
+    let effects = loupe::tui::screens::rate::update::start(&mut h.state, "ana", None, true);
+    h.run_all(effects);
+    (h, bo_rates)
 }

@@ -69,13 +69,14 @@ fn schedule(
 }
 
 /// [`queue::order_adaptively`] on the ratings of the queue's run: another run's ratings of
-/// the same pair say nothing about which of these comparisons is still needed.
+/// the same pair say nothing about which of these comparisons is still needed. Returns the
+/// pairs the owner may already stop on.
 fn order_by_ratings(
     q: &mut [Assignment],
     rated: &std::collections::HashSet<crate::store::ComparisonKey>,
     sample: &std::collections::HashSet<crate::store::ComparisonKey>,
     ratings: &[RatingRecord],
-) {
+) -> std::collections::HashSet<(String, String)> {
     let alpha = crate::eval::verdicts::AnalyseOptions::default().alpha;
     let runs: std::collections::HashSet<&str> =
         q.iter().map(|a| a.comparison.run_id.as_str()).collect();
@@ -84,7 +85,7 @@ fn order_by_ratings(
         .filter(|r| runs.contains(r.comparison.run_id.as_str()))
         .cloned()
         .collect();
-    queue::order_adaptively(q, rated, sample, &ratings, alpha);
+    queue::order_adaptively(q, rated, sample, &ratings, alpha)
 }
 
 /// The adaptive order of `rater`'s queue now (`queue`: its comparisons in the order they
@@ -98,7 +99,7 @@ pub fn reorder(
     rater: &str,
     queue: &[Assignment],
     sample: &std::collections::HashSet<crate::store::ComparisonKey>,
-) -> Result<Vec<crate::store::ComparisonKey>, crate::store::StoreError> {
+) -> Result<Reordered, crate::store::StoreError> {
     let ratings = store
         .ratings(&session.file.name)
         .collect::<Result<Vec<_>, _>>()?;
@@ -108,8 +109,21 @@ pub fn reorder(
         .map(|r| r.comparison.clone())
         .collect();
     let mut q = queue.to_vec();
-    order_by_ratings(&mut q, &rated, sample, &ratings);
-    Ok(q.into_iter().map(|a| a.comparison).collect())
+    let settled = order_by_ratings(&mut q, &rated, sample, &ratings);
+    Ok(Reordered {
+        comparisons: q.into_iter().map(|a| a.comparison).collect(),
+        settled,
+    })
+}
+
+/// An adaptive queue's order (see [`reorder`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reordered {
+    /// The queue's comparisons, first to be shown first.
+    pub comparisons: Vec<crate::store::ComparisonKey>,
+    /// Pairs `(a, b)` whose sequential test already lets the owner stop: a comparison of
+    /// one is worth less to the decision than any of a pair still open.
+    pub settled: std::collections::HashSet<(String, String)>,
 }
 
 /// Opens `rater`'s queue in `session`: the stored one, or a new one on `run` (default:

@@ -454,13 +454,17 @@ pub fn pair_tallies(ratings: &[RatingRecord]) -> BTreeMap<(String, String), (u64
 /// far, highest first (the calibration sample still first; within a pair, the shuffled
 /// order). Only the order changes: who rates what, on which side, and the gold items are
 /// the fixed queue's.
+///
+/// Returns the pairs whose sequential test (Holm across the queue's pairs) already allows
+/// the owner to stop: their comparisons come last, and one on a rater's screen may give
+/// way to a pair still open (the rating screen's `apply_order`).
 pub fn order_adaptively(
     queue: &mut [Assignment],
     rated: &HashSet<ComparisonKey>,
     sample: &HashSet<ComparisonKey>,
     ratings: &[RatingRecord],
     alpha: f64,
-) {
+) -> HashSet<(String, String)> {
     let mut tallies = pair_tallies(ratings);
     for a in queue.iter() {
         tallies
@@ -468,6 +472,12 @@ pub fn order_adaptively(
             .or_default();
     }
     let counts: Vec<(u64, u64)> = tallies.values().copied().collect();
+    let settled: HashSet<(String, String)> = tallies
+        .keys()
+        .zip(crate::eval::stats::sequential_tests(&counts, alpha))
+        .filter(|(_, t)| t.may_stop)
+        .map(|(pair, _)| pair.clone())
+        .collect();
     let ranked: BTreeMap<&(String, String), f64> = tallies
         .keys()
         .zip(pair_priorities(&counts, alpha))
@@ -483,6 +493,7 @@ pub fn order_adaptively(
             .cmp(&!sample.contains(&y.comparison))
             .then(of(y).total_cmp(&of(x)))
     });
+    settled
 }
 
 /// Gold items to mix into a queue of `regular` comparisons so that they make `rate` of it.

@@ -43,6 +43,7 @@ pub fn perform(effect: RateEffect, store: &Store, session: &Session) -> RateMsg 
             Err(_) => RateMsg::Reordered(Order {
                 ticket: r.ticket,
                 comparisons: Vec::new(),
+                settled: std::collections::HashSet::new(),
             }),
         },
         RateEffect::Undo(record) => match store.delete_rating(&record) {
@@ -58,9 +59,11 @@ pub fn perform(effect: RateEffect, store: &Store, session: &Session) -> RateMsg 
 
 /// An adaptive queue's order from the session's ratings now in the store.
 fn order(r: &Reorder, store: &Store, session: &Session) -> anyhow::Result<Order> {
+    let reordered = crate::rating::reorder(store, session, &r.rater, &r.queue, &r.sample)?;
     Ok(Order {
         ticket: r.ticket,
-        comparisons: crate::rating::reorder(store, session, &r.rater, &r.queue, &r.sample)?,
+        comparisons: reordered.comparisons,
+        settled: reordered.settled,
     })
 }
 

@@ -30,11 +30,13 @@ pub struct Reorder {
     pub ticket: u64,
 }
 
-/// A queue's new order: its comparisons, first to be shown first.
+/// A queue's new order: its comparisons, first to be shown first, and the pairs the
+/// ratings already settle (see `rating::Reordered`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Order {
     pub ticket: u64,
     pub comparisons: Vec<ComparisonKey>,
+    pub settled: HashSet<(String, String)>,
 }
 
 /// Results of rating effects, back into `update`.

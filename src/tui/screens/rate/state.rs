@@ -97,6 +97,9 @@ pub struct RatingScreen {
     pub skipped: Vec<usize>,
     /// The item on screen.
     pub current: Option<usize>,
+    /// Whether the queue's order put it there (not undo bringing it back): only then may it
+    /// give way to a pair still open when others' ratings settle its own.
+    pub from_order: bool,
     /// `State::now_ms` when the current item appeared.
     pub shown_at_ms: u64,
     pub draft: Draft,
@@ -140,6 +143,7 @@ impl RatingScreen {
             history: Vec::new(),
             skipped: Vec::new(),
             current: None,
+            from_order: false,
             shown_at_ms: 0,
             draft: Draft::default(),
             note_edit: None,

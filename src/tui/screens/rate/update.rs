@@ -360,6 +360,48 @@ fn apply_order(s: &mut RatingScreen, order: &Order) {
     s.order = new;
 }
 
+/// Others' ratings have settled the pair of the comparison on screen (the owner may stop
+/// on it): the screen moves on to the first comparison of a pair still open, since a
+/// judgement of the settled one no longer moves the decision. Only a comparison the order
+/// chose and the rater has not begun on gives way (no score, label or note; not one brought
+/// back by undo), and never a gold item or one of the calibration sample; it stays in the
+/// queue and comes back after the open pairs.
+fn give_way(s: &mut RatingScreen, order: &Order, now: u64) {
+    let Some(i) = s.current else {
+        return;
+    };
+    let pair_of = |i: usize| {
+        let c = &s.items[i].assignment.comparison;
+        (c.a.clone(), c.b.clone())
+    };
+    let item = &s.items[i];
+    let begun = s.draft != Draft::default() || s.note_edit.is_some() || s.picking.is_some();
+    if !s.from_order
+        || begun
+        || s.pending.is_some()
+        || s.done[i]
+        || item.assignment.gold
+        || item.calibration
+        || !order.settled.contains(&pair_of(i))
+    {
+        return;
+    }
+    let open = s.order.iter().copied().find(|&j| {
+        j != i
+            && !s.done[j]
+            && !s.skipped.contains(&j)
+            && !s.items[j].assignment.gold
+            && !order.settled.contains(&pair_of(j))
+    });
+    if let Some(j) = open {
+        show(s, Some(j), now);
+        s.message = Some((
+            "moved on: the last one is settled by others' ratings; it comes back later".into(),
+            false,
+        ));
+    }
+}
+
 /// Ratings changed in the process (this rater's or, over `loupe serve`, others'): an
 /// adaptive queue asks for its order again, so the next comparison is chosen from every
 /// rating so far. A save in flight brings a newer order itself.
@@ -408,6 +450,7 @@ pub fn next(s: &RatingScreen) -> Option<usize> {
 
 fn show(s: &mut RatingScreen, item: Option<usize>, now: u64) {
     s.current = item;
+    s.from_order = true;
     s.picking = None;
     s.shown_at_ms = now;
     s.scroll = 0;
@@ -539,6 +582,8 @@ pub fn on_msg(state: &mut State, keymap: &Keymap, msg: RateMsg) -> Vec<Effect> {
             s.done[i] = false;
             s.skipped.retain(|x| *x != i);
             show(s, Some(i), now);
+            // Asked back by the rater: it does not give way to another pair.
+            s.from_order = false;
             s.draft = draft_of(&r, &s.rubric, &s.items[i]);
             s.message = Some((
                 "undone: the comparison is back with your scores; give the verdict again".into(),
@@ -555,6 +600,7 @@ pub fn on_msg(state: &mut State, keymap: &Keymap, msg: RateMsg) -> Vec<Effect> {
         }
         RateMsg::Reordered(order) => {
             apply_order(s, &order);
+            give_way(s, &order, now);
             Vec::new()
         }
         RateMsg::OwnerLoaded(_) | RateMsg::OwnerFailed(_) | RateMsg::RatingsChanged => Vec::new(),
