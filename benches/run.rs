@@ -13,8 +13,9 @@
 //!
 //! Run: `cargo bench --bench run`. Settings: `LOUPE_BENCH_LATENCIES=50,0` (server latency
 //! before the first byte, ms), `LOUPE_BENCH_TOKENS=64` (SSE events per answer),
-//! `LOUPE_BENCH_STREAM=0` (the whole answer in one JSON body instead), and
-//! `LOUPE_BENCH_CASES=2000`. `cargo test --benches` runs a small case of each mode
+//! `LOUPE_BENCH_STREAM=0` (the whole answer in one JSON body instead),
+//! `LOUPE_BENCH_CASES=2000`, and `LOUPE_BENCH_WRAP` (a command each measured process runs
+//! under, such as `strace -c -f`; its figures then include the profiler's). `cargo test --benches` runs a small case of each mode
 //! (100 requests) and checks the outputs were stored.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
@@ -34,6 +35,12 @@ use nix::sys::resource::{UsageWho, getrusage};
 const CONCURRENCY: usize = 16;
 /// Argument that makes this program a wrapper measuring one child process.
 const MEASURE: &str = "--measure-child";
+/// Argument that makes this program the bare client alone, in a process of its own (one
+/// thread, as `loupe run` drives its requests), so its CPU can be measured beside loupe's.
+const BARE: &str = "--bare-child";
+/// Argument that makes this program the floor: a raw socket reader in a process of its
+/// own (see [`raw_reader`]).
+const RAW: &str = "--raw-child";
 
 struct Config {
     cases: usize,
@@ -124,6 +131,53 @@ async fn bare_client(base_url: &str, cfg: &Config) -> Duration {
     started.elapsed()
 }
 
+/// The floor under any HTTP client: the same streamed requests written by hand on 16
+/// keep-alive sockets, each answer read as bytes until its last chunk, nothing parsed.
+async fn raw_reader(base_url: &str, cases: usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .to_owned();
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|slot| {
+            let addr = addr.clone();
+            tokio::spawn(async move {
+                let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                sock.set_nodelay(true).unwrap();
+                let mut buf = vec![0u8; 16 * 1024];
+                for i in (slot..2 * cases).step_by(CONCURRENCY) {
+                    let body = serde_json::json!({
+                        "model": "mock", "max_tokens": 200, "stream": true,
+                        "messages": [{"role": "user", "content": format!("change request number {i}")}],
+                    })
+                    .to_string();
+                    let head = format!(
+                        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\n\
+                         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    sock.write_all((head + &body).as_bytes()).await.unwrap();
+                    // The last bytes seen, to find the chunked body's end across reads.
+                    let mut tail = Vec::with_capacity(16);
+                    loop {
+                        let n = sock.read(&mut buf).await.unwrap();
+                        assert!(n > 0, "the mock closed the connection");
+                        tail.extend_from_slice(&buf[n.saturating_sub(7)..n]);
+                        tail.drain(..tail.len().saturating_sub(7));
+                        if tail == b"\r\n0\r\n\r\n" {
+                            break;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 struct Measured {
     wall: Duration,
     cpu: Duration,
@@ -134,10 +188,14 @@ struct Measured {
 /// Runs `loupe args` under a wrapper (this program with `--measure-child`), whose only
 /// child it is, so the wrapper's `RUSAGE_CHILDREN` is that one process's CPU and peak RSS.
 fn measure(args: &[&std::ffi::OsStr]) -> Measured {
+    measure_program(env!("CARGO_BIN_EXE_loupe").as_ref(), args)
+}
+
+fn measure_program(program: &std::ffi::OsStr, args: &[&std::ffi::OsStr]) -> Measured {
     let started = Instant::now();
     let out = Command::new(std::env::current_exe().unwrap())
         .arg(MEASURE)
-        .arg(env!("CARGO_BIN_EXE_loupe"))
+        .arg(program)
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -164,6 +222,11 @@ fn measure(args: &[&std::ffi::OsStr]) -> Measured {
 /// The wrapper: runs the command, passes its output and exit status on, and reports the
 /// child's CPU time and peak RSS.
 fn measure_child(cmd: &[String]) -> ! {
+    // `LOUPE_BENCH_WRAP="perf record -g --"` (or `strace -c -f`) puts a profiler in between.
+    let mut cmd = cmd.to_vec();
+    if let Ok(wrap) = std::env::var("LOUPE_BENCH_WRAP") {
+        cmd.splice(0..0, wrap.split_whitespace().map(String::from));
+    }
     let status = Command::new(&cmd[0])
         .args(&cmd[1..])
         .stdin(Stdio::null())
@@ -194,6 +257,24 @@ fn bench(cfg: &Config, rt: &tokio::runtime::Runtime) {
         server.state.tokens.store(cfg.tokens, Ordering::Relaxed);
         let base = server.base_url();
         let bare = rt.block_on(bare_client(&base, cfg));
+        let cases = cfg.cases.to_string();
+        let stream = u8::from(cfg.stream).to_string();
+        let bare_alone = measure_program(
+            std::env::current_exe().unwrap().as_os_str(),
+            &[
+                BARE.as_ref(),
+                base.as_ref(),
+                cases.as_ref(),
+                stream.as_ref(),
+            ],
+        );
+        // The raw reader knows only chunked answers.
+        let raw = cfg.stream.then(|| {
+            measure_program(
+                std::env::current_exe().unwrap().as_os_str(),
+                &[RAW.as_ref(), base.as_ref(), cases.as_ref()],
+            )
+        });
         let dir = tempfile::tempdir().unwrap();
         write_session(dir.path(), &base, cfg);
         let session = dir.path().join("bench.yaml");
@@ -211,15 +292,31 @@ fn bench(cfg: &Config, rt: &tokio::runtime::Runtime) {
             "report".as_ref(),
             run_id.as_ref(),
         ]);
-        let served = server.state.requests.load(Ordering::Relaxed) - requests;
+        // The bare client asked every request twice (in this process and alone), the raw
+        // reader once more.
+        let asked_before = (2 + usize::from(raw.is_some())) * requests;
+        let served = server.state.requests.load(Ordering::Relaxed) - asked_before;
         let (ok, stored) = stored_outputs(&store, &run_id);
         let total = run.wall + report.wall;
+        if let Some(raw) = &raw {
+            println!(
+                "latency {latency} ms: floor (raw socket reader, nothing parsed) {:.3} s wall, \
+                 {:.3} s CPU, {:.1} MiB peak",
+                raw.wall.as_secs_f64(),
+                raw.cpu.as_secs_f64(),
+                raw.max_rss_kib as f64 / 1024.0,
+            );
+        }
         println!(
-            "latency {latency} ms, {mode}: bare client {:.3} s; loupe run {:.3} s wall = {:.3}x bare, \
+            "latency {latency} ms, {mode}: bare client {:.3} s (alone: {:.3} s wall, {:.3} s \
+             CPU, {:.1} MiB peak); loupe run {:.3} s wall = {:.3}x bare, \
              {:.3} s CPU, {:.1} MiB peak; report {:.3} s wall, {:.3} s CPU, {:.1} MiB peak; \
              run + report {:.3} s = {:.3}x bare; {served} requests served to loupe, {ok} of \
              {stored} stored outputs successful",
             bare.as_secs_f64(),
+            bare_alone.wall.as_secs_f64(),
+            bare_alone.cpu.as_secs_f64(),
+            bare_alone.max_rss_kib as f64 / 1024.0,
             run.wall.as_secs_f64(),
             run.wall.as_secs_f64() / bare.as_secs_f64(),
             run.cpu.as_secs_f64(),
@@ -249,6 +346,28 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(MEASURE) {
         measure_child(&args[2..]);
+    }
+    if args.get(1).map(String::as_str) == Some(RAW) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(raw_reader(&args[2], args[3].parse().unwrap()));
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some(BARE) {
+        let cfg = Config {
+            cases: args[3].parse().unwrap(),
+            latencies: Vec::new(),
+            tokens: 0,
+            stream: args[4] == "1",
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(bare_client(&args[2], &cfg));
+        return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
