@@ -1,8 +1,9 @@
 //! `loupe serve` with the real OpenSSH client in real terminals (tmux): raters rate over
 //! SSH and the owner sees it, everything but Loupe is refused while a session keeps
 //! working, two raters at once lose and double nothing, a killed client loses nothing
-//! acknowledged, SIGTERM restores every client's terminal, and the bytes a real terminal
-//! sends for keys parse to the events the local terminal gives.
+//! acknowledged, SIGTERM restores every client's terminal, one rater's ratings move
+//! another's adaptive queue on when they settle the pair on screen, and the bytes a real
+//! terminal sends for keys parse to the events the local terminal gives.
 //!
 //! Each test uses its own port in 22201-22209. Waits poll every 20 ms up to
 //! `LOUPE_TEST_WAIT_MS` (default 20000).
@@ -55,7 +56,20 @@ impl Served {
     /// A session of `cases` cases with a complete run and `k` raters per comparison, raters
     /// ana and bo, owner olu (and a key `stranger` nobody listed), served on `port`.
     fn start(dir: &Path, port: u16, cases: usize, k: u32) -> Self {
+        Self::start_with(dir, port, cases, k, |_, _| {})
+    }
+
+    /// As `start`, with `prepare` changing the session file and the store (given their
+    /// paths) before the server opens them.
+    fn start_with(
+        dir: &Path,
+        port: u16,
+        cases: usize,
+        k: u32,
+        prepare: impl FnOnce(&Path, &Path),
+    ) -> Self {
         let (session, store) = common::rating::setup(dir, cases, k, &[]);
+        prepare(&session, &store);
         let keys = dir.join("keys");
         std::fs::create_dir_all(&keys).unwrap();
         let ana = keygen(&keys, "ana");
@@ -361,6 +375,112 @@ fn two_raters_at_once_lose_and_double_nothing() {
     }
     assert_eq!(seen.len(), 10, "every comparison rated");
     assert!(seen.values().all(|n| *n == 1), "none twice: {seen:?}");
+}
+
+/// The variants whose outputs are on screen (each answers in its own words:
+/// `common::rating::output_text`), in the order met reading the screen: left first.
+fn variants_on(screen: &str) -> Vec<&'static str> {
+    let mut found: Vec<(usize, &str)> = [
+        ("low risk", "plain"),
+        ("medium risk", "grounded"),
+        ("high risk", "tuned"),
+    ]
+    .into_iter()
+    .filter_map(|(marker, v)| screen.find(marker).map(|at| (at, v)))
+    .collect();
+    found.sort_unstable();
+    found.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Under `rating.schedule: adaptive`, when bo's ratings over SSH settle the pair of the
+/// comparison on ana's screen (untouched), it gives way at once to the pair still open,
+/// with a notice that names no variant; nothing is saved for ana.
+#[test]
+fn others_ratings_settling_a_pair_move_an_adaptive_rater_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = Served::start_with(dir.path(), 22207, 16, 2, |session_path, store_dir| {
+        let yaml = std::fs::read_to_string(session_path).unwrap().replace(
+            "raters_per_comparison: 2",
+            "raters_per_comparison: 2\n  schedule: adaptive",
+        );
+        std::fs::write(session_path, yaml).unwrap();
+        // bo rated before: plain beat grounded 12 times out of 12, close to a decision
+        // (Holm across the two pairs), not yet there.
+        let session = loupe::session::load(session_path).unwrap();
+        let store = Store::open(store_dir).unwrap();
+        let bo = loupe::rating::open_rater(&store, &session, "bo", None).unwrap();
+        let plain: Vec<_> = bo
+            .items
+            .iter()
+            .filter(|i| i.assignment.comparison.a == "plain")
+            .take(12)
+            .collect();
+        for (seq, item) in (0u32..).zip(plain) {
+            store
+                .put_rating(&loupe::store::RatingRecord {
+                    session: session.file.name.clone(),
+                    rater: "bo".into(),
+                    comparison: item.assignment.comparison.clone(),
+                    left: item.assignment.left.clone(),
+                    winner: loupe::store::Winner::A,
+                    scores: std::collections::BTreeMap::new(),
+                    note: None,
+                    labels: std::collections::BTreeMap::new(),
+                    gold: false,
+                    elapsed_ms: 1000,
+                    at_ms: loupe::store::now_ms(),
+                    seq,
+                })
+                .unwrap();
+        }
+    });
+    let tmux = Tmux::new();
+    tmux.start("ana", 100, 30, &served.ssh("ana", "ana", ""));
+    let screen = tmux.wait_for("ana", "ana's queue", |s| progress(s) == Some((0, 32)));
+    let mut shown = variants_on(&screen);
+    shown.sort_unstable();
+    assert_eq!(
+        shown,
+        ["grounded", "plain"],
+        "the close pair first:\n{screen}"
+    );
+    tmux.start("bo", 100, 30, &served.ssh("bo", "bo", ""));
+    // bo prefers plain while his queue offers plain/grounded first: until his ratings
+    // settle it (his next comparison is then of the open pair).
+    let mut given = 12;
+    loop {
+        let want = format!("{given}/32 rated");
+        let screen = tmux.wait_for("bo", &want, |s| s.contains(&want));
+        let on_bo = variants_on(&screen);
+        if !on_bo.contains(&"plain") {
+            break;
+        }
+        assert!(given < 20, "plain/grounded never settled:\n{screen}");
+        tmux.send("bo", if on_bo[0] == "plain" { "h" } else { "l" });
+        given += 1;
+    }
+    // ana's untouched comparison of the settled pair gives way.
+    let moved = tmux.wait_for("ana", "ana moved on", |s| s.contains("moved on"));
+    assert!(given >= 13, "12 to 0 does not settle it");
+    let mut shown = variants_on(&moved);
+    shown.sort_unstable();
+    assert_eq!(
+        shown,
+        ["grounded", "tuned"],
+        "the pair still open:\n{moved}"
+    );
+    assert!(
+        moved.contains("moved on: the last one is settled by others' ratings; it comes back later"),
+        "{moved}"
+    );
+    assert_eq!(progress(&moved), Some((0, 32)), "nothing saved for ana");
+    for who in ["ana", "bo"] {
+        tmux.send(who, "q");
+        tmux.wait_dead(who);
+    }
+    served.stop();
+    let ratings = served.ratings();
+    assert!(ratings.iter().all(|r| r.rater == "bo"), "{ratings:?}");
 }
 
 #[test]
