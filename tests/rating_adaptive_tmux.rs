@@ -14,7 +14,7 @@ use std::process::Command;
 
 use common::tmux::{Tmux, open_after_kill};
 use loupe::rating::open_rater;
-use loupe::store::{RatingRecord, Store, Winner, now_ms};
+use loupe::store::{RatingRecord, Store, Winner};
 
 const LOUPE: &str = env!("CARGO_BIN_EXE_loupe");
 const CASES: usize = 20;
@@ -89,17 +89,12 @@ fn rate(tmux: &Tmux, given: &mut Given, screen: &str, prefer: Option<&str>) -> S
 fn the_adaptive_queue_offers_what_is_undecided_and_reorders_after_each_rating() {
     let dir = tempfile::tempdir().unwrap();
     let (session_path, store_dir) = common::rating::setup(dir.path(), CASES, 2, &[]);
-    let yaml = std::fs::read_to_string(&session_path)
-        .unwrap()
-        .replace(
-            "pairs: [[plain, grounded], [grounded, tuned]]",
-            "pairs: [[plain, grounded], [grounded, tuned], [plain, tuned]]",
-        )
-        .replace(
-            "raters_per_comparison: 2",
-            "raters_per_comparison: 2\n  schedule: adaptive",
-        );
+    let yaml = std::fs::read_to_string(&session_path).unwrap().replace(
+        "pairs: [[plain, grounded], [grounded, tuned]]",
+        "pairs: [[plain, grounded], [grounded, tuned], [plain, tuned]]",
+    );
     std::fs::write(&session_path, yaml).unwrap();
+    common::rating::set_adaptive(&session_path);
     let session = loupe::session::load(&session_path).unwrap();
     {
         // bo rated before: plain beat grounded 16 times out of 16 (the sequential test,
@@ -119,20 +114,13 @@ fn the_adaptive_queue_offers_what_is_undecided_and_reorders_after_each_rating() 
             *n += 1;
             let seq = u32::try_from(given.values().sum::<usize>()).unwrap();
             store
-                .put_rating(&RatingRecord {
-                    session: session.file.name.clone(),
-                    rater: "bo".into(),
-                    comparison: c.clone(),
-                    left: item.assignment.left.clone(),
+                .put_rating(&common::rating::verdict(
+                    &session.file.name,
+                    "bo",
+                    &item.assignment,
                     winner,
-                    scores: BTreeMap::new(),
-                    note: None,
-                    labels: BTreeMap::new(),
-                    gold: false,
-                    elapsed_ms: 1000,
-                    at_ms: now_ms(),
                     seq,
-                })
+                ))
                 .unwrap();
         }
         let ratings: Vec<_> = store

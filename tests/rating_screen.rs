@@ -70,6 +70,11 @@ impl Harness {
                 active_ms: 0,
             })
             .unwrap();
+        Self::open(dir, store, session, rater)
+    }
+
+    /// `rater`'s queue opened in the screen (as `loupe rate` starts it) over `store`.
+    fn open(dir: tempfile::TempDir, store: Store, session: Arc<Session>, rater: &str) -> Self {
         let mut h = Harness {
             _dir: dir,
             store,
@@ -662,11 +667,7 @@ fn a_begun_comparison_stays_when_others_settle_its_pair() {
 fn adaptive_with_bo(n: usize) -> (Harness, impl Fn(usize)) {
     let dir = tempfile::tempdir().unwrap();
     let (session_path, store_dir) = common::rating::setup(dir.path(), 16, 2, &[]);
-    let yaml = std::fs::read_to_string(&session_path).unwrap().replace(
-        "raters_per_comparison: 2",
-        "raters_per_comparison: 2\n  schedule: adaptive",
-    );
-    std::fs::write(&session_path, yaml).unwrap();
+    common::rating::set_adaptive(&session_path);
     let session = Arc::new(loupe::session::load(&session_path).unwrap());
     let store = Store::open(&store_dir).unwrap();
     let bo = loupe::rating::open_rater(&store, &session, "bo", None).unwrap();
@@ -678,35 +679,19 @@ fn adaptive_with_bo(n: usize) -> (Harness, impl Fn(usize)) {
         .collect();
     let (bo_store, bo_session) = (store.clone(), session.file.name.clone());
     let bo_rates = move |n: usize| {
-        let a: &loupe::store::Assignment = &bo_plain[n];
+        let seq = u32::try_from(n).unwrap();
         bo_store
-            .put_rating(&RatingRecord {
-                session: bo_session.clone(),
-                rater: "bo".into(),
-                comparison: a.comparison.clone(),
-                left: a.left.clone(),
-                winner: Winner::A,
-                scores: std::collections::BTreeMap::new(),
-                note: None,
-                labels: std::collections::BTreeMap::new(),
-                gold: false,
-                elapsed_ms: 1000,
-                at_ms: loupe::store::now_ms(),
-                seq: u32::try_from(n).unwrap(),
-            })
+            .put_rating(&common::rating::verdict(
+                &bo_session,
+                "bo",
+                &bo_plain[n],
+                Winner::A,
+                seq,
+            ))
             .unwrap();
     };
     // bo prefers plain to grounded every time: that pair is the nearest to a decision, so
     // ana's queue opens with it.
     (0..n).for_each(&bo_rates);
-    let mut h = Harness {
-        _dir: dir,
-        store,
-        session: session.clone(),
-        state: State::new(session),
-        keymap: Keymap::default(),
-    };
-    let effects = loupe::tui::screens::rate::update::start(&mut h.state, "ana", None, true);
-    h.run_all(effects);
-    (h, bo_rates)
+    (Harness::open(dir, store, session, "ana"), bo_rates)
 }

@@ -38,18 +38,10 @@ fn ratings_feed_stats_and_agree_with_the_owners_view() {
                 }
                 store
                     .put_rating(&RatingRecord {
-                        session: session.file.name.clone(),
-                        rater: (*rater).into(),
-                        comparison: a.comparison.clone(),
-                        left: a.left.clone(),
-                        winner,
                         scores,
-                        note: None,
-                        labels: std::collections::BTreeMap::new(),
-                        gold: a.gold,
                         elapsed_ms: 900,
                         at_ms: 1_000 + i as u64,
-                        seq: 0,
+                        ..common::rating::verdict(&session.file.name, rater, a, winner, 0)
                     })
                     .unwrap();
             }
@@ -190,18 +182,10 @@ fn report_counts_failure_labels_per_variant_like_the_owners_view() {
             }
             store
                 .put_rating(&RatingRecord {
-                    session: session.file.name.clone(),
-                    rater: "ana".into(),
-                    comparison: a.comparison.clone(),
-                    left: a.left.clone(),
-                    winner: Winner::A,
-                    scores: BTreeMap::new(),
-                    note: None,
                     labels,
-                    gold: a.gold,
                     elapsed_ms: 900,
                     at_ms: 1_000 + i as u64,
-                    seq: 0,
+                    ..common::rating::verdict(&session.file.name, "ana", a, Winner::A, 0)
                 })
                 .unwrap();
         }

@@ -34,20 +34,17 @@ fn rate(store: &Store, session: &Session, rater: &str, n: usize, at_ms: u64) {
         .filter(|i| !rated.contains(&i.assignment.comparison))
         .take(n);
     for (seq, item) in todo.enumerate() {
+        let seq = u32::try_from(seq).unwrap();
         store
             .put_rating(&RatingRecord {
-                session: session.file.name.clone(),
-                rater: rater.into(),
-                comparison: item.assignment.comparison.clone(),
-                left: item.assignment.left.clone(),
-                winner: Winner::A,
-                scores: BTreeMap::new(),
-                note: None,
-                labels: std::collections::BTreeMap::new(),
-                gold: item.assignment.gold,
-                elapsed_ms: 1000,
                 at_ms,
-                seq: u32::try_from(seq).unwrap(),
+                ..common::rating::verdict(
+                    &session.file.name,
+                    rater,
+                    &item.assignment,
+                    Winner::A,
+                    seq,
+                )
             })
             .unwrap();
     }
@@ -301,11 +298,7 @@ fn the_calibration_sample_is_rated_first_and_counted_in_the_owners_view() {
 fn the_adaptive_schedule_offers_the_pair_nearest_a_decision_first() {
     let dir = tempfile::tempdir().unwrap();
     let (session_path, store_dir) = common::rating::setup(dir.path(), 12, 2, &[]);
-    let yaml = std::fs::read_to_string(&session_path).unwrap().replace(
-        "raters_per_comparison: 2",
-        "raters_per_comparison: 2\n  schedule: adaptive",
-    );
-    std::fs::write(&session_path, yaml).unwrap();
+    common::rating::set_adaptive(&session_path);
     let session = load(&session_path);
     let store = Store::open(&store_dir).unwrap();
     // ana prefers `plain` on ten plain/grounded comparisons, and rates nothing else yet.
@@ -316,23 +309,15 @@ fn the_adaptive_schedule_offers_the_pair_nearest_a_decision_first() {
         .filter(|i| i.assignment.comparison.a == "plain")
         .take(10)
         .collect();
-    for (seq, item) in plain.iter().enumerate() {
-        let a = &item.assignment;
+    for (seq, item) in (0u32..).zip(&plain) {
         store
-            .put_rating(&RatingRecord {
-                session: session.file.name.clone(),
-                rater: "ana".into(),
-                comparison: a.comparison.clone(),
-                left: a.left.clone(),
-                winner: Winner::A,
-                scores: BTreeMap::new(),
-                note: None,
-                labels: BTreeMap::new(),
-                gold: false,
-                elapsed_ms: 1000,
-                at_ms: now_ms(),
-                seq: u32::try_from(seq).unwrap(),
-            })
+            .put_rating(&common::rating::verdict(
+                &session.file.name,
+                "ana",
+                &item.assignment,
+                Winner::A,
+                seq,
+            ))
             .unwrap();
     }
     let ratings = store

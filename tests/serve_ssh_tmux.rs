@@ -399,11 +399,7 @@ fn variants_on(screen: &str) -> Vec<&'static str> {
 fn others_ratings_settling_a_pair_move_an_adaptive_rater_on() {
     let dir = tempfile::tempdir().unwrap();
     let mut served = Served::start_with(dir.path(), 22207, 16, 2, |session_path, store_dir| {
-        let yaml = std::fs::read_to_string(session_path).unwrap().replace(
-            "raters_per_comparison: 2",
-            "raters_per_comparison: 2\n  schedule: adaptive",
-        );
-        std::fs::write(session_path, yaml).unwrap();
+        common::rating::set_adaptive(session_path);
         // bo rated before: plain beat grounded 12 times out of 12, close to a decision
         // (Holm across the two pairs), not yet there.
         let session = loupe::session::load(session_path).unwrap();
@@ -417,20 +413,13 @@ fn others_ratings_settling_a_pair_move_an_adaptive_rater_on() {
             .collect();
         for (seq, item) in (0u32..).zip(plain) {
             store
-                .put_rating(&loupe::store::RatingRecord {
-                    session: session.file.name.clone(),
-                    rater: "bo".into(),
-                    comparison: item.assignment.comparison.clone(),
-                    left: item.assignment.left.clone(),
-                    winner: loupe::store::Winner::A,
-                    scores: std::collections::BTreeMap::new(),
-                    note: None,
-                    labels: std::collections::BTreeMap::new(),
-                    gold: false,
-                    elapsed_ms: 1000,
-                    at_ms: loupe::store::now_ms(),
+                .put_rating(&common::rating::verdict(
+                    &session.file.name,
+                    "bo",
+                    &item.assignment,
+                    loupe::store::Winner::A,
                     seq,
-                })
+                ))
                 .unwrap();
         }
     });

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use loupe::session::Session;
-use loupe::store::{RunRecord, Store};
+use loupe::store::{Assignment, RatingRecord, RunRecord, Store, Winner};
 
 /// Writes `rate.yaml` in `dir`: variants plain, grounded, tuned (plain on model `acme-7b`), pairs plain/grounded and grounded/tuned,
 /// rubric clarity, accuracy, tone, `cases` cases; `gold` lists (case index, better variant).
@@ -81,4 +81,41 @@ pub fn setup(dir: &Path, cases: usize, k: u32, gold: &[(usize, &str)]) -> (PathB
     let store = Store::open(&store_dir).unwrap();
     complete_run(&store, &session);
     (session_path, store_dir)
+}
+
+/// A rating of `a` by `rater` in session `session` as the rating screen stores one, with a
+/// verdict and nothing else (no scores, labels or note), given now; change what a test
+/// needs with `RatingRecord { labels, ..verdict(...) }`.
+pub fn verdict(
+    session: &str,
+    rater: &str,
+    a: &Assignment,
+    winner: Winner,
+    seq: u32,
+) -> RatingRecord {
+    RatingRecord {
+        session: session.to_owned(),
+        rater: rater.to_owned(),
+        comparison: a.comparison.clone(),
+        left: a.left.clone(),
+        winner,
+        scores: std::collections::BTreeMap::new(),
+        note: None,
+        labels: std::collections::BTreeMap::new(),
+        gold: a.gold,
+        elapsed_ms: 1000,
+        at_ms: loupe::store::now_ms(),
+        seq,
+    }
+}
+
+/// Turns the session written by [`setup`] (k = 2) to `rating.schedule: adaptive`.
+pub fn set_adaptive(session_path: &Path) {
+    let yaml = std::fs::read_to_string(session_path).unwrap();
+    assert!(yaml.contains("raters_per_comparison: 2"), "{yaml}");
+    let yaml = yaml.replace(
+        "raters_per_comparison: 2",
+        "raters_per_comparison: 2\n  schedule: adaptive",
+    );
+    std::fs::write(session_path, yaml).unwrap();
 }
