@@ -201,21 +201,15 @@ pub async fn run(
     signals.abort();
     log("shutting down: closing every session");
     shared.sessions.close();
-    // Each App restores its client's terminal and closes its channel; a client that does
-    // not take those bytes is not waited for long.
+    // Each App restores its client's terminal and closes its channel, and its session
+    // ends when the client has answered the close (so the goodbye was delivered: the
+    // disconnect below cannot overtake it); a client that does not take those bytes is not
+    // waited for long.
     let _ = tokio::time::timeout(Duration::from_secs(5), shared.sessions.wait()).await;
-    // A session's last bytes (terminal restored, the reason) are queued in the SSH layer
-    // when its task ends, and may still wait there for the client's window; a disconnect is
-    // not held by the window and would overtake them, leaving the client's terminal in the
-    // App's screen (seen under load). A moment lets them go out first.
-    tokio::time::sleep(SHUTDOWN_GRACE).await;
     handle.shutdown("loupe serve is shutting down".into());
     log("stopped");
     Ok(())
 }
-
-/// How long a shutdown lets queued goodbyes reach their clients before disconnecting.
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(300);
 
 async fn watch_signals(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};

@@ -72,8 +72,13 @@ pub async fn run(
         })
     };
     let ending = Arc::new(Ending::default());
+    // The channel is read on a task of its own for as long as it is open: the App takes
+    // what it sends while it runs, and once the App is done the task is still there to see
+    // the client's answer to the server's close.
+    let (messages, inbox) = tokio::sync::mpsc::channel(INBOX);
+    let mut reader = tokio::spawn(read_channel(read, messages));
     let input = input_stream(
-        read,
+        inbox,
         size.clone(),
         shared.options.idle_timeout,
         ending.clone(),
@@ -119,7 +124,18 @@ pub async fn run(
     }
     outbox.push(&goodbye);
     outbox.close();
-    if tokio::time::timeout(GOODBYE_WAIT, writer).await.is_err() {
+    // The goodbye has reached the client when it answers the close that follows it (SSH
+    // keeps a connection's messages in order): only then may the connection be dropped (a
+    // server shutdown disconnects everyone once every session is done, and a disconnect
+    // would overtake bytes still queued). A client that stops reading is not waited for
+    // longer than GOODBYE_WAIT.
+    let delivered = tokio::time::timeout(GOODBYE_WAIT, async {
+        let _ = writer.await;
+        let _ = (&mut reader).await;
+    })
+    .await;
+    reader.abort();
+    if delivered.is_err() {
         log(&format!(
             "{} from {peer}: the client did not take its last bytes",
             user.name
@@ -143,16 +159,34 @@ pub async fn refuse_in_channel(channel: Channel<Msg>, text: String) {
     let _ = channel.close().await;
 }
 
+/// Messages from the client held for the App: a few screens of pasted text. When it is
+/// full, the channel waits (and with it the client's window).
+const INBOX: usize = 64;
+
+/// Passes the channel's messages to the App (`to_app`) until the client closes the
+/// channel or the connection ends; after the App is done, reads on and drops them.
+async fn read_channel(mut read: ChannelReadHalf, to_app: tokio::sync::mpsc::Sender<ChannelMsg>) {
+    loop {
+        match read.wait().await {
+            Some(ChannelMsg::Close) | None => return,
+            Some(msg) => {
+                // An App that has ended takes nothing more; the close is still to come.
+                let _ = to_app.send(msg).await;
+            }
+        }
+    }
+}
+
 /// The App's input: the channel's bytes parsed into events, window changes as resizes.
-/// Ends when the client closes the channel or sends no key for `idle`.
+/// Ends when the client sends EOF or closes the channel, or sends no key for `idle`.
 fn input_stream(
-    read: ChannelReadHalf,
+    read: tokio::sync::mpsc::Receiver<ChannelMsg>,
     size: Arc<ClientSize>,
     idle: Duration,
     ending: Arc<Ending>,
 ) -> impl Stream<Item = io::Result<Event>> + Unpin + Send {
     struct St {
-        read: ChannelReadHalf,
+        read: tokio::sync::mpsc::Receiver<ChannelMsg>,
         parser: KeyParser,
         ready: VecDeque<Event>,
         size: Arc<ClientSize>,
@@ -174,7 +208,7 @@ fn input_stream(
             }
             let esc_wait = st.parser.holds_esc();
             tokio::select! {
-                msg = st.read.wait() => match msg {
+                msg = st.read.recv() => match msg {
                     Some(ChannelMsg::Data { data }) => st.parser.feed(&data, &mut st.ready),
                     Some(ChannelMsg::WindowChange { col_width, row_height, .. }) => {
                         let (c, r) = clamp_size(col_width, row_height);
