@@ -617,7 +617,10 @@ fn others_ratings_arriving_reorder_an_adaptive_queue() {
         "grounded",
         "the order follows bo's ratings"
     );
-    // A later answer wins over an older one that arrives late.
+    // A later answer wins over an older one that arrives late, and a stale answer's
+    // settled pairs move nothing (here: it says the pair on screen is settled).
+    let on_screen = h.screen().current;
+    let c = &h.screen().items[next].assignment.comparison;
     let stale = loupe::tui::screens::rate::Order {
         ticket: 0,
         comparisons: h
@@ -626,11 +629,12 @@ fn others_ratings_arriving_reorder_an_adaptive_queue() {
             .iter()
             .map(|i| i.assignment.comparison.clone())
             .collect(),
-        settled: std::collections::HashSet::new(),
+        settled: std::collections::HashSet::from([(c.a.clone(), c.b.clone())]),
     };
     let before = h.screen().order.clone();
     h.deliver(RateMsg::Reordered(stale));
     assert_eq!(h.screen().order, before);
+    assert_eq!(h.screen().current, on_screen);
 }
 
 /// A comparison the rater has begun on (a rubric score given) stays on screen when others'

@@ -457,7 +457,7 @@ pub fn pair_tallies(ratings: &[RatingRecord]) -> BTreeMap<(String, String), (u64
 ///
 /// Returns the pairs whose sequential test (Holm across the queue's pairs) already allows
 /// the owner to stop: their comparisons come last, and one on a rater's screen may give
-/// way to a pair still open (the rating screen's `apply_order`).
+/// way to a pair still open (the rating screen's `give_way`).
 pub fn order_adaptively(
     queue: &mut [Assignment],
     rated: &HashSet<ComparisonKey>,

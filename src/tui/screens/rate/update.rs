@@ -326,19 +326,19 @@ fn reorder_request(s: &mut RatingScreen) -> Option<Reorder> {
     })
 }
 
-/// Takes an adaptive order from the host, unless a later one was applied already. The
-/// comparison on screen stays; the order says what comes after it. Items the order does
-/// not name keep their place after those it does.
-fn apply_order(s: &mut RatingScreen, order: &Order) {
+/// Takes an adaptive order from the host, unless a later one was applied already; says
+/// whether it did. The comparison on screen stays; the order says what comes after it.
+/// Items the order does not name keep their place after those it does.
+fn apply_order(s: &mut RatingScreen, order: &Order) -> bool {
     let Some(a) = &mut s.adaptive else {
-        return;
+        return false;
     };
     if order.ticket < a.applied {
-        return;
+        return false;
     }
     a.applied = order.ticket;
     if order.comparisons.is_empty() {
-        return;
+        return false;
     }
     let at: std::collections::HashMap<&crate::store::ComparisonKey, usize> = s
         .items
@@ -358,6 +358,7 @@ fn apply_order(s: &mut RatingScreen, order: &Order) {
     }
     new.extend(s.order.iter().copied().filter(|&i| !placed[i]));
     s.order = new;
+    true
 }
 
 /// Others' ratings have settled the pair of the comparison on screen (the owner may stop
@@ -599,8 +600,10 @@ pub fn on_msg(state: &mut State, keymap: &Keymap, msg: RateMsg) -> Vec<Effect> {
             Vec::new()
         }
         RateMsg::Reordered(order) => {
-            apply_order(s, &order);
-            give_way(s, &order, now);
+            // A stale answer says nothing of what is settled now.
+            if apply_order(s, &order) {
+                give_way(s, &order, now);
+            }
             Vec::new()
         }
         RateMsg::OwnerLoaded(_) | RateMsg::OwnerFailed(_) | RateMsg::RatingsChanged => Vec::new(),
