@@ -15,8 +15,12 @@
 //! before the first byte, ms), `LOUPE_BENCH_TOKENS=64` (SSE events per answer),
 //! `LOUPE_BENCH_STREAM=0` (the whole answer in one JSON body instead),
 //! `LOUPE_BENCH_CASES=2000`, and `LOUPE_BENCH_WRAP` (a command each measured process runs
-//! under, such as `strace -c -f`; its figures then include the profiler's). `cargo test --benches` runs a small case of each mode
-//! (100 requests) and checks the outputs were stored.
+//! under, such as `strace -c -f`; its figures then include the profiler's). `cargo test
+//! --benches` runs a small case of each mode (100 requests) and checks the outputs were
+//! stored.
+//!
+//! Beside `loupe run`, two floors measured the same way in processes of their own: the
+//! bare client alone, and a raw socket reader that parses nothing.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
