@@ -179,6 +179,15 @@ fn reply(status: &str, headers: &[(&str, &str)], body: &str) -> Step {
     Step::Write(s.into_bytes())
 }
 
+/// A 429 whose Retry-After (an hour) is beyond what the client waits for.
+fn come_back_in_an_hour() -> Step {
+    reply(
+        "429 Too Many Requests",
+        &[("Retry-After", "3600")],
+        "come back later",
+    )
+}
+
 fn json_reply(body: &Value) -> Step {
     reply(
         "200 OK",
@@ -256,6 +265,17 @@ fn client(spec: &ModelSpec) -> Client {
     Client::new(spec)
         .expect("client")
         .with_backoff(Duration::from_millis(5), Duration::from_millis(20))
+}
+
+/// A token cancelled `after` from now, as a user stopping a run.
+fn cancelled_in(after: Duration) -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        trigger.cancel();
+    });
+    cancel
 }
 
 fn request() -> ChatRequest {
@@ -406,14 +426,7 @@ async fn retry_after_as_http_date_is_honoured() {
 
 #[tokio::test]
 async fn retry_after_beyond_the_limit_is_reported_not_waited_for() {
-    let server = Server::start(|_| {
-        vec![reply(
-            "429 Too Many Requests",
-            &[("Retry-After", "3600")],
-            "come back later",
-        )]
-    })
-    .await;
+    let server = Server::start(|_| vec![come_back_in_an_hour()]).await;
     let t0 = Instant::now();
     let (result, _) = run(&client(&spec(ProviderKind::Openai, server.base()))).await;
     let f = result.expect_err("no hour-long wait");
@@ -762,12 +775,7 @@ async fn cancellation_during_backoff_returns_promptly() {
     })
     .await;
     let c = client(&spec(ProviderKind::Openai, server.base()));
-    let cancel = CancellationToken::new();
-    let trigger = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        trigger.cancel();
-    });
+    let cancel = cancelled_in(Duration::from_millis(300));
     let t0 = Instant::now();
     let f = c
         .complete(&request(), &cancel, &mut |_: &StreamEvent| {})
@@ -1191,14 +1199,7 @@ async fn embeddings_are_retried_as_chat_is() {
     assert_eq!((f.attempts, server.hits().len()), (3, 3), "retries: 2");
     assert!(f.to_string().contains("HTTP 503"), "{f}");
 
-    let server = Server::start(|_| {
-        vec![reply(
-            "429 Too Many Requests",
-            &[("Retry-After", "3600")],
-            "come back later",
-        )]
-    })
-    .await;
+    let server = Server::start(|_| vec![come_back_in_an_hour()]).await;
     let embedder = client(&spec(ProviderKind::Openai, server.base()));
     let t0 = Instant::now();
     let f = embedder
@@ -1218,12 +1219,7 @@ async fn cancelling_an_embeddings_retry_ends_it_at_once() {
     let client = Client::new(&spec)
         .expect("client")
         .with_backoff(Duration::from_secs(30), Duration::from_secs(30));
-    let cancel = CancellationToken::new();
-    let stop = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        stop.cancel();
-    });
+    let cancel = cancelled_in(Duration::from_millis(300));
     let t0 = Instant::now();
     let f = client
         .embed(&embed_request(), &cancel)
