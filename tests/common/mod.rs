@@ -14,6 +14,7 @@ pub mod model_server;
 pub mod outage_server;
 pub mod planned;
 pub mod rating;
+pub mod records;
 pub mod tmux;
 pub mod tui_harness;
 pub mod workbench;
