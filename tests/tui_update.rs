@@ -468,6 +468,16 @@ fn showing(id: &str) -> State {
     s
 }
 
+/// Showing run `r3` on Compare, E then enter before the store has listed the runs; then
+/// the list, `runs`, arrives: the state and what it asked for.
+fn earlier_chosen_before_listing(runs: Vec<RunSummary>) -> (State, Vec<Effect>) {
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('3'))]);
+    press(&mut s, [shift(KeyCode::Char('E')), key(KeyCode::Enter)]);
+    let effects = press(&mut s, [Msg::RunsListed(runs)]);
+    (s, effects)
+}
+
 #[test]
 fn enter_in_the_run_picker_before_its_list_is_read_chooses_once_it_arrives() {
     // To show another run (Results, R): enter is pressed before the store answers.
@@ -499,33 +509,17 @@ fn enter_in_the_run_picker_before_its_list_is_read_chooses_once_it_arrives() {
     assert!(s.picker.is_none());
 
     // To compare with an earlier run (Compare, E): the newest older run with outputs.
-    let mut s = showing("r3");
-    press(&mut s, [key(KeyCode::Char('3'))]);
-    press(&mut s, [shift(KeyCode::Char('E')), key(KeyCode::Enter)]);
-    let effects = press(
-        &mut s,
-        [Msg::RunsListed(vec![
-            summary("r3", 3_000, 10, RunStatus::Interrupted),
-            summary("r2", 2_000, 0, RunStatus::Interrupted),
-            summary("r1", 1_000, 48, RunStatus::Complete),
-        ])],
-    );
+    let (s, effects) = earlier_chosen_before_listing(vec![
+        summary("r3", 3_000, 10, RunStatus::Interrupted),
+        summary("r2", 2_000, 0, RunStatus::Interrupted),
+        summary("r1", 1_000, 48, RunStatus::Complete),
+    ]);
     assert_eq!(effects, vec![Effect::LoadEarlier("r1".into())]);
     assert!(s.picker.is_none());
 
     // With nothing to choose, the picker stays open and says so.
-    let mut s = showing("r3");
-    press(&mut s, [key(KeyCode::Char('3'))]);
-    press(&mut s, [shift(KeyCode::Char('E')), key(KeyCode::Enter)]);
-    let effects = press(
-        &mut s,
-        [Msg::RunsListed(vec![summary(
-            "r3",
-            3_000,
-            10,
-            RunStatus::Interrupted,
-        )])],
-    );
+    let (s, effects) =
+        earlier_chosen_before_listing(vec![summary("r3", 3_000, 10, RunStatus::Interrupted)]);
     assert!(effects.is_empty());
     let screen = draw_text(&s, 80, 24);
     assert!(screen.contains("no other run with outputs yet"), "{screen}");
@@ -666,9 +660,8 @@ fn errored_and_failed_a_check_are_separate_selections() {
 
 // ---- streaming that tells the truth (issue 14 item 8) ----
 
-/// `s` drawn once at `w` x `h`, one character per cell (a wide character's hidden cell
-/// too), so that a column on screen is a character index in each row.
-fn draw_text(s: &State, w: u16, h: u16) -> String {
+/// A `w` x `h` test terminal with `s` drawn on it once, in the default theme.
+fn drawn(s: &State, w: u16, h: u16) -> ratatui::Terminal<ratatui::backend::TestBackend> {
     let theme = loupe::tui::theme::Theme::default();
     let km = Keymap::default();
     let view = loupe::tui::draw::View {
@@ -678,6 +671,13 @@ fn draw_text(s: &State, w: u16, h: u16) -> String {
     };
     let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
     t.draw(|f| loupe::tui::draw::draw(s, &view, f)).unwrap();
+    t
+}
+
+/// `s` drawn once at `w` x `h`, one character per cell (a wide character's hidden cell
+/// too), so that a column on screen is a character index in each row.
+fn draw_text(s: &State, w: u16, h: u16) -> String {
+    let t = drawn(s, w, h);
     let buf = t.backend().buffer().clone();
     (0..h)
         .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
@@ -1187,19 +1187,8 @@ fn every_pass_rate_bar_is_labelled_and_the_latency_axis_has_one_unit() {
     load_two_outputs(&mut s, "x");
     let mut run = s.data.run.clone().unwrap();
     run.id = "r".into();
-    let report = loupe::report::build(&run, &outputs);
-    press(
-        &mut s,
-        [
-            Msg::RunLoaded {
-                run,
-                outputs,
-                earlier: Vec::new(),
-            },
-            Msg::ReportReady(report),
-            key(KeyCode::Char('4')),
-        ],
-    );
+    load_with_report(&mut s, run, outputs);
+    press(&mut s, [key(KeyCode::Char('4'))]);
     for (w, h) in [(80, 24), (120, 40)] {
         let text = draw_text(&s, w, h);
         assert!(
@@ -1258,9 +1247,21 @@ fn loaded_six() -> State {
             outputs.push(with_checks(&s.session, variant, o, &["json_valid"]));
         }
     }
+    let effects = load_with_report(&mut s, run, outputs);
+    settle_diffs(&mut s, effects);
+    s
+}
+
+/// Loads `run` with `outputs` and the report built from them, as the workbench does once it
+/// has read a run.
+fn load_with_report(
+    s: &mut State,
+    run: loupe::store::RunRecord,
+    outputs: Vec<OutputRecord>,
+) -> Vec<Effect> {
     let report = loupe::report::build(&run, &outputs);
-    let effects = press(
-        &mut s,
+    press(
+        s,
         [
             Msg::RunLoaded {
                 run,
@@ -1269,9 +1270,7 @@ fn loaded_six() -> State {
             },
             Msg::ReportReady(report),
         ],
-    );
-    settle_diffs(&mut s, effects);
-    s
+    )
 }
 
 fn grid_ids(s: &State) -> Vec<String> {
@@ -1572,15 +1571,7 @@ fn the_terminal_cursor_sits_at_the_edit_point() {
     let mut s = demo();
     edit_user_at_end(&mut s);
     press(&mut s, typed("@"));
-    let theme = loupe::tui::theme::Theme::default();
-    let km = Keymap::default();
-    let view = loupe::tui::draw::View {
-        theme: &theme,
-        keymap: &km,
-        ascii: false,
-    };
-    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
-    t.draw(|f| loupe::tui::draw::draw(&s, &view, f)).unwrap();
+    let mut t = drawn(&s, 120, 40);
     let pos = t.get_cursor_position().unwrap();
     // Just after the "@" typed at the end of the first line.
     let buf = t.backend().buffer();
