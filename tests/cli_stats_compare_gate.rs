@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::cli::{loupe_store as loupe, stderr, stdout};
+use common::cli::{assert_refused, loupe_store as loupe, stderr, stdout};
 use common::mock_judge;
 use serde_json::Value;
 
@@ -30,9 +30,7 @@ fn answered(store: &Path, args: &[&str]) -> Value {
 
 /// `loupe --store STORE ARGS` refused as bad input: exit 2, and standard error says `what`.
 fn refused(store: &Path, args: &[&str], what: &str) {
-    let out = loupe(store, args);
-    assert_eq!(code(&out), 2, "{}", stdout(&out));
-    assert!(stderr(&out).contains(what), "{}", stderr(&out));
+    assert_refused(&loupe(store, args), &[what]);
 }
 
 #[test]

@@ -40,3 +40,17 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     text(&out.stderr)
 }
+
+/// Asserts that `out` refused bad input: exit 2, and standard error says each of `what`.
+pub fn assert_refused(out: &Output, what: &[&str]) {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}\n{}",
+        stdout(out),
+        stderr(out)
+    );
+    for w in what {
+        assert!(stderr(out).contains(w), "no {w:?} in:\n{}", stderr(out));
+    }
+}
