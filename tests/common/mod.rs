@@ -6,6 +6,7 @@ pub mod checks;
 pub mod cli;
 pub mod consumers;
 pub mod embed_server;
+pub mod execute;
 pub mod export_fixture;
 pub mod json_server;
 pub mod mock_judge;
