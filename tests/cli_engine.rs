@@ -12,26 +12,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::cli::{loupe_store as loupe, stderr, stdout};
 use common::mock_openai;
 use loupe::store::Store;
-
-fn loupe(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loupe"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A session of `cases` cases and two variants on the model at `base_url`.
 fn write_session(dir: &Path, base_url: &str, cases: usize, extra_model: &str) -> PathBuf {

@@ -5,53 +5,41 @@
 
 mod common;
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
-use loupe::eval::spec::CheckResult;
+use common::cli::loupe_store;
+use common::planned;
+use loupe::runner::Plan;
+use loupe::session::Session;
 use loupe::store::Store;
 
-const LOUPE: &str = env!("CARGO_BIN_EXE_loupe");
-
-#[test]
-fn a_release_without_its_template_content_is_refused() {
+/// The rating session of [`common::rating::write_session`] with 30 cases, in a new folder,
+/// and where its store goes.
+fn thirty_cases() -> (tempfile::TempDir, Session, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let session_path = common::rating::write_session(dir.path(), 30, 1, &[]);
     let session = loupe::session::load(&session_path).unwrap();
     let store_dir = dir.path().join("store");
+    (dir, session, store_dir)
+}
+
+#[test]
+fn a_release_without_its_template_content_is_refused() {
+    let (_dir, session, store_dir) = thirty_cases();
     let run_id = {
         let store = Store::open(&store_dir).unwrap();
-        let mut plan = common::planned::plan(&session, &store);
+        let mut plan = planned::plan(&session, &store);
         // The run names a template version the store does not hold.
         for v in &mut plan.run.variants {
             if v.name == "plain" {
                 v.template_version = "0".repeat(64);
             }
         }
-        let run = common::planned::complete(&store, &plan, |cell| {
-            let pass = cell.key.variant == "plain";
-            let check = CheckResult {
-                name: "contains".into(),
-                pass,
-                score: None,
-                reason: String::new(),
-            };
-            common::planned::answer(cell, "answer".into(), vec![check])
-        });
-        run.id
+        // plain passes on every case, the others on none.
+        complete_with(&store, &plan, 30, 0)
     };
-    let out = Command::new(LOUPE)
-        .arg("--store")
-        .arg(&store_dir)
-        .args([
-            "gate",
-            &run_id,
-            "--candidate",
-            "plain",
-            "--baseline",
-            "grounded",
-        ])
-        .output()
-        .unwrap();
+    let out = gate(&store_dir, &run_id, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -61,64 +49,50 @@ fn a_release_without_its_template_content_is_refused() {
     );
     assert!(err.contains("is not in the store"), "{err}");
     assert!(err.contains("nothing recorded"), "{err}");
-    let list = Command::new(LOUPE)
-        .arg("--store")
-        .arg(&store_dir)
-        .args(["gate", "--list", "--format", "json"])
-        .output()
-        .unwrap();
+    let list = loupe_store(&store_dir, &["gate", "--list", "--format", "json"]);
     assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "[]");
 }
 
-/// A run where plain wins `wins` cases, loses `losses` and ties the rest (by `contains`).
-fn run_with(
-    store: &Store,
-    session: &loupe::session::Session,
-    wins: usize,
-    losses: usize,
-) -> String {
-    let plan = common::planned::plan(session, store);
-    let run = common::planned::complete(store, &plan, |cell| {
+/// Stores `plan` complete, plain winning `wins` cases, losing `losses` and tying the rest
+/// (by `contains`): the run's id.
+fn complete_with(store: &Store, plan: &Plan, wins: usize, losses: usize) -> String {
+    let run = planned::complete(store, plan, |cell| {
         let i: usize = cell.key.case_id[1..].parse().unwrap();
         let pass = match cell.key.variant.as_str() {
             "plain" => i < wins,
             "grounded" => i >= wins && i < wins + losses,
             _ => false,
         };
-        let check = CheckResult {
-            name: "contains".into(),
-            pass,
-            score: None,
-            reason: String::new(),
-        };
-        common::planned::answer(cell, "answer".into(), vec![check])
+        planned::answer(
+            cell,
+            "answer".into(),
+            vec![planned::check("contains", pass)],
+        )
     });
     run.id
 }
 
-fn gate(store_dir: &std::path::Path, run: &str, extra: &[&str]) -> std::process::Output {
-    Command::new(LOUPE)
-        .arg("--store")
-        .arg(store_dir)
-        .args([
-            "gate",
-            run,
-            "--candidate",
-            "plain",
-            "--baseline",
-            "grounded",
-        ])
-        .args(extra)
-        .output()
-        .unwrap()
+/// A run where plain wins `wins` cases, loses `losses` and ties the rest (by `contains`).
+fn run_with(store: &Store, session: &Session, wins: usize, losses: usize) -> String {
+    complete_with(store, &planned::plan(session, store), wins, losses)
+}
+
+/// `loupe gate RUN --candidate plain --baseline grounded EXTRA`.
+fn gate(store_dir: &Path, run: &str, extra: &[&str]) -> Output {
+    let args = [
+        "gate",
+        run,
+        "--candidate",
+        "plain",
+        "--baseline",
+        "grounded",
+    ];
+    loupe_store(store_dir, &[&args[..], extra].concat())
 }
 
 #[test]
 fn a_sequential_gate_decides_with_the_anytime_valid_test_and_the_release_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let session_path = common::rating::write_session(dir.path(), 30, 1, &[]);
-    let session = loupe::session::load(&session_path).unwrap();
-    let store_dir = dir.path().join("store");
+    let (_dir, session, store_dir) = thirty_cases();
     let (narrow, clear) = {
         let store = Store::open(&store_dir).unwrap();
         (
@@ -150,12 +124,7 @@ fn a_sequential_gate_decides_with_the_anytime_valid_test_and_the_release_says_so
         "{}",
         String::from_utf8_lossy(&seq.stderr)
     );
-    let list = Command::new(LOUPE)
-        .arg("--store")
-        .arg(&store_dir)
-        .args(["gate", "--list", "--format", "json"])
-        .output()
-        .unwrap();
+    let list = loupe_store(&store_dir, &["gate", "--list", "--format", "json"]);
     let releases: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     let releases = releases.as_array().unwrap();
     assert_eq!(releases.len(), 2, "{releases:?}");

@@ -7,23 +7,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cli::loupe_store as loupe;
 use common::mock_openai;
 use loupe::store::{RunStatus, Store};
 
 const LOUPE: &str = env!("CARGO_BIN_EXE_loupe");
-
-fn loupe(store: &Path, args: &[&str]) -> Output {
-    Command::new(LOUPE)
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn write_session(dir: &Path, base_url: &str, cases: usize) -> PathBuf {
     let mut yaml = format!(

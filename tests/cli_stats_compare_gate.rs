@@ -6,37 +6,31 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::cli::{assert_refused, loupe_store as loupe, stderr, stdout};
 use common::mock_judge;
 use serde_json::Value;
-
-const LOUPE: &str = env!("CARGO_BIN_EXE_loupe");
-
-fn loupe(store: &Path, args: &[&str]) -> Output {
-    Command::new(LOUPE)
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap()
 }
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
+}
+
+/// `loupe --store STORE ARGS` answered (exit 0): its JSON.
+fn answered(store: &Path, args: &[&str]) -> Value {
+    let out = loupe(store, args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    json(&out)
+}
+
+/// `loupe --store STORE ARGS` refused as bad input: exit 2, and standard error says `what`.
+fn refused(store: &Path, args: &[&str], what: &str) {
+    assert_refused(&loupe(store, args), &[what]);
 }
 
 #[test]
@@ -58,12 +52,10 @@ fn compare_and_gate_a_judged_run() {
     let run_id = stdout(&run).trim().to_owned();
 
     // By checks (pass-all): good passes `contains good-output` on every case, bad on none.
-    let out = loupe(
+    let h = answered(
         &store,
         &["compare", &run_id, "good", "bad", "--format", "json"],
     );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let h = json(&out);
     assert_eq!(h["by"], "pass_all");
     assert_eq!(
         (h["wins"].as_u64(), h["ties"].as_u64(), h["losses"].as_u64()),
@@ -75,14 +67,12 @@ fn compare_and_gate_a_judged_run() {
     assert_eq!(h["per_case"].as_array().unwrap().len(), 8);
 
     // By the judge: six agreed wins; position bias and a tie are ties.
-    let out = loupe(
+    let h = answered(
         &store,
         &[
             "compare", &run_id, "bad", "good", "--by", "judge", "--format", "json",
         ],
     );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let h = json(&out);
     assert_eq!(h["by"], "judge judge@referee");
     assert_eq!(
         (h["wins"].as_u64(), h["ties"].as_u64(), h["losses"].as_u64()),
@@ -111,51 +101,36 @@ fn compare_and_gate_a_judged_run() {
     );
 
     // A named check's score.
-    let out = loupe(
+    let h = answered(
         &store,
         &[
             "compare", &run_id, "good", "bad", "--check", "contains", "--format", "json",
         ],
     );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(json(&out)["by"], "check contains \"good-output\"");
+    assert_eq!(h["by"], "check contains \"good-output\"");
 
     // Bad input: exit 2, saying what was wrong.
-    let out = loupe(&store, &["compare", "no-such-run", "good", "bad"]);
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("no run no-such-run"),
-        "{}",
-        stderr(&out)
+    refused(
+        &store,
+        &["compare", "no-such-run", "good", "bad"],
+        "no run no-such-run",
     );
-    let out = loupe(&store, &["compare", &run_id, "good", "nope"]);
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("no variant \"nope\" (it has: good, bad)"),
-        "{}",
-        stderr(&out)
+    refused(
+        &store,
+        &["compare", &run_id, "good", "nope"],
+        "no variant \"nope\" (it has: good, bad)",
     );
-    let out = loupe(
+    refused(
         &store,
         &["compare", &run_id, "good", "bad", "--check", "bleu"],
+        "has a check named \"bleu\" (checks: contains \"good-output\")",
     );
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("has a check named \"bleu\" (checks: contains \"good-output\")"),
-        "{}",
-        stderr(&out)
-    );
-    let out = loupe(
+    refused(
         &store,
         &[
             "compare", &run_id, "good", "bad", "--by", "judge", "--judge", "x@y",
         ],
-    );
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("no judge \"x@y\" (it has: judge@referee)"),
-        "{}",
-        stderr(&out)
+        "no judge \"x@y\" (it has: judge@referee)",
     );
 
     // The gate: the worse variant does not pass (exit 1) and records nothing.
@@ -173,18 +148,10 @@ fn compare_and_gate_a_judged_run() {
     assert_eq!(json(&list), Value::Array(Vec::new()));
 
     // Too big an effect asked for: no pass either.
+    let good_over_bad = ["gate", &run_id, "--candidate", "good", "--baseline", "bad"];
     let out = loupe(
         &store,
-        &[
-            "gate",
-            &run_id,
-            "--candidate",
-            "good",
-            "--baseline",
-            "bad",
-            "--min-effect",
-            "1.5",
-        ],
+        &[&good_over_bad[..], &["--min-effect", "1.5"]].concat(),
     );
     assert_eq!(code(&out), 1);
     assert!(
@@ -200,16 +167,7 @@ fn compare_and_gate_a_judged_run() {
         stdout(&out)
     );
 
-    let gate_by_judge = [
-        "gate",
-        &run_id,
-        "--candidate",
-        "good",
-        "--baseline",
-        "bad",
-        "--by",
-        "judge",
-    ];
+    let gate_by_judge = [&good_over_bad[..], &["--by", "judge"]].concat();
     // Not yet calibrated against people: refused, saying how many ratings are needed.
     let out = loupe(&store, &gate_by_judge);
     assert_eq!(code(&out), 2, "{}", stdout(&out));
@@ -235,18 +193,7 @@ fn compare_and_gate_a_judged_run() {
     // The better one passes by the judge and a frozen release is recorded.
     let out = loupe(
         &store,
-        &[
-            "gate",
-            &run_id,
-            "--candidate",
-            "good",
-            "--baseline",
-            "bad",
-            "--by",
-            "judge",
-            "--format",
-            "json",
-        ],
+        &[&gate_by_judge[..], &["--format", "json"]].concat(),
     );
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     let g = json(&out);
@@ -297,15 +244,10 @@ fn compare_and_gate_a_judged_run() {
     // Gate usage errors.
     let out = loupe(&store, &["gate", &run_id, "--candidate", "good"]);
     assert_eq!(code(&out), 2, "missing --baseline is a usage error");
-    let out = loupe(
+    refused(
         &store,
         &["gate", &run_id, "--candidate", "good", "--baseline", "zz"],
-    );
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("no variant \"zz\""),
-        "{}",
-        stderr(&out)
+        "no variant \"zz\"",
     );
 }
 
@@ -330,12 +272,10 @@ fn stats_reads_verdicts_and_names_the_bad_line() {
     lines.push('\n');
     std::fs::write(&file, &lines).unwrap();
 
-    let out = loupe(
+    let s = answered(
         &store,
         &["stats", file.to_str().unwrap(), "--format", "json"],
     );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let s = json(&out);
     assert_eq!(s["verdicts"], 5);
     assert_eq!(
         s["variants"],
@@ -368,30 +308,27 @@ fn stats_reads_verdicts_and_names_the_bad_line() {
 
     // Bad input: file and line named, exit 2.
     std::fs::write(&file, format!("{lines}\n{{\"rater\": \"ana\", \"item\": \"x\", \"a\": \"p\", \"b\": \"q\", \"winner\": \"left\"}}\n")).unwrap();
-    let out = loupe(&store, &["stats", file.to_str().unwrap()]);
-    assert_eq!(code(&out), 2);
-    let err = stderr(&out);
-    assert!(
-        err.contains("verdicts.jsonl:7: unknown winner \"left\", expected a, b, tie or both_bad"),
-        "{err}"
+    refused(
+        &store,
+        &["stats", file.to_str().unwrap()],
+        "verdicts.jsonl:7: unknown winner \"left\", expected a, b, tie or both_bad",
     );
     std::fs::write(&file, "{\"rater\": \"ana\",\n").unwrap();
-    let out = loupe(&store, &["stats", file.to_str().unwrap()]);
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("verdicts.jsonl:1: invalid JSON"),
-        "{}",
-        stderr(&out)
+    refused(
+        &store,
+        &["stats", file.to_str().unwrap()],
+        "verdicts.jsonl:1: invalid JSON",
     );
-    let out = loupe(
+    refused(
         &store,
         &["stats", dir.path().join("missing.jsonl").to_str().unwrap()],
+        "cannot open",
     );
-    assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("cannot open"), "{}", stderr(&out));
-    let out = loupe(&store, &["stats", file.to_str().unwrap(), "--alpha", "2"]);
-    assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("--alpha"), "{}", stderr(&out));
+    refused(
+        &store,
+        &["stats", file.to_str().unwrap(), "--alpha", "2"],
+        "--alpha",
+    );
 }
 
 /// Ratings by `ana` of every comparison of `run` (good/bad): `against` prefers bad on every

@@ -13,31 +13,16 @@ use common::mock_judge;
 use loupe::eval::judge::{JudgeVerdict, Pick};
 use loupe::runner::{self, RunOptions, Selection};
 use loupe::store::{JudgementRecord, RunStatus, Store};
-use tokio_util::sync::CancellationToken;
 
 const CASES: [&str; 5] = ["agree-1", "agree-2", "bias-1", "tie-1", "junk-1"];
 
+/// Runs `plan` to its end; `no_cache` sends every request even when cached.
 fn execute(store: &Store, plan: runner::Plan, no_cache: bool) -> RunStatus {
-    let endpoints = runner::endpoints(&loupe::providers::ModelPool::new(), &plan).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let opts = RunOptions {
-            no_cache,
-            deltas: false,
-        };
-        runner::execute(
-            store,
-            plan,
-            &endpoints,
-            opts,
-            &CancellationToken::new(),
-            &tx,
-        )
-        .await
-        .unwrap()
-        .status
-    })
+    let opts = RunOptions {
+        no_cache,
+        deltas: false,
+    };
+    common::execute::to_end(store, plan, opts)
 }
 
 #[test]

@@ -17,40 +17,22 @@ use std::collections::BTreeSet;
 use loupe::eval::judge;
 use loupe::eval::spec::CHECK_NAMES;
 use loupe::runner::{self, RunOptions, Selection};
+use loupe::session::Session;
 use loupe::store::{RunStatus, Store};
-use tokio_util::sync::CancellationToken;
 
 fn execute(store: &Store, plan: runner::Plan) -> RunStatus {
-    let endpoints = runner::endpoints(&loupe::providers::ModelPool::new(), &plan).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        runner::execute(
-            store,
-            plan,
-            &endpoints,
-            RunOptions::default(),
-            &CancellationToken::new(),
-            &tx,
-        )
-        .await
-        .unwrap()
-        .status
-    })
+    common::execute::to_end(store, plan, RunOptions::default())
 }
 
-#[test]
-fn demo_checks_and_judge_run_on_the_real_model() {
-    let Some(base) = model_server::server() else {
-        model_server::skip_note("the real-model judge test");
-        return;
-    };
+/// The demo session as it is (its cases, schemas and policy copied beside it), pointed at
+/// the test server `base`, with `extra` appended to its YAML; loaded from a new folder.
+fn demo_on(base: &str, extra: &str) -> (tempfile::TempDir, Session) {
     let root = env!("CARGO_MANIFEST_DIR");
     let dir = tempfile::tempdir().unwrap();
-    // The demo session as it is, pointed at the test server.
-    let demo = std::fs::read_to_string(format!("{root}/sessions/demo.yaml"))
+    let mut demo = std::fs::read_to_string(format!("{root}/sessions/demo.yaml"))
         .unwrap()
         .replace("http://127.0.0.1:8080/v1", &format!("{base}/v1"));
+    demo.push_str(extra);
     std::fs::write(dir.path().join("demo.yaml"), demo).unwrap();
     for sub in ["cases", "schemas", "policy"] {
         std::fs::create_dir(dir.path().join(sub)).unwrap();
@@ -60,13 +42,29 @@ fn demo_checks_and_judge_run_on_the_real_model() {
         }
     }
     let session = loupe::session::load(&dir.path().join("demo.yaml")).unwrap();
-    let cases: Vec<String> = session.cases.iter().take(3).map(|c| c.id.clone()).collect();
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    (dir, session)
+}
+
+/// The first `n` cases of `session`, and a selection of zero-shot and few-shot on them.
+fn zero_and_few_shot_on(session: &Session, n: usize) -> (Vec<String>, Selection) {
+    let cases: Vec<String> = session.cases.iter().take(n).map(|c| c.id.clone()).collect();
     let selection = Selection {
         variants: vec!["zero-shot".into(), "few-shot".into()],
         case_ids: cases.clone(),
         ..Selection::default()
     };
+    (cases, selection)
+}
+
+#[test]
+fn demo_checks_and_judge_run_on_the_real_model() {
+    let Some(base) = model_server::server() else {
+        model_server::skip_note("the real-model judge test");
+        return;
+    };
+    let (dir, session) = demo_on(base, "");
+    let (cases, selection) = zero_and_few_shot_on(&session, 3);
+    let store = Store::open(&dir.path().join("store")).unwrap();
     let plan = runner::plan_new_run(&session, &store, &selection, false).unwrap();
     let run_id = plan.run.id.clone();
     assert_eq!(plan.judges.len(), 1, "the demo has one judge");
@@ -129,28 +127,9 @@ fn the_judge_reads_log_probabilities_from_the_real_model() {
         model_server::skip_note("the real-model log-probability judge test");
         return;
     };
-    let root = env!("CARGO_MANIFEST_DIR");
-    let dir = tempfile::tempdir().unwrap();
-    let mut demo = std::fs::read_to_string(format!("{root}/sessions/demo.yaml"))
-        .unwrap()
-        .replace("http://127.0.0.1:8080/v1", &format!("{base}/v1"));
-    demo.push_str("\njudge:\n  logprobs: true\n  margin: 0.1\n");
-    std::fs::write(dir.path().join("demo.yaml"), demo).unwrap();
-    for sub in ["cases", "schemas", "policy"] {
-        std::fs::create_dir(dir.path().join(sub)).unwrap();
-        for entry in std::fs::read_dir(format!("{root}/sessions/{sub}")).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
-        }
-    }
-    let session = loupe::session::load(&dir.path().join("demo.yaml")).unwrap();
-    let cases: Vec<String> = session.cases.iter().take(4).map(|c| c.id.clone()).collect();
+    let (dir, session) = demo_on(base, "\njudge:\n  logprobs: true\n  margin: 0.1\n");
+    let (cases, selection) = zero_and_few_shot_on(&session, 4);
     let store = Store::open(&dir.path().join("store")).unwrap();
-    let selection = Selection {
-        variants: vec!["zero-shot".into(), "few-shot".into()],
-        case_ids: cases.clone(),
-        ..Selection::default()
-    };
     let plan = runner::plan_new_run(&session, &store, &selection, false).unwrap();
     assert_eq!(plan.judges[0].logprob_margin, Some(0.1));
     let run_id = plan.run.id.clone();

@@ -1,15 +1,14 @@
 //! `loupe export` through the real binary, on a store built with the store API (the run is
-//! planned by the real planner, outputs and ratings are synthetic; see `export_fixture`).
+//! planned by the real planner, outputs and ratings are synthetic; see `common::export_fixture`).
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
-mod export_fixture;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use export_fixture::{KEY_VALUE, build, export, manifest, out_dir, read_jsonl};
+use common::export_fixture::{Fixture, KEY_VALUE, build, export, manifest, out_dir, read_jsonl};
 use sha2::{Digest, Sha256};
 
 fn sha256(path: &Path) -> String {
@@ -25,6 +24,17 @@ fn ok(o: &std::process::Output) {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// `loupe export --format FORMAT --out DIR ARGS` into the fixture's folder `name`, which
+/// must succeed: the folder and the export's manifest.
+fn exported(fx: &Fixture, name: &str, format: &str, args: &[&str]) -> (PathBuf, serde_json::Value) {
+    let out = out_dir(fx, name);
+    let mut all = vec!["--format", format, "--out", out.to_str().unwrap()];
+    all.extend_from_slice(args);
+    ok(&export(fx, &all));
+    let m = manifest(&out, format);
+    (out, m)
 }
 
 fn dropped(m: &serde_json::Value) -> BTreeMap<String, u64> {
@@ -226,18 +236,7 @@ fn sft_writes_chosen_outputs_with_an_auditable_manifest() {
 #[test]
 fn no_redact_is_recorded_and_api_keys_still_never_leave() {
     let fx = build();
-    let out = out_dir(&fx, "plain");
-    ok(&export(
-        &fx,
-        &[
-            "--format",
-            "sft",
-            "--out",
-            out.to_str().unwrap(),
-            "--no-redact",
-        ],
-    ));
-    let m = manifest(&out, "sft");
+    let (out, m) = exported(&fx, "plain", "sft", &["--no-redact"]);
     audit(&out, &m, false);
     assert_eq!(m["hygiene"]["redact"], false);
     assert_eq!(m["hygiene"]["no_redact"], true);
@@ -251,19 +250,7 @@ fn no_redact_is_recorded_and_api_keys_still_never_leave() {
 #[test]
 fn preference_pairs_need_k_agreeing_raters_and_no_tie() {
     let fx = build();
-    let out = out_dir(&fx, "dpo");
-    ok(&export(
-        &fx,
-        &[
-            "--format",
-            "dpo",
-            "--out",
-            out.to_str().unwrap(),
-            "--valid",
-            "0",
-        ],
-    ));
-    let m = manifest(&out, "dpo");
+    let (out, m) = exported(&fx, "dpo", "dpo", &["--valid", "0"]);
     audit(&out, &m, true);
     assert_eq!(m["filters"]["runs_from"], "rated runs");
     assert_eq!(m["counts"]["rows_in"], 6, "six rated comparisons");
@@ -318,21 +305,12 @@ fn preference_pairs_need_k_agreeing_raters_and_no_tie() {
     assert_eq!(winners, [("c1", "zero"), ("c2", "few")]);
 
     // One rater is enough with --consensus 1: c7 (rated by ana alone) joins.
-    let out1 = out_dir(&fx, "dpo1");
-    ok(&export(
+    let (out1, m) = exported(
         &fx,
-        &[
-            "--format",
-            "openai-dpo",
-            "--out",
-            out1.to_str().unwrap(),
-            "--consensus",
-            "1",
-            "--valid",
-            "0",
-        ],
-    ));
-    let m = manifest(&out1, "openai-dpo");
+        "dpo1",
+        "openai-dpo",
+        &["--consensus", "1", "--valid", "0"],
+    );
     audit(&out1, &m, true);
     assert_eq!(m["counts"]["rows_out"], 3);
     assert_eq!(m["filters"]["consensus"], 1);
@@ -349,12 +327,7 @@ fn preference_pairs_need_k_agreeing_raters_and_no_tie() {
 #[test]
 fn rubric_rows_per_rater_and_output_in_jsonl_and_csv() {
     let fx = build();
-    let out = out_dir(&fx, "rubric");
-    ok(&export(
-        &fx,
-        &["--format", "rubric", "--out", out.to_str().unwrap()],
-    ));
-    let m = manifest(&out, "rubric");
+    let (out, m) = exported(&fx, "rubric", "rubric", &[]);
     audit(&out, &m, true);
     assert_eq!(m["counts"]["rows_in"], 6);
     assert_eq!(m["counts"]["rows_out"], 6);
@@ -374,19 +347,7 @@ fn rubric_rows_per_rater_and_output_in_jsonl_and_csv() {
     );
     assert_eq!(lines.count(), 6);
 
-    let min = out_dir(&fx, "rubric4");
-    ok(&export(
-        &fx,
-        &[
-            "--format",
-            "rubric",
-            "--out",
-            min.to_str().unwrap(),
-            "--min-rubric",
-            "accuracy=4",
-        ],
-    ));
-    let m = manifest(&min, "rubric");
+    let (_, m) = exported(&fx, "rubric4", "rubric", &["--min-rubric", "accuracy=4"]);
     assert_eq!(m["counts"]["rows_out"], 3);
     assert_eq!(m["counts"]["dropped"]["below_min_rubric"], 3);
     assert_eq!(m["filters"]["min_rubric"]["accuracy"], 4.0);
@@ -395,12 +356,7 @@ fn rubric_rows_per_rater_and_output_in_jsonl_and_csv() {
 #[test]
 fn raw_keeps_every_output_with_its_messages() {
     let fx = build();
-    let out = out_dir(&fx, "raw");
-    ok(&export(
-        &fx,
-        &["--format", "raw", "--out", out.to_str().unwrap()],
-    ));
-    let m = manifest(&out, "raw");
+    let (out, m) = exported(&fx, "raw", "raw", &[]);
     audit(&out, &m, true);
     assert_eq!(m["counts"]["rows_out"].as_u64().unwrap(), fx.outputs as u64);
     assert_eq!(m["hygiene"]["decontaminate"], false);
@@ -423,12 +379,7 @@ fn raw_keeps_every_output_with_its_messages() {
 fn filters_select_variants_tags_and_rubric_minimums() {
     let fx = build();
     let run = |name: &str, extra: &[&str]| {
-        let out = out_dir(&fx, name);
-        let mut args = vec!["--format", "sft", "--out", out.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let o = export(&fx, &args);
-        ok(&o);
-        let m = manifest(&out, "sft");
+        let (out, m) = exported(&fx, name, "sft", extra);
         audit(&out, &m, true);
         (m, read_jsonl(&out.join("sft.rows.jsonl")))
     };
@@ -465,20 +416,7 @@ fn filters_select_variants_tags_and_rubric_minimums() {
 fn the_split_is_the_same_for_the_same_seed() {
     let fx = build();
     let run = |name: &str, seed: &str| {
-        let out = out_dir(&fx, name);
-        ok(&export(
-            &fx,
-            &[
-                "--format",
-                "sft",
-                "--out",
-                out.to_str().unwrap(),
-                "--valid",
-                "0.5",
-                "--seed",
-                seed,
-            ],
-        ));
+        let (out, _) = exported(&fx, name, "sft", &["--valid", "0.5", "--seed", seed]);
         let ids = |f: &str| -> Vec<String> {
             read_jsonl(&out.join("sft.rows.jsonl"))
                 .iter()
@@ -681,9 +619,7 @@ fn an_empty_split_is_not_written_and_the_summary_says_why() {
         err.contains("note: sft.valid.jsonl not written: the split is empty"),
         "{err}"
     );
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("sft.manifest.json")).unwrap())
-            .unwrap();
+    let m = manifest(&out, "sft");
     assert_eq!(m["counts"]["valid"], 0);
     assert!(
         m["notes"].as_array().unwrap().iter().any(|n| n

@@ -6,10 +6,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-mod export_fixture;
 
 use common::consumers::{check, python};
-use export_fixture::{build, export};
+use common::export_fixture::{build, export};
 
 #[test]
 fn datasets_loads_every_format_and_the_rules_hold() {

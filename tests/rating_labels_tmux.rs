@@ -7,23 +7,13 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
+use common::cli::loupe_store as loupe;
 use common::tmux::{Tmux, open_after_kill};
 use loupe::store::Store;
 
 const LOUPE: &str = env!("CARGO_BIN_EXE_loupe");
-
-/// Opens a store a killed process held, retrying while the kernel lets go of its lock.
-fn loupe(store: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(LOUPE)
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn a_labelled_rating_survives_sigkill_and_reaches_ratings_and_exports() {

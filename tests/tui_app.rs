@@ -6,19 +6,15 @@
 
 mod common;
 
+use common::workbench::{self, Fixture, config};
 use common::{mock_script, tui_harness};
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use loupe::session::Session;
-use loupe::store::Store;
-use loupe::tui::app::AppConfig;
 use loupe::tui::input::KeyCode;
-use loupe::tui::keymap::Keymap;
 use loupe::tui::theme::Theme;
-use mock_script::{Asked, Reply, Script, ScriptedServer};
+use mock_script::{Asked, Reply, Script};
 use ratatui::buffer::{Buffer, CellWidth};
 use ratatui::style::Style;
 use tempfile::TempDir;
@@ -26,70 +22,9 @@ use tui_harness::{App, buffer_text, find, row_text};
 
 const SESSION: &str = "headless";
 
-/// A session of two variants (`terse`, `wordy`) over the given cases, on `base_url`.
-fn write_session(dir: &Path, base_url: &str, cases: &[(&str, &str)]) -> Arc<Session> {
-    let yaml = format!(
-        r#"name: {SESSION}
-models:
-  mock:
-    provider: openai
-    base_url: {base_url}
-    model: mock
-    params: {{ max_tokens: 64 }}
-    concurrency: 4
-    retries: 0
-templates:
-  terse:
-    system: "You are terse."
-    user: "T: {{{{ text }}}}"
-  wordy:
-    system: "You are wordy."
-    user: "W: {{{{ text }}}}"
-variants:
-  - {{ name: terse, template: terse, model: mock }}
-  - {{ name: wordy, template: wordy, model: mock }}
-cases: {{ file: cases.jsonl }}
-checks:
-  - json_valid
-"#
-    );
-    std::fs::write(dir.join("s.yaml"), yaml).unwrap();
-    let mut lines = String::new();
-    for (id, text) in cases {
-        lines.push_str(&serde_json::json!({"id": id, "text": text}).to_string());
-        lines.push('\n');
-    }
-    std::fs::write(dir.join("cases.jsonl"), lines).unwrap();
-    Arc::new(loupe::session::load(&dir.join("s.yaml")).unwrap())
-}
-
-fn config() -> AppConfig {
-    AppConfig {
-        theme: Theme::default(),
-        keymap: Keymap::default(),
-        ascii: false,
-        clipboard: None,
-    }
-}
-
-struct Fixture {
-    _dir: TempDir,
-    server: ScriptedServer,
-    store: Store,
-    session: Arc<Session>,
-}
-
+/// Its model takes four requests at once.
 async fn fixture(script: Script, cases: &[(&str, &str)]) -> Fixture {
-    let dir = TempDir::new().unwrap();
-    let server = mock_script::start(script).await;
-    let session = write_session(dir.path(), &server.base_url(), cases);
-    let store = Store::open(&dir.path().join("store")).unwrap();
-    Fixture {
-        _dir: dir,
-        server,
-        store,
-        session,
-    }
+    workbench::fixture_as(SESSION, 4, script, cases).await
 }
 
 /// True when the cell carries every colour and modifier `style` sets.
@@ -478,8 +413,10 @@ async fn wide_emoji_and_rtl_text_keep_borders_aligned() {
     // The same session with the cases the other way round: an App on it shows the plain case
     // first, on a screen that never held wide text, which is what a layout should look like.
     let ref_dir = TempDir::new().unwrap();
-    let reference_session = write_session(
+    let reference_session = workbench::write_session_as(
         ref_dir.path(),
+        SESSION,
+        4,
         &fx.server.base_url(),
         &[plain_case, wide_case],
     );

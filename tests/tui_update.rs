@@ -6,8 +6,10 @@ mod common;
 
 use std::sync::Arc;
 
+use common::checks::with_checks;
+use common::records;
 use loupe::runner::RunEvent;
-use loupe::store::{CellKey, RunStatus};
+use loupe::store::{CellKey, OutputRecord, RunStatus};
 use loupe::tui::input::{Key, KeyCode, Modifiers};
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::{Effect, Msg};
@@ -51,6 +53,42 @@ fn typed(text: &str) -> Vec<Msg> {
 fn user_text(state: &State) -> String {
     let name = state.selected_template().unwrap();
     state.templates.specs[name].user.clone().unwrap_or_default()
+}
+
+/// Opens the editor (on System), steps back to the User section and moves to its end.
+fn edit_user_at_end(state: &mut State) {
+    press(
+        state,
+        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
+    );
+}
+
+/// The cell of run `r1` for `variant` on `case`, first repeat.
+fn cell(variant: &str, case: &str) -> CellKey {
+    CellKey {
+        run_id: "r1".into(),
+        variant: variant.into(),
+        case_id: case.into(),
+        repeat: 0,
+    }
+}
+
+/// On the Run screen, starts run `r1` of zero-shot alone (the next three variants toggled
+/// off) and reports it started, with no cell done yet.
+fn start_zero_shot_run(state: &mut State) {
+    press(state, [key(KeyCode::Char('2'))]);
+    for _ in 0..3 {
+        press(state, [key(KeyCode::Down), key(KeyCode::Char(' '))]);
+    }
+    press(state, [key(KeyCode::Char('r'))]);
+    press(
+        state,
+        [Msg::Run(RunEvent::Started {
+            run_id: "r1".into(),
+            total: 24,
+            already_done: 0,
+        })],
+    );
 }
 
 #[test]
@@ -141,10 +179,7 @@ fn typing_edits_the_template_and_the_preview_follows_after_a_pause() {
 fn undo_redo_find_copy_and_paste_in_the_editor() {
     let mut s = demo();
     let before = user_text(&s);
-    press(
-        &mut s,
-        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
-    );
+    edit_user_at_end(&mut s);
     press(&mut s, typed("XY"));
     assert!(user_text(&s).contains("XY"));
     // One undo step per inserted character, as in the textarea widget.
@@ -201,10 +236,7 @@ fn undo_redo_find_copy_and_paste_in_the_editor() {
 #[test]
 fn bracketed_paste_inserts_text_in_one_piece() {
     let mut s = demo();
-    press(
-        &mut s,
-        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
-    );
+    edit_user_at_end(&mut s);
     press(&mut s, [Msg::Paste(" pasted\nsecond line".into())]);
     let text = user_text(&s);
     assert!(text.contains(" pasted\nsecond line"), "{text}");
@@ -217,10 +249,7 @@ fn bracketed_paste_inserts_text_in_one_piece() {
 #[test]
 fn saving_asks_for_a_new_version_and_writing_needs_a_save_first() {
     let mut s = demo();
-    press(
-        &mut s,
-        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
-    );
+    edit_user_at_end(&mut s);
     press(&mut s, typed(" v2"));
     let effects = press(&mut s, [ctrl('s')]);
     let [Effect::SaveTemplate { template, specs }] = &effects[..] else {
@@ -300,12 +329,7 @@ fn starting_toggling_streaming_and_cancelling_a_run() {
     assert_eq!(case_ids.len(), 24);
 
     let first_case = s.session.cases[0].id.clone();
-    let cell = |variant: &str| CellKey {
-        run_id: "r1".into(),
-        variant: variant.into(),
-        case_id: first_case.clone(),
-        repeat: 0,
-    };
+    let cell = |variant: &str| cell(variant, &first_case);
     press(
         &mut s,
         [
@@ -398,10 +422,7 @@ fn an_idle_app_has_nothing_due_and_a_toast_or_an_edit_wakes_it_once() {
     assert!(s.toasts.is_empty());
     assert_eq!(s.next_due_ms(), None);
     // An edit schedules the preview after the typing pause.
-    press(
-        &mut s,
-        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
-    );
+    edit_user_at_end(&mut s);
     press(&mut s, typed("x"));
     assert_eq!(
         s.next_due_ms(),
@@ -427,17 +448,14 @@ fn summary(id: &str, created_ms: u64, done: usize, status: RunStatus) -> RunSumm
 fn showing(id: &str) -> State {
     let mut s = demo();
     let run = loupe::store::RunRecord {
-        id: id.into(),
-        session_name: "change-risk".into(),
-        session_path: String::new(),
-        session_hash: String::new(),
         created_ms: 3_000,
-        finished_ms: None,
-        status: RunStatus::Interrupted,
-        variants: Vec::new(),
-        case_ids: Vec::new(),
-        repeats: 1,
-        no_cache: false,
+        ..records::run(
+            id,
+            "change-risk",
+            RunStatus::Interrupted,
+            Vec::new(),
+            Vec::new(),
+        )
     };
     press(
         &mut s,
@@ -448,6 +466,16 @@ fn showing(id: &str) -> State {
         }],
     );
     s
+}
+
+/// Showing run `r3` on Compare, E then enter before the store has listed the runs; then
+/// the list, `runs`, arrives: the state and what it asked for.
+fn earlier_chosen_before_listing(runs: Vec<RunSummary>) -> (State, Vec<Effect>) {
+    let mut s = showing("r3");
+    press(&mut s, [key(KeyCode::Char('3'))]);
+    press(&mut s, [shift(KeyCode::Char('E')), key(KeyCode::Enter)]);
+    let effects = press(&mut s, [Msg::RunsListed(runs)]);
+    (s, effects)
 }
 
 #[test]
@@ -481,33 +509,17 @@ fn enter_in_the_run_picker_before_its_list_is_read_chooses_once_it_arrives() {
     assert!(s.picker.is_none());
 
     // To compare with an earlier run (Compare, E): the newest older run with outputs.
-    let mut s = showing("r3");
-    press(&mut s, [key(KeyCode::Char('3'))]);
-    press(&mut s, [shift(KeyCode::Char('E')), key(KeyCode::Enter)]);
-    let effects = press(
-        &mut s,
-        [Msg::RunsListed(vec![
-            summary("r3", 3_000, 10, RunStatus::Interrupted),
-            summary("r2", 2_000, 0, RunStatus::Interrupted),
-            summary("r1", 1_000, 48, RunStatus::Complete),
-        ])],
-    );
+    let (s, effects) = earlier_chosen_before_listing(vec![
+        summary("r3", 3_000, 10, RunStatus::Interrupted),
+        summary("r2", 2_000, 0, RunStatus::Interrupted),
+        summary("r1", 1_000, 48, RunStatus::Complete),
+    ]);
     assert_eq!(effects, vec![Effect::LoadEarlier("r1".into())]);
     assert!(s.picker.is_none());
 
     // With nothing to choose, the picker stays open and says so.
-    let mut s = showing("r3");
-    press(&mut s, [key(KeyCode::Char('3'))]);
-    press(&mut s, [shift(KeyCode::Char('E')), key(KeyCode::Enter)]);
-    let effects = press(
-        &mut s,
-        [Msg::RunsListed(vec![summary(
-            "r3",
-            3_000,
-            10,
-            RunStatus::Interrupted,
-        )])],
-    );
+    let (s, effects) =
+        earlier_chosen_before_listing(vec![summary("r3", 3_000, 10, RunStatus::Interrupted)]);
     assert!(effects.is_empty());
     let screen = draw_text(&s, 80, 24);
     assert!(screen.contains("no other run with outputs yet"), "{screen}");
@@ -606,42 +618,19 @@ fn errored_and_failed_a_check_are_separate_selections() {
     // Checks computed from the texts, as a run computes them (only json_valid, so that
     // the valid answer passes every check it gets).
     let output = |case: &str, error: Option<&str>, text: &str| {
-        let mut o = loupe::store::OutputRecord {
-            run_id: "r".into(),
-            variant: "zero-shot".into(),
-            case_id: case.into(),
-            repeat: 0,
-            text: text.into(),
-            usage: loupe::providers::Usage::default(),
-            latency_ms: 1,
-            ttft_ms: None,
-            cost_usd: None,
-            cached: false,
-            attempts: 1,
-            finish_reason: None,
+        let o = OutputRecord {
             error: error.map(str::to_owned),
-            request_hash: String::new(),
-            checks: Vec::new(),
-            schema_attempts: Vec::new(),
-            passages: Vec::new(),
-            finished_ms: 0,
+            ..records::output("r", "zero-shot", case, text)
         };
-        o.checks = common::checks::computed(&session, "zero-shot", &o, &["json_valid"]);
-        o
+        with_checks(&session, "zero-shot", o, &["json_valid"])
     };
-    let run = loupe::store::RunRecord {
-        id: "r".into(),
-        session_name: "change-risk".into(),
-        session_path: String::new(),
-        session_hash: String::new(),
-        created_ms: 0,
-        finished_ms: None,
-        status: RunStatus::Complete,
-        variants: Vec::new(),
-        case_ids: ids.clone(),
-        repeats: 1,
-        no_cache: false,
-    };
+    let run = records::run(
+        "r",
+        "change-risk",
+        RunStatus::Complete,
+        Vec::new(),
+        ids.clone(),
+    );
     press(
         &mut s,
         [Msg::RunLoaded {
@@ -671,7 +660,8 @@ fn errored_and_failed_a_check_are_separate_selections() {
 
 // ---- streaming that tells the truth (issue 14 item 8) ----
 
-fn draw_text(s: &State, w: u16, h: u16) -> String {
+/// A `w` x `h` test terminal with `s` drawn on it once, in the default theme.
+fn drawn(s: &State, w: u16, h: u16) -> ratatui::Terminal<ratatui::backend::TestBackend> {
     let theme = loupe::tui::theme::Theme::default();
     let km = Keymap::default();
     let view = loupe::tui::draw::View {
@@ -681,6 +671,13 @@ fn draw_text(s: &State, w: u16, h: u16) -> String {
     };
     let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
     t.draw(|f| loupe::tui::draw::draw(s, &view, f)).unwrap();
+    t
+}
+
+/// `s` drawn once at `w` x `h`, one character per cell (a wide character's hidden cell
+/// too), so that a column on screen is a character index in each row.
+fn draw_text(s: &State, w: u16, h: u16) -> String {
+    let t = drawn(s, w, h);
     let buf = t.backend().buffer().clone();
     (0..h)
         .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
@@ -691,33 +688,17 @@ fn draw_text(s: &State, w: u16, h: u16) -> String {
 #[test]
 fn a_pane_shows_the_whole_text_of_its_cell_whenever_the_user_looks() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('2'))]);
     // Only zero-shot runs, so its pane is the only one.
-    for _ in 0..3 {
-        press(&mut s, [key(KeyCode::Down), key(KeyCode::Char(' '))]);
-    }
-    press(&mut s, [key(KeyCode::Char('r'))]);
+    start_zero_shot_run(&mut s);
     let ids: Vec<String> = s.session.cases.iter().map(|c| c.id.clone()).collect();
-    let cell = |case: &str| CellKey {
-        run_id: "r1".into(),
-        variant: "zero-shot".into(),
-        case_id: case.into(),
-        repeat: 0,
-    };
+    let cell = |case: &str| cell("zero-shot", case);
+    // The second case streams while the first is focused.
     press(
         &mut s,
-        [
-            Msg::Run(RunEvent::Started {
-                run_id: "r1".into(),
-                total: 24,
-                already_done: 0,
-            }),
-            // The second case streams while the first is focused.
-            Msg::Run(RunEvent::Delta {
-                key: cell(&ids[1]),
-                text: "BEGINNING of the second ".into(),
-            }),
-        ],
+        [Msg::Run(RunEvent::Delta {
+            key: cell(&ids[1]),
+            text: "BEGINNING of the second ".into(),
+        })],
     );
     press(&mut s, [key(KeyCode::Char('n'))]);
     press(
@@ -735,27 +716,13 @@ fn a_pane_shows_the_whole_text_of_its_cell_whenever_the_user_looks() {
     assert!(screen.contains("streaming..."), "{screen}");
 
     // A cell that finished without streaming (a cached answer) shows at once.
-    let mut out = loupe::store::OutputRecord {
-        run_id: "r1".into(),
-        variant: "zero-shot".into(),
-        case_id: ids[2].clone(),
-        repeat: 0,
-        text: "CACHED ANSWER".into(),
-        usage: loupe::providers::Usage::default(),
+    let out = OutputRecord {
         latency_ms: 0,
-        ttft_ms: None,
-        cost_usd: None,
         cached: true,
         attempts: 0,
-        finish_reason: None,
-        error: None,
-        request_hash: String::new(),
-        checks: Vec::new(),
-        schema_attempts: Vec::new(),
-        passages: Vec::new(),
-        finished_ms: 0,
+        ..records::output("r1", "zero-shot", &ids[2], "CACHED ANSWER")
     };
-    out.checks = common::checks::computed(&s.session, "zero-shot", &out, &["json_valid"]);
+    let out = with_checks(&s.session, "zero-shot", out, &["json_valid"]);
     press(
         &mut s,
         [
@@ -777,30 +744,13 @@ fn a_pane_shows_the_whole_text_of_its_cell_whenever_the_user_looks() {
 #[test]
 fn a_pane_follows_the_tail_unless_scrolled_back() {
     let mut s = demo();
-    press(&mut s, [key(KeyCode::Char('2'))]);
-    for _ in 0..3 {
-        press(&mut s, [key(KeyCode::Down), key(KeyCode::Char(' '))]);
-    }
-    press(&mut s, [key(KeyCode::Char('r'))]);
+    start_zero_shot_run(&mut s);
     let id = s.session.cases[s.run.case].id.clone();
-    press(
-        &mut s,
-        [Msg::Run(RunEvent::Started {
-            run_id: "r1".into(),
-            total: 24,
-            already_done: 0,
-        })],
-    );
     for i in 0..60 {
         press(
             &mut s,
             [Msg::Run(RunEvent::Delta {
-                key: CellKey {
-                    run_id: "r1".into(),
-                    variant: "zero-shot".into(),
-                    case_id: id.clone(),
-                    repeat: 0,
-                },
+                key: cell("zero-shot", &id),
                 text: format!("line {i:02}\n"),
             })],
         );
@@ -945,35 +895,12 @@ fn help_and_compare_scroll_no_further_than_their_content_across_resizes() {
 /// few-shot, and settles the Compare diff synchronously.
 fn load_two_outputs(s: &mut State, text: &str) {
     let case = s.session.cases[0].id.clone();
-    let out = |variant: &str, text: String| loupe::store::OutputRecord {
-        run_id: "r".into(),
-        variant: variant.into(),
-        case_id: case.clone(),
-        repeat: 0,
-        text,
-        usage: loupe::providers::Usage::default(),
-        latency_ms: 1,
-        ttft_ms: None,
-        cost_usd: None,
-        cached: false,
-        attempts: 1,
-        finish_reason: None,
-        error: None,
-        request_hash: String::new(),
-        checks: Vec::new(),
-        schema_attempts: Vec::new(),
-        passages: Vec::new(),
-        finished_ms: 0,
-    };
-    let run = loupe::store::RunRecord {
-        id: "r".into(),
-        session_name: "change-risk".into(),
-        session_path: String::new(),
-        session_hash: String::new(),
-        created_ms: 0,
-        finished_ms: None,
-        status: RunStatus::Complete,
-        variants: ["zero-shot", "few-shot", "strict"]
+    let out = |variant: &str, text: String| records::output("r", variant, &case, text);
+    let run = records::run(
+        "r",
+        "change-risk",
+        RunStatus::Complete,
+        ["zero-shot", "few-shot", "strict"]
             .iter()
             .map(|v| loupe::store::RunVariant {
                 name: (*v).into(),
@@ -985,10 +912,8 @@ fn load_two_outputs(s: &mut State, text: &str) {
                 enforce_schema: loupe::store::EnforceRecord::Off,
             })
             .collect(),
-        case_ids: vec![case.clone()],
-        repeats: 1,
-        no_cache: false,
-    };
+        vec![case.clone()],
+    );
     let effects = press(
         s,
         [Msg::RunLoaded {
@@ -1226,10 +1151,7 @@ fn help_and_palette_say_one_thing_once_in_the_words_the_screens_use() {
 #[test]
 fn the_marks_beside_templates_are_explained_and_a_save_clears_them() {
     let mut s = demo();
-    press(
-        &mut s,
-        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
-    );
+    edit_user_at_end(&mut s);
     press(&mut s, typed("!"));
     let text = draw_text(&s, 120, 40);
     assert!(text.contains("zero-shot *"), "{text}");
@@ -1256,45 +1178,17 @@ fn every_pass_rate_bar_is_labelled_and_the_latency_axis_has_one_unit() {
     let case = s.session.cases[0].id.clone();
     let mut outputs = Vec::new();
     for (variant, latency, text) in [("zero-shot", 500, "not json"), ("few-shot", 2_500, "{}")] {
-        let mut o = loupe::store::OutputRecord {
-            run_id: "r".into(),
-            variant: variant.into(),
-            case_id: case.clone(),
-            repeat: 0,
-            text: text.into(),
-            usage: loupe::providers::Usage::default(),
+        let o = OutputRecord {
             latency_ms: latency,
-            ttft_ms: None,
-            cost_usd: None,
-            cached: false,
-            attempts: 1,
-            finish_reason: None,
-            error: None,
-            request_hash: String::new(),
-            checks: Vec::new(),
-            schema_attempts: Vec::new(),
-            passages: Vec::new(),
-            finished_ms: 0,
+            ..records::output("r", variant, &case, text)
         };
-        o.checks = common::checks::computed(&s.session, variant, &o, &["json_valid"]);
-        outputs.push(o);
+        outputs.push(with_checks(&s.session, variant, o, &["json_valid"]));
     }
     load_two_outputs(&mut s, "x");
     let mut run = s.data.run.clone().unwrap();
     run.id = "r".into();
-    let report = loupe::report::build(&run, &outputs);
-    press(
-        &mut s,
-        [
-            Msg::RunLoaded {
-                run,
-                outputs,
-                earlier: Vec::new(),
-            },
-            Msg::ReportReady(report),
-            key(KeyCode::Char('4')),
-        ],
-    );
+    load_with_report(&mut s, run, outputs);
+    press(&mut s, [key(KeyCode::Char('4'))]);
     for (w, h) in [(80, 24), (120, 40)] {
         let text = draw_text(&s, w, h);
         assert!(
@@ -1346,33 +1240,28 @@ fn loaded_six() -> State {
                 ("zero-shot", 2) => "Risk is low.".to_owned(),
                 _ => format!("{{\"risk\": \"low\", \"n\": {i}}}"),
             };
-            let mut o = loupe::store::OutputRecord {
-                run_id: run.id.clone(),
-                variant: variant.into(),
-                case_id: case.clone(),
-                repeat: 0,
-                text,
-                usage: loupe::providers::Usage::default(),
+            let o = OutputRecord {
                 latency_ms: if variant == "zero-shot" { 900 } else { 100 },
-                ttft_ms: None,
-                cost_usd: None,
-                cached: false,
-                attempts: 1,
-                finish_reason: None,
-                error: None,
-                request_hash: String::new(),
-                checks: Vec::new(),
-                schema_attempts: Vec::new(),
-                passages: Vec::new(),
-                finished_ms: 0,
+                ..records::output(&run.id, variant, case, text)
             };
-            o.checks = common::checks::computed(&s.session, variant, &o, &["json_valid"]);
-            outputs.push(o);
+            outputs.push(with_checks(&s.session, variant, o, &["json_valid"]));
         }
     }
+    let effects = load_with_report(&mut s, run, outputs);
+    settle_diffs(&mut s, effects);
+    s
+}
+
+/// Loads `run` with `outputs` and the report built from them, as the workbench does once it
+/// has read a run.
+fn load_with_report(
+    s: &mut State,
+    run: loupe::store::RunRecord,
+    outputs: Vec<OutputRecord>,
+) -> Vec<Effect> {
     let report = loupe::report::build(&run, &outputs);
-    let effects = press(
-        &mut s,
+    press(
+        s,
         [
             Msg::RunLoaded {
                 run,
@@ -1381,9 +1270,7 @@ fn loaded_six() -> State {
             },
             Msg::ReportReady(report),
         ],
-    );
-    settle_diffs(&mut s, effects);
-    s
+    )
 }
 
 fn grid_ids(s: &State) -> Vec<String> {
@@ -1528,28 +1415,13 @@ fn every_check_is_reachable_in_compare_failures_first() {
             "{\"title\": \"Log level\", \"risk\": \"low\", \"rationale\": \"Config only.\"}",
         ),
     ] {
-        let mut o = loupe::store::OutputRecord {
-            run_id: "r".into(),
-            variant: variant.into(),
-            case_id: case.id.clone(),
-            repeat: 0,
-            text: text.into(),
-            usage: loupe::providers::Usage::default(),
+        let o = OutputRecord {
             latency_ms: 700,
             ttft_ms: Some(100),
             cost_usd: Some(0.000_01),
-            cached: false,
-            attempts: 1,
-            finish_reason: None,
-            error: None,
-            request_hash: String::new(),
-            checks: Vec::new(),
-            schema_attempts: Vec::new(),
-            passages: Vec::new(),
-            finished_ms: 0,
+            ..records::output("r", variant, &case.id, text)
         };
-        o.checks = common::checks::computed(&s.session, variant, &o, &[]);
-        outputs.push(o);
+        outputs.push(with_checks(&s.session, variant, o, &[]));
     }
     let n = outputs[0].checks.len();
     assert!(n >= 12, "{n}");
@@ -1641,10 +1513,7 @@ fn the_owners_view_wraps_long_figures_and_scrolls_to_its_end_at_80x24() {
 fn undo_takes_back_a_word_at_a_time() {
     let mut s = demo();
     let before = user_text(&s);
-    press(
-        &mut s,
-        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
-    );
+    edit_user_at_end(&mut s);
     press(&mut s, typed(" Be concise."));
     press(&mut s, [ctrl('z')]);
     let first = before.lines().next().unwrap();
@@ -1700,20 +1569,9 @@ fn find_is_incremental_counts_matches_and_says_when_it_wraps() {
 #[test]
 fn the_terminal_cursor_sits_at_the_edit_point() {
     let mut s = demo();
-    press(
-        &mut s,
-        [key(KeyCode::Char('e')), to_user(), key(KeyCode::End)],
-    );
+    edit_user_at_end(&mut s);
     press(&mut s, typed("@"));
-    let theme = loupe::tui::theme::Theme::default();
-    let km = Keymap::default();
-    let view = loupe::tui::draw::View {
-        theme: &theme,
-        keymap: &km,
-        ascii: false,
-    };
-    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
-    t.draw(|f| loupe::tui::draw::draw(&s, &view, f)).unwrap();
+    let mut t = drawn(&s, 120, 40);
     let pos = t.get_cursor_position().unwrap();
     // Just after the "@" typed at the end of the first line.
     let buf = t.backend().buffer();

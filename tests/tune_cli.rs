@@ -5,9 +5,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use common::cli::assert_refused;
+use common::export_fixture::manifest;
 
 const BIN: &str = env!("CARGO_BIN_EXE_loupe");
 
@@ -21,9 +26,7 @@ fn loupe(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::cli::stderr;
 
 const SESSION: &str = r#"name: tune-cli
 models:
@@ -72,6 +75,15 @@ fn setup(rows: usize) -> (tempfile::TempDir, PathBuf) {
     std::fs::write(d.join("train.jsonl"), train).unwrap();
     let p = d.to_owned();
     (dir, p)
+}
+
+/// [`setup`] with 4 rows, the training file exported to `exp`, and a stand-in F32 base
+/// model at `base.gguf`: all `loupe tune` needs but a trainer.
+fn ready_to_tune() -> (tempfile::TempDir, PathBuf) {
+    let (tmp, d) = setup(4);
+    assert!(export(&d, "train.jsonl", "exp").status.success());
+    fake_f32_gguf(&d.join("base.gguf"));
+    (tmp, d)
 }
 
 fn export(d: &Path, train: &str, out: &str) -> Output {
@@ -128,15 +140,16 @@ fn script(path: &Path, body: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// `loupe tune` on the export `exp` with the stand-in base and `trainer`, as run `risk`.
-fn tune_args(trainer: &Path) -> Vec<String> {
+/// `loupe tune` on the export `data` with the base `base` and `trainer`, one epoch, as run
+/// `risk`.
+fn tune_args_on(data: &str, base: &str, trainer: &Path) -> Vec<String> {
     [
         "tune",
         "s.yaml",
         "--data",
-        "exp",
+        data,
         "--base",
-        "base.gguf",
+        base,
         "--name",
         "risk",
         "--epochs",
@@ -149,9 +162,17 @@ fn tune_args(trainer: &Path) -> Vec<String> {
     .collect()
 }
 
-fn run_tune(d: &Path, trainer: &Path) -> Output {
+/// `loupe tune` on the export `exp` with the stand-in base and `trainer`, as run `risk`.
+fn tune_args(trainer: &Path) -> Vec<String> {
+    tune_args_on("exp", "base.gguf", trainer)
+}
+
+/// Runs `loupe tune` as [`tune_args`] says, then `extra`.
+fn run_tune(d: &Path, trainer: &Path, extra: &[&str]) -> Output {
     let args = tune_args(trainer);
-    loupe(d, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend_from_slice(extra);
+    loupe(d, &args)
 }
 
 /// `loupe tune` started in the background with `trainer`, returned once the trainer has
@@ -187,9 +208,7 @@ fn references_export_writes_curated_rows_with_hygiene_and_provenance() {
     let (_tmp, d) = setup(4);
     let o = export(&d, "train.jsonl", "exp");
     assert!(o.status.success(), "{}", stderr(&o));
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("exp/sft.manifest.json")).unwrap())
-            .unwrap();
+    let m = manifest(&d.join("exp"), "sft");
     assert_eq!(m["source"], "references");
     assert_eq!(m["references"]["variant"], "fine-tuned");
     assert_eq!(m["references"]["cases"]["rows"], 5);
@@ -216,9 +235,7 @@ fn references_export_writes_curated_rows_with_hygiene_and_provenance() {
         "{\"id\": \"a\", \"text\": \"x\"}\n{oops\n",
     )
     .unwrap();
-    let o = export(&d, "bad.jsonl", "exp2");
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("bad.jsonl:2:"), "{}", stderr(&o));
+    assert_refused(&export(&d, "bad.jsonl", "exp2"), &["bad.jsonl:2:"]);
     let o = loupe(
         &d,
         &[
@@ -232,61 +249,27 @@ fn references_export_writes_curated_rows_with_hygiene_and_provenance() {
             "exp3",
         ],
     );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("--from references writes sft rows"),
-        "{}",
-        stderr(&o)
-    );
+    assert_refused(&o, &["--from references writes sft rows"]);
 }
 
 #[test]
 fn bad_input_is_refused_with_exit_2_and_nothing_recorded() {
-    let (_tmp, d) = setup(4);
-    assert!(export(&d, "train.jsonl", "exp").status.success());
+    let (_tmp, d) = ready_to_tune();
     let base = d.join("base.gguf");
-    fake_f32_gguf(&base);
     let trainer = d.join("trainer.sh");
     script(&trainer, "exit 0");
     let tune = |data: &str, base: &str| {
-        loupe(
-            &d,
-            &[
-                "tune",
-                "s.yaml",
-                "--data",
-                data,
-                "--base",
-                base,
-                "--name",
-                "risk",
-                "--trainer",
-                trainer.to_str().unwrap(),
-                "--epochs",
-                "1",
-            ],
-        )
+        let args = tune_args_on(data, base, &trainer);
+        loupe(&d, &args.iter().map(String::as_str).collect::<Vec<_>>())
     };
 
     // An export folder without a manifest.
     std::fs::create_dir(d.join("empty")).unwrap();
-    let o = tune("empty", "base.gguf");
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("no sft.manifest.json there"),
-        "{}",
-        stderr(&o)
-    );
+    assert_refused(&tune("empty", "base.gguf"), &["no sft.manifest.json there"]);
 
     // A base model that is not a GGUF, and one that is quantized.
     std::fs::write(d.join("notes.txt"), "not a model").unwrap();
-    let o = tune("exp", "notes.txt");
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("is not a GGUF model file"),
-        "{}",
-        stderr(&o)
-    );
+    assert_refused(&tune("exp", "notes.txt"), &["is not a GGUF model file"]);
     let mut q = std::fs::read(&base).unwrap();
     // general.file_type's value (after its key and type) becomes 3, Q4_1.
     let at = q
@@ -297,12 +280,9 @@ fn bad_input_is_refused_with_exit_2_and_nothing_recorded() {
         + 4;
     q[at] = 3;
     std::fs::write(d.join("q4.gguf"), q).unwrap();
-    let o = tune("exp", "q4.gguf");
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("is Q4_1") && stderr(&o).contains("scripts/tune.sh base"),
-        "{}",
-        stderr(&o)
+    assert_refused(
+        &tune("exp", "q4.gguf"),
+        &["is Q4_1", "scripts/tune.sh base"],
     );
 
     // An export whose every row was dropped by hygiene (only the copy of an eval case).
@@ -313,25 +293,16 @@ fn bad_input_is_refused_with_exit_2_and_nothing_recorded() {
     .unwrap();
     let o = export(&d, "only-copy.jsonl", "none");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let o = tune("none", "base.gguf");
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("the export has no rows") && stderr(&o).contains("matches_eval_case"),
-        "{}",
-        stderr(&o)
+    assert_refused(
+        &tune("none", "base.gguf"),
+        &["the export has no rows", "matches_eval_case"],
     );
 
     // A data file changed after the export: the manifest no longer describes it.
     let train = d.join("exp/sft.train.jsonl");
     let text = std::fs::read_to_string(&train).unwrap();
     std::fs::write(&train, text.replace("billing", "payroll")).unwrap();
-    let o = tune("exp", "base.gguf");
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("changed since the export"),
-        "{}",
-        stderr(&o)
-    );
+    assert_refused(&tune("exp", "base.gguf"), &["changed since the export"]);
 
     // Nothing was recorded by any of these.
     assert_eq!(tunes(&d), serde_json::json!([]));
@@ -339,9 +310,7 @@ fn bad_input_is_refused_with_exit_2_and_nothing_recorded() {
 
 #[test]
 fn a_trainer_killed_mid_run_leaves_a_failed_run_and_no_model() {
-    let (_tmp, d) = setup(4);
-    assert!(export(&d, "train.jsonl", "exp").status.success());
-    fake_f32_gguf(&d.join("base.gguf"));
+    let (_tmp, d) = ready_to_tune();
     // Reports a step, starts writing the model, then dies as a killed trainer does.
     let trainer = d.join("trainer.sh");
     fake_trainer(
@@ -351,13 +320,7 @@ echo "loupe-step train epoch=0 batch=1/4 tokens=256 loss=2.5 elapsed_ms=100"
 echo "half a model" > "$out"
 kill -9 $$"#,
     );
-    let o = run_tune(&d, &trainer);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("was killed (signal 9)"),
-        "{}",
-        stderr(&o)
-    );
+    assert_refused(&run_tune(&d, &trainer, &[]), &["was killed (signal 9)"]);
     let runs = tunes(&d);
     assert_eq!(runs[0]["name"], "risk");
     assert_eq!(runs[0]["status"]["state"], "failed", "{runs}");
@@ -376,9 +339,7 @@ kill -9 $$"#,
 
 #[test]
 fn a_tune_killed_mid_run_is_shown_interrupted_and_a_rerun_trains_again() {
-    let (_tmp, d) = setup(4);
-    assert!(export(&d, "train.jsonl", "exp").status.success());
-    fake_f32_gguf(&d.join("base.gguf"));
+    let (_tmp, d) = ready_to_tune();
     let marker = d.join("started");
     let trainer = d.join("trainer.sh");
     script(&trainer, &format!("touch {}\nsleep 30", marker.display()));
@@ -397,7 +358,7 @@ fn a_tune_killed_mid_run_is_shown_interrupted_and_a_rerun_trains_again() {
         r#"echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=nan"
 cp base.gguf "$out""#,
     );
-    let o = run_tune(&d, &good);
+    let o = run_tune(&d, &good, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let runs = tunes(&d);
     assert_eq!(runs[0]["status"]["state"], "finished", "{runs}");
@@ -423,10 +384,7 @@ cp base.gguf "$out""#,
     assert!(!d.join(".loupe/tuned/risk.q8_0.gguf.partial").exists());
 
     // Asked again on another number of threads: the same training, nothing to do.
-    let mut args = tune_args(&good);
-    args.extend(["--threads".into(), "3".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let again = loupe(&d, &args);
+    let again = run_tune(&d, &good, &["--threads", "3"]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
         stderr(&again).contains("already trained"),
@@ -438,21 +396,16 @@ cp base.gguf "$out""#,
 
 #[test]
 fn a_trained_file_that_cannot_be_quantized_fails_the_run_unless_no_copy_is_asked() {
-    let (_tmp, d) = setup(4);
-    assert!(export(&d, "train.jsonl", "exp").status.success());
-    fake_f32_gguf(&d.join("base.gguf"));
+    let (_tmp, d) = ready_to_tune();
     let trainer = d.join("trainer.sh");
     fake_trainer(
         &trainer,
         r#"echo "loupe-epoch epoch=0 train_loss=1.5 val_loss=1.75"
 echo "model" > "$out""#,
     );
-    let o = run_tune(&d, &trainer);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("quantizing the trained model") && stderr(&o).contains("not a GGUF"),
-        "{}",
-        stderr(&o)
+    assert_refused(
+        &run_tune(&d, &trainer, &[]),
+        &["quantizing the trained model", "not a GGUF"],
     );
     let runs = tunes(&d);
     assert_eq!(runs[0]["status"]["state"], "failed", "{runs}");
@@ -460,10 +413,7 @@ echo "model" > "$out""#,
     assert!(!d.join(".loupe/tuned/risk.q8_0.gguf.partial").exists());
 
     // Without a copy the F32 file is what is served.
-    let mut args = tune_args(&trainer);
-    args.extend(["--quantize".into(), "none".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = loupe(&d, &args);
+    let o = run_tune(&d, &trainer, &["--quantize", "none"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout).trim().to_owned();
     assert!(out.ends_with(".loupe/tuned/risk.gguf"), "{out}");
@@ -472,9 +422,7 @@ echo "model" > "$out""#,
 
 #[test]
 fn a_store_opened_meanwhile_is_waited_for_so_the_finished_run_is_recorded() {
-    let (_tmp, d) = setup(4);
-    assert!(export(&d, "train.jsonl", "exp").status.success());
-    fake_f32_gguf(&d.join("base.gguf"));
+    let (_tmp, d) = ready_to_tune();
     let marker = d.join("started");
     let trainer = d.join("trainer.sh");
     fake_trainer(

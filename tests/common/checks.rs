@@ -49,3 +49,14 @@ pub fn computed(
         },
     )
 }
+
+/// `out` with its checks: those of `variant` named in `kinds`, as [`computed`] runs them.
+pub fn with_checks(
+    session: &Session,
+    variant: &str,
+    mut out: OutputRecord,
+    kinds: &[&str],
+) -> OutputRecord {
+    out.checks = computed(session, variant, &out, kinds);
+    out
+}

@@ -19,3 +19,38 @@ pub fn loupe(dir: &Path, args: &[&str]) -> Output {
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// `loupe --store STORE ARGS`, with no standard input.
+pub fn loupe_store(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// What the command printed on standard output, as text.
+pub fn stdout(out: &Output) -> String {
+    text(&out.stdout)
+}
+
+/// What the command printed on standard error, as text.
+pub fn stderr(out: &Output) -> String {
+    text(&out.stderr)
+}
+
+/// Asserts that `out` refused bad input: exit 2, and standard error says each of `what`.
+pub fn assert_refused(out: &Output, what: &[&str]) {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}\n{}",
+        stdout(out),
+        stderr(out)
+    );
+    for w in what {
+        assert!(stderr(out).contains(w), "no {w:?} in:\n{}", stderr(out));
+    }
+}

@@ -21,15 +21,27 @@ pub const SESSION: &str = "workbench";
 
 /// Writes the session over `cases` (id, text) on `base_url` and loads it.
 pub fn write_session(dir: &Path, base_url: &str, cases: &[(&str, &str)]) -> Arc<Session> {
+    write_session_as(dir, SESSION, 2, base_url, cases)
+}
+
+/// [`write_session`] naming the session `name`, its model taking `concurrency` requests at
+/// once.
+pub fn write_session_as(
+    dir: &Path,
+    name: &str,
+    concurrency: usize,
+    base_url: &str,
+    cases: &[(&str, &str)],
+) -> Arc<Session> {
     let yaml = format!(
-        r#"name: {SESSION}
+        r#"name: {name}
 models:
   mock:
     provider: openai
     base_url: {base_url}
     model: mock
     params: {{ max_tokens: 64 }}
-    concurrency: 2
+    concurrency: {concurrency}
     retries: 0
 templates:
   terse:
@@ -56,10 +68,13 @@ checks:
     reload(dir)
 }
 
+/// The session [`write_session`] wrote in `dir`, read again.
 pub fn reload(dir: &Path) -> Arc<Session> {
     Arc::new(loupe::session::load(&dir.join("s.yaml")).unwrap())
 }
 
+/// The App's configuration as a user gets it by default: dark theme, default keys, Unicode,
+/// no clipboard.
 pub fn config() -> AppConfig {
     AppConfig {
         theme: Theme::default(),
@@ -69,6 +84,8 @@ pub fn config() -> AppConfig {
     }
 }
 
+/// A temporary folder holding the session and its store, the scripted model it runs on, and
+/// the services an App shares.
 pub struct Fixture {
     pub dir: TempDir,
     pub server: mock_script::ScriptedServer,
@@ -77,10 +94,22 @@ pub struct Fixture {
     pub session: Arc<Session>,
 }
 
+/// The session over `cases` on a model answering by `script`, with an empty store.
 pub async fn fixture(script: Script, cases: &[(&str, &str)]) -> Fixture {
+    fixture_as(SESSION, 2, script, cases).await
+}
+
+/// [`fixture`] with the session named `name` and its model taking `concurrency` requests at
+/// once.
+pub async fn fixture_as(
+    name: &str,
+    concurrency: usize,
+    script: Script,
+    cases: &[(&str, &str)],
+) -> Fixture {
     let dir = TempDir::new().unwrap();
     let server = mock_script::start(script).await;
-    let session = write_session(dir.path(), &server.base_url(), cases);
+    let session = write_session_as(dir.path(), name, concurrency, &server.base_url(), cases);
     let store = Store::open(&dir.path().join("store")).unwrap();
     Fixture {
         server,
@@ -97,6 +126,7 @@ impl Fixture {
         self.open_sized(user, (80, 24)).await
     }
 
+    /// An App for `user` at `size`, once it has read the store.
     pub async fn open_sized(&self, user: &str, size: (u16, u16)) -> App {
         let app = App::spawn_as(
             self.services.clone(),

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use loupe::providers::Usage;
 use loupe::store::{ComparisonKey, RatingRecord, Store, Winner};
 
-// The including test declares `mod common;`.
-use crate::common::planned;
+use super::planned;
 
 /// The environment variable the fixture's model names for its key, and the key's value.
 pub const KEY_ENV: &str = "LOUPE_TEST_EXPORT_KEY";
