@@ -20,29 +20,42 @@ fn python_without_venv(dir: &Path) -> std::path::PathBuf {
 }
 
 fn run_copy(script: &str) -> std::process::Output {
-    // A copy in a repository of its own, so the real .loupe/ is never touched.
+    // A copy (with the shell library it sources) in a repository of its own, so the real
+    // .loupe/ is never touched.
     let repo = tempfile::tempdir().unwrap();
-    std::fs::create_dir(repo.path().join("scripts")).unwrap();
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    std::fs::create_dir_all(repo.path().join("scripts/lib")).unwrap();
+    for entry in std::fs::read_dir(scripts.join("lib")).unwrap() {
+        let name = entry.unwrap().file_name();
+        std::fs::copy(
+            scripts.join("lib").join(&name),
+            repo.path().join("scripts/lib").join(&name),
+        )
+        .unwrap();
+    }
     let copy = repo.path().join("scripts").join(script);
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scripts")
-            .join(script),
-        &copy,
-    )
-    .unwrap();
+    std::fs::copy(scripts.join(script), &copy).unwrap();
     let py = python_without_venv(repo.path());
     let out = Command::new("bash")
         .arg(&copy)
-        .args(if script == "model.sh" {
-            &["install"][..]
-        } else {
+        .args(if script.ends_with("-venv.sh") {
             &[][..]
+        } else {
+            &["install"][..]
         })
         .env("LOUPE_PYTHON", &py)
         .output()
         .unwrap();
-    assert!(!repo.path().join(".loupe/venv/bin/python").exists());
+    for venv in ["venv", "embed-venv", "venv-datasets"] {
+        assert!(
+            !repo
+                .path()
+                .join(".loupe")
+                .join(venv)
+                .join("bin/python")
+                .exists()
+        );
+    }
     out
 }
 
@@ -60,5 +73,14 @@ fn datasets_venv_sh_names_the_package_to_install() {
     let out = run_copy("datasets-venv.sh");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("sudo apt-get install python3-venv"), "{err}");
+}
+
+#[test]
+fn embed_sh_names_the_package_to_install() {
+    let out = run_copy("embed.sh");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("has no venv module"), "{err}");
     assert!(err.contains("sudo apt-get install python3-venv"), "{err}");
 }
