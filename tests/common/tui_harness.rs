@@ -467,6 +467,17 @@ impl Drop for App {
     }
 }
 
+/// The App's configuration as a user gets it by default: dark theme, default keys, Unicode,
+/// no clipboard.
+pub fn config() -> AppConfig {
+    AppConfig {
+        theme: loupe::tui::theme::Theme::default(),
+        keymap: loupe::tui::keymap::Keymap::default(),
+        ascii: false,
+        clipboard: None,
+    }
+}
+
 /// `state` drawn once, as the workbench draws it, on a `width` x `height` `TestBackend` in
 /// the default dark theme: the screen's text.
 pub fn draw_state(state: &loupe::tui::state::State, width: u16, height: u16) -> String {
