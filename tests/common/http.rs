@@ -11,6 +11,7 @@ use std::future::Future;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+use tokio::net::{TcpListener, TcpStream};
 
 /// The head of a streamed answer: SSE in chunked transfer encoding.
 pub const SSE_HEAD: &str =
@@ -39,6 +40,21 @@ where
         });
     });
     rx.recv().unwrap()
+}
+
+/// Accepts connections on `listener` for as long as the current runtime runs, each with
+/// Nagle's delay off and handed to `serve` in a task of its own.
+pub fn serve_each<F, Fut>(listener: TcpListener, serve: F)
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let _ = sock.set_nodelay(true);
+            tokio::spawn(serve(sock));
+        }
+    });
 }
 
 /// Reads one HTTP/1.1 request off a keep-alive connection and returns its body; `None`

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::http::{in_own_thread, json_ok, last_content, read_request};
+use super::http::{in_own_thread, json_ok, last_content, read_request, serve_each};
 
 #[derive(Default)]
 pub struct JudgeState {
@@ -61,12 +61,7 @@ pub fn start_in_thread() -> JudgeServer {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(JudgeState::default());
         let st = state.clone();
-        tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                let _ = sock.set_nodelay(true);
-                tokio::spawn(serve(sock, st.clone()));
-            }
-        });
+        serve_each(listener, move |sock| serve(sock, st.clone()));
         JudgeServer { addr, state }
     })
 }

@@ -23,8 +23,8 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::http::{
-    LAST_CHUNK, SSE_HEAD, delta, in_own_thread, json_ok, last_content, read_request, sse_chunk,
-    stop, token_pieces, usage,
+    LAST_CHUNK, SSE_HEAD, delta, in_own_thread, json_ok, last_content, read_request, serve_each,
+    sse_chunk, stop, token_pieces, usage,
 };
 
 #[derive(Default)]
@@ -58,12 +58,7 @@ pub async fn start(latency: Duration) -> MockServer {
     let state = Arc::new(MockState::default());
     *state.latency.lock().unwrap() = latency;
     let st = state.clone();
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            let _ = sock.set_nodelay(true);
-            tokio::spawn(serve(sock, st.clone()));
-        }
-    });
+    serve_each(listener, move |sock| serve(sock, st.clone()));
     MockServer { addr, state }
 }
 

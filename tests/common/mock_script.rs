@@ -17,8 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::http::{
-    LAST_CHUNK, SSE_HEAD, chunk, delta, in_own_thread, json_ok, last_content, read_request, stop,
-    usage,
+    LAST_CHUNK, SSE_HEAD, chunk, delta, in_own_thread, json_ok, last_content, read_request,
+    serve_each, stop, usage,
 };
 
 /// What the server was asked: the model and the last system and user messages.
@@ -95,11 +95,8 @@ pub async fn start(script: Script) -> ScriptedServer {
     let (release, _) = watch::channel(false);
     let release = Arc::new(release);
     let (n, rel) = (requests.clone(), release.clone());
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            let _ = sock.set_nodelay(true);
-            tokio::spawn(serve(sock, script.clone(), n.clone(), rel.subscribe()));
-        }
+    serve_each(listener, move |sock| {
+        serve(sock, script.clone(), n.clone(), rel.subscribe())
     });
     ScriptedServer {
         addr,
