@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// `loupe ARGS` in `dir`.
 pub fn loupe(dir: &Path, args: &[&str]) -> Output {
@@ -28,6 +28,21 @@ pub fn loupe_store(store: &Path, args: &[&str]) -> Output {
         .args(args)
         .stdin(Stdio::null())
         .output()
+        .unwrap()
+}
+
+/// `loupe --store STORE run SESSION` started in the background with no standard input, its
+/// standard output piped and its standard error going to `stderr`.
+pub fn spawn_run(store: &Path, session: &Path, stderr: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .arg("--store")
+        .arg(store)
+        .arg("run")
+        .arg(session)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
         .unwrap()
 }
 

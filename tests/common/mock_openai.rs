@@ -49,6 +49,19 @@ impl MockServer {
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
     }
+
+    /// Waits until the server has read `n` requests; fails the test if a minute is not
+    /// enough (the run never got going).
+    pub fn wait_requests(&self, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_mins(1);
+        while self.state.requests.load(Ordering::SeqCst) < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run never got going"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
 
 /// Starts the server on the current tokio runtime.
