@@ -10,6 +10,8 @@ use std::path::Path;
 
 mod common;
 
+use common::cli::export_manifest;
+use common::export_fixture::read_jsonl as lines;
 use common::planned;
 use loupe::store::{ComparisonKey, RatingRecord, Store, Winner};
 
@@ -86,34 +88,10 @@ fn build(dir: &Path) {
     store.flush().unwrap();
 }
 
+/// The `format` export of the session and store in `dir`, into `dir/FORMAT`: its manifest.
 fn export(dir: &Path, format: &str) -> serde_json::Value {
-    let out = dir.join(format);
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
-        .arg("--store")
-        .arg(dir.join("store"))
-        .arg("export")
-        .arg(dir.join("s.yaml"))
-        .args(["--format", format, "--out", out.to_str().unwrap()])
-        .env_remove("LOUPE_STORE")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "export {format}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_str(
-        &std::fs::read_to_string(out.join(format!("{format}.manifest.json"))).unwrap(),
-    )
-    .unwrap()
-}
-
-fn lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    let (store, session) = (dir.join("store"), dir.join("s.yaml"));
+    export_manifest(&store, &session, format, &dir.join(format))
 }
 
 #[test]

@@ -46,6 +46,31 @@ pub fn spawn_run(store: &Path, session: &Path, stderr: Stdio) -> Child {
         .unwrap()
 }
 
+/// `loupe --store STORE export SESSION --format FORMAT --out OUT`, which must succeed: the
+/// export's manifest.
+pub fn export_manifest(
+    store: &Path,
+    session: &Path,
+    format: &str,
+    out: &Path,
+) -> serde_json::Value {
+    let o = Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .arg("--store")
+        .arg(store)
+        .arg("export")
+        .arg(session)
+        .args(["--format", format, "--out", out.to_str().unwrap()])
+        .env_remove("LOUPE_STORE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "export {format}: {}", stderr(&o));
+    serde_json::from_str(
+        &std::fs::read_to_string(out.join(format!("{format}.manifest.json"))).unwrap(),
+    )
+    .unwrap()
+}
+
 /// What the command printed on standard output, as text.
 pub fn stdout(out: &Output) -> String {
     text(&out.stdout)
