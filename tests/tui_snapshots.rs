@@ -203,72 +203,47 @@ fn assert_harmless(buf: &Buffer) {
     }
 }
 
+/// Each screen a snapshot is taken of: its name, and the state after its keys are pressed
+/// on [`loaded_state`].
 fn screens() -> Vec<(&'static str, State)> {
-    let mut out = Vec::new();
-
-    let mut s = loaded_state();
-    keys(&mut s, &[]);
-    out.push(("templates", s));
-
-    let mut s = loaded_state();
-    keys(
-        &mut s,
-        // Left: from the first section (System) back to User, then edit it.
-        &[
-            KeyCode::Left,
-            KeyCode::Char('e'),
-            KeyCode::End,
-            KeyCode::Char('!'),
-        ],
-    );
-    out.push(("templates-editing", s));
-
+    let chars = |text: &str| text.chars().map(KeyCode::Char).collect::<Vec<_>>();
     // A missing variable is shown on the part it is in, with its line.
-    let mut s = loaded_state();
-    let mut typing = vec![
+    let mut error = vec![
         KeyCode::Left,
         KeyCode::Char('e'),
         KeyCode::Down,
         KeyCode::End,
     ];
-    typing.extend(" {{ nope }}".chars().map(KeyCode::Char));
-    keys(&mut s, &typing);
-    out.push(("templates-error", s));
-
-    let mut s = loaded_state();
-    keys(&mut s, &[KeyCode::Char('2')]);
-    out.push(("run", s));
-
-    let mut s = loaded_state();
-    keys(&mut s, &[KeyCode::Char('3')]);
-    out.push(("compare-word", s));
-
-    let mut s = loaded_state();
-    keys(
-        &mut s,
-        &[KeyCode::Char('3'), KeyCode::Char('n'), KeyCode::Char('d')],
-    );
-    out.push(("compare-line", s));
-
-    let mut s = loaded_state();
-    keys(&mut s, &[KeyCode::Char('4')]);
-    out.push(("results", s));
-
-    let mut s = loaded_state();
-    keys(&mut s, &[KeyCode::Char('4'), KeyCode::Char('f')]);
-    out.push(("results-failed", s));
-
-    let mut s = loaded_state();
-    keys(&mut s, &[KeyCode::Char('?')]);
-    out.push(("help", s));
-
-    let mut s = loaded_state();
-    keys(
-        &mut s,
-        &[KeyCode::Char(':'), KeyCode::Char('d'), KeyCode::Char('i')],
-    );
-    out.push(("palette", s));
-    out
+    error.extend(chars(" {{ nope }}"));
+    let shots: Vec<(&'static str, Vec<KeyCode>)> = vec![
+        ("templates", Vec::new()),
+        // Left: from the first section (System) back to User, then edit it.
+        (
+            "templates-editing",
+            vec![
+                KeyCode::Left,
+                KeyCode::Char('e'),
+                KeyCode::End,
+                KeyCode::Char('!'),
+            ],
+        ),
+        ("templates-error", error),
+        ("run", chars("2")),
+        ("compare-word", chars("3")),
+        ("compare-line", chars("3nd")),
+        ("results", chars("4")),
+        ("results-failed", chars("4f")),
+        ("help", chars("?")),
+        ("palette", chars(":di")),
+    ];
+    shots
+        .into_iter()
+        .map(|(name, codes)| {
+            let mut s = loaded_state();
+            keys(&mut s, &codes);
+            (name, s)
+        })
+        .collect()
 }
 
 #[test]
