@@ -13,7 +13,8 @@ mod common;
 use common::cli::export_manifest;
 use common::export_fixture::read_jsonl as lines;
 use common::planned;
-use loupe::store::{ComparisonKey, RatingRecord, Store, Winner};
+use common::rating::{comparison, rating};
+use loupe::store::{RatingRecord, Store, Winner};
 
 /// 2 variants x 2,600 cases: 5,200 outputs, one stride and a part.
 const CASES: usize = 2_600;
@@ -64,24 +65,14 @@ fn build(dir: &Path) {
     for i in 0..RATED {
         store
             .put_rating(&RatingRecord {
-                session: "strides".into(),
-                rater: "ana".into(),
-                comparison: ComparisonKey {
-                    run_id: run.id.clone(),
-                    case_id: format!("c{i:05}"),
-                    repeat: 0,
-                    a: "a".into(),
-                    b: "b".into(),
-                },
-                left: "a".into(),
-                winner: Winner::B,
-                scores: std::collections::BTreeMap::default(),
-                note: None,
-                labels: std::collections::BTreeMap::new(),
-                gold: false,
-                elapsed_ms: 1000,
                 at_ms: 1_000 + i as u64,
-                seq: 0,
+                ..rating(
+                    "strides",
+                    "ana",
+                    comparison(&run.id, &format!("c{i:05}"), "a", "b"),
+                    "a",
+                    Winner::B,
+                )
             })
             .unwrap();
     }
