@@ -179,6 +179,15 @@ fn reply(status: &str, headers: &[(&str, &str)], body: &str) -> Step {
     Step::Write(s.into_bytes())
 }
 
+/// A 429 whose Retry-After (an hour) is beyond what the client waits for.
+fn come_back_in_an_hour() -> Step {
+    reply(
+        "429 Too Many Requests",
+        &[("Retry-After", "3600")],
+        "come back later",
+    )
+}
+
 fn json_reply(body: &Value) -> Step {
     reply(
         "200 OK",
@@ -256,6 +265,17 @@ fn client(spec: &ModelSpec) -> Client {
     Client::new(spec)
         .expect("client")
         .with_backoff(Duration::from_millis(5), Duration::from_millis(20))
+}
+
+/// A token cancelled `after` from now, as a user stopping a run.
+fn cancelled_in(after: Duration) -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        trigger.cancel();
+    });
+    cancel
 }
 
 fn request() -> ChatRequest {
@@ -406,14 +426,7 @@ async fn retry_after_as_http_date_is_honoured() {
 
 #[tokio::test]
 async fn retry_after_beyond_the_limit_is_reported_not_waited_for() {
-    let server = Server::start(|_| {
-        vec![reply(
-            "429 Too Many Requests",
-            &[("Retry-After", "3600")],
-            "come back later",
-        )]
-    })
-    .await;
+    let server = Server::start(|_| vec![come_back_in_an_hour()]).await;
     let t0 = Instant::now();
     let (result, _) = run(&client(&spec(ProviderKind::Openai, server.base()))).await;
     let f = result.expect_err("no hour-long wait");
@@ -762,12 +775,7 @@ async fn cancellation_during_backoff_returns_promptly() {
     })
     .await;
     let c = client(&spec(ProviderKind::Openai, server.base()));
-    let cancel = CancellationToken::new();
-    let trigger = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        trigger.cancel();
-    });
+    let cancel = cancelled_in(Duration::from_millis(300));
     let t0 = Instant::now();
     let f = c
         .complete(&request(), &cancel, &mut |_: &StreamEvent| {})
@@ -1132,4 +1140,92 @@ async fn an_echoed_key_is_redacted_from_errors() {
 fn bad_base_url_is_a_config_error() {
     let s = spec(ProviderKind::Openai, "not a url".into());
     assert!(matches!(Client::new(&s), Err(ProviderError::Config(_))));
+}
+
+// ---------------------------------------------------------------------------------------
+// Embeddings: the same retries as chat
+
+fn embed_request() -> loupe::providers::EmbedRequest {
+    loupe::providers::EmbedRequest {
+        model: "test-model".into(),
+        input: vec!["a passage".into()],
+    }
+}
+
+/// An OpenAI-compatible embeddings answer for one input.
+fn embedding_reply() -> Step {
+    json_reply(&json!({
+        "object": "list",
+        "data": [{"index": 0, "embedding": [0.6, 0.8]}],
+        "usage": {"prompt_tokens": 3, "total_tokens": 3}
+    }))
+}
+
+/// An embeddings request is retried as a chat request is: a 503 then an answer succeeds
+/// on the second attempt, a 400 is not retried, an endless 503 ends after the retries
+/// with its reason, and a Retry-After beyond the limit is reported, not waited for.
+#[tokio::test]
+async fn embeddings_are_retried_as_chat_is() {
+    let cancel = CancellationToken::new();
+    let server = Server::start(|n| match n {
+        1 => vec![reply("503 Service Unavailable", &[], "loading")],
+        _ => vec![embedding_reply()],
+    })
+    .await;
+    let embedder = client(&spec(ProviderKind::Openai, server.base()));
+    let e = embedder
+        .embed(&embed_request(), &cancel)
+        .await
+        .expect("success on the retry");
+    assert_eq!(e.attempts, 2);
+    assert_eq!(e.vectors, vec![vec![0.6f32, 0.8]]);
+    assert_eq!(server.hits().len(), 2);
+
+    let server = Server::start(|_| vec![reply("400 Bad Request", &[], "no such model")]).await;
+    let embedder = client(&spec(ProviderKind::Openai, server.base()));
+    let f = embedder
+        .embed(&embed_request(), &cancel)
+        .await
+        .expect_err("400");
+    assert_eq!(f.attempts, 1);
+    assert!(matches!(f.error, ProviderError::Http { status: 400, .. }));
+
+    let server = Server::start(|_| vec![reply("503 Service Unavailable", &[], "loading")]).await;
+    let embedder = client(&spec(ProviderKind::Openai, server.base()));
+    let f = embedder
+        .embed(&embed_request(), &cancel)
+        .await
+        .expect_err("503");
+    assert_eq!((f.attempts, server.hits().len()), (3, 3), "retries: 2");
+    assert!(f.to_string().contains("HTTP 503"), "{f}");
+
+    let server = Server::start(|_| vec![come_back_in_an_hour()]).await;
+    let embedder = client(&spec(ProviderKind::Openai, server.base()));
+    let t0 = Instant::now();
+    let f = embedder
+        .embed(&embed_request(), &cancel)
+        .await
+        .expect_err("429");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert_eq!(f.attempts, 1);
+}
+
+/// Cancelling while an embeddings request backs off ends it at once as cancelled.
+#[tokio::test]
+async fn cancelling_an_embeddings_retry_ends_it_at_once() {
+    let server = Server::start(|_| vec![reply("503 Service Unavailable", &[], "loading")]).await;
+    let spec = spec(ProviderKind::Openai, server.base());
+    // A long backoff: the cancel lands while it waits.
+    let client = Client::new(&spec)
+        .expect("client")
+        .with_backoff(Duration::from_secs(30), Duration::from_secs(30));
+    let cancel = cancelled_in(Duration::from_millis(300));
+    let t0 = Instant::now();
+    let f = client
+        .embed(&embed_request(), &cancel)
+        .await
+        .expect_err("cancelled");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert!(matches!(f.error, ProviderError::Cancelled), "{f}");
+    assert_eq!(f.attempts, 1);
 }

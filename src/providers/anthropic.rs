@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::error::{ProviderError, excerpt};
-use super::protocol::{Decoder, Provider, Whole, api_error, parse_json};
+use super::protocol::{Decoder, Provider, Whole, api_error, parse_json, secret_header};
 use super::types::{ChatRequest, Role, StreamEvent};
 use super::wire::Sse;
 
@@ -32,11 +32,7 @@ impl Provider for Anthropic {
             HeaderValue::from_static(API_VERSION),
         );
         if let Some(key) = key {
-            let mut v = HeaderValue::from_str(key).map_err(|_| {
-                ProviderError::Config("the API key holds characters a header cannot carry".into())
-            })?;
-            v.set_sensitive(true);
-            h.insert(HeaderName::from_static("x-api-key"), v);
+            h.insert(HeaderName::from_static("x-api-key"), secret_header(key)?);
         }
         Ok(h)
     }

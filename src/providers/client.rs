@@ -315,42 +315,46 @@ impl Client {
                 // without counting the attempt.
                 if !self.reach.is_down() {
                     let delay = self.settings.backoff.delay(attempts);
-                    tokio::select! {
-                        biased;
-                        () = cancel.cancelled() => {
-                            return Err(Failure { error: ProviderError::Cancelled, attempts });
-                        }
-                        () = tokio::time::sleep(delay) => {}
-                    }
+                    pause(delay, cancel, attempts).await?;
                 }
                 continue;
             }
             counted += 1;
-            let retries_left = counted <= self.settings.retries;
-            if !error.is_retryable() || !retries_left || cancel.is_cancelled() {
-                let error = if cancel.is_cancelled() {
-                    ProviderError::Cancelled
-                } else {
-                    error
-                };
-                return Err(Failure { error, attempts });
-            }
-            let delay = match error.retry_after() {
-                Some(d) if d > MAX_RETRY_AFTER => return Err(Failure { error, attempts }),
-                Some(d) => d,
-                None => self.settings.backoff.delay(counted),
-            };
+            let reason = error.to_string();
+            let delay = self.retry_wait(error, counted, attempts, cancel)?;
             on_event(&StreamEvent::Restart {
                 attempt: attempts + 1,
-                reason: error.to_string(),
+                reason,
             });
-            tokio::select! {
-                biased;
-                () = cancel.cancelled() => {
-                    return Err(Failure { error: ProviderError::Cancelled, attempts });
-                }
-                () = tokio::time::sleep(delay) => {}
-            }
+            pause(delay, cancel, attempts).await?;
+        }
+    }
+
+    /// After a failed attempt (`attempts` made so far), the wait before retry number
+    /// `retry` (1 for the first): what the server asked for with Retry-After, else the
+    /// backoff. Or the failure to end with: the error is not retryable, no retries are
+    /// left, the work was cancelled, or the server asked for a wait longer than
+    /// [`MAX_RETRY_AFTER`].
+    fn retry_wait(
+        &self,
+        error: ProviderError,
+        retry: u32,
+        attempts: u32,
+        cancel: &CancellationToken,
+    ) -> Result<Duration, Failure> {
+        if cancel.is_cancelled() {
+            return Err(Failure {
+                error: ProviderError::Cancelled,
+                attempts,
+            });
+        }
+        if !error.is_retryable() || retry > self.settings.retries {
+            return Err(Failure { error, attempts });
+        }
+        match error.retry_after() {
+            Some(d) if d > MAX_RETRY_AFTER => Err(Failure { error, attempts }),
+            Some(d) => Ok(d),
+            None => Ok(self.settings.backoff.delay(retry)),
         }
     }
 
@@ -511,6 +515,15 @@ impl Client {
             Some(k) => e.redact(&k.0),
             None => e,
         }
+    }
+}
+
+/// Sleeps `delay`, or ends at once with `Cancelled` (after `attempts`) when `cancel` fires.
+async fn pause(delay: Duration, cancel: &CancellationToken, attempts: u32) -> Result<(), Failure> {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => Err(Failure { error: ProviderError::Cancelled, attempts }),
+        () = tokio::time::sleep(delay) => Ok(()),
     }
 }
 

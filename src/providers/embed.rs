@@ -243,26 +243,10 @@ impl Client {
                 Ok((bytes, latency)) => return Ok((bytes, latency, attempts)),
                 Err(e) => self.redact(e),
             };
-            if !error.is_retryable() || attempts > self.settings.retries || cancel.is_cancelled() {
-                let error = if cancel.is_cancelled() {
-                    ProviderError::Cancelled
-                } else {
-                    error
-                };
-                return Err(Failure { error, attempts });
-            }
-            let delay = match error.retry_after() {
-                Some(d) if d > super::MAX_RETRY_AFTER => return Err(Failure { error, attempts }),
-                Some(d) => d,
-                None => self.settings.backoff.delay(attempts),
-            };
-            tokio::select! {
-                biased;
-                () = cancel.cancelled() => {
-                    return Err(Failure { error: ProviderError::Cancelled, attempts });
-                }
-                () = tokio::time::sleep(delay) => {}
-            }
+            // Every attempt counts against `retries` here: the first failure asks for
+            // retry number 1.
+            let delay = self.retry_wait(error, attempts, attempts, cancel)?;
+            super::pause(delay, cancel, attempts).await?;
         }
     }
 

@@ -1,11 +1,11 @@
 //! Ollama's native chat API (`/api/chat`): one JSON object a line, `done: true` last.
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::error::ProviderError;
-use super::protocol::{Decoder, Provider, in_band_error, parse_json};
+use super::protocol::{Decoder, Provider, bearer_headers, in_band_error, parse_json};
 use super::types::{ChatRequest, StreamEvent};
 use super::wire::Lines;
 
@@ -27,15 +27,7 @@ impl Provider for Ollama {
 
     fn headers(&self, key: Option<&str>) -> Result<HeaderMap, ProviderError> {
         // Ollama itself takes no key; a proxy in front of it may want a bearer token.
-        let mut h = HeaderMap::new();
-        if let Some(key) = key {
-            let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-                ProviderError::Config("the API key holds characters a header cannot carry".into())
-            })?;
-            v.set_sensitive(true);
-            h.insert(AUTHORIZATION, v);
-        }
-        Ok(h)
+        bearer_headers(key)
     }
 
     fn body(&self, req: &ChatRequest, stream: bool) -> Value {

@@ -1,7 +1,7 @@
 //! The one trait each API implements: how to ask, and how to turn the answer's bytes into
 //! [`StreamEvent`]s. Everything else (HTTP, timeouts, retries, limits) is the `Client`'s.
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::Value;
 
 use super::error::{ProviderError, excerpt};
@@ -23,6 +23,25 @@ pub trait Provider: Send + Sync + 'static {
     fn body(&self, req: &ChatRequest, stream: bool) -> Value;
     /// A fresh decoder for one response body: streamed (SSE/NDJSON) or whole.
     fn decoder(&self, stream: bool) -> Box<dyn Decoder>;
+}
+
+/// A header value that carries a secret (an API key), marked sensitive so that it never
+/// shows in Debug output.
+pub fn secret_header(value: &str) -> Result<HeaderValue, ProviderError> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        ProviderError::Config("the API key holds characters a header cannot carry".into())
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// `Authorization: Bearer KEY` when there is a key, else no header.
+pub fn bearer_headers(key: Option<&str>) -> Result<HeaderMap, ProviderError> {
+    let mut h = HeaderMap::new();
+    if let Some(key) = key {
+        h.insert(AUTHORIZATION, secret_header(&format!("Bearer {key}"))?);
+    }
+    Ok(h)
 }
 
 /// Turns a response body into events, chunk by chunk.
@@ -143,6 +162,20 @@ pub(crate) fn trim_base(base: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_go_in_sensitive_headers() {
+        let h = bearer_headers(Some("sk-1")).expect("ascii key");
+        let v = &h[AUTHORIZATION];
+        assert_eq!(v.to_str().expect("ascii"), "Bearer sk-1");
+        assert!(v.is_sensitive());
+        assert!(!format!("{h:?}").contains("sk-1"));
+        assert!(bearer_headers(None).expect("no key").is_empty());
+        assert!(matches!(
+            bearer_headers(Some("bad\nkey")),
+            Err(ProviderError::Config(_))
+        ));
+    }
     use serde_json::json;
 
     #[test]
