@@ -97,12 +97,7 @@ fn acknowledged_ratings_survive_sigkill() {
         if extra {
             tmux.send(&name, "t");
         }
-        let killed = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        tmux.wait_dead(&name);
+        tmux.kill9(&name, pid);
         let store = open_after_kill(&store_dir);
         let ratings: Vec<_> = store
             .ratings_by("rate-test", &rater)
