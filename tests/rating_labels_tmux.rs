@@ -7,7 +7,6 @@
 
 mod common;
 
-
 use common::cli::loupe_store as loupe;
 use common::tmux::{Tmux, open_after_kill};
 use loupe::store::Store;

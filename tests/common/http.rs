@@ -8,10 +8,25 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// A test server listening at `addr` on loopback, with the `state` its answers keep.
+pub struct Server<S> {
+    pub addr: SocketAddr,
+    pub state: Arc<S>,
+}
+
+impl<S> Server<S> {
+    /// The OpenAI-compatible base URL a session names it by.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+}
 
 /// The head of a streamed answer: SSE in chunked transfer encoding.
 pub const SSE_HEAD: &str =

@@ -15,7 +15,6 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -33,16 +32,9 @@ pub struct JudgeState {
     pub judged: Mutex<HashMap<(String, String), usize>>,
 }
 
-pub struct JudgeServer {
-    pub addr: SocketAddr,
-    pub state: Arc<JudgeState>,
-}
+pub type JudgeServer = super::http::Server<JudgeState>;
 
 impl JudgeServer {
-    pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
-    }
-
     pub fn judged(&self, case: &str, shown_a: &str) -> usize {
         self.state
             .judged

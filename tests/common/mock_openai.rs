@@ -14,7 +14,6 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,16 +39,9 @@ pub struct MockState {
     pub by_prompt: Mutex<HashMap<String, usize>>,
 }
 
-pub struct MockServer {
-    pub addr: SocketAddr,
-    pub state: Arc<MockState>,
-}
+pub type MockServer = super::http::Server<MockState>;
 
 impl MockServer {
-    pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
-    }
-
     /// Waits until the server has read `n` requests; fails the test if a minute is not
     /// enough (the run never got going).
     pub fn wait_requests(&self, n: usize) {
