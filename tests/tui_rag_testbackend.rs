@@ -10,9 +10,7 @@ use std::collections::HashMap;
 
 use common::records;
 use common::tui_harness::{demo_session, load_run};
-use loupe::store::{
-    OutputRecord, PassageRecord, RetrievalRecord, RunRecord, RunStatus, ScoredPassage,
-};
+use loupe::store::{OutputRecord, PassageRecord, RetrievalRecord, ScoredPassage};
 use loupe::tui::input::Key;
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::Msg;
@@ -61,21 +59,7 @@ fn key(state: &mut State, c: char) {
 fn results_and_the_inspector_show_what_retrieval_did() {
     let session = demo_session();
     let case = session.cases[0].id.clone();
-    let run = RunRecord {
-        session_path: "sessions/demo.yaml".into(),
-        session_hash: "h".into(),
-        finished_ms: Some(1),
-        ..records::run(
-            "r1",
-            &session.file.name,
-            RunStatus::Complete,
-            VARIANTS
-                .iter()
-                .map(|v| records::run_variant(&session, v))
-                .collect(),
-            vec![case.clone()],
-        )
-    };
+    let run = records::complete_run(&session, "r1", &VARIANTS, vec![case.clone()]);
     let outputs = vec![
         output("few-shot", &case, r#"{"risk":"low"}"#),
         output(

@@ -44,18 +44,13 @@ async fn fixture() -> Fixture {
     fx.store
         .put_run(&RunRecord {
             session_path: "s.yaml".into(),
-            session_hash: "h".into(),
             created_ms: 1_796_000_000_000,
             finished_ms: Some(1_796_000_010_000),
             repeats: 3,
-            ..records::run(
+            ..records::complete_run(
+                session,
                 RUN,
-                SESSION,
-                RunStatus::Complete,
-                variants
-                    .iter()
-                    .map(|v| records::run_variant(session, v))
-                    .collect(),
+                &variants,
                 session.cases.iter().map(|c| c.id.clone()).collect(),
             )
         })

@@ -16,7 +16,7 @@ use common::records;
 use common::tui_harness::demo_session;
 use loupe::diff::diff;
 use loupe::providers::Usage;
-use loupe::store::{OutputRecord, RunRecord, RunStatus};
+use loupe::store::{OutputRecord, RunRecord};
 use loupe::tui::draw::{View, draw};
 use loupe::tui::input::{Key, KeyCode, Modifiers};
 use loupe::tui::keymap::Keymap;
@@ -84,18 +84,12 @@ fn output(
 fn loaded_state() -> State {
     let session = demo_session();
     let run = RunRecord {
-        session_path: "sessions/demo.yaml".into(),
-        session_hash: "h".into(),
         created_ms: 1_795_000_000_000,
         finished_ms: Some(1_795_000_090_000),
-        ..records::run(
+        ..records::complete_run(
+            &session,
             "20261129-120000-abcd",
-            &session.file.name,
-            RunStatus::Complete,
-            VARIANTS
-                .iter()
-                .map(|v| records::run_variant(&session, v))
-                .collect(),
+            &VARIANTS,
             session.cases.iter().map(|c| c.id.clone()).collect(),
         )
     };
