@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use common::mock_script::{Asked, Reply, Script};
 use common::records;
-use common::workbench::{self, Fixture, SESSION};
+use common::workbench::{self, Fixture};
 use loupe::providers::Usage;
-use loupe::store::{OutputRecord, RunRecord, RunStatus};
+use loupe::store::{OutputRecord, RunRecord};
 use loupe::tui::input::KeyCode;
 
 const RUN: &str = "20261205-040000-rep3";
