@@ -121,6 +121,22 @@ pub fn json_ok(json: &str) -> String {
     )
 }
 
+/// A whole (non-streamed) chat completion by `model` answering `text`, with its token
+/// counts, as an HTTP 200 answer.
+pub fn completion_ok(
+    model: &Value,
+    text: &str,
+    prompt_tokens: usize,
+    completion_tokens: usize,
+) -> String {
+    let json = json!({
+        "id": "mock", "object": "chat.completion", "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
+    });
+    json_ok(&json.to_string())
+}
+
 /// `data` as one chunk of a chunked body.
 pub fn chunk(data: &str) -> String {
     format!("{:x}\r\n{data}\r\n", data.len())

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::http::{in_own_thread, json_ok, last_content, read_request, serve_each};
+use super::http::{completion_ok, in_own_thread, last_content, read_request, serve_each};
 
 #[derive(Default)]
 pub struct JudgeState {
@@ -114,13 +114,7 @@ fn respond(state: &JudgeState, body: &[u8]) -> String {
         }
     };
     let (in_tok, out_tok) = (10 + body.len() / 4, 1 + text.len() / 4);
-    let json = serde_json::json!({
-        "id": "mock", "object": "chat.completion", "model": req["model"],
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": in_tok, "completion_tokens": out_tok, "total_tokens": in_tok + out_tok}
-    })
-    .to_string();
-    json_ok(&json)
+    completion_ok(&req["model"], &text, in_tok, out_tok)
 }
 
 /// Writes a session with variants `good` and `bad`, a `contains good-output` check, a judge

@@ -22,8 +22,8 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::http::{
-    LAST_CHUNK, SSE_HEAD, delta, in_own_thread, json_ok, last_content, read_request, serve_each,
-    sse_chunk, stop, token_pieces, usage,
+    LAST_CHUNK, SSE_HEAD, completion_ok, delta, in_own_thread, last_content, read_request,
+    serve_each, sse_chunk, stop, token_pieces, usage,
 };
 
 #[derive(Default)]
@@ -136,13 +136,7 @@ fn respond(state: &MockState, body: &[u8]) -> Vec<String> {
             sse.len()
         )
     } else {
-        let json = serde_json::json!({
-            "id": "mock", "object": "chat.completion", "model": req["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": in_tok, "completion_tokens": out_tok, "total_tokens": in_tok + out_tok}
-        })
-        .to_string();
-        json_ok(&json)
+        completion_ok(&req["model"], &text, in_tok, out_tok)
     };
     vec![response]
 }
