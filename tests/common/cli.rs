@@ -71,6 +71,28 @@ pub fn export_manifest(
     .unwrap()
 }
 
+/// The arguments of `loupe export s.yaml --format sft --from references` writing the
+/// `fine-tuned` variant's training rows from the references in `cases` to `out`, then
+/// `extra`.
+pub fn references_export_args<'a>(cases: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "export",
+        "s.yaml",
+        "--format",
+        "sft",
+        "--from",
+        "references",
+        "--cases",
+        cases,
+        "--variant",
+        "fine-tuned",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// What the command printed on standard output, as text.
 pub fn stdout(out: &Output) -> String {
     text(&out.stdout)
