@@ -142,9 +142,15 @@ pub fn rating(
 pub fn set_adaptive(session_path: &Path) {
     let yaml = std::fs::read_to_string(session_path).unwrap();
     assert!(yaml.contains("raters_per_comparison: 2"), "{yaml}");
-    let yaml = yaml.replace(
-        "raters_per_comparison: 2",
-        "raters_per_comparison: 2\n  schedule: adaptive",
-    );
+    add_rating_setting(session_path, "schedule: adaptive");
+}
+
+/// Adds `setting` (`key: value`) to the `rating:` section of the session written by
+/// [`write_session`], on the line after `raters_per_comparison`.
+pub fn add_rating_setting(session_path: &Path, setting: &str) {
+    let yaml = std::fs::read_to_string(session_path).unwrap();
+    let at = yaml.find("  raters_per_comparison: ").unwrap();
+    let end = at + yaml[at..].find('\n').unwrap() + 1;
+    let yaml = format!("{}  {setting}\n{}", &yaml[..end], &yaml[end..]);
     std::fs::write(session_path, yaml).unwrap();
 }
