@@ -18,6 +18,7 @@ pub mod outage_server;
 pub mod planned;
 pub mod rating;
 pub mod records;
+pub mod reference;
 pub mod tmux;
 pub mod tui_harness;
 pub mod workbench;
