@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::tui_harness::timeout;
 use common::{mock_script, model_server};
 
 use std::fmt::Write as _;
@@ -26,14 +27,6 @@ use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_loupe");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn timeout() -> Duration {
-    let secs = std::env::var("LOUPE_E2E_TIMEOUT_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(120);
-    Duration::from_secs(secs)
-}
 
 /// One tmux server of our own (its own socket), killed when dropped, even on a failure.
 struct Tmux {
