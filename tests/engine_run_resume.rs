@@ -35,13 +35,10 @@ checks:
   - json_valid
 "#
     );
-    let mut cases = String::new();
-    for n in 0..CASES {
-        cases.push_str(&format!(
-            "{{\"id\": \"c{n}\", \"n\": {n}, \"text\": \"rotate key {n}\"}}\n"
-        ));
-    }
-    std::fs::write(dir.join("cases.jsonl"), cases).unwrap();
+    common::jsonl::write(
+        &dir.join("cases.jsonl"),
+        (0..CASES).map(|n| serde_json::json!({"id": format!("c{n}"), "n": n, "text": format!("rotate key {n}")})),
+    );
     let path = dir.join("resume.yaml");
     std::fs::write(&path, yaml).unwrap();
     path

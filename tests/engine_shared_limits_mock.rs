@@ -45,13 +45,11 @@ checks:
   - json_valid
 "#
     );
-    let mut cases = String::new();
-    for i in 0..CASES {
-        cases.push_str(&format!(
-            "{{\"id\": \"c{i}\", \"text\": \"request {i}\"}}\n"
-        ));
-    }
-    std::fs::write(dir.join(format!("{name}.jsonl")), cases).unwrap();
+    common::jsonl::write(
+        &dir.join(format!("{name}.jsonl")),
+        (0..CASES)
+            .map(|i| serde_json::json!({"id": format!("c{i}"), "text": format!("request {i}")})),
+    );
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, yaml).unwrap();
     Arc::new(loupe::session::load(&path).unwrap())

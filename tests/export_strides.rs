@@ -11,7 +11,7 @@ use std::path::Path;
 mod common;
 
 use common::cli::export_manifest;
-use common::export_fixture::read_jsonl as lines;
+use common::jsonl::read as lines;
 use common::planned;
 use common::rating::{comparison, rating};
 use loupe::store::{RatingRecord, Store, Winner};
@@ -44,13 +44,13 @@ rating:
 
 fn build(dir: &Path) {
     std::fs::write(dir.join("s.yaml"), SESSION).unwrap();
-    let mut cases = String::new();
-    for i in 0..CASES {
-        cases.push_str(&format!(
-            "{{\"id\":\"c{i:05}\",\"text\":\"Change {i}: move service {i} to a new cluster.\"}}\n"
-        ));
-    }
-    std::fs::write(dir.join("cases.jsonl"), cases).unwrap();
+    common::jsonl::write(
+        &dir.join("cases.jsonl"),
+        (0..CASES).map(|i| {
+            let text = format!("Change {i}: move service {i} to a new cluster.");
+            serde_json::json!({"id": format!("c{i:05}"), "text": text})
+        }),
+    );
     let session = loupe::session::load(&dir.join("s.yaml")).unwrap();
     let store = Store::open(&dir.join("store")).unwrap();
     let plan = planned::plan(&session, &store);

@@ -143,14 +143,12 @@ pub fn build() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let session_path = dir.path().join("exp.yaml");
     std::fs::write(&session_path, SESSION).unwrap();
-    let mut cases = String::new();
-    for (id, text, split, tag) in CASES {
-        cases.push_str(
-            &serde_json::json!({"id": id, "text": text, "split": split, "tags": [tag]}).to_string(),
-        );
-        cases.push('\n');
-    }
-    std::fs::write(dir.path().join("cases.jsonl"), cases).unwrap();
+    super::jsonl::write(
+        &dir.path().join("cases.jsonl"),
+        CASES.iter().map(|(id, text, split, tag)| {
+            serde_json::json!({"id": id, "text": text, "split": split, "tags": [tag]})
+        }),
+    );
     let store_dir = dir.path().join("store");
     let session = loupe::session::load(&session_path).unwrap();
     let store = Store::open(&store_dir).unwrap();
@@ -291,14 +289,6 @@ pub fn export(fx: &Fixture, args: &[&str]) -> std::process::Output {
 
 pub fn out_dir(fx: &Fixture, name: &str) -> PathBuf {
     fx.dir.path().join(name)
-}
-
-pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 pub fn manifest(dir: &Path, format: &str) -> serde_json::Value {

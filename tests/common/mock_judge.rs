@@ -153,13 +153,12 @@ checks:
   - {{ judge: {{ template: judge, model: referee, pairs: [[good, bad]] }} }}
 "#
     );
-    let mut rows = String::new();
-    for id in cases {
-        rows.push_str(&format!(
-            "{{\"id\": \"{id}\", \"text\": \"request {id}\"}}\n"
-        ));
-    }
-    std::fs::write(dir.join("cases.jsonl"), rows).unwrap();
+    super::jsonl::write(
+        &dir.join("cases.jsonl"),
+        cases
+            .iter()
+            .map(|id| serde_json::json!({"id": id, "text": format!("request {id}")})),
+    );
     let path = dir.join("judged.yaml");
     std::fs::write(&path, yaml).unwrap();
     path

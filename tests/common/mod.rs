@@ -10,6 +10,7 @@ pub mod execute;
 pub mod export_fixture;
 pub mod http;
 pub mod json_server;
+pub mod jsonl;
 pub mod mock_judge;
 pub mod mock_openai;
 pub mod mock_script;

@@ -57,12 +57,12 @@ checks:
 "#
     );
     std::fs::write(dir.join("s.yaml"), yaml).unwrap();
-    let mut lines = String::new();
-    for (id, text) in cases {
-        lines.push_str(&serde_json::json!({"id": id, "text": text}).to_string());
-        lines.push('\n');
-    }
-    std::fs::write(dir.join("cases.jsonl"), lines).unwrap();
+    super::jsonl::write(
+        &dir.join("cases.jsonl"),
+        cases
+            .iter()
+            .map(|(id, text)| serde_json::json!({"id": id, "text": text})),
+    );
     reload(dir)
 }
 
