@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use loupe::providers::Usage;
-use loupe::store::{ComparisonKey, RatingRecord, Store, Winner};
+use loupe::store::{RatingRecord, Store, Winner};
 
 use super::planned;
+use super::rating::{comparison, rating};
 
 /// The environment variable the fixture's model names for its key, and the key's value.
 pub const KEY_ENV: &str = "LOUPE_TEST_EXPORT_KEY";
@@ -189,17 +190,6 @@ pub fn build() -> Fixture {
         seq += 1;
         store
             .put_rating(&RatingRecord {
-                session: "exp".into(),
-                rater: rater.into(),
-                comparison: ComparisonKey {
-                    run_id: run.id.clone(),
-                    case_id: case.into(),
-                    repeat: 0,
-                    a: "zero".into(),
-                    b: "few".into(),
-                },
-                left: "few".into(),
-                winner,
                 scores: scores
                     .iter()
                     .map(|(v, dims)| {
@@ -212,11 +202,15 @@ pub fn build() -> Fixture {
                     })
                     .collect(),
                 note: Some("reach me at rater@example.org".into()),
-                labels: BTreeMap::new(),
-                gold: false,
                 elapsed_ms: 900,
                 at_ms: 10_000 + seq,
-                seq: 0,
+                ..rating(
+                    "exp",
+                    rater,
+                    comparison(&run.id, case, "zero", "few"),
+                    "few",
+                    winner,
+                )
             })
             .unwrap();
     };

@@ -8,6 +8,7 @@ pub mod consumers;
 pub mod embed_server;
 pub mod execute;
 pub mod export_fixture;
+pub mod http;
 pub mod json_server;
 pub mod mock_judge;
 pub mod mock_openai;

@@ -133,6 +133,17 @@ impl Tmux {
     pub fn wait_dead(&self, name: &str) {
         wait_until(&format!("{name} to end"), || self.dead(name));
     }
+
+    /// Kills the program in pane `name` with SIGKILL (`pid` as [`Tmux::start`] gave it), as
+    /// a crash or a lost connection would end it, and waits until the pane is dead.
+    pub fn kill9(&self, name: &str, pid: u32) {
+        let killed = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "kill -KILL {pid}");
+        self.wait_dead(name);
+    }
 }
 
 impl Drop for Tmux {
