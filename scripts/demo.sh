@@ -3,19 +3,21 @@
 # under .loupe/), fine-tune it once on the demo's hand-written training requests and serve
 # the result, check and run the demo session (few-shot prompt, prompt+RAG and fine-tuned,
 # among others, on the same cases), print its report, then open the workbench on it. The
-# model servers are stopped when the workbench closes.
+# model servers it started are stopped when the workbench closes; one that was already
+# running on its port is used and left running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/own-servers.sh
+. scripts/lib/own-servers.sh
+trap 'stop_own >/dev/null 2>&1' EXIT
 
 cargo build --release --locked
 scripts/model.sh install
 # Two server threads: the demo's 96 cells finish in about half the time.
-LOUPE_MODEL_THREADS="${LOUPE_MODEL_THREADS:-2}" scripts/model.sh start 8080
-trap 'scripts/model.sh stop 8080 >/dev/null 2>&1 || true' EXIT
+LOUPE_MODEL_THREADS="${LOUPE_MODEL_THREADS:-2}" start_own scripts/model.sh 8080
 # The embedding model the prompt+rag variant retrieves with (sessions/demo.yaml, port 8090).
 scripts/embed.sh install
-scripts/embed.sh start 8090 >/dev/null
-trap 'scripts/model.sh stop 8080 >/dev/null 2>&1 || true; scripts/embed.sh stop 8090 >/dev/null 2>&1 || true' EXIT
+start_own scripts/embed.sh 8090 >/dev/null
 
 loupe=target/release/loupe
 
@@ -43,8 +45,7 @@ fi
 tuned="$("$loupe" tune sessions/demo.yaml --data "$export_dir" --base "$base_f32" \
   "${tune_args[@]}" "${force[@]}")"
 echo "${tune_args[*]}" > "$export_dir/demo-tune-args"
-LOUPE_MODEL_THREADS="${LOUPE_MODEL_THREADS:-2}" scripts/model.sh start 8081 "$tuned" tuned:change-risk >/dev/null
-trap 'scripts/model.sh stop 8080 >/dev/null 2>&1 || true; scripts/model.sh stop 8081 >/dev/null 2>&1 || true; scripts/embed.sh stop 8090 >/dev/null 2>&1 || true' EXIT
+LOUPE_MODEL_THREADS="${LOUPE_MODEL_THREADS:-2}" start_own scripts/model.sh 8081 "$tuned" tuned:change-risk >/dev/null
 "$loupe" tunes --store sessions/.loupe/store
 "$loupe" check sessions/demo.yaml
 # Exit 1 means the run finished with failed cells (or was interrupted): the report below

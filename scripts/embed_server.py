@@ -14,37 +14,20 @@ Model names: "e5-query" embeds with the query prefix, "e5-passage" with the pass
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
 from http.server import ThreadingHTTPServer
 
+from server_common import add_server_args, remove_pidfile, watch_pid
+
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8090)
+    add_server_args(p, port=8090, watch_env="LOUPE_EMBED_WATCH_PID")
     # One thread: the machine is shared with builds and the chat model (see llama_server.py).
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument(
-        "--watch-pid",
-        type=int,
-        default=int(os.environ.get("LOUPE_EMBED_WATCH_PID", "0") or 0),
-        help="exit when this process is gone (0: never)",
-    )
-    p.add_argument("--pidfile", help="removed at exit if it still names this process")
     return p.parse_args()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def main() -> None:
@@ -92,27 +75,12 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    if args.watch_pid:
-
-        def watch():
-            import time
-
-            while alive(args.watch_pid):
-                time.sleep(0.5)
-            stop()
-
-        threading.Thread(target=watch, daemon=True).start()
+    watch_pid(args.watch_pid, stop)
     print(f"embedding server on http://{args.host}:{args.port} (dim {Handler.model.dim})", flush=True)
     try:
         httpd.serve_forever()
     finally:
-        if args.pidfile:
-            try:
-                with open(args.pidfile) as f:
-                    if f.read().strip() == str(os.getpid()):
-                        os.remove(args.pidfile)
-            except OSError:
-                pass
+        remove_pidfile(args.pidfile)
     sys.exit(0)
 
 

