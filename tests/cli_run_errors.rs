@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::cli::{loupe_store as loupe, spawn_run};
+use common::http::free_port;
 use common::mock_openai;
 use loupe::store::{RunStatus, Store};
 
@@ -41,11 +42,6 @@ cases:
     let path = dir.join("failing.yaml");
     std::fs::write(&path, yaml).unwrap();
     path
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::cli::references_export_args;
+use common::http::free_port;
 use common::model_server;
 use loupe::store::Store;
 
@@ -68,13 +69,6 @@ fn tools() -> (PathBuf, PathBuf) {
         base.display()
     );
     (trainer, base)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
 }
 
 /// The demo's short prompt for the tuned model, the few-shot prompt for the base model.

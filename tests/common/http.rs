@@ -15,6 +15,16 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// A loopback port nothing listens on: the system's pick, let go at once (for a server
+/// to start on, or for a refused connection).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A test server listening at `addr` on loopback, with the `state` its answers keep.
 pub struct Server<S> {
     pub addr: SocketAddr,
