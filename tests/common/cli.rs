@@ -65,10 +65,7 @@ pub fn export_manifest(
         .output()
         .unwrap();
     assert!(o.status.success(), "export {format}: {}", stderr(&o));
-    serde_json::from_str(
-        &std::fs::read_to_string(out.join(format!("{format}.manifest.json"))).unwrap(),
-    )
-    .unwrap()
+    super::export_fixture::manifest(out, format)
 }
 
 /// The arguments of `loupe export s.yaml --format sft --from references` writing the

@@ -112,6 +112,7 @@ pub const CASES: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// The session file, its store with the run, outputs and ratings, in a folder of their own.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub session: PathBuf,
@@ -139,6 +140,8 @@ fn answer(variant: &str, case: &str, repeat: u32) -> String {
     }
 }
 
+/// Writes the session and its cases, plans and stores a complete run of every variant on
+/// every case and repeat, and stores the ratings the export tests count on.
 pub fn build() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let session_path = dir.path().join("exp.yaml");
@@ -287,10 +290,12 @@ pub fn export(fx: &Fixture, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Where an export named `name` goes: a folder in the fixture's own.
 pub fn out_dir(fx: &Fixture, name: &str) -> PathBuf {
     fx.dir.path().join(name)
 }
 
+/// The manifest of the `format` export written into `dir`.
 pub fn manifest(dir: &Path, format: &str) -> serde_json::Value {
     serde_json::from_str(
         &std::fs::read_to_string(dir.join(format!("{format}.manifest.json"))).unwrap(),
