@@ -17,11 +17,8 @@ use std::time::{Duration, Instant};
 
 use loupe::services::Services;
 use loupe::store::Store;
-use loupe::tui::app::AppConfig;
-use loupe::tui::keymap::Keymap;
-use loupe::tui::theme::Theme;
 use nix::sys::resource::{UsageWho, getrusage};
-use tui_harness::App;
+use tui_harness::{App, config};
 
 const APPS: usize = 50;
 
@@ -52,13 +49,7 @@ fn main() {
         );
         let apps: Vec<App> = (0..APPS)
             .map(|_| {
-                let config = AppConfig {
-                    theme: Theme::default(),
-                    keymap: Keymap::default(),
-                    ascii: false,
-                    clipboard: None,
-                };
-                App::spawn_with(services.clone(), session.clone(), config, 100, 30)
+                App::spawn_with(services.clone(), session.clone(), config(), 100, 30)
             })
             .collect();
         for app in &apps {

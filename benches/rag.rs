@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+#[path = "../tests/common/http.rs"]
+mod http;
 #[path = "../tests/common/mock_openai.rs"]
 mod mock_openai;
 

@@ -24,6 +24,8 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
+#[path = "../tests/common/http.rs"]
+mod http;
 #[path = "../tests/common/mock_openai.rs"]
 mod mock_openai;
 

@@ -14,6 +14,8 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+#[path = "../tests/common/http.rs"]
+mod http;
 #[path = "../tests/common/mock_script.rs"]
 mod mock_script;
 #[path = "support/text.rs"]
@@ -34,7 +36,6 @@ use loupe::providers::Usage;
 use loupe::session::Session;
 use loupe::store::{OutputRecord, RunRecord, RunStatus, RunVariant, Store};
 use loupe::tui::action::Action;
-use loupe::tui::app::AppConfig;
 use loupe::tui::draw::{View, draw};
 use loupe::tui::input::KeyCode;
 use loupe::tui::keymap::Keymap;
@@ -46,7 +47,7 @@ use mock_script::{Asked, Reply, Script};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tempfile::TempDir;
-use tui_harness::{App, buffer_text};
+use tui_harness::{App, buffer_text, config};
 
 const W: u16 = 200;
 const H: u16 = 50;
@@ -311,15 +312,6 @@ fn big_store(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     }
     store.flush().unwrap();
     (session.path.clone(), store_path)
-}
-
-fn config() -> AppConfig {
-    AppConfig {
-        theme: Theme::default(),
-        keymap: Keymap::default(),
-        ascii: false,
-        clipboard: None,
-    }
 }
 
 fn startup_bench(c: &mut Criterion) {

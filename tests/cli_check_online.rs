@@ -16,10 +16,7 @@ fn online_check_names_unknown_models_and_unreachable_endpoints() {
         common::model_server::skip_note("the online check");
         return;
     };
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let closed = common::http::free_port();
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         r#"name: online

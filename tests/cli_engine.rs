@@ -125,10 +125,7 @@ fn a_rerun_is_served_from_the_cache_and_no_cache_bypasses_it() {
 #[test]
 fn a_failed_cell_keeps_its_error_and_attempt_count() {
     // Nothing listens on this port: every attempt is refused.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = common::http::free_port();
     let dir = tempfile::tempdir().unwrap();
     let session = write_session(dir.path(), &format!("http://127.0.0.1:{port}/v1"), 1, "");
     let text = std::fs::read_to_string(&session)

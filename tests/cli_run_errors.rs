@@ -8,9 +8,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::cli::loupe_store as loupe;
+use common::cli::{loupe_store as loupe, spawn_run};
+use common::http::free_port;
 use common::mock_openai;
 use loupe::store::{RunStatus, Store};
 
@@ -41,11 +42,6 @@ cases:
     let path = dir.join("failing.yaml");
     std::fs::write(&path, yaml).unwrap();
     path
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 #[test]
@@ -125,26 +121,8 @@ fn signal_interrupts(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let session = write_session(dir.path(), &server.base_url(), 40);
     let store_dir = dir.path().join("store");
-    let child = Command::new(LOUPE)
-        .arg("--store")
-        .arg(&store_dir)
-        .arg("run")
-        .arg(&session)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while server
-        .state
-        .requests
-        .load(std::sync::atomic::Ordering::SeqCst)
-        < 6
-    {
-        assert!(Instant::now() < deadline, "the run never got going");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let child = spawn_run(&store_dir, &session, Stdio::piped());
+    server.wait_requests(6);
     let kill = Command::new("kill")
         .args([signal, &child.id().to_string()])
         .status()

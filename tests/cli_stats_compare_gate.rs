@@ -334,7 +334,8 @@ fn stats_reads_verdicts_and_names_the_bad_line() {
 /// Ratings by `ana` of every comparison of `run` (good/bad): `against` prefers bad on every
 /// case; otherwise good on `agree-*` and a tie elsewhere, as the judge says.
 fn human_ratings(store: &Path, run: &str, cases: &[&str], against: bool, at: u64) {
-    use loupe::store::{ComparisonKey, RatingRecord, Store, Winner};
+    use common::rating::{comparison, rating};
+    use loupe::store::{RatingRecord, Store, Winner};
     let store = Store::open(store).unwrap();
     for (i, case) in cases.iter().enumerate() {
         let winner = match (against, case.starts_with("agree")) {
@@ -344,24 +345,15 @@ fn human_ratings(store: &Path, run: &str, cases: &[&str], against: bool, at: u64
         };
         store
             .put_rating(&RatingRecord {
-                session: "judged".into(),
-                rater: "ana".into(),
-                comparison: ComparisonKey {
-                    run_id: run.into(),
-                    case_id: (*case).into(),
-                    repeat: 0,
-                    a: "good".into(),
-                    b: "bad".into(),
-                },
-                left: "good".into(),
-                winner,
-                scores: std::collections::BTreeMap::new(),
-                note: None,
-                labels: std::collections::BTreeMap::new(),
-                gold: false,
                 elapsed_ms: 1,
                 at_ms: at * 1000 + i as u64,
-                seq: 0,
+                ..rating(
+                    "judged",
+                    "ana",
+                    comparison(run, case, "good", "bad"),
+                    "good",
+                    winner,
+                )
             })
             .unwrap();
     }

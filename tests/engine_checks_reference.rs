@@ -6,18 +6,15 @@
 //! Python's shortest round-trip floats, so both metrics agree to 1e-9 (BLEU on its 0-100
 //! scale, ROUGE-L in 0..1) — tighter than the 1e-6 the issue asks for.
 
+mod common;
+
 use loupe::eval::text::{corpus_bleu, rouge_l, sentence_bleu, tokenize_13a};
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-9;
 
 fn fixtures() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/reference/text_metrics_fixtures.json"
-    );
-    let text = std::fs::read_to_string(path).expect("fixture file");
-    serde_json::from_str(&text).expect("fixture JSON")
+    common::reference::fixtures("text_metrics_fixtures.json")
 }
 
 struct Pair {

@@ -7,9 +7,10 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
+use common::cli::{loupe_store, spawn_run};
 use common::mock_openai;
 use loupe::store::{CellKey, Store};
 
@@ -34,13 +35,10 @@ checks:
   - json_valid
 "#
     );
-    let mut cases = String::new();
-    for n in 0..CASES {
-        cases.push_str(&format!(
-            "{{\"id\": \"c{n}\", \"n\": {n}, \"text\": \"rotate key {n}\"}}\n"
-        ));
-    }
-    std::fs::write(dir.join("cases.jsonl"), cases).unwrap();
+    common::jsonl::write(
+        &dir.join("cases.jsonl"),
+        (0..CASES).map(|n| serde_json::json!({"id": format!("c{n}"), "n": n, "text": format!("rotate key {n}")})),
+    );
     let path = dir.join("resume.yaml");
     std::fs::write(&path, yaml).unwrap();
     path
@@ -56,29 +54,10 @@ fn killed_run_resumes_without_repeating_finished_cells() {
     let dir = tempfile::tempdir().unwrap();
     let session = write_session(dir.path(), &server.base_url());
     let store_dir = dir.path().join("store");
-    let loupe = env!("CARGO_BIN_EXE_loupe");
 
-    let mut child = Command::new(loupe)
-        .arg("--store")
-        .arg(&store_dir)
-        .arg("run")
-        .arg(&session)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&store_dir, &session, Stdio::null());
     // Kill once a good part, but not all, of the run has been served.
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while server
-        .state
-        .requests
-        .load(std::sync::atomic::Ordering::SeqCst)
-        < CASES / 3
-    {
-        assert!(Instant::now() < deadline, "the run never got going");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    server.wait_requests(CASES / 3);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     // Requests in flight at the kill are counted when the mock answers them; let them land
@@ -98,16 +77,10 @@ fn killed_run_resumes_without_repeating_finished_cells() {
     let served_before = server.state.by_prompt.lock().unwrap().clone();
     server.state.by_prompt.lock().unwrap().clear();
 
-    let out = Command::new(loupe)
-        .arg("--store")
-        .arg(&store_dir)
-        .arg("run")
-        .arg(&session)
-        .arg("--resume")
-        .arg(&run_id)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = loupe_store(
+        &store_dir,
+        &["run", session.to_str().unwrap(), "--resume", &run_id],
+    );
     assert!(
         out.status.success(),
         "resume failed: {}",

@@ -4,10 +4,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/mock_openai.rs"]
-mod mock_openai;
-#[path = "common/tui_harness.rs"]
-mod tui_harness;
+mod common;
+
+use common::tui_harness::config;
+use common::{mock_openai, tui_harness};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,9 +18,6 @@ use loupe::runner::{self, RunOptions, Selection};
 use loupe::services::Services;
 use loupe::session::Session;
 use loupe::store::{RunStatus, Store};
-use loupe::tui::app::AppConfig;
-use loupe::tui::keymap::Keymap;
-use loupe::tui::theme::Theme;
 use tokio_util::sync::CancellationToken;
 use tui_harness::App;
 
@@ -48,25 +45,14 @@ checks:
   - json_valid
 "#
     );
-    let mut cases = String::new();
-    for i in 0..CASES {
-        cases.push_str(&format!(
-            "{{\"id\": \"c{i}\", \"text\": \"request {i}\"}}\n"
-        ));
-    }
-    std::fs::write(dir.join(format!("{name}.jsonl")), cases).unwrap();
+    common::jsonl::write(
+        &dir.join(format!("{name}.jsonl")),
+        (0..CASES)
+            .map(|i| serde_json::json!({"id": format!("c{i}"), "text": format!("request {i}")})),
+    );
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, yaml).unwrap();
     Arc::new(loupe::session::load(&path).unwrap())
-}
-
-fn config() -> AppConfig {
-    AppConfig {
-        theme: Theme::default(),
-        keymap: Keymap::default(),
-        ascii: false,
-        clipboard: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

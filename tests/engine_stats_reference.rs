@@ -7,6 +7,8 @@
 //! Bootstrap quantities are Monte-Carlo: they must be identical for a fixed seed and
 //! within the tolerance stated at each check of the reference.
 
+mod common;
+
 use loupe::eval::stats::{self, Comparison, Level, Outcome, PairCounts};
 use loupe::eval::verdicts::{self, AnalyseOptions};
 use serde_json::Value;
@@ -14,12 +16,7 @@ use serde_json::Value;
 const TOLERANCE: f64 = 1e-6;
 
 fn fixtures() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/reference/stats_fixtures.json"
-    );
-    let text = std::fs::read_to_string(path).expect("fixture file is checked in");
-    serde_json::from_str(&text).expect("fixture file is JSON")
+    common::reference::fixtures("stats_fixtures.json")
 }
 
 fn cases<'a>(fixtures: &'a Value, key: &str) -> &'a Vec<Value> {

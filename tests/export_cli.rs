@@ -8,7 +8,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::export_fixture::{Fixture, KEY_VALUE, build, export, manifest, out_dir, read_jsonl};
+use common::export_fixture::{Fixture, KEY_VALUE, build, export, manifest, out_dir};
+use common::jsonl::read as read_jsonl;
 use sha2::{Digest, Sha256};
 
 fn sha256(path: &Path) -> String {

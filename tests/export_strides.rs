@@ -10,8 +10,11 @@ use std::path::Path;
 
 mod common;
 
+use common::cli::export_manifest;
+use common::jsonl::read as lines;
 use common::planned;
-use loupe::store::{ComparisonKey, RatingRecord, Store, Winner};
+use common::rating::{comparison, rating};
+use loupe::store::{RatingRecord, Store, Winner};
 
 /// 2 variants x 2,600 cases: 5,200 outputs, one stride and a part.
 const CASES: usize = 2_600;
@@ -41,13 +44,13 @@ rating:
 
 fn build(dir: &Path) {
     std::fs::write(dir.join("s.yaml"), SESSION).unwrap();
-    let mut cases = String::new();
-    for i in 0..CASES {
-        cases.push_str(&format!(
-            "{{\"id\":\"c{i:05}\",\"text\":\"Change {i}: move service {i} to a new cluster.\"}}\n"
-        ));
-    }
-    std::fs::write(dir.join("cases.jsonl"), cases).unwrap();
+    common::jsonl::write(
+        &dir.join("cases.jsonl"),
+        (0..CASES).map(|i| {
+            let text = format!("Change {i}: move service {i} to a new cluster.");
+            serde_json::json!({"id": format!("c{i:05}"), "text": text})
+        }),
+    );
     let session = loupe::session::load(&dir.join("s.yaml")).unwrap();
     let store = Store::open(&dir.join("store")).unwrap();
     let plan = planned::plan(&session, &store);
@@ -62,58 +65,24 @@ fn build(dir: &Path) {
     for i in 0..RATED {
         store
             .put_rating(&RatingRecord {
-                session: "strides".into(),
-                rater: "ana".into(),
-                comparison: ComparisonKey {
-                    run_id: run.id.clone(),
-                    case_id: format!("c{i:05}"),
-                    repeat: 0,
-                    a: "a".into(),
-                    b: "b".into(),
-                },
-                left: "a".into(),
-                winner: Winner::B,
-                scores: std::collections::BTreeMap::default(),
-                note: None,
-                labels: std::collections::BTreeMap::new(),
-                gold: false,
-                elapsed_ms: 1000,
                 at_ms: 1_000 + i as u64,
-                seq: 0,
+                ..rating(
+                    "strides",
+                    "ana",
+                    comparison(&run.id, &format!("c{i:05}"), "a", "b"),
+                    "a",
+                    Winner::B,
+                )
             })
             .unwrap();
     }
     store.flush().unwrap();
 }
 
+/// The `format` export of the session and store in `dir`, into `dir/FORMAT`: its manifest.
 fn export(dir: &Path, format: &str) -> serde_json::Value {
-    let out = dir.join(format);
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
-        .arg("--store")
-        .arg(dir.join("store"))
-        .arg("export")
-        .arg(dir.join("s.yaml"))
-        .args(["--format", format, "--out", out.to_str().unwrap()])
-        .env_remove("LOUPE_STORE")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "export {format}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_str(
-        &std::fs::read_to_string(out.join(format!("{format}.manifest.json"))).unwrap(),
-    )
-    .unwrap()
-}
-
-fn lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    let (store, session) = (dir.join("store"), dir.join("s.yaml"));
+    export_manifest(&store, &session, format, &dir.join(format))
 }
 
 #[test]

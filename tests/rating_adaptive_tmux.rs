@@ -10,7 +10,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use common::tmux::{Tmux, open_after_kill};
 use loupe::rating::open_rater;
@@ -171,12 +170,7 @@ fn the_adaptive_queue_offers_what_is_undecided_and_reorders_after_each_rating() 
     }
     assert_eq!(rated(&screen), 7);
     // SIGKILL right after the seventh rating showed as saved.
-    let killed = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    common::tmux::wait_until("the rating screen to die", || tmux.dead("r"));
+    tmux.kill9("r", pid);
     {
         let store = open_after_kill(&store_dir);
         let mine: Vec<RatingRecord> = store

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::cli::loupe_store as loupe;
 use common::tmux::{Tmux, open_after_kill};
 use loupe::store::Store;
@@ -38,12 +36,7 @@ fn a_labelled_rating_survives_sigkill_and_reaches_ratings_and_exports() {
     tmux.wait_for("r", "the labelled rating saved", |s| {
         s.contains("1/2 rated") && s.contains("saved")
     });
-    let killed = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    common::tmux::wait_until("the rating screen to die", || tmux.dead("r"));
+    tmux.kill9("r", pid);
 
     let store = open_after_kill(&store_dir);
     let ratings: Vec<_> = store

@@ -5,10 +5,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
 
+use common::rating::{comparison, rating};
 use loupe::rating::queue::{
     Candidate, QueueConfig, assign, calibration_sample, gold_count, order_adaptively,
     pair_priorities, pair_tallies,
@@ -45,25 +48,12 @@ fn earlier_ratings() -> Vec<RatingRecord> {
     for (pair, wins, losses) in [(0, 40, 2), (1, 6, 5)] {
         let (a, b) = PAIRS[pair];
         for i in 0..wins + losses {
+            let winner = if i < wins { Winner::A } else { Winner::B };
+            let key = comparison("run", &format!("old{i}"), a, b);
             out.push(RatingRecord {
-                session: "s".into(),
-                rater: "earlier".into(),
-                comparison: ComparisonKey {
-                    run_id: "run".into(),
-                    case_id: format!("old{i}"),
-                    repeat: 0,
-                    a: a.into(),
-                    b: b.into(),
-                },
-                left: a.into(),
-                winner: if i < wins { Winner::A } else { Winner::B },
-                scores: BTreeMap::new(),
-                note: None,
-                labels: BTreeMap::new(),
-                gold: false,
                 elapsed_ms: 1,
                 at_ms: 1,
-                seq: 0,
+                ..rating("s", "earlier", key, a, winner)
             });
         }
     }

@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::cli::export_manifest;
 use common::tmux::{Tmux, open_after_kill, shell_line};
 
 use std::collections::BTreeMap;
@@ -96,12 +97,7 @@ fn acknowledged_ratings_survive_sigkill() {
         if extra {
             tmux.send(&name, "t");
         }
-        let killed = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        tmux.wait_dead(&name);
+        tmux.kill9(&name, pid);
         let store = open_after_kill(&store_dir);
         let ratings: Vec<_> = store
             .ratings_by("rate-test", &rater)
@@ -434,23 +430,7 @@ fn two_raters_take_turns_and_ratings_lists_both() {
 /// raw, with manifests that account for every row, and files Python `datasets` loads.
 fn export_what_they_rated(demo: &Path, store_dir: &Path, dir: &Path, total: usize) {
     let out = dir.join("exports");
-    let export = |format: &str| -> serde_json::Value {
-        let o = Command::new(LOUPE)
-            .args(["--store", store_dir.to_str().unwrap(), "export"])
-            .arg(demo)
-            .args(["--format", format, "--out", out.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "export {format}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_str(
-            &std::fs::read_to_string(out.join(format!("{format}.manifest.json"))).unwrap(),
-        )
-        .unwrap()
-    };
+    let export = |format: &str| export_manifest(store_dir, demo, format, &out);
     let rows = |name: &str| -> Vec<serde_json::Value> {
         let path = out.join(name);
         if !path.exists() {

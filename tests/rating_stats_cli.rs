@@ -164,6 +164,7 @@ fn report_counts_failure_labels_per_variant_like_the_owners_view() {
         let opened = open_rater(&store, &session, "ana", None).unwrap();
         run_id = opened.record.run_id.clone();
         let mut hallucinated = 0;
+        let mut wrong_units_given = false;
         for (i, item) in opened.items.iter().enumerate() {
             let a = &item.assignment;
             let mut labels = BTreeMap::new();
@@ -174,7 +175,10 @@ fn report_counts_failure_labels_per_variant_like_the_owners_view() {
                 labels.insert("grounded".to_owned(), vec!["hallucination".to_owned()]);
                 hallucinated += usize::from(!a.gold);
             }
-            if i == 0 {
+            // One regular comparison also gets a session label (not a gold item: the
+            // shuffled queue may put that first, and gold items do not count).
+            if !a.gold && !wrong_units_given {
+                wrong_units_given = true;
                 labels
                     .entry("grounded".to_owned())
                     .or_insert_with(Vec::new)

@@ -121,11 +121,7 @@ fn nobody_is_stranded_when_reservations_lapse_or_k_grows() {
 fn the_release_time_is_the_sessions_to_set() {
     let dir = tempfile::tempdir().unwrap();
     let (session_path, store_dir) = common::rating::setup(dir.path(), 4, 1, &[]);
-    let yaml = std::fs::read_to_string(&session_path).unwrap().replace(
-        "raters_per_comparison: 1",
-        "raters_per_comparison: 1\n  release_after_minutes: 600",
-    );
-    std::fs::write(&session_path, yaml).unwrap();
+    common::rating::add_rating_setting(&session_path, "release_after_minutes: 600");
     let session = load(&session_path);
     let store = Store::open(&store_dir).unwrap();
     assert_eq!(opens(&store, &session, "ana"), (8, 0));
@@ -218,11 +214,7 @@ fn the_calibration_sample_is_rated_first_and_counted_in_the_owners_view() {
     let dir = tempfile::tempdir().unwrap();
     // 12 cases x 2 pairs; a quarter of each pair's comparisons (3 + 3) is the sample.
     let (session_path, store_dir) = common::rating::setup(dir.path(), 12, 2, &[]);
-    let yaml = std::fs::read_to_string(&session_path).unwrap().replace(
-        "raters_per_comparison: 2",
-        "raters_per_comparison: 2\n  calibration_share: 0.25",
-    );
-    std::fs::write(&session_path, yaml).unwrap();
+    common::rating::add_rating_setting(&session_path, "calibration_share: 0.25");
     let session = load(&session_path);
     let store = Store::open(&store_dir).unwrap();
     let run = store

@@ -487,10 +487,7 @@ fn a_killed_client_loses_nothing_acknowledged() {
     });
     // Mid-rating: scores typed for the third, no verdict yet.
     tmux.send("ana", "34");
-    let _ = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status();
-    tmux.wait_dead("ana");
+    tmux.kill9("ana", pid);
     served.wait_log("the dropped connection", "ana (rater) from 127.0.0.1");
     wait_until("ana's session to end", || served.log().contains(" left"));
     // A new login continues the queue where the acknowledged ratings left it.
@@ -516,10 +513,7 @@ fn an_owner_cut_off_mid_edit_gets_the_draft_back_at_the_next_login() {
     tmux.send("olu", " OLU-UNSAVED");
     tmux.wait_for("olu", "the edit on screen", |s| s.contains("OLU-UNSAVED"));
     // The connection dies: no quit, no save.
-    let _ = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status();
-    tmux.wait_dead("olu");
+    tmux.kill9("olu", pid);
     wait_until("olu's session to end", || served.log().contains(" left"));
     tmux.cmd(&["kill-session", "-t", "olu"]);
     tmux.start("olu2", 100, 30, &served.ssh("olu", "olu", ""));

@@ -7,12 +7,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use loupe::providers::Usage;
-use loupe::store::{
-    OutputRecord, PassageRecord, RetrievalRecord, RunRecord, RunStatus, RunVariant, ScoredPassage,
-};
+use common::records;
+use common::tui_harness::{demo_session, load_run};
+use loupe::store::{OutputRecord, PassageRecord, RetrievalRecord, ScoredPassage};
 use loupe::tui::input::Key;
 use loupe::tui::keymap::Keymap;
 use loupe::tui::msg::Msg;
@@ -29,24 +27,11 @@ fn scored(id: &str, score: f64) -> ScoredPassage {
     }
 }
 
+/// `variant`'s answer on `case` in run `r1`; prompt+rag's was given one passage.
 fn output(variant: &str, case: &str, text: &str) -> OutputRecord {
     OutputRecord {
-        run_id: "r1".into(),
-        variant: variant.into(),
-        case_id: case.into(),
-        repeat: 0,
-        text: text.into(),
-        usage: Usage::default(),
         latency_ms: 100,
-        ttft_ms: None,
-        cost_usd: None,
-        cached: false,
-        attempts: 1,
-        finish_reason: None,
-        error: None,
         request_hash: format!("{variant}{case}"),
-        checks: Vec::new(),
-        schema_attempts: Vec::new(),
         passages: if variant == "prompt+rag" {
             vec![PassageRecord {
                 id: "policy/freeze-windows.md#1".into(),
@@ -58,7 +43,7 @@ fn output(variant: &str, case: &str, text: &str) -> OutputRecord {
         } else {
             Vec::new()
         },
-        finished_ms: 0,
+        ..records::output("r1", variant, case, text)
     }
 }
 
@@ -72,33 +57,9 @@ fn key(state: &mut State, c: char) {
 
 #[test]
 fn results_and_the_inspector_show_what_retrieval_did() {
-    let session =
-        Arc::new(loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap());
+    let session = demo_session();
     let case = session.cases[0].id.clone();
-    let run = RunRecord {
-        id: "r1".into(),
-        session_name: session.file.name.clone(),
-        session_path: "sessions/demo.yaml".into(),
-        session_hash: "h".into(),
-        created_ms: 0,
-        finished_ms: Some(1),
-        status: RunStatus::Complete,
-        variants: VARIANTS
-            .iter()
-            .map(|v| RunVariant {
-                name: (*v).into(),
-                template: session.variant(v).unwrap().template.clone(),
-                template_version: format!("{v}-0123456789abcdef"),
-                model_name: "local".into(),
-                model: session.model_for(v).unwrap().into(),
-                rag: session.variant(v).unwrap().rag.clone(),
-                enforce_schema: loupe::store::EnforceRecord::Off,
-            })
-            .collect(),
-        case_ids: vec![case.clone()],
-        repeats: 1,
-        no_cache: false,
-    };
+    let run = records::complete_run(&session, "r1", &VARIANTS, vec![case.clone()]);
     let outputs = vec![
         output("few-shot", &case, r#"{"risk":"low"}"#),
         output(
@@ -130,16 +91,7 @@ fn results_and_the_inspector_show_what_retrieval_did() {
     report.retrieval = loupe::report::retrieval_report(&run, &outputs, &retrievals);
     let km = Keymap::default();
     let mut state = State::new(session);
-    update(
-        &mut state,
-        &km,
-        Msg::RunLoaded {
-            run,
-            outputs,
-            earlier: Vec::new(),
-        },
-    );
-    update(&mut state, &km, Msg::ReportReady(report));
+    load_run(&mut state, run, outputs, report);
     update(
         &mut state,
         &km,

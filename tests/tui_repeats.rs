@@ -10,9 +10,10 @@ mod common;
 use std::sync::Arc;
 
 use common::mock_script::{Asked, Reply, Script};
-use common::workbench::{self, Fixture, SESSION};
+use common::records;
+use common::workbench::{self, Fixture};
 use loupe::providers::Usage;
-use loupe::store::{EnforceRecord, OutputRecord, RunRecord, RunStatus, RunVariant};
+use loupe::store::{OutputRecord, RunRecord};
 use loupe::tui::input::KeyCode;
 
 const RUN: &str = "20261205-040000-rep3";
@@ -42,39 +43,23 @@ async fn fixture() -> Fixture {
     let variants = ["terse", "wordy"];
     fx.store
         .put_run(&RunRecord {
-            id: RUN.into(),
-            session_name: SESSION.into(),
             session_path: "s.yaml".into(),
-            session_hash: "h".into(),
             created_ms: 1_796_000_000_000,
             finished_ms: Some(1_796_000_010_000),
-            status: RunStatus::Complete,
-            variants: variants
-                .iter()
-                .map(|v| RunVariant {
-                    name: (*v).into(),
-                    template: session.variant(v).unwrap().template.clone(),
-                    template_version: format!("{v}-0123456789abcdef"),
-                    model_name: "mock".into(),
-                    model: session.model_for(v).unwrap().into(),
-                    rag: None,
-                    enforce_schema: EnforceRecord::Off,
-                })
-                .collect(),
-            case_ids: session.cases.iter().map(|c| c.id.clone()).collect(),
             repeats: 3,
-            no_cache: false,
+            ..records::complete_run(
+                session,
+                RUN,
+                &variants,
+                session.cases.iter().map(|c| c.id.clone()).collect(),
+            )
         })
         .unwrap();
     for v in variants {
         for case in &session.cases {
             for (repeat, (text, latency_ms)) in repeats(v, &case.id).into_iter().enumerate() {
-                let mut out = OutputRecord {
-                    run_id: RUN.into(),
-                    variant: v.into(),
-                    case_id: case.id.clone(),
+                let out = OutputRecord {
                     repeat: repeat as u32,
-                    text: text.into(),
                     usage: Usage {
                         input_tokens: 20,
                         output_tokens: 8,
@@ -82,18 +67,12 @@ async fn fixture() -> Fixture {
                     },
                     latency_ms,
                     ttft_ms: Some(latency_ms / 3),
-                    cost_usd: None,
-                    cached: false,
-                    attempts: 1,
                     finished_ms: 1_796_000_001_000 + repeat as u64,
                     finish_reason: Some("stop".into()),
-                    error: None,
                     request_hash: format!("{v}{}#{repeat}", case.id),
-                    checks: Vec::new(),
-                    schema_attempts: Vec::new(),
-                    passages: Vec::new(),
+                    ..records::output(RUN, v, &case.id, text)
                 };
-                out.checks = common::checks::computed(session, v, &out, &[]);
+                let out = common::checks::with_checks(session, v, out, &[]);
                 fx.store.put_output(&out).unwrap();
             }
         }

@@ -11,9 +11,12 @@ mod common;
 
 use std::sync::Arc;
 
+use common::checks::with_checks;
+use common::records;
+use common::tui_harness::demo_session;
 use loupe::diff::diff;
 use loupe::providers::Usage;
-use loupe::store::{OutputRecord, RunRecord, RunStatus, RunVariant};
+use loupe::store::{OutputRecord, RunRecord};
 use loupe::tui::draw::{View, draw};
 use loupe::tui::input::{Key, KeyCode, Modifiers};
 use loupe::tui::keymap::Keymap;
@@ -26,10 +29,6 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 
 const VARIANTS: [&str; 3] = ["zero-shot", "few-shot", "strict"];
-
-fn session() -> Arc<loupe::session::Session> {
-    Arc::new(loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap())
-}
 
 fn output(
     session: &loupe::session::Session,
@@ -62,12 +61,7 @@ fn output(
             None,
         ),
     };
-    let mut out = OutputRecord {
-        run_id: "20261129-120000-abcd".into(),
-        variant: variant.into(),
-        case_id: case_id.into(),
-        repeat: 0,
-        text,
+    let out = OutputRecord {
         usage: Usage {
             input_tokens: 90 + case as u64,
             output_tokens: 30 + (case as u64 % 7),
@@ -77,45 +71,27 @@ fn output(
         ttft_ms: Some(200 + case as u64),
         cost_usd: Some(0.000_012),
         cached: case.is_multiple_of(5),
-        attempts: 1,
         finished_ms: 1_795_000_000_000 + case as u64,
         finish_reason: Some("stop".into()),
         error,
         request_hash: format!("{variant}{case}"),
-        checks: Vec::new(),
-        schema_attempts: Vec::new(),
-        passages: Vec::new(),
+        ..records::output("20261129-120000-abcd", variant, case_id, text)
     };
-    out.checks = common::checks::computed(session, variant, &out, &["json_valid", "json_schema"]);
-    out
+    with_checks(session, variant, out, &["json_valid", "json_schema"])
 }
 
 /// The demo session's State with a finished run loaded, as the App has it after start.
 fn loaded_state() -> State {
-    let session = session();
+    let session = demo_session();
     let run = RunRecord {
-        id: "20261129-120000-abcd".into(),
-        session_name: session.file.name.clone(),
-        session_path: "sessions/demo.yaml".into(),
-        session_hash: "h".into(),
         created_ms: 1_795_000_000_000,
         finished_ms: Some(1_795_000_090_000),
-        status: RunStatus::Complete,
-        variants: VARIANTS
-            .iter()
-            .map(|v| RunVariant {
-                name: (*v).into(),
-                template: session.variant(v).unwrap().template.clone(),
-                template_version: format!("{v}-0123456789abcdef"),
-                model_name: "local".into(),
-                model: session.model_for(v).unwrap().into(),
-                rag: None,
-                enforce_schema: loupe::store::EnforceRecord::Off,
-            })
-            .collect(),
-        case_ids: session.cases.iter().map(|c| c.id.clone()).collect(),
-        repeats: 1,
-        no_cache: false,
+        ..records::complete_run(
+            &session,
+            "20261129-120000-abcd",
+            &VARIANTS,
+            session.cases.iter().map(|c| c.id.clone()).collect(),
+        )
     };
     let outputs: Vec<OutputRecord> = session
         .cases
@@ -221,72 +197,47 @@ fn assert_harmless(buf: &Buffer) {
     }
 }
 
+/// Each screen a snapshot is taken of: its name, and the state after its keys are pressed
+/// on [`loaded_state`].
 fn screens() -> Vec<(&'static str, State)> {
-    let mut out = Vec::new();
-
-    let mut s = loaded_state();
-    keys(&mut s, &[]);
-    out.push(("templates", s));
-
-    let mut s = loaded_state();
-    keys(
-        &mut s,
-        // Left: from the first section (System) back to User, then edit it.
-        &[
-            KeyCode::Left,
-            KeyCode::Char('e'),
-            KeyCode::End,
-            KeyCode::Char('!'),
-        ],
-    );
-    out.push(("templates-editing", s));
-
+    let chars = |text: &str| text.chars().map(KeyCode::Char).collect::<Vec<_>>();
     // A missing variable is shown on the part it is in, with its line.
-    let mut s = loaded_state();
-    let mut typing = vec![
+    let mut error = vec![
         KeyCode::Left,
         KeyCode::Char('e'),
         KeyCode::Down,
         KeyCode::End,
     ];
-    typing.extend(" {{ nope }}".chars().map(KeyCode::Char));
-    keys(&mut s, &typing);
-    out.push(("templates-error", s));
-
-    let mut s = loaded_state();
-    keys(&mut s, &[KeyCode::Char('2')]);
-    out.push(("run", s));
-
-    let mut s = loaded_state();
-    keys(&mut s, &[KeyCode::Char('3')]);
-    out.push(("compare-word", s));
-
-    let mut s = loaded_state();
-    keys(
-        &mut s,
-        &[KeyCode::Char('3'), KeyCode::Char('n'), KeyCode::Char('d')],
-    );
-    out.push(("compare-line", s));
-
-    let mut s = loaded_state();
-    keys(&mut s, &[KeyCode::Char('4')]);
-    out.push(("results", s));
-
-    let mut s = loaded_state();
-    keys(&mut s, &[KeyCode::Char('4'), KeyCode::Char('f')]);
-    out.push(("results-failed", s));
-
-    let mut s = loaded_state();
-    keys(&mut s, &[KeyCode::Char('?')]);
-    out.push(("help", s));
-
-    let mut s = loaded_state();
-    keys(
-        &mut s,
-        &[KeyCode::Char(':'), KeyCode::Char('d'), KeyCode::Char('i')],
-    );
-    out.push(("palette", s));
-    out
+    error.extend(chars(" {{ nope }}"));
+    let shots: Vec<(&'static str, Vec<KeyCode>)> = vec![
+        ("templates", Vec::new()),
+        // Left: from the first section (System) back to User, then edit it.
+        (
+            "templates-editing",
+            vec![
+                KeyCode::Left,
+                KeyCode::Char('e'),
+                KeyCode::End,
+                KeyCode::Char('!'),
+            ],
+        ),
+        ("templates-error", error),
+        ("run", chars("2")),
+        ("compare-word", chars("3")),
+        ("compare-line", chars("3nd")),
+        ("results", chars("4")),
+        ("results-failed", chars("4f")),
+        ("help", chars("?")),
+        ("palette", chars(":di")),
+    ];
+    shots
+        .into_iter()
+        .map(|(name, codes)| {
+            let mut s = loaded_state();
+            keys(&mut s, &codes);
+            (name, s)
+        })
+        .collect()
 }
 
 #[test]
@@ -391,7 +342,7 @@ fn hostile_output_is_drawn_as_harmless_text() {
 #[test]
 fn while_the_newest_run_is_read_screens_say_so_not_no_run_yet() {
     let km = Keymap::default();
-    let mut s = State::new(session());
+    let mut s = State::new(demo_session());
     s.data.loading = true;
     keys(&mut s, &[KeyCode::Char('4')]);
     let text = text_of(&render(&s, "dark", 120, 40));

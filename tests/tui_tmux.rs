@@ -9,13 +9,13 @@
 
 mod common;
 
+use common::tui_harness::timeout;
 use common::{mock_script, model_server};
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use loupe::store::{OutputRecord, RunStatus, Store};
@@ -27,47 +27,22 @@ use tempfile::TempDir;
 const BIN: &str = env!("CARGO_BIN_EXE_loupe");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-fn timeout() -> Duration {
-    let secs = std::env::var("LOUPE_E2E_TIMEOUT_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(120);
-    Duration::from_secs(secs)
-}
-
-/// One tmux server of our own (its own socket), killed when dropped, even on a failure.
+/// A shell in pane `t` of a tmux server of our own ([`common::tmux::Tmux`]: its own socket,
+/// killed when dropped, even on a failure), run in `dir`.
 struct Tmux {
-    socket: String,
-    /// The socket file, removed with the server (tmux leaves it behind).
-    socket_path: Option<PathBuf>,
+    tmux: common::tmux::Tmux,
     dir: PathBuf,
 }
 
 impl Tmux {
     /// A `width` x `height` session running `sh` in `dir`.
     fn start(dir: &Path, width: u16, height: u16) -> Tmux {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let socket = format!(
-            "loupe-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
         // escape-time 0: otherwise tmux holds an Escape back, and Escape followed by another
         // key reaches loupe as Alt-key.
-        let conf = dir.join("tmux.conf");
-        std::fs::write(
-            &conf,
+        let tmux = common::tmux::Tmux::with_conf(
             "set -s escape-time 0\nset -g status off\nset -g history-limit 100\n",
-        )
-        .unwrap();
-        let mut tmux = Tmux {
-            socket,
-            socket_path: None,
-            dir: dir.to_owned(),
-        };
-        let out = tmux.run(&[
-            "-f",
-            conf.to_str().unwrap(),
+        );
+        let out = tmux.cmd(&[
             "new-session",
             "-d",
             "-x",
@@ -81,49 +56,35 @@ impl Tmux {
             "env PS1='$ ' sh",
         ]);
         assert!(out.status.success(), "tmux new-session: {out:?}");
-        tmux.socket_path = Some(PathBuf::from(tmux.display("#{socket_path}")));
-        tmux
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux")
+        Tmux {
+            tmux,
+            dir: dir.to_owned(),
+        }
     }
 
     /// `send-keys` of tmux key names (`Enter`, `Escape`, `C-s`, `End`, or a single key).
     fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        assert!(self.run(&args).status.success());
+        for key in keys {
+            self.tmux.send_key("t", key);
+        }
     }
 
     /// Types `text` literally.
     fn type_text(&self, text: &str) {
-        assert!(
-            self.run(&["send-keys", "-t", "t", "-l", text])
-                .status
-                .success()
-        );
+        self.tmux.send("t", text);
     }
 
     fn capture(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-t", "t"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.tmux.capture("t")
     }
 
     /// The screen with its colours and attributes as escape sequences.
     fn capture_styled(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-e", "-t", "t"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.tmux.capture_styled("t")
     }
 
     fn display(&self, format: &str) -> String {
-        let out = self.run(&["display-message", "-p", "-t", "t", format]);
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        self.tmux.display("t", format)
     }
 
     /// Polls the screen until `pred` holds; panics with the screen after [`timeout`]. A
@@ -207,15 +168,6 @@ impl Tmux {
             "terminal left in raw mode:\n{screen}"
         );
         code
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-        if let Some(path) = &self.socket_path {
-            let _ = std::fs::remove_file(path);
-        }
     }
 }
 

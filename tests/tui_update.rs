@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use common::checks::with_checks;
 use common::records;
+use common::tui_harness::{demo_session, load_run};
 use loupe::runner::RunEvent;
 use loupe::store::{CellKey, OutputRecord, RunStatus};
 use loupe::tui::input::{Key, KeyCode, Modifiers};
@@ -18,8 +19,7 @@ use loupe::tui::state::{CaseFilter, Overlay, Screen, Section, State};
 use loupe::tui::update::update;
 
 fn demo() -> State {
-    let session = loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap();
-    State::new(Arc::new(session))
+    State::new(demo_session())
 }
 
 fn key(code: KeyCode) -> Msg {
@@ -1260,17 +1260,7 @@ fn load_with_report(
     outputs: Vec<OutputRecord>,
 ) -> Vec<Effect> {
     let report = loupe::report::build(&run, &outputs);
-    press(
-        s,
-        [
-            Msg::RunLoaded {
-                run,
-                outputs,
-                earlier: Vec::new(),
-            },
-            Msg::ReportReady(report),
-        ],
-    )
+    load_run(s, run, outputs, report)
 }
 
 fn grid_ids(s: &State) -> Vec<String> {

@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::cli::assert_refused;
+use common::cli::{assert_refused, references_export_args};
 use common::export_fixture::manifest;
 
 const BIN: &str = env!("CARGO_BIN_EXE_loupe");
@@ -86,24 +86,9 @@ fn ready_to_tune() -> (tempfile::TempDir, PathBuf) {
     (tmp, d)
 }
 
+/// The references in `train` exported for the fine-tuned variant into `out`.
 fn export(d: &Path, train: &str, out: &str) -> Output {
-    loupe(
-        d,
-        &[
-            "export",
-            "s.yaml",
-            "--format",
-            "sft",
-            "--from",
-            "references",
-            "--cases",
-            train,
-            "--variant",
-            "fine-tuned",
-            "--out",
-            out,
-        ],
-    )
+    loupe(d, &references_export_args(train, out, &[]))
 }
 
 /// A GGUF header with the keys `loupe tune` checks (F32, `ChatML` template).

@@ -13,6 +13,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::cli::references_export_args;
+use common::http::free_port;
 use common::model_server;
 use loupe::store::Store;
 
@@ -45,28 +47,21 @@ fn sha256(path: &Path) -> String {
 
 /// The trainer and the F32 base, built and made once by `scripts/tune.sh install`.
 fn tools() -> (PathBuf, PathBuf) {
-    let o = Command::new("bash")
-        .arg(format!("{ROOT}/scripts/tune.sh"))
-        .arg("install")
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "scripts/tune.sh install failed (see above)"
-    );
-    let trainer = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-    let o = Command::new("bash")
-        .arg(format!("{ROOT}/scripts/tune.sh"))
-        .arg("base")
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "scripts/tune.sh base failed (see above)"
-    );
-    let base = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+    // `scripts/tune.sh STEP`: the path it prints.
+    let tune_sh = |step: &str| {
+        let o = Command::new("bash")
+            .arg(format!("{ROOT}/scripts/tune.sh"))
+            .arg(step)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "scripts/tune.sh {step} failed (see above)"
+        );
+        PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+    };
+    let (trainer, base) = (tune_sh("install"), tune_sh("base"));
     assert!(
         trainer.is_file() && base.is_file(),
         "{} {}",
@@ -74,13 +69,6 @@ fn tools() -> (PathBuf, PathBuf) {
         base.display()
     );
     (trainer, base)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
 }
 
 /// The demo's short prompt for the tuned model, the few-shot prompt for the base model.
@@ -147,22 +135,7 @@ fn a_tiny_real_fine_tune_is_served_run_reported_and_released_with_its_lineage() 
 
     let o = loupe(
         d,
-        &[
-            "export",
-            "s.yaml",
-            "--format",
-            "sft",
-            "--from",
-            "references",
-            "--cases",
-            "train.jsonl",
-            "--variant",
-            "fine-tuned",
-            "--valid",
-            "0.2",
-            "--out",
-            "exp",
-        ],
+        &references_export_args("train.jsonl", "exp", &["--valid", "0.2"]),
     );
     assert!(o.status.success());
 

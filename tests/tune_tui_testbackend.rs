@@ -8,6 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
+use common::tui_harness::{demo_session, load_run};
 use loupe::store::{
     EpochLoss, ModelFile, Store, TrainingRunRecord, TuneData, TuneHyper, TuneStatus,
 };
@@ -78,26 +79,15 @@ fn results(store: &Store, session: &Arc<loupe::session::Session>, size: (u16, u1
         .unwrap();
     let mut report = loupe::report::build(&run, &outputs);
     report.training = loupe::tune::lineage(store, &run).unwrap();
-    let km = Keymap::default();
     let mut state = State::new(session.clone());
-    update(
-        &mut state,
-        &km,
-        Msg::RunLoaded {
-            run,
-            outputs,
-            earlier: Vec::new(),
-        },
-    );
-    update(&mut state, &km, Msg::ReportReady(report));
-    update(&mut state, &km, Msg::Key(Key::char('4')));
+    load_run(&mut state, run, outputs, report);
+    update(&mut state, &Keymap::default(), Msg::Key(Key::char('4')));
     screen(&state, size)
 }
 
 /// The demo session with a complete run in a fresh store (every answer `{"risk":"low"}`).
 fn demo_run() -> (tempfile::TempDir, Arc<loupe::session::Session>, Store) {
-    let session =
-        Arc::new(loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap());
+    let session = demo_session();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();
     let plan = common::planned::plan(&session, &store);

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use loupe::providers::Usage;
-use loupe::store::{ComparisonKey, RatingRecord, Store, Winner};
+use loupe::store::{RatingRecord, Store, Winner};
 
 use super::planned;
+use super::rating::{comparison, rating};
 
 /// The environment variable the fixture's model names for its key, and the key's value.
 pub const KEY_ENV: &str = "LOUPE_TEST_EXPORT_KEY";
@@ -111,6 +112,7 @@ pub const CASES: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// The session file, its store with the run, outputs and ratings, in a folder of their own.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub session: PathBuf,
@@ -138,18 +140,18 @@ fn answer(variant: &str, case: &str, repeat: u32) -> String {
     }
 }
 
+/// Writes the session and its cases, plans and stores a complete run of every variant on
+/// every case and repeat, and stores the ratings the export tests count on.
 pub fn build() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let session_path = dir.path().join("exp.yaml");
     std::fs::write(&session_path, SESSION).unwrap();
-    let mut cases = String::new();
-    for (id, text, split, tag) in CASES {
-        cases.push_str(
-            &serde_json::json!({"id": id, "text": text, "split": split, "tags": [tag]}).to_string(),
-        );
-        cases.push('\n');
-    }
-    std::fs::write(dir.path().join("cases.jsonl"), cases).unwrap();
+    super::jsonl::write(
+        &dir.path().join("cases.jsonl"),
+        CASES.iter().map(|(id, text, split, tag)| {
+            serde_json::json!({"id": id, "text": text, "split": split, "tags": [tag]})
+        }),
+    );
     let store_dir = dir.path().join("store");
     let session = loupe::session::load(&session_path).unwrap();
     let store = Store::open(&store_dir).unwrap();
@@ -189,17 +191,6 @@ pub fn build() -> Fixture {
         seq += 1;
         store
             .put_rating(&RatingRecord {
-                session: "exp".into(),
-                rater: rater.into(),
-                comparison: ComparisonKey {
-                    run_id: run.id.clone(),
-                    case_id: case.into(),
-                    repeat: 0,
-                    a: "zero".into(),
-                    b: "few".into(),
-                },
-                left: "few".into(),
-                winner,
                 scores: scores
                     .iter()
                     .map(|(v, dims)| {
@@ -212,11 +203,15 @@ pub fn build() -> Fixture {
                     })
                     .collect(),
                 note: Some("reach me at rater@example.org".into()),
-                labels: BTreeMap::new(),
-                gold: false,
                 elapsed_ms: 900,
                 at_ms: 10_000 + seq,
-                seq: 0,
+                ..rating(
+                    "exp",
+                    rater,
+                    comparison(&run.id, case, "zero", "few"),
+                    "few",
+                    winner,
+                )
             })
             .unwrap();
     };
@@ -295,18 +290,12 @@ pub fn export(fx: &Fixture, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Where an export named `name` goes: a folder in the fixture's own.
 pub fn out_dir(fx: &Fixture, name: &str) -> PathBuf {
     fx.dir.path().join(name)
 }
 
-pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
+/// The manifest of the `format` export written into `dir`.
 pub fn manifest(dir: &Path, format: &str) -> serde_json::Value {
     serde_json::from_str(
         &std::fs::read_to_string(dir.join(format!("{format}.manifest.json"))).unwrap(),

@@ -15,12 +15,13 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+
+use super::http::{completion_ok, in_own_thread, last_content, read_request, serve_each};
 
 #[derive(Default)]
 pub struct JudgeState {
@@ -31,16 +32,9 @@ pub struct JudgeState {
     pub judged: Mutex<HashMap<(String, String), usize>>,
 }
 
-pub struct JudgeServer {
-    pub addr: SocketAddr,
-    pub state: Arc<JudgeState>,
-}
+pub type JudgeServer = super::http::Server<JudgeState>;
 
 impl JudgeServer {
-    pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
-    }
-
     pub fn judged(&self, case: &str, shown_a: &str) -> usize {
         self.state
             .judged
@@ -54,35 +48,20 @@ impl JudgeServer {
 
 /// Starts the server on a runtime of its own thread.
 pub fn start_in_thread() -> JudgeServer {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let state = Arc::new(JudgeState::default());
-            tx.send(JudgeServer {
-                addr,
-                state: state.clone(),
-            })
-            .unwrap();
-            while let Ok((sock, _)) = listener.accept().await {
-                let _ = sock.set_nodelay(true);
-                tokio::spawn(serve(sock, state.clone()));
-            }
-        });
-    });
-    rx.recv().unwrap()
+    in_own_thread(|| async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(JudgeState::default());
+        let st = state.clone();
+        serve_each(listener, move |sock| serve(sock, st.clone()));
+        JudgeServer { addr, state }
+    })
 }
 
 async fn serve(sock: TcpStream, state: Arc<JudgeState>) {
     let (rd, mut wr) = sock.into_split();
     let mut rd = BufReader::new(rd);
-    while let Some(body) = super::mock_openai::read_request(&mut rd).await {
+    while let Some(body) = read_request(&mut rd).await {
         let response = respond(&state, &body);
         if wr.write_all(response.as_bytes()).await.is_err() {
             return;
@@ -93,12 +72,7 @@ async fn serve(sock: TcpStream, state: Arc<JudgeState>) {
 fn respond(state: &JudgeState, body: &[u8]) -> String {
     state.requests.fetch_add(1, Ordering::SeqCst);
     let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let prompt = req["messages"]
-        .as_array()
-        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or("")
-        .to_string();
+    let prompt = last_content(&req, "user");
     let text = if let Some(rest) = prompt.strip_prefix("JUDGE case=") {
         state.judge_requests.fetch_add(1, Ordering::SeqCst);
         let case = rest.lines().next().unwrap_or("").trim().to_owned();
@@ -140,16 +114,7 @@ fn respond(state: &JudgeState, body: &[u8]) -> String {
         }
     };
     let (in_tok, out_tok) = (10 + body.len() / 4, 1 + text.len() / 4);
-    let json = serde_json::json!({
-        "id": "mock", "object": "chat.completion", "model": req["model"],
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": in_tok, "completion_tokens": out_tok, "total_tokens": in_tok + out_tok}
-    })
-    .to_string();
-    format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
-        json.len()
-    )
+    completion_ok(&req["model"], &text, in_tok, out_tok)
 }
 
 /// Writes a session with variants `good` and `bad`, a `contains good-output` check, a judge
@@ -188,13 +153,12 @@ checks:
   - {{ judge: {{ template: judge, model: referee, pairs: [[good, bad]] }} }}
 "#
     );
-    let mut rows = String::new();
-    for id in cases {
-        rows.push_str(&format!(
-            "{{\"id\": \"{id}\", \"text\": \"request {id}\"}}\n"
-        ));
-    }
-    std::fs::write(dir.join("cases.jsonl"), rows).unwrap();
+    super::jsonl::write(
+        &dir.join("cases.jsonl"),
+        cases
+            .iter()
+            .map(|id| serde_json::json!({"id": id, "text": format!("request {id}")})),
+    );
     let path = dir.join("judged.yaml");
     std::fs::write(&path, yaml).unwrap();
     path

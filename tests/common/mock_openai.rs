@@ -14,13 +14,17 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+
+use super::http::{
+    LAST_CHUNK, SSE_HEAD, completion_ok, delta, in_own_thread, last_content, read_request,
+    serve_each, sse_chunk, stop, token_pieces, usage,
+};
 
 #[derive(Default)]
 pub struct MockState {
@@ -35,14 +39,20 @@ pub struct MockState {
     pub by_prompt: Mutex<HashMap<String, usize>>,
 }
 
-pub struct MockServer {
-    pub addr: SocketAddr,
-    pub state: Arc<MockState>,
-}
+pub type MockServer = super::http::Server<MockState>;
 
 impl MockServer {
-    pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+    /// Waits until the server has read `n` requests; fails the test if a minute is not
+    /// enough (the run never got going).
+    pub fn wait_requests(&self, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_mins(1);
+        while self.state.requests.load(Ordering::SeqCst) < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run never got going"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -53,31 +63,13 @@ pub async fn start(latency: Duration) -> MockServer {
     let state = Arc::new(MockState::default());
     *state.latency.lock().unwrap() = latency;
     let st = state.clone();
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            let _ = sock.set_nodelay(true);
-            tokio::spawn(serve(sock, st.clone()));
-        }
-    });
+    serve_each(listener, move |sock| serve(sock, st.clone()));
     MockServer { addr, state }
 }
 
 /// Starts the server on a runtime of its own thread (for synchronous tests and benches).
 pub fn start_in_thread(latency: Duration) -> MockServer {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let server = start(latency).await;
-            tx.send(server).unwrap();
-            std::future::pending::<()>().await;
-        });
-    });
-    rx.recv().unwrap()
+    in_own_thread(move || start(latency))
 }
 
 async fn serve(sock: TcpStream, state: Arc<MockState>) {
@@ -102,46 +94,11 @@ async fn serve(sock: TcpStream, state: Arc<MockState>) {
     }
 }
 
-/// Reads one HTTP/1.1 request off a keep-alive connection and returns its body; `None`
-/// when the connection is closed or broken.
-pub async fn read_request<R: AsyncBufReadExt + AsyncReadExt + Unpin>(
-    rd: &mut R,
-) -> Option<Vec<u8>> {
-    let mut request_line = String::new();
-    if rd.read_line(&mut request_line).await.unwrap_or(0) == 0 {
-        return None;
-    }
-    let mut len = 0usize;
-    loop {
-        let mut line = String::new();
-        if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; len];
-    rd.read_exact(&mut body).await.ok()?;
-    Some(body)
-}
-
 /// The response, as the pieces written one after the other.
 fn respond(state: &MockState, body: &[u8]) -> Vec<String> {
     state.requests.fetch_add(1, Ordering::Relaxed);
     let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let prompt = req["messages"]
-        .as_array()
-        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or("")
-        .to_string();
+    let prompt = last_content(&req, "user");
     let risk = ["low", "medium", "high"][prompt.len() % 3];
     let tokens = state.tokens.load(Ordering::Relaxed);
     let mut rationale = format!("Mock answer of {} chars.", prompt.len());
@@ -154,29 +111,15 @@ fn respond(state: &MockState, body: &[u8]) -> Vec<String> {
     let (in_tok, out_tok) = (20 + body.len() / 4, text.len() / 4);
     let streamed = req["stream"].as_bool() == Some(true);
     if streamed && tokens > 0 {
-        let usage = serde_json::json!({"choices":[],"usage":{"prompt_tokens":in_tok,"completion_tokens":tokens}});
-        let mut parts = vec![
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-                .to_string(),
-        ];
-        let chunk = |data: &str| {
-            let event = format!("data: {data}\n\n");
-            format!("{:x}\r\n{event}\r\n", event.len())
-        };
-        let chars: Vec<char> = text.chars().collect();
-        for i in 0..tokens {
-            let piece: String = chars[i * chars.len() / tokens..(i + 1) * chars.len() / tokens]
-                .iter()
-                .collect();
-            let delta = serde_json::json!({"choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]});
-            parts.push(chunk(&delta.to_string()));
+        let mut parts = vec![SSE_HEAD.to_string()];
+        for piece in token_pieces(&text, tokens) {
+            parts.push(sse_chunk(&delta(&piece).to_string()));
         }
-        let fin = serde_json::json!({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]});
-        parts.push(chunk(&fin.to_string()));
+        parts.push(sse_chunk(&stop().to_string()));
         parts.push(format!(
-            "{}{}0\r\n\r\n",
-            chunk(&usage.to_string()),
-            chunk("[DONE]")
+            "{}{}{LAST_CHUNK}",
+            sse_chunk(&usage(in_tok, tokens).to_string()),
+            sse_chunk("[DONE]")
         ));
         return parts;
     }
@@ -184,27 +127,16 @@ fn respond(state: &MockState, body: &[u8]) -> Vec<String> {
         let mut sse = String::new();
         let (a, b) = text.split_at(text.len() / 2);
         for piece in [a, b] {
-            let chunk = serde_json::json!({"choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]});
-            sse.push_str(&format!("data: {chunk}\n\n"));
+            sse.push_str(&format!("data: {}\n\n", delta(piece)));
         }
-        let fin = serde_json::json!({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]});
-        let usage = serde_json::json!({"choices":[],"usage":{"prompt_tokens":in_tok,"completion_tokens":out_tok}});
+        let (fin, usage) = (stop(), usage(in_tok, out_tok));
         sse.push_str(&format!("data: {fin}\n\ndata: {usage}\n\ndata: [DONE]\n\n"));
         format!(
             "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{sse}",
             sse.len()
         )
     } else {
-        let json = serde_json::json!({
-            "id": "mock", "object": "chat.completion", "model": req["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": in_tok, "completion_tokens": out_tok, "total_tokens": in_tok + out_tok}
-        })
-        .to_string();
-        format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
-            json.len()
-        )
+        completion_ok(&req["model"], &text, in_tok, out_tok)
     };
     vec![response]
 }

@@ -12,9 +12,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+use super::http::{
+    LAST_CHUNK, SSE_HEAD, chunk, delta, in_own_thread, json_ok, last_content, read_request,
+    serve_each, stop, usage,
+};
 
 /// What the server was asked: the model and the last system and user messages.
 #[derive(Debug, Clone, Default)]
@@ -90,11 +95,8 @@ pub async fn start(script: Script) -> ScriptedServer {
     let (release, _) = watch::channel(false);
     let release = Arc::new(release);
     let (n, rel) = (requests.clone(), release.clone());
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            let _ = sock.set_nodelay(true);
-            tokio::spawn(serve(sock, script.clone(), n.clone(), rel.subscribe()));
-        }
+    serve_each(listener, move |sock| {
+        serve(sock, script.clone(), n.clone(), rel.subscribe())
     });
     ScriptedServer {
         addr,
@@ -105,19 +107,7 @@ pub async fn start(script: Script) -> ScriptedServer {
 
 /// Starts the server on a runtime of its own thread (for benches that own their runtime).
 pub fn start_in_thread(script: Script) -> ScriptedServer {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            tx.send(start(script).await).unwrap();
-            std::future::pending::<()>().await;
-        });
-    });
-    rx.recv().unwrap()
+    in_own_thread(move || start(script))
 }
 
 async fn serve(
@@ -128,45 +118,13 @@ async fn serve(
 ) {
     let (rd, mut wr) = sock.into_split();
     let mut rd = BufReader::new(rd);
-    loop {
-        let mut request_line = String::new();
-        if rd.read_line(&mut request_line).await.unwrap_or(0) == 0 {
-            return;
-        }
-        let mut len = 0usize;
-        loop {
-            let mut line = String::new();
-            if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
-                return;
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; len];
-        if rd.read_exact(&mut body).await.is_err() {
-            return;
-        }
+    while let Some(body) = read_request(&mut rd).await {
         requests.fetch_add(1, Ordering::SeqCst);
         let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        let last = |role: &str| {
-            req["messages"]
-                .as_array()
-                .and_then(|m| m.iter().rev().find(|m| m["role"] == role))
-                .and_then(|m| m["content"].as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
         let asked = Asked {
             model: req["model"].as_str().unwrap_or("").to_owned(),
-            system: last("system"),
-            user: last("user"),
+            system: last_content(&req, "system"),
+            user: last_content(&req, "user"),
         };
         let reply = script(&asked);
         let text: String = reply.chunks.concat();
@@ -178,21 +136,12 @@ async fn serve(
                 "usage": {"prompt_tokens": in_tok, "completion_tokens": out_tok}
             })
             .to_string();
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                json.len()
-            );
-            if wr
-                .write_all(format!("{head}{json}").as_bytes())
-                .await
-                .is_err()
-            {
+            if wr.write_all(json_ok(&json).as_bytes()).await.is_err() {
                 return;
             }
             continue;
         }
-        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
-        if wr.write_all(head.as_bytes()).await.is_err() {
+        if wr.write_all(SSE_HEAD.as_bytes()).await.is_err() {
             return;
         }
         for (i, piece) in reply.chunks.iter().enumerate() {
@@ -204,25 +153,24 @@ async fn serve(
                     tokio::time::sleep(reply.delay).await;
                 }
             }
-            let event = serde_json::json!({"choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]});
-            if send_chunk(&mut wr, &format!("data: {event}\n\n"))
+            if send_chunk(&mut wr, &format!("data: {}\n\n", delta(piece)))
                 .await
                 .is_err()
             {
                 return;
             }
         }
-        let fin = serde_json::json!({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]});
-        let usage = serde_json::json!({"choices":[],"usage":{"prompt_tokens":in_tok,"completion_tokens":out_tok}});
+        let (fin, usage) = (stop(), usage(in_tok, out_tok));
         let tail = format!("data: {fin}\n\ndata: {usage}\n\ndata: [DONE]\n\n");
-        if send_chunk(&mut wr, &tail).await.is_err() || wr.write_all(b"0\r\n\r\n").await.is_err() {
+        if send_chunk(&mut wr, &tail).await.is_err()
+            || wr.write_all(LAST_CHUNK.as_bytes()).await.is_err()
+        {
             return;
         }
     }
 }
 
 async fn send_chunk(wr: &mut tokio::net::tcp::OwnedWriteHalf, data: &str) -> std::io::Result<()> {
-    wr.write_all(format!("{:x}\r\n{data}\r\n", data.len()).as_bytes())
-        .await?;
+    wr.write_all(chunk(data).as_bytes()).await?;
     wr.flush().await
 }

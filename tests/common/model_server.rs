@@ -43,10 +43,7 @@ pub fn local_server(url_var: &str, script: &str, watch_var: &str) -> Option<Stri
         status.success(),
         "scripts/{script} install failed (see above)"
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = super::http::free_port();
     let out = Command::new("bash")
         .arg(&path)
         .arg("start")

@@ -15,7 +15,9 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
-use super::mock_openai::read_request;
+use super::http::{
+    LAST_CHUNK, SSE_HEAD, delta, in_own_thread, read_request, sse_chunk, stop, token_pieces, usage,
+};
 
 pub struct OutageServer {
     pub addr: SocketAddr,
@@ -32,17 +34,7 @@ impl OutageServer {
     /// Starts on a port of its own (on a runtime of its own thread), answering every chat
     /// request with `tokens` tokens `token_gap` apart.
     pub fn start(tokens: usize, token_gap: Duration) -> Self {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            tx.send(rt.handle().clone()).unwrap();
-            rt.block_on(std::future::pending::<()>());
-        });
-        let runtime = rx.recv().unwrap();
+        let runtime = in_own_thread(|| async { tokio::runtime::Handle::current() });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let server = Self {
             addr: listener.local_addr().unwrap(),
@@ -119,29 +111,13 @@ async fn serve(sock: TcpStream, answered: Arc<AtomicUsize>, tokens: usize, gap: 
             .and_then(|m| m["content"].as_str())
             .unwrap_or_default()
             .to_owned();
-        if wr
-            .write_all(
-                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
-                  transfer-encoding: chunked\r\n\r\n",
-            )
-            .await
-            .is_err()
-        {
+        if wr.write_all(SSE_HEAD.as_bytes()).await.is_err() {
             return;
         }
         let text = format!("Answer to {prompt}");
-        let chars: Vec<char> = text.chars().collect();
-        let chunk = |data: &str| {
-            let event = format!("data: {data}\n\n");
-            format!("{:x}\r\n{event}\r\n", event.len())
-        };
-        for i in 0..tokens {
-            let piece: String = chars[i * chars.len() / tokens..(i + 1) * chars.len() / tokens]
-                .iter()
-                .collect();
-            let delta = serde_json::json!({"choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]});
+        for piece in token_pieces(&text, tokens) {
             if wr
-                .write_all(chunk(&delta.to_string()).as_bytes())
+                .write_all(sse_chunk(&delta(&piece).to_string()).as_bytes())
                 .await
                 .is_err()
             {
@@ -149,13 +125,11 @@ async fn serve(sock: TcpStream, answered: Arc<AtomicUsize>, tokens: usize, gap: 
             }
             tokio::time::sleep(gap).await;
         }
-        let fin = serde_json::json!({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]});
-        let usage = serde_json::json!({"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":tokens}});
         let tail = format!(
-            "{}{}{}0\r\n\r\n",
-            chunk(&fin.to_string()),
-            chunk(&usage.to_string()),
-            chunk("[DONE]")
+            "{}{}{}{LAST_CHUNK}",
+            sse_chunk(&stop().to_string()),
+            sse_chunk(&usage(10, tokens).to_string()),
+            sse_chunk("[DONE]")
         );
         if wr.write_all(tail.as_bytes()).await.is_err() {
             return;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use loupe::session::Session;
-use loupe::store::{Assignment, RatingRecord, RunRecord, Store, Winner};
+use loupe::store::{Assignment, ComparisonKey, RatingRecord, RunRecord, Store, Winner};
 
 /// Writes `rate.yaml` in `dir`: variants plain, grounded, tuned (plain on model `acme-7b`), pairs plain/grounded and grounded/tuned,
 /// rubric clarity, accuracy, tone, `cases` cases; `gold` lists (case index, better variant).
@@ -94,18 +94,47 @@ pub fn verdict(
     seq: u32,
 ) -> RatingRecord {
     RatingRecord {
+        gold: a.gold,
+        seq,
+        ..rating(session, rater, a.comparison.clone(), &a.left, winner)
+    }
+}
+
+/// The comparison of `a` with `b` on case `case_id` (its first repeat) in run `run_id`.
+pub fn comparison(run_id: &str, case_id: &str, a: &str, b: &str) -> ComparisonKey {
+    ComparisonKey {
+        run_id: run_id.to_owned(),
+        case_id: case_id.to_owned(),
+        repeat: 0,
+        a: a.to_owned(),
+        b: b.to_owned(),
+    }
+}
+
+/// A rating by `rater` in session `session` of `comparison` shown with `left` on the left,
+/// as the rating screen stores one: a verdict and nothing else (no scores, labels or note),
+/// not a gold item, given now after a second's thought, first in the rater's sequence.
+/// Change what a test needs with `RatingRecord { at_ms, ..rating(...) }`.
+pub fn rating(
+    session: &str,
+    rater: &str,
+    comparison: ComparisonKey,
+    left: &str,
+    winner: Winner,
+) -> RatingRecord {
+    RatingRecord {
         session: session.to_owned(),
         rater: rater.to_owned(),
-        comparison: a.comparison.clone(),
-        left: a.left.clone(),
+        comparison,
+        left: left.to_owned(),
         winner,
         scores: std::collections::BTreeMap::new(),
         note: None,
         labels: std::collections::BTreeMap::new(),
-        gold: a.gold,
+        gold: false,
         elapsed_ms: 1000,
         at_ms: loupe::store::now_ms(),
-        seq,
+        seq: 0,
     }
 }
 
@@ -113,9 +142,15 @@ pub fn verdict(
 pub fn set_adaptive(session_path: &Path) {
     let yaml = std::fs::read_to_string(session_path).unwrap();
     assert!(yaml.contains("raters_per_comparison: 2"), "{yaml}");
-    let yaml = yaml.replace(
-        "raters_per_comparison: 2",
-        "raters_per_comparison: 2\n  schedule: adaptive",
-    );
+    add_rating_setting(session_path, "schedule: adaptive");
+}
+
+/// Adds `setting` (`key: value`) to the `rating:` section of the session written by
+/// [`write_session`], on the line after `raters_per_comparison`.
+pub fn add_rating_setting(session_path: &Path, setting: &str) {
+    let yaml = std::fs::read_to_string(session_path).unwrap();
+    let at = yaml.find("  raters_per_comparison: ").unwrap();
+    let end = at + yaml[at..].find('\n').unwrap() + 1;
+    let yaml = format!("{}  {setting}\n{}", &yaml[..end], &yaml[end..]);
     std::fs::write(session_path, yaml).unwrap();
 }

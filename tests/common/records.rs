@@ -59,6 +59,28 @@ pub fn run(
     }
 }
 
+/// Run `id` of `session`, complete at 1 ms: `variants` (as [`run_variant`] records them) on
+/// `case_ids`, with the session's path as it was loaded and the stand-in hash `h`.
+pub fn complete_run(
+    session: &Session,
+    id: &str,
+    variants: &[&str],
+    case_ids: Vec<String>,
+) -> RunRecord {
+    RunRecord {
+        session_path: session.path.display().to_string(),
+        session_hash: "h".into(),
+        finished_ms: Some(1),
+        ..run(
+            id,
+            &session.file.name,
+            RunStatus::Complete,
+            variants.iter().map(|v| run_variant(session, v)).collect(),
+            case_ids,
+        )
+    }
+}
+
 /// How a run records variant `name` of `session`: its template, model and retrieval as the
 /// session names them, the stand-in template version `{name}-0123456789abcdef`, and no
 /// schema enforcement.

@@ -31,6 +31,8 @@ pub fn wait_until(what: &str, mut pred: impl FnMut() -> bool) {
 
 pub struct Tmux {
     pub socket: PathBuf,
+    /// The server's configuration file.
+    conf: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -41,10 +43,19 @@ impl Default for Tmux {
 }
 
 impl Tmux {
+    /// A server with tmux's default settings.
     pub fn new() -> Self {
+        Self::with_conf("")
+    }
+
+    /// A server started with `conf` as its configuration file.
+    pub fn with_conf(conf: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let conf_path = dir.path().join("tmux.conf");
+        std::fs::write(&conf_path, conf).unwrap();
         Self {
             socket: dir.path().join("tmux.sock"),
+            conf: conf_path,
             _dir: dir,
         }
     }
@@ -53,10 +64,17 @@ impl Tmux {
         Command::new("tmux")
             .arg("-S")
             .arg(&self.socket)
-            .args(["-f", "/dev/null"])
+            .arg("-f")
+            .arg(&self.conf)
             .args(args)
             .output()
             .unwrap()
+    }
+
+    /// `format` (`#{pane_pid}`, `#{cursor_flag}`, ...) as tmux expands it for pane `name`.
+    pub fn display(&self, name: &str, format: &str) -> String {
+        let out = self.cmd(&["display-message", "-p", "-t", name, format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// Starts `line` (a shell command, exec'd, so the pane's pid is the program's) in a new
@@ -83,12 +101,17 @@ impl Tmux {
             String::from_utf8_lossy(&out.stderr)
         );
         self.cmd(&["set-option", "-t", name, "remain-on-exit", "on"]);
-        let out = self.cmd(&["display-message", "-p", "-t", name, "#{pane_pid}"]);
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        self.display(name, "#{pane_pid}").parse().unwrap()
     }
 
     pub fn capture(&self, name: &str) -> String {
         String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", name]).stdout).into_owned()
+    }
+
+    /// The screen of pane `name` with its colours and attributes as escape sequences.
+    pub fn capture_styled(&self, name: &str) -> String {
+        let out = self.cmd(&["capture-pane", "-p", "-e", "-t", name]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Types `text` literally.
@@ -126,12 +149,22 @@ impl Tmux {
 
     /// Whether the program in the pane has ended.
     pub fn dead(&self, name: &str) -> bool {
-        let out = self.cmd(&["display-message", "-p", "-t", name, "#{pane_dead}"]);
-        String::from_utf8_lossy(&out.stdout).trim() == "1"
+        self.display(name, "#{pane_dead}") == "1"
     }
 
     pub fn wait_dead(&self, name: &str) {
         wait_until(&format!("{name} to end"), || self.dead(name));
+    }
+
+    /// Kills the program in pane `name` with SIGKILL (`pid` as [`Tmux::start`] gave it), as
+    /// a crash or a lost connection would end it, and waits until the pane is dead.
+    pub fn kill9(&self, name: &str, pid: u32) {
+        let killed = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "kill -KILL {pid}");
+        self.wait_dead(name);
     }
 }
 

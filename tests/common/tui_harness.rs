@@ -467,6 +467,50 @@ impl Drop for App {
     }
 }
 
+/// The demo session as it ships (`sessions/demo.yaml`, read from the crate's folder, where
+/// tests and benches run).
+pub fn demo_session() -> Arc<Session> {
+    Arc::new(loupe::session::load(std::path::Path::new("sessions/demo.yaml")).unwrap())
+}
+
+/// Gives `state` what the App gets once the store has read a run: `run` with its `outputs`
+/// (no earlier runs), then its `report`; the effects both asked for.
+pub fn load_run(
+    state: &mut loupe::tui::state::State,
+    run: loupe::store::RunRecord,
+    outputs: Vec<loupe::store::OutputRecord>,
+    report: loupe::report::RunReport,
+) -> Vec<loupe::tui::msg::Effect> {
+    use loupe::tui::msg::Msg;
+    let km = loupe::tui::keymap::Keymap::default();
+    let mut effects = loupe::tui::update::update(
+        state,
+        &km,
+        Msg::RunLoaded {
+            run,
+            outputs,
+            earlier: Vec::new(),
+        },
+    );
+    effects.extend(loupe::tui::update::update(
+        state,
+        &km,
+        Msg::ReportReady(report),
+    ));
+    effects
+}
+
+/// The App's configuration as a user gets it by default: dark theme, default keys, Unicode,
+/// no clipboard.
+pub fn config() -> AppConfig {
+    AppConfig {
+        theme: loupe::tui::theme::Theme::default(),
+        keymap: loupe::tui::keymap::Keymap::default(),
+        ascii: false,
+        clipboard: None,
+    }
+}
+
 /// `state` drawn once, as the workbench draws it, on a `width` x `height` `TestBackend` in
 /// the default dark theme: the screen's text.
 pub fn draw_state(state: &loupe::tui::state::State, width: u16, height: u16) -> String {

@@ -9,13 +9,11 @@ use std::sync::Arc;
 use loupe::services::Services;
 use loupe::session::Session;
 use loupe::store::Store;
-use loupe::tui::app::AppConfig;
-use loupe::tui::keymap::Keymap;
-use loupe::tui::theme::Theme;
 use tempfile::TempDir;
 
 use super::mock_script::{self, Script};
 use super::tui_harness::App;
+pub use super::tui_harness::config;
 
 pub const SESSION: &str = "workbench";
 
@@ -59,29 +57,18 @@ checks:
 "#
     );
     std::fs::write(dir.join("s.yaml"), yaml).unwrap();
-    let mut lines = String::new();
-    for (id, text) in cases {
-        lines.push_str(&serde_json::json!({"id": id, "text": text}).to_string());
-        lines.push('\n');
-    }
-    std::fs::write(dir.join("cases.jsonl"), lines).unwrap();
+    super::jsonl::write(
+        &dir.join("cases.jsonl"),
+        cases
+            .iter()
+            .map(|(id, text)| serde_json::json!({"id": id, "text": text})),
+    );
     reload(dir)
 }
 
 /// The session [`write_session`] wrote in `dir`, read again.
 pub fn reload(dir: &Path) -> Arc<Session> {
     Arc::new(loupe::session::load(&dir.join("s.yaml")).unwrap())
-}
-
-/// The App's configuration as a user gets it by default: dark theme, default keys, Unicode,
-/// no clipboard.
-pub fn config() -> AppConfig {
-    AppConfig {
-        theme: Theme::default(),
-        keymap: Keymap::default(),
-        ascii: false,
-        clipboard: None,
-    }
 }
 
 /// A temporary folder holding the session and its store, the scripted model it runs on, and
