@@ -59,28 +59,26 @@ fn run_copy(script: &str) -> std::process::Output {
     out
 }
 
-#[test]
-fn model_sh_names_the_package_to_install() {
-    let out = run_copy("model.sh");
+/// SCRIPT stops with exit 1 and says which Debian package brings the venv module.
+fn names_python3_venv(script: &str) {
+    let out = run_copy(script);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("has no venv module"), "{err}");
     assert!(err.contains("sudo apt-get install python3-venv"), "{err}");
+}
+
+#[test]
+fn model_sh_names_the_package_to_install() {
+    names_python3_venv("model.sh");
 }
 
 #[test]
 fn datasets_venv_sh_names_the_package_to_install() {
-    let out = run_copy("datasets-venv.sh");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("sudo apt-get install python3-venv"), "{err}");
+    names_python3_venv("datasets-venv.sh");
 }
 
 #[test]
 fn embed_sh_names_the_package_to_install() {
-    let out = run_copy("embed.sh");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("has no venv module"), "{err}");
-    assert!(err.contains("sudo apt-get install python3-venv"), "{err}");
+    names_python3_venv("embed.sh");
 }
