@@ -412,11 +412,20 @@ fn calibration_first(
 /// of `benches/adaptive.rs` on three independent seeds; none gave about five more.)
 pub fn pair_priorities(tallies: &[(u64, u64)], alpha: f64) -> Vec<f64> {
     let tests = crate::eval::stats::sequential_tests(tallies, alpha);
+    priorities_given(tallies, &tests, alpha)
+}
+
+/// [`pair_priorities`] with the pairs' sequential tests already worked out.
+fn priorities_given(
+    tallies: &[(u64, u64)],
+    tests: &[crate::eval::stats::SequentialTest],
+    alpha: f64,
+) -> Vec<f64> {
     let open = tests.iter().filter(|t| !t.may_stop).count().max(1);
     let threshold = (open as f64 / alpha).ln();
     tallies
         .iter()
-        .zip(&tests)
+        .zip(tests)
         .map(|(&(wins, losses), test)| {
             if test.may_stop {
                 return 0.0;
@@ -472,15 +481,16 @@ pub fn order_adaptively(
             .or_default();
     }
     let counts: Vec<(u64, u64)> = tallies.values().copied().collect();
+    let tests = crate::eval::stats::sequential_tests(&counts, alpha);
     let settled: HashSet<(String, String)> = tallies
         .keys()
-        .zip(crate::eval::stats::sequential_tests(&counts, alpha))
+        .zip(&tests)
         .filter(|(_, t)| t.may_stop)
         .map(|(pair, _)| pair.clone())
         .collect();
     let ranked: BTreeMap<&(String, String), f64> = tallies
         .keys()
-        .zip(pair_priorities(&counts, alpha))
+        .zip(priorities_given(&counts, &tests, alpha))
         .collect();
     let of = |a: &Assignment| {
         ranked
